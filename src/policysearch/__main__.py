@@ -1,0 +1,5 @@
+"""``python -m policysearch``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Elite selection, shared by every crossentropy method."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def elite_quota(n: int, percentile: float) -> int:
+    """How many candidates the percentile asks for: ceil(n * (100 - percentile) / 100), at least 1."""
+    return max(1, math.ceil(n * (100.0 - percentile) / 100.0 - 1e-9))
+
+
+def select_elite(
+    scores: np.ndarray, percentile: float, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, float]:
+    """The candidates whose score is at or above the ``percentile`` of ``scores``.
+
+    When ties at the threshold would make the elite larger than the percentile asks for (the
+    course's MountainCar, where most sessions share the worst reward), every candidate strictly
+    above the threshold is kept and the rest of the quota is filled by a random choice among the
+    tied ones, so that selection still prefers the better sessions.
+
+    Args:
+        scores: ``(N,)`` total reward of each candidate.
+        percentile: in [0, 100].
+        rng: breaks ties (without it, the first tied candidates are taken).
+
+    Returns:
+        A boolean mask of the elite and the threshold.
+
+    >>> mask, threshold = select_elite(np.array([3.0, 4.0, 5.0]), 30)
+    >>> mask.tolist(), round(threshold, 2)
+    ([False, True, True], 3.6)
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    threshold = float(np.percentile(scores, percentile))
+    mask = scores >= threshold
+    quota = elite_quota(scores.size, percentile)
+    if mask.sum() > quota:
+        above = scores > threshold
+        tied = np.flatnonzero(mask & ~above)
+        room = max(0, quota - int(above.sum()))
+        if rng is not None:
+            tied = rng.permutation(tied)
+        mask = above.copy()
+        mask[tied[:room]] = True
+    return mask, threshold

@@ -1,0 +1,166 @@
+"""Configuration helpers: typed dataclasses built from plain mappings, YAML files and ``KEY=VALUE``.
+
+Every hyperparameter dataclass validates itself on construction (``__post_init__``) with
+:func:`check_range`, so a bad value fails early with a message naming the field and its range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+def check_range(
+    name: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise :class:`ConfigError` unless ``value`` lies in the interval, naming the field.
+
+    Args:
+        name: the field's name, as the user writes it.
+        value: the value to check.
+        low: lower bound, or None for none.
+        high: upper bound, or None for none.
+        low_open: exclude ``low`` itself.
+        high_open: exclude ``high`` itself.
+    """
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high or value != value:  # value != value catches NaN
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        opening = "(" if low_open or low is None else "["
+        closing = ")" if high_open or high is None else "]"
+        interval = f"{opening}{left}, {right}{closing}"
+        raise ConfigError(f"{name}={value!r} is out of range: it must lie in {interval}")
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Convert ``value`` to the annotated type ``hint`` or raise a :class:`ConfigError`."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(name, value, option)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{name} has an invalid value {value!r}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ConfigError(f"{name} must be an integer, not {value!r}")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, not {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            value = [value]
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_coerce(name, v, item) for v in value)
+    return value
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any], what: str = "hyperparameter") -> T:
+    """Build the dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
+
+    Args:
+        cls: a dataclass type whose ``__post_init__`` validates ranges.
+        values: field names to values (as parsed from YAML or ``--set``).
+        what: how to call a key in error messages.
+
+    Raises:
+        ConfigError: for an unknown key, a value of the wrong type, or one out of range.
+    """
+    assert dataclasses.is_dataclass(cls)
+    aliases: dict[str, str] = getattr(cls, "aliases", {})
+    values = {aliases.get(k, k): v for k, v in values.items()}
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown[0]!r} (known: {', '.join(sorted(names))})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """A dataclass as a JSON-friendly dict (tuples become lists)."""
+    out = dataclasses.asdict(config)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` strings; values are read as YAML scalars (``0.5``, ``true``, ``[1, 2]``).
+
+    Raises:
+        ConfigError: for an item without ``=`` or with an unparsable value.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: cannot parse the value {raw!r}") from None
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping from ``path``.
+
+    Raises:
+        ConfigError: if the file cannot be read, is not valid YAML, or is not a mapping.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config {str(path)!r} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {str(path)!r} must be a mapping of option names to values")
+    return {str(k): v for k, v in data.items()}

@@ -1,0 +1,53 @@
+"""The evaluation protocol: the deterministic policy over fresh episodes with held-out seeds."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .envs import make_env
+from .policies.base import Actor
+from .sampling.runner import EnvRunner
+from .seeding import evaluation_seeds
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Result of an evaluation."""
+
+    returns: np.ndarray
+    env_steps: int
+
+    @property
+    def mean(self) -> float:
+        """Mean return."""
+        return float(self.returns.mean())
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the returns."""
+        return float(self.returns.std())
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The contract's JSON object: mean_return, std_return, episodes."""
+        return {
+            "mean_return": self.mean,
+            "std_return": self.std,
+            "episodes": int(self.returns.size),
+        }
+
+
+def evaluate_actor(actor: Actor, env_id: str, episodes: int, seed: int = 0, n_envs: int = 32) -> Evaluation:
+    """Play ``episodes`` fresh episodes of the real environment with a deterministic ``actor``.
+
+    Reset seeds come from :func:`~policysearch.seeding.evaluation_seeds`, disjoint from every
+    seed used in training.
+    """
+    runner = EnvRunner(functools.partial(make_env, env_id), min(n_envs, episodes), env_id)
+    try:
+        sessions = runner.run(actor, evaluation_seeds(episodes, seed))
+    finally:
+        runner.close()
+    return Evaluation(sessions.returns, sessions.env_steps)

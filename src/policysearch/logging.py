@@ -1,0 +1,61 @@
+"""Callbacks that watch training: the progress bar, and the protocol user callbacks follow."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class Callback(Protocol):
+    """Receives named values from the trainer (never its internals)."""
+
+    def on_iteration(self, iteration: int, metrics: dict[str, Any]) -> None:
+        """Called after every iteration with that iteration's metrics record."""
+
+    def on_end(self, summary: dict[str, Any]) -> None:
+        """Called once with summary.json's content."""
+
+
+class ProgressBar:
+    """A rich progress bar on stderr: iteration, mean and best return, elite threshold, steps/s.
+
+    Args:
+        total: iterations planned, if known.
+        description: the label (algorithm and env).
+        start: iterations already done (on resume).
+    """
+
+    def __init__(self, total: int | None, description: str, start: int = 0) -> None:
+        console = Console(file=sys.stderr)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("it {task.completed:.0f}/{task.fields[total_text]}"),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task(
+            description,
+            total=total,
+            completed=start,
+            total_text=str(total) if total else "?",
+            stats="",
+        )
+        self.progress.start()
+
+    def on_iteration(self, iteration: int, metrics: dict[str, Any]) -> None:
+        """Advance the bar and show the iteration's numbers."""
+        parts = [f"mean {metrics['mean_return']:.3g}", f"best {metrics['max_return']:.3g}"]
+        if "elite_threshold" in metrics:
+            parts.append(f"elite≥{metrics['elite_threshold']:.3g}")
+        parts.append(f"{metrics.get('steps_per_s', 0):,.0f} steps/s")
+        self.progress.update(self.task, completed=iteration, stats="  ".join(parts))
+
+    def on_end(self, summary: dict[str, Any]) -> None:
+        """Stop drawing."""
+        self.progress.stop()

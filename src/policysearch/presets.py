@@ -1,0 +1,46 @@
+"""Per-environment defaults: hyperparameters that work, and how to judge the result.
+
+A preset only fills in what the user did not say: command-line options, ``--config`` and
+``--set`` always win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Episodes of the final evaluation when neither the user nor a preset says otherwise.
+DEFAULT_EVAL_EPISODES = 100
+#: Iterations when no budget is given.
+DEFAULT_MAX_ITERATIONS = 100
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults for one environment."""
+
+    #: Evaluation episodes: 1000 for tasks whose returns vary a lot between episodes.
+    eval_episodes: int = DEFAULT_EVAL_EPISODES
+    #: Default ``--policy`` when the observation space does not decide it.
+    policy: str | None = None
+    #: Hyperparameters per algorithm name.
+    hyperparameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_FROZEN_LAKE = Preset(
+    eval_episodes=1000,
+    hyperparameters={
+        "cem": {"n_sessions": 200, "n_simulations": 25, "percentile": 80},
+    },
+)
+
+PRESETS: dict[str, Preset] = {
+    "Taxi-v4": Preset(eval_episodes=1000),
+    "FrozenLake-v1": _FROZEN_LAKE,
+    "FrozenLake8x8-v1": _FROZEN_LAKE,
+}
+
+
+def preset_for(env_id: str) -> Preset:
+    """The preset of ``env_id`` (matched without a ``module:`` prefix), or the defaults."""
+    return PRESETS.get(env_id.rpartition(":")[2], Preset())

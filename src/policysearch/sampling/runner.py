@@ -1,0 +1,146 @@
+"""Sampling by stepping real Gymnasium environments, many at once, with batched actions.
+
+Each session ``i`` of a request has its own reset seed and its own stream of action noise, both
+derived from the request's generator, so the sessions (and so the results) do not depend on how
+many environments or workers share the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from ..errors import EnvError
+from ..policies.base import Actor
+from ..seeding import train_reset_seeds
+from .session import Sessions
+
+_NOISE_BLOCK = 256
+
+
+class _NoiseStream:
+    """Per-session random numbers, drawn in blocks from the session's own generator."""
+
+    def __init__(self, seed: int, actor: Actor) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.kind, self.dim = actor.noise_kind, actor.noise_dim
+        self.block = np.empty((0, self.dim))
+        self.pos = 0
+
+    def next(self) -> np.ndarray:
+        if self.pos == len(self.block):
+            shape = (_NOISE_BLOCK, self.dim)
+            normal = self.kind == "normal"
+            self.block = self.rng.standard_normal(shape) if normal else self.rng.random(shape)
+            self.pos = 0
+        self.pos += 1
+        return self.block[self.pos - 1]
+
+
+class EnvRunner:
+    """Runs whole sessions on ``n_envs`` environments, stepping them in turn and acting in batches.
+
+    Args:
+        env_fn: makes one environment (called ``n_envs`` times; never pickled live).
+        n_envs: environments stepped side by side.
+        env_id: the id used in error messages.
+    """
+
+    def __init__(self, env_fn: Callable[[], gym.Env], n_envs: int, env_id: str = "") -> None:
+        self.envs = [env_fn() for _ in range(max(1, n_envs))]
+        self.env_id = env_id or str(self.envs[0].spec.id if self.envs[0].spec else "env")
+
+    def close(self) -> None:
+        """Close every environment."""
+        for env in self.envs:
+            env.close()
+
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator) -> Sessions:
+        """Run ``n`` sessions, with reset and noise seeds drawn from ``rng``."""
+        return self.run(actor, train_reset_seeds(rng, n), train_reset_seeds(rng, n))
+
+    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+        """Run one session per reset seed; session ``i`` resets with ``reset_seeds[i]``.
+
+        Raises:
+            EnvError: if the environment returns a non-finite reward or raises in ``step``.
+        """
+        n = len(reset_seeds)
+        records: list[tuple[list[Any], list[Any], list[float], bool]] = [([], [], [], False)] * n
+        slots = len(self.envs)
+        current = [-1] * slots  # session index each env is playing, -1 when idle
+        obs: list[Any] = [None] * slots
+        noise: list[_NoiseStream | None] = [None] * slots
+        next_session = 0
+
+        def start(slot: int) -> None:
+            nonlocal next_session
+            i = next_session
+            next_session += 1
+            current[slot] = i
+            obs[slot], _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
+            records[i] = ([], [], [], False)
+            if actor.noise_dim and noise_seeds is not None:
+                noise[slot] = _NoiseStream(int(noise_seeds[i]), actor)
+
+        for slot in range(min(slots, n)):
+            start(slot)
+        while True:
+            active = [s for s in range(slots) if current[s] >= 0]
+            if not active:
+                break
+            batch = np.stack([np.asarray(obs[s]) for s in active])
+            index = np.array([current[s] for s in active], dtype=np.int64)
+            draws = None
+            if actor.noise_dim:
+                draws = np.stack([noise[s].next() for s in active])  # type: ignore[union-attr]
+            actions = np.asarray(actor.act(batch, index, draws))
+            for j, slot in enumerate(active):
+                i = current[slot]
+                action = actions[j]
+                observations, acts, rewards, _ = records[i]
+                observations.append(obs[slot])
+                acts.append(action)
+                try:
+                    env_action = action.item() if action.ndim == 0 else action
+                    obs[slot], reward, term, trunc, _ = self.envs[slot].step(env_action)
+                except Exception as exc:
+                    raise EnvError(
+                        f"environment {self.env_id!r} raised in step {len(acts)} of a session: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                reward = float(reward)
+                if not np.isfinite(reward):
+                    raise EnvError(
+                        f"environment {self.env_id!r} returned a non-finite reward ({reward}) "
+                        f"at step {len(acts)} of a session"
+                    )
+                rewards.append(reward)
+                if term or trunc:
+                    records[i] = (observations, acts, rewards, bool(term))
+                    current[slot] = -1
+                    if next_session < n:
+                        start(slot)
+        return _pad(records)
+
+
+def _pad(records: list[tuple[list[Any], list[Any], list[float], bool]]) -> Sessions:
+    n = len(records)
+    lengths = np.array([len(r[2]) for r in records], dtype=np.int64)
+    horizon = int(lengths.max()) if n else 0
+    first_obs = np.asarray(records[0][0][0]) if n and horizon else np.zeros(())
+    first_act = np.asarray(records[0][1][0]) if n and horizon else np.zeros(())
+    obs = np.zeros((horizon, n, *first_obs.shape), dtype=first_obs.dtype)
+    actions = np.zeros((horizon, n, *first_act.shape), dtype=first_act.dtype)
+    rewards = np.zeros((horizon, n), dtype=np.float64)
+    for i, (o, a, r, _) in enumerate(records):
+        length = len(r)
+        if length:
+            obs[:length, i] = np.asarray(o)
+            actions[:length, i] = np.asarray(a)
+            rewards[:length, i] = r
+    terminated = np.array([r[3] for r in records], dtype=bool)
+    return Sessions(obs, actions, rewards, lengths, terminated, ~terminated)

@@ -1,0 +1,333 @@
+"""The training loop: budgets, the evaluation protocol, checkpoints and callbacks.
+
+    Trainer -> Algorithm.ask() -> Sampler.sample() -> Algorithm.tell() -> metrics, checkpoint
+
+The trainer owns the run folder; algorithms never see files, samplers never see algorithms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from . import __version__
+from .algorithms import Algorithm, default_policy, resolve
+from .config import as_dict, check_range, from_mapping
+from .envs import make_env
+from .errors import ConfigError
+from .evaluation import Evaluation, evaluate_actor
+from .logging import Callback, ProgressBar
+from .plotting import plot_learning_curve
+from .presets import DEFAULT_MAX_ITERATIONS, preset_for
+from .runfolder import (
+    CHECKPOINT,
+    CURVE,
+    RUN_FILES,
+    SUMMARY,
+    MetricsLog,
+    load_checkpoint,
+    read_metrics,
+    save_checkpoint,
+    write_json,
+)
+from .sampling import Sampler, make_sampler
+from .seeding import SeedTree
+
+#: The contract's floor on evaluation episodes.
+MIN_EVAL_EPISODES = 100
+
+
+@dataclass
+class TrainOptions:
+    """Everything ``policysearch train`` accepts; stored in the checkpoint for ``--resume``."""
+
+    #: Algorithm name from the registry (``cem``).
+    algorithm: str = "cem"
+    #: Anything ``gymnasium.make`` accepts, including ``"module:EnvName-v0"``.
+    env_id: str = ""
+    #: Policy kind; None picks tabular for Discrete observations, else the preset, else mlp.
+    policy: str | None = None
+    #: Root seed: the same seed gives the same run.
+    seed: int = 0
+    #: Stop once the evaluation confirms this mean return.
+    target: float | None = None
+    #: Budget: total wall time of the run, in seconds.
+    max_seconds: float | None = None
+    #: Budget: total iterations of the run.
+    max_iterations: int | None = None
+    #: Episodes of the final evaluation (at least 100; default from the env's preset).
+    eval_episodes: int | None = None
+    #: The run folder (default ``runs/<algo>-<env>-<seed>``).
+    out: str | None = None
+    #: Where sampling workers live.
+    backend: Literal["local", "ray"] = "local"
+    #: Ray address (``HOST:PORT`` or ``auto``) with ``backend="ray"``.
+    address: str | None = None
+    #: Parallel sampling workers.
+    workers: int = 1
+    #: Environments each worker steps side by side.
+    n_envs: int = 16
+    #: Algorithm hyperparameters (validated by the algorithm's config class).
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_range("seed", self.seed, 0)
+        if self.max_seconds is not None:
+            check_range("max_seconds", self.max_seconds, 0, low_open=True)
+        if self.max_iterations is not None:
+            check_range("max_iterations", self.max_iterations, 1)
+        if self.eval_episodes is not None:
+            check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES)
+        check_range("workers", self.workers, 1)
+        check_range("n_envs", self.n_envs, 1)
+        if self.backend not in ("local", "ray"):
+            raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
+        if self.backend == "ray":
+            raise ConfigError("backend='ray' is not available yet in this version; use 'local'")
+
+    def run_folder(self) -> Path:
+        """The run folder, default ``runs/<algo>-<env>-<seed>``."""
+        if self.out:
+            return Path(self.out)
+        env = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.env_id)
+        return Path("runs") / f"{self.algorithm}-{env}-{self.seed}"
+
+
+class Trainer:
+    """Trains one run into its run folder.
+
+    All input is validated on construction, before any file is touched.
+
+    Args:
+        options: what to train and how.
+        callbacks: extra watchers (see :class:`~policysearch.logging.Callback`).
+        progress: show a progress bar on stderr.
+        force: replace an existing run in the folder instead of refusing.
+    """
+
+    def __init__(
+        self,
+        options: TrainOptions,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = False,
+        force: bool = False,
+    ) -> None:
+        self._clock = time.perf_counter()
+        self.options = options
+        self.callbacks = list(callbacks)
+        self.progress, self.force = progress, force
+        env = make_env(options.env_id)
+        obs_space, act_space = env.observation_space, env.action_space
+        env.close()
+        preset = preset_for(options.env_id)
+        self.policy = options.policy or default_policy(options.algorithm, obs_space, preset.policy)
+        cls = resolve(options.algorithm, self.policy)
+        cls.check_spaces(obs_space, act_space, self.policy)
+        hyper = {**preset.hyperparameters.get(options.algorithm, {}), **options.hyperparameters}
+        self.config: Any = from_mapping(cls.config_class, hyper)
+        self.eval_episodes = options.eval_episodes or preset.eval_episodes
+        self.seeds = SeedTree(options.seed)
+        self.algorithm: Algorithm = cls(obs_space, act_space, self.config, self.seeds.init(), self.policy)
+        self.folder = options.run_folder()
+        self.iteration = self.env_steps = self.episodes = self.eval_env_steps = 0
+        self.prior_wall = 0.0
+        self.last_returns: np.ndarray | None = None
+        self.resumed = False
+        self._log: MetricsLog | None = None
+
+    @classmethod
+    def resume(
+        cls,
+        folder: str | Path,
+        max_seconds: float | None = None,
+        max_iterations: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = False,
+    ) -> Trainer:
+        """Continue the run in ``folder`` from its checkpoint; budgets may be given again.
+
+        Raises:
+            CheckpointError: if the folder has no readable checkpoint.
+        """
+        folder = Path(folder)
+        meta, arrays = load_checkpoint(folder)
+        stored = dict(meta["options"])
+        stored["out"] = str(folder)
+        stored["hyperparameters"] = meta["hyperparameters"]
+        if max_seconds is not None:
+            stored["max_seconds"] = max_seconds
+        if max_iterations is not None:
+            stored["max_iterations"] = max_iterations
+        trainer = cls(TrainOptions(**stored), callbacks, progress)
+        trainer.algorithm.load_state_arrays({k: v for k, v in arrays.items() if not k.startswith("trainer.")})
+        trainer.iteration = int(meta["iteration"])
+        trainer.env_steps, trainer.episodes = int(meta["env_steps"]), int(meta["episodes"])
+        trainer.eval_env_steps = int(meta.get("eval_env_steps", 0))
+        trainer.prior_wall = float(meta["wall_time_s"])
+        trainer.last_returns = arrays.get("trainer.last_returns")
+        trainer.resumed = True
+        return trainer
+
+    # -- the run folder -------------------------------------------------------------------------
+
+    def _prepare_folder(self) -> MetricsLog:
+        folder = self.folder
+        if self.resumed:
+            return MetricsLog(folder, keep_until=self.iteration)
+        existing = [name for name in RUN_FILES if (folder / name).exists()]
+        if existing and not self.force:
+            raise ConfigError(
+                f"run folder {str(folder)!r} already holds a run; continue it with "
+                f"--resume {folder}, replace it with --force, or choose another --out"
+            )
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"run folder {str(folder)!r} exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in existing:
+            path = folder / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return MetricsLog(folder)
+
+    def _wall(self) -> float:
+        return self.prior_wall + time.perf_counter() - self._clock
+
+    def _save(self) -> None:
+        meta = {
+            "policysearch_version": __version__,
+            "algorithm": self.options.algorithm,
+            "policy": self.policy,
+            "env_id": self.options.env_id,
+            "options": {k: v for k, v in dataclasses.asdict(self.options).items() if k != "hyperparameters"},
+            "hyperparameters": as_dict(self.config),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "eval_env_steps": self.eval_env_steps,
+            "wall_time_s": self._wall(),
+        }
+        arrays = self.algorithm.state_arrays()
+        if self.last_returns is not None:
+            arrays["trainer.last_returns"] = self.last_returns
+        save_checkpoint(self.folder, meta, arrays)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _budget_spent(self) -> str | None:
+        opts = self.options
+        limit = opts.max_iterations
+        if limit is None and opts.max_seconds is None:
+            limit = DEFAULT_MAX_ITERATIONS
+        if limit is not None and self.iteration >= limit:
+            return "max_iterations"
+        if opts.max_seconds is not None and self._wall() >= opts.max_seconds:
+            return "max_seconds"
+        return None
+
+    def _evaluate(self) -> Evaluation:
+        result = evaluate_actor(
+            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0
+        )
+        self.eval_env_steps += result.env_steps
+        return result
+
+    def _check_target(self, sampler: Sampler, metrics: dict[str, Any], rng: Any) -> Evaluation | None:
+        """Confirm the target: a quick greedy check on training episodes, then the protocol's."""
+        target = self.options.target
+        if target is None or metrics["max_return"] < target:
+            return None
+        check = sampler.sample(self.algorithm.greedy_actor(), min(self.eval_episodes, 1000), rng)
+        self.env_steps += check.env_steps
+        metrics["greedy_return"] = float(check.returns.mean())
+        if metrics["greedy_return"] < target:
+            return None
+        result = self._evaluate()
+        metrics["eval_mean_return"] = result.mean
+        return result if result.mean >= target else None
+
+    def train(self) -> dict[str, Any]:
+        """Run until the target is confirmed or a budget is spent; returns summary.json's content."""
+        if self._log is None:
+            self._log = self._prepare_folder()
+        metrics_log = self._log
+        opts = self.options
+        sampler = make_sampler(opts.env_id, opts.n_envs)
+        watchers = list(self.callbacks)
+        if self.progress:
+            total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
+            label = f"{opts.algorithm} {opts.env_id}"
+            watchers.insert(0, ProgressBar(total, label, self.iteration))
+        solved_by: Evaluation | None = None
+        stop = self._budget_spent()
+        try:
+            while stop is None:
+                tick = time.perf_counter()
+                rng = self.seeds.iteration(self.iteration)
+                request = self.algorithm.ask(rng)
+                sessions = sampler.sample(request.actor, request.n_sessions, rng)
+                status = self.algorithm.tell(sessions, rng)
+                self.iteration += 1
+                self.env_steps += sessions.env_steps
+                self.episodes += sessions.n
+                self.last_returns = sessions.returns
+                metrics: dict[str, Any] = {
+                    "iteration": self.iteration,
+                    "env_steps": self.env_steps,
+                    "episodes": self.episodes,
+                    **status,
+                }
+                solved_by = self._check_target(sampler, metrics, rng)
+                elapsed = time.perf_counter() - tick
+                metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
+                metrics["wall_time_s"] = self._wall()
+                metrics_log.append(metrics)
+                self._save()
+                for watcher in watchers:
+                    watcher.on_iteration(self.iteration, metrics)
+                stop = "target" if solved_by is not None else self._budget_spent()
+        finally:
+            sampler.close()
+        final = solved_by or self._evaluate()
+        summary = self._summary(final, stop or "max_iterations")
+        self._save()
+        write_json(self.folder / SUMMARY, summary)
+        plot_learning_curve(
+            self.folder / CURVE,
+            read_metrics(self.folder),
+            self.last_returns,
+            f"{opts.algorithm} ({self.policy}) on {opts.env_id}, seed {opts.seed}",
+            opts.target,
+        )
+        for watcher in watchers:
+            watcher.on_end(summary)
+        return summary
+
+    def _summary(self, final: Evaluation, stop: str) -> dict[str, Any]:
+        target = self.options.target
+        return {
+            "algorithm": self.options.algorithm,
+            "env_id": self.options.env_id,
+            "policy": self.policy,
+            "seed": self.options.seed,
+            "solved": bool(target is not None and final.mean >= target),
+            "target": target,
+            "stop_reason": stop,
+            "iterations": self.iteration,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "wall_time_s": self._wall(),
+            "eval_mean_return": final.mean,
+            "eval_std_return": final.std,
+            "eval_episodes": int(final.returns.size),
+            "eval_env_steps": self.eval_env_steps,
+            "hyperparameters": as_dict(self.config),
+            "checkpoint": str(self.folder / CHECKPOINT),
+            "policysearch_version": __version__,
+        }
