@@ -66,8 +66,13 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
+    if _META_KEY not in arrays:
+        raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")
+    try:
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError):
+    except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")

@@ -22,7 +22,7 @@ from . import __version__
 from .algorithms import Algorithm, default_policy, resolve
 from .config import as_dict, check_range, from_mapping
 from .envs import make_env
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError, PolicySearchError
 from .evaluation import Evaluation, evaluate_actor
 from .logging import Callback, ProgressBar
 from .plotting import plot_learning_curve
@@ -159,19 +159,28 @@ class Trainer:
         """
         folder = Path(folder)
         meta, arrays = load_checkpoint(folder)
-        stored = dict(meta["options"])
-        stored["out"] = str(folder)
-        stored["hyperparameters"] = meta["hyperparameters"]
-        if max_seconds is not None:
-            stored["max_seconds"] = max_seconds
-        if max_iterations is not None:
-            stored["max_iterations"] = max_iterations
-        trainer = cls(TrainOptions(**stored), callbacks, progress)
-        trainer.algorithm.load_state_arrays({k: v for k, v in arrays.items() if not k.startswith("trainer.")})
-        trainer.iteration = int(meta["iteration"])
-        trainer.env_steps, trainer.episodes = int(meta["env_steps"]), int(meta["episodes"])
-        trainer.eval_env_steps = int(meta.get("eval_env_steps", 0))
-        trainer.prior_wall = float(meta["wall_time_s"])
+        try:
+            stored = dict(meta["options"])
+            stored["out"] = str(folder)
+            stored["hyperparameters"] = meta["hyperparameters"]
+            if max_seconds is not None:
+                stored["max_seconds"] = max_seconds
+            if max_iterations is not None:
+                stored["max_iterations"] = max_iterations
+            trainer = cls(TrainOptions(**stored), callbacks, progress)
+            trainer.algorithm.load_state_arrays(
+                {k: v for k, v in arrays.items() if not k.startswith("trainer.")}
+            )
+            trainer.iteration = int(meta["iteration"])
+            trainer.env_steps, trainer.episodes = int(meta["env_steps"]), int(meta["episodes"])
+            trainer.eval_env_steps = int(meta.get("eval_env_steps", 0))
+            trainer.prior_wall = float(meta["wall_time_s"])
+        except PolicySearchError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({exc!r})"
+            ) from None
         trainer.last_returns = arrays.get("trainer.last_returns")
         trainer.resumed = True
         return trainer

@@ -1,0 +1,156 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli, snapshot
+
+FAST = ["--set", "n_sessions=300", "--max-iterations", "3"]
+
+
+@pytest.fixture(scope="module")
+def existing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("runs") / "existing"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policysearch",
+            "train",
+            "cem",
+            "--env",
+            "FrozenLake-v1",
+            "--out",
+            folder,
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_train_writes_the_run_folder(existing_run: Path) -> None:
+    summary = json.loads((existing_run / "summary.json").read_text())
+    for key in (
+        "algorithm env_id policy seed solved target iterations env_steps episodes wall_time_s "
+        "eval_mean_return eval_std_return eval_episodes"
+    ).split():
+        assert key in summary
+    assert summary["iterations"] == 3 and summary["eval_episodes"] == 1000
+    records = [json.loads(line) for line in (existing_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    for key in ("env_steps", "episodes", "wall_time_s", "mean_return", "max_return", "elite_threshold"):
+        assert key in records[0]
+    png = (existing_run / "learning_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+
+def test_evaluate_prints_the_contract_json(existing_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["evaluate", existing_run, "--episodes", "200", "--seed", "3"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"mean_return", "std_return", "episodes"}
+    assert result["episodes"] == 200 and 0 <= result["mean_return"] <= 1
+
+
+BAD_INPUTS = {
+    "unknown env": (["train", "cem", "--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+    "tabular on Box": (
+        ["train", "cem", "--env", "CartPole-v1", "--policy", "tabular"],
+        "Discrete observation",
+    ),
+    "box actions": (["train", "cem", "--env", "testenvs:DiscreteObsBoxAction-v0"], "Discrete action"),
+    "percentile": (["train", "cem", "--env", "Taxi-v4", "--set", "percentile=101"], "percentile"),
+    "percentile<0": (["train", "cem", "--env", "Taxi-v4", "--set", "percentile=-1"], "percentile"),
+    "n_sessions": (["train", "cem", "--env", "Taxi-v4", "--set", "n_sessions=0"], "n_sessions"),
+    "alpha=0": (["train", "cem", "--env", "Taxi-v4", "--set", "alpha=0"], "alpha"),
+    "alpha>1": (["train", "cem", "--env", "Taxi-v4", "--set", "alpha=1.5"], "alpha"),
+    "lambda<0": (["train", "cem", "--env", "Taxi-v4", "--set", "lambda=-0.1"], "smoothing"),
+    "unknown key": (["train", "cem", "--env", "Taxi-v4", "--set", "nope=1"], "nope"),
+    "bad type": (["train", "cem", "--env", "Taxi-v4", "--set", "n_sessions=many"], "n_sessions"),
+    "unknown algo": (["train", "nope", "--env", "Taxi-v4"], "nope"),
+    "eval episodes": (["train", "cem", "--env", "Taxi-v4", "--eval-episodes", "10"], "eval_episodes"),
+    "bad flag value": (["train", "cem", "--env", "Taxi-v4", "--seed", "x"], "seed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_and_leaves_the_run_alone(
+    case: str, existing_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, needle = BAD_INPUTS[case]
+    before = snapshot(existing_run)
+    code, out, err = run_cli([*args, "--out", existing_run, "--force"], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err and "Traceback" not in err
+    assert snapshot(existing_run) == before
+
+
+def test_existing_run_is_never_overwritten_without_force(
+    existing_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(existing_run)
+    code, _, err = run_cli(["train", "cem", "--env", "FrozenLake-v1", "--out", existing_run, *FAST], capsys)
+    assert code == 2 and "--resume" in err
+    assert snapshot(existing_run) == before
+
+
+def test_malformed_yaml_config(
+    tmp_path: Path, existing_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("env: [Taxi-v4\npercentile: : 3\n")
+    before = snapshot(existing_run)
+    code, _, err = run_cli(["train", "cem", "--config", config, "--out", existing_run, "--force"], capsys)
+    assert code == 2 and "not valid YAML" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(existing_run) == before
+
+
+def test_config_file_and_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("env: FrozenLake-v1\nseed: 4\nmax-iterations: 2\npercentile: 60\nn_sessions: 100\n")
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["train", "cem", "--config", config, "--set", "percentile=75", "--out", out], capsys
+    )
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 4 and summary["iterations"] == 2
+    assert summary["hyperparameters"]["percentile"] == 75 and summary["hyperparameters"]["n_sessions"] == 100
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"PK\x03\x04 not really a zip"])
+def test_unreadable_checkpoint(tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "checkpoint").write_bytes(content)
+    for args in (["evaluate", tmp_path], ["train", "--resume", tmp_path]):
+        before = snapshot(tmp_path)
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and "checkpoint" in err and len(err.strip().splitlines()) == 1
+        assert snapshot(tmp_path) == before
+
+
+def test_foreign_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with open(tmp_path / "checkpoint", "wb") as f:
+        np.savez(f, weights=np.zeros(3))
+    code, _, err = run_cli(["evaluate", tmp_path], capsys)
+    assert code == 2 and "not a policysearch checkpoint" in err
+
+
+def test_missing_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["evaluate", tmp_path / "nothing"], capsys)
+    assert code == 2 and "no checkpoint" in err
+
+
+def test_console_script_exit_code_and_no_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "policysearch", "train", "cem", "--env", "Nope-v1"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr

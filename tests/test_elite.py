@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policysearch.algorithms import elite_quota, select_elite
+from policysearch.sampling import Sessions
+
+# The lecture's worked example: three sessions and their total rewards.
+STATES = [[1, 2, 3], [4, 2, 0, 2], [3, 1]]
+ACTIONS = [[0, 2, 4], [3, 2, 0, 1], [3, 3]]
+REWARDS = [3.0, 4.0, 5.0]
+
+
+def lecture_sessions() -> Sessions:
+    n, horizon = len(STATES), max(map(len, STATES))
+    obs = np.zeros((horizon, n), dtype=np.int64)
+    act = np.zeros((horizon, n), dtype=np.int64)
+    rew = np.zeros((horizon, n))
+    for i, (s, a, r) in enumerate(zip(STATES, ACTIONS, REWARDS, strict=True)):
+        obs[: len(s), i], act[: len(a), i] = s, a
+        rew[len(s) - 1, i] = r
+    lengths = np.array([len(s) for s in STATES])
+    done = np.ones(n, dtype=bool)
+    return Sessions(obs, act, rew, lengths, done, ~done)
+
+
+@pytest.mark.parametrize(
+    ("percentile", "kept"),
+    [(0, [0, 1, 2]), (30, [1, 2]), (90, [2]), (100, [2])],
+)
+def test_lecture_example(percentile: float, kept: list[int]) -> None:
+    sessions = lecture_sessions()
+    mask, _ = select_elite(sessions.returns, percentile)
+    assert np.flatnonzero(mask).tolist() == kept
+    states, actions = sessions.pairs(mask)
+    expected = [(s, a) for i in kept for s, a in zip(STATES[i], ACTIONS[i], strict=True)]
+    assert sorted(zip(states.tolist(), actions.tolist(), strict=True)) == sorted(expected)
+    if percentile == 0:
+        assert len(states) == 9
+
+
+def test_ties_at_the_threshold_still_make_progress() -> None:
+    # 90% of sessions tie at the worst reward (MountainCar): the elite must prefer the others.
+    scores = np.array([-200.0] * 90 + [-150.0] * 5 + [-120.0] * 5)
+    mask, threshold = select_elite(scores, 70, np.random.default_rng(0))
+    assert threshold == -200.0
+    assert mask.sum() == elite_quota(100, 70) == 30
+    assert mask[90:].all()  # every better session is in the elite
+
+
+def test_all_tied_gives_quota() -> None:
+    mask, _ = select_elite(np.zeros(10), 50, np.random.default_rng(1))
+    assert mask.sum() == 5
+
+
+@given(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=60),
+    st.floats(0, 100),
+)
+def test_elite_is_never_worse_than_the_rest(scores: list[int], percentile: float) -> None:
+    arr = np.array(scores, dtype=float)
+    mask, threshold = select_elite(arr, percentile, np.random.default_rng(0))
+    assert mask.any()
+    assert (arr[mask] >= threshold).all()
+    assert mask.sum() <= max(elite_quota(arr.size, percentile), (arr > threshold).sum())
+    if (~mask).any():
+        assert arr[mask].min() >= arr[~mask].max()

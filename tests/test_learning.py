@@ -1,0 +1,24 @@
+"""Learning tests: real runs that must reach the issue's thresholds (fast tasks only)."""
+
+import pytest
+
+from policysearch import Trainer, TrainOptions
+
+CASES = [
+    ("Taxi-v4", 7.5),
+    ("FrozenLake-v1", 0.70),
+    ("CliffWalking-v1", -13.0),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("env_id", "target"), CASES)
+def test_tabular_cem_solves_toy_text(tmp_path, env_id: str, target: float, seed: int) -> None:
+    options = TrainOptions(
+        algorithm="cem", env_id=env_id, seed=seed, target=target, max_seconds=90, out=str(tmp_path / "run")
+    )
+    summary = Trainer(options).train()
+    assert summary["eval_episodes"] >= (1000 if env_id != "CliffWalking-v1" else 100)
+    assert summary["solved"], summary
+    assert summary["eval_mean_return"] >= target

@@ -1,0 +1,108 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import metrics_without_timings, run_cli
+
+from policysearch import CEM, Trainer, TrainOptions
+from policysearch.runfolder import load_checkpoint, save_checkpoint
+
+
+def options(out: Path, **kw) -> TrainOptions:
+    base = dict(
+        algorithm="cem",
+        env_id="Taxi-v4",
+        seed=3,
+        max_iterations=6,
+        out=str(out),
+        hyperparameters={"n_sessions": 400},
+    )
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_same_seed_same_run(tmp_path: Path) -> None:
+    Trainer(options(tmp_path / "a")).train()
+    Trainer(options(tmp_path / "b")).train()
+    a, b = metrics_without_timings(tmp_path / "a"), metrics_without_timings(tmp_path / "b")
+    assert len(a) == 6 and a == b
+    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert sa["eval_mean_return"] == sb["eval_mean_return"]
+
+
+def test_another_seed_another_run(tmp_path: Path) -> None:
+    Trainer(options(tmp_path / "a")).train()
+    Trainer(options(tmp_path / "b", seed=4)).train()
+    assert metrics_without_timings(tmp_path / "a") != metrics_without_timings(tmp_path / "b")
+
+
+def test_stochastic_candidates_with_memory_are_deterministic_across_resume(tmp_path: Path) -> None:
+    hyper = {"n_sessions": 60, "n_simulations": 5, "elite_memory": 3, "percentile": 80}
+    straight = options(tmp_path / "straight", env_id="FrozenLake-v1", hyperparameters=hyper)
+    Trainer(straight).train()
+    Trainer(
+        options(tmp_path / "split", env_id="FrozenLake-v1", hyperparameters=hyper, max_iterations=2)
+    ).train()
+    Trainer.resume(tmp_path / "split", max_iterations=6).train()
+    assert metrics_without_timings(tmp_path / "straight") == metrics_without_timings(tmp_path / "split")
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "policysearch", "train", "cem", "--env", "Taxi-v4", "--seed", "3"]
+    cmd += ["--max-iterations", "40", "--set", "n_sessions=3000", "--out", str(folder), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = folder / "metrics.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (folder / "summary.json").exists(), "the run ended before it could be killed"
+    meta, _ = load_checkpoint(folder)  # the last complete checkpoint is readable
+    assert 1 <= meta["iteration"] < 40
+    code, _, err = run_cli(["train", "--resume", folder, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["iterations"] == 40
+    straight = tmp_path / "straight"
+    Trainer(options(straight, max_iterations=40, hyperparameters={"n_sessions": 3000})).train()
+    assert metrics_without_timings(folder) == metrics_without_timings(straight)
+
+
+def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path, {"x": 1}, {"a": np.arange(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left behind
+    meta, arrays = load_checkpoint(tmp_path)
+    assert meta["x"] == 1 and arrays["a"].tolist() == [0, 1, 2]
+
+
+def test_incomplete_checkpoint_is_bad_input(tmp_path: Path, capsys) -> None:
+    save_checkpoint(tmp_path, {"algorithm": "cem"}, {})
+    code, _, err = run_cli(["evaluate", tmp_path], capsys)
+    assert code == 2 and "incomplete" in err
+
+
+def test_api_train_evaluate_save_load(tmp_path: Path) -> None:
+    agent = CEM("FrozenLake-v1", seed=1, n_sessions=100)
+    summary = agent.train(max_iterations=2)
+    assert summary["iterations"] == 2
+    more = agent.train(max_iterations=4)  # continues the same run
+    assert more["iterations"] == 4
+    result = agent.evaluate(episodes=300)
+    assert result["episodes"] == 300
+    assert agent.act(0) in range(4)
+    saved = agent.save(tmp_path / "saved")
+    loaded = CEM.load(saved)
+    assert loaded.evaluate(episodes=300) == result
+    with pytest.raises(ValueError, match="percentile"):
+        CEM("Taxi-v4", percentile=120)

@@ -1,0 +1,97 @@
+import functools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from policysearch.envs import make_env
+from policysearch.errors import EnvError
+from policysearch.policies.tabular import StochasticTableActor
+from policysearch.sampling import EnvRunner, TabularModel, make_sampler
+from policysearch.sampling.tabular_model import TabularModel as _Model
+
+
+def uniform_actor(env_id: str) -> StochasticTableActor:
+    env = make_env(env_id)
+    return StochasticTableActor(
+        np.full((env.observation_space.n, env.action_space.n), 1 / env.action_space.n)
+    )
+
+
+@pytest.mark.parametrize("env_id", ["FrozenLake-v1", "Taxi-v4", "CliffWalking-v1"])
+def test_model_is_used_for_toy_text(env_id: str) -> None:
+    assert TabularModel.from_env(make_env(env_id)) is not None
+
+
+def test_model_is_refused_where_it_is_not_exact() -> None:
+    assert _Model.from_env(gym.make("Taxi-v4", fickle_passenger=True)) is None
+    assert _Model.from_env(gym.wrappers.TransformReward(make_env("Taxi-v4"), lambda r: 2 * r)) is None
+
+
+@pytest.mark.parametrize("env_id", ["FrozenLake-v1", "Taxi-v4"])
+def test_model_draws_from_the_same_distribution_as_the_env(env_id: str) -> None:
+    """The vectorised model and the real env, playing the same random policy, agree on the
+    distribution of returns and episode lengths within sampling error."""
+    actor = uniform_actor(env_id)
+    model = make_sampler(env_id).sample(actor, 20000, np.random.default_rng(0))
+    runner = EnvRunner(functools.partial(make_env, env_id), 8, env_id)
+    real = runner.sample(actor, 4000, np.random.default_rng(1))
+    for field in ("returns", "lengths"):
+        a, b = getattr(model, field).astype(float), getattr(real, field).astype(float)
+        stderr = np.sqrt(a.var() / a.size + b.var() / b.size)
+        assert abs(a.mean() - b.mean()) < 4 * stderr + 1e-9, field
+    np.testing.assert_allclose(model.terminated.mean(), real.terminated.mean(), atol=0.04)
+
+
+def test_model_sessions_are_consistent() -> None:
+    s = make_sampler("FrozenLake-v1").sample(uniform_actor("FrozenLake-v1"), 500, np.random.default_rng(0))
+    assert s.observations.shape == s.actions.shape == s.rewards.shape
+    assert (s.terminated ^ s.truncated).all()
+    assert s.env_steps == s.lengths.sum() == s.mask().sum()
+    assert s.lengths.max() <= 100
+    one = s.session(3)
+    assert len(one.observations) == s.lengths[3]
+    assert one.total_reward == s.returns[3]
+
+
+def test_runner_results_do_not_depend_on_the_number_of_envs() -> None:
+    actor = uniform_actor("Taxi-v4")
+    results = []
+    for n_envs in (1, 3, 16):
+        runner = EnvRunner(functools.partial(make_env, "Taxi-v4"), n_envs, "Taxi-v4")
+        results.append(runner.sample(actor, 30, np.random.default_rng(5)))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0].returns, other.returns)
+        np.testing.assert_array_equal(results[0].observations, other.observations)
+
+
+class NaNRewardEnv(gym.Env):
+    observation_space = gym.spaces.Discrete(2)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return 0, {}
+
+    def step(self, action):
+        self.t += 1
+        reward = float("nan") if self.t == 3 else 1.0
+        return 0, reward, False, self.t >= 10, {}
+
+
+class RaisingEnv(NaNRewardEnv):
+    def step(self, action):
+        raise RuntimeError("the simulator exploded")
+
+
+def test_nan_reward_is_a_clear_error() -> None:
+    runner = EnvRunner(NaNRewardEnv, 2, "NaNEnv-v0")
+    with pytest.raises(EnvError, match=r"NaNEnv-v0.*non-finite reward.*step 3"):
+        runner.sample(uniform_actor("FrozenLake-v1"), 4, np.random.default_rng(0))
+
+
+def test_env_raising_in_step_keeps_its_message() -> None:
+    runner = EnvRunner(RaisingEnv, 2, "Raising-v0")
+    with pytest.raises(EnvError, match="the simulator exploded"):
+        runner.sample(uniform_actor("FrozenLake-v1"), 4, np.random.default_rng(0))
