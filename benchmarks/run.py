@@ -414,6 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.peers:
             print()
             print(peer_table(ours, peers))
+            print(
+                f"course: {args.peer_script.name} with --peer-seconds {args.peer_seconds:g}; its eval is "
+                f"100 episodes (reset seeds 10000+i), ours {args.eval_episodes}"
+            )
         records += ours + peers
 
     if not args.no_throughput:

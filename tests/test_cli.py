@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import run_cli, snapshot
 
 FAST = ["--set", "n_sessions=300", "--max-iterations", "3"]
@@ -84,7 +85,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_run_alone(
 ) -> None:
     args, needle = BAD_INPUTS[case]
     before = snapshot(existing_run)
-    code, out, err = run_cli([*args, "--out", existing_run, "--force"], capsys)
+    code, _, err = run_cli([*args, "--out", existing_run, "--force"], capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err and "Traceback" not in err

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import metrics_without_timings, run_cli
 
+from conftest import metrics_without_timings, run_cli
 from policysearch import CEM, Trainer, TrainOptions
 from policysearch.runfolder import load_checkpoint, save_checkpoint
 
