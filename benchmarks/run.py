@@ -186,15 +186,18 @@ def peer_table(ours: list[dict[str, Any]], peers: list[dict[str, Any]]) -> str:
             ]  # fmt: skip
         right = ["ERROR", "-", "-", "-", "-"]
         if "error" not in p:
-            ratio = None
-            if "error" not in o and o["wall_time_s"]:
-                ratio = p["wall_time_s"] / o["wall_time_s"]
+            ratio = "-"  # only when ours solved; a lower bound (">") when the course did not
+            if "error" not in o and o["solved"] and o["wall_time_s"]:
+                ratio = ("" if p.get("solved") else ">") + fmt(p["wall_time_s"] / o["wall_time_s"], ".1f")
             right = [
                 fmt(p.get("solved")), fmt(p.get("wall_time_s"), ".2f"), fmt(p.get("env_steps"), ","),
-                fmt(p.get("eval_mean_return"), ".3f"), fmt(ratio, ".1f"),
+                fmt(p.get("eval_mean_return"), ".3f"), ratio,
             ]  # fmt: skip
         rows.append([o["env"], str(o["seed"]), *left, *right])
-    title = "Peer comparison: ours vs the course's tabular CEM (wall_ratio = course_wall_s / ours_wall_s)"
+    title = (
+        "Peer comparison: ours vs the course's tabular CEM "
+        "(wall_ratio = course_wall_s / ours_wall_s; '>' when the course did not solve)"
+    )
     return table(title, columns, rows, left=1)
 
 
