@@ -2,24 +2,34 @@
 
 The crossentropy method and evolution strategies over Gymnasium environments, from the command
 line (``policysearch train cem --env Taxi-v4``) or from Python (``CEM("Taxi-v4").train()``).
+
+Public names are imported lazily, so that sampling workers can import the package without torch.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .api import CEM, Agent
-from .errors import CheckpointError, ConfigError, EnvError, PolicySearchError
-from .trainer import Trainer, TrainOptions
+from . import envs as envs  # registers the policysearch/ environments
 
-__all__ = [
-    "CEM",
-    "Agent",
-    "CheckpointError",
-    "ConfigError",
-    "EnvError",
-    "PolicySearchError",
-    "TrainOptions",
-    "Trainer",
-    "__version__",
-]
+_PUBLIC = {
+    "CEM": "api",
+    "Agent": "api",
+    "CheckpointError": "errors",
+    "ConfigError": "errors",
+    "EnvError": "errors",
+    "PolicySearchError": "errors",
+    "TrainOptions": "trainer",
+    "Trainer": "trainer",
+}
+
+__all__ = [*sorted(_PUBLIC), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module 'policysearch' has no attribute {name!r}")

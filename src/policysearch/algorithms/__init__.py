@@ -8,12 +8,13 @@ import gymnasium as gym
 
 from ..errors import ConfigError
 from .base import Algorithm, Request
+from .cem import CEM, CEMConfig
 from .cem_tabular import TabularCEM, TabularCEMConfig
 from .elite import elite_quota, select_elite
 
 #: Every algorithm class, by command-line name; each class implements some policy kinds.
 ALGORITHMS: dict[str, list[type[Algorithm]]] = {
-    "cem": [TabularCEM],
+    "cem": [TabularCEM, CEM],
 }
 
 #: Every policy kind, for help texts and validation.
@@ -21,8 +22,10 @@ POLICY_KINDS = ("tabular", "linear", "mlp", "gru")
 
 __all__ = [
     "ALGORITHMS",
+    "CEM",
     "POLICY_KINDS",
     "Algorithm",
+    "CEMConfig",
     "Request",
     "TabularCEM",
     "TabularCEMConfig",

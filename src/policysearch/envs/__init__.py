@@ -1,7 +1,27 @@
-"""Environments: making them by id (with clear errors), and the project's own registered envs."""
+"""Environments: making them by id (with clear errors), and the project's own registered envs.
+
+Importing this package registers, under the ``policysearch/`` namespace:
+
+- ``policysearch/CartPoleNoVelocity-v1``: CartPole-v1 without the velocities (partially observable).
+"""
 
 from __future__ import annotations
+
+import gymnasium as gym
 
 from .make import DEFAULT_MAX_EPISODE_STEPS, make_env, resolve_env_id
 
 __all__ = ["DEFAULT_MAX_EPISODE_STEPS", "make_env", "resolve_env_id"]
+
+
+def _register() -> None:
+    if "policysearch/CartPoleNoVelocity-v1" not in gym.registry:
+        gym.register(
+            "policysearch/CartPoleNoVelocity-v1",
+            entry_point="policysearch.envs.partial:cartpole_no_velocity",
+            max_episode_steps=500,
+            reward_threshold=475.0,
+        )
+
+
+_register()

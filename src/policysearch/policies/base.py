@@ -33,3 +33,10 @@ class Actor(Protocol):
             noise: ``(B, noise_dim)`` random numbers, or None when ``noise_dim`` is 0.
         """
         ...
+
+
+def start_sessions(actor: Actor, index: np.ndarray) -> None:
+    """Tell ``actor`` that sessions ``index`` begin, if it keeps per-session state (a GRU)."""
+    start = getattr(actor, "start", None)
+    if start is not None:
+        start(index)

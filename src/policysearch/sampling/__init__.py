@@ -13,11 +13,24 @@ import numpy as np
 
 from ..envs import make_env
 from ..policies.base import Actor
+from .cartpole import CartPoleVectorRunner, cartpole_layout
+from .pool import ProcessSampler
 from .runner import EnvRunner
 from .session import Session, Sessions
 from .tabular_model import TabularModel
 
-__all__ = ["EnvRunner", "Sampler", "Session", "Sessions", "TabularModel", "make_sampler"]
+__all__ = [
+    "CartPoleVectorRunner",
+    "EnvRunner",
+    "ProcessSampler",
+    "Runner",
+    "Sampler",
+    "Session",
+    "Sessions",
+    "TabularModel",
+    "make_runner",
+    "make_sampler",
+]
 
 
 class Sampler(Protocol):
@@ -46,18 +59,51 @@ class ModelSampler:
         """Nothing to release."""
 
 
-def make_sampler(env_id: str, n_envs: int = 16, use_model: bool = True) -> Sampler:
+class Runner(Sampler, Protocol):
+    """A sampler that can also run given seeds (what a worker holds)."""
+
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        first_index: int = 0,
+    ) -> Sessions:
+        """One session per reset seed; the actor sees indices from ``first_index``."""
+        ...
+
+
+def make_runner(env_id: str, n_envs: int) -> Runner:
+    """The fastest exact way to step ``env_id`` in this process.
+
+    CartPole (also with hidden velocities) steps on Gymnasium's native vector env; every other
+    environment steps as ``n_envs`` env objects side by side.
+    """
+    env = make_env(env_id)
+    layout = cartpole_layout(env)
+    env.close()
+    if layout is not None:
+        return CartPoleVectorRunner(max(n_envs, 64), *layout)
+    return EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
+
+
+def make_sampler(env_id: str, n_envs: int = 16, workers: int = 1, use_model: bool = True) -> Sampler:
     """The sampler for ``env_id``.
+
+    Tabular toy-text MDPs are sampled in-process from their own tables (``workers`` does not
+    apply); other environments by the fastest runner, in ``workers`` processes when above one.
 
     Args:
         env_id: a Gymnasium id.
-        n_envs: environments stepped side by side by the env runner.
+        n_envs: environments stepped side by side by each runner.
+        workers: sampling processes.
         use_model: allow the vectorised tabular model where it is exact.
     """
     env = make_env(env_id)
     model = TabularModel.from_env(env) if use_model else None
-    if model is not None:
-        env.close()
-        return ModelSampler(model)
     env.close()
-    return EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
+    if model is not None:
+        return ModelSampler(model)
+    if workers > 1:
+        return ProcessSampler(env_id, n_envs, workers)
+    return make_runner(env_id, n_envs)

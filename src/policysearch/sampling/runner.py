@@ -14,14 +14,14 @@ import gymnasium as gym
 import numpy as np
 
 from ..errors import EnvError
-from ..policies.base import Actor
+from ..policies.base import Actor, start_sessions
 from ..seeding import train_reset_seeds
 from .session import Sessions
 
 _NOISE_BLOCK = 256
 
 
-class _NoiseStream:
+class NoiseStream:
     """Per-session random numbers, drawn in blocks from the session's own generator."""
 
     def __init__(self, seed: int, actor: Actor) -> None:
@@ -31,6 +31,7 @@ class _NoiseStream:
         self.pos = 0
 
     def next(self) -> np.ndarray:
+        """The next step's random numbers."""
         if self.pos == len(self.block):
             shape = (_NOISE_BLOCK, self.dim)
             normal = self.kind == "normal"
@@ -62,8 +63,17 @@ class EnvRunner:
         """Run ``n`` sessions, with reset and noise seeds drawn from ``rng``."""
         return self.run(actor, train_reset_seeds(rng, n), train_reset_seeds(rng, n))
 
-    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        first_index: int = 0,
+    ) -> Sessions:
         """Run one session per reset seed; session ``i`` resets with ``reset_seeds[i]``.
+
+        ``first_index`` is the index the actor sees for session 0 (a worker running part of a
+        request passes where its part starts).
 
         Raises:
             EnvError: if the environment returns a non-finite reward or raises in ``step``.
@@ -73,7 +83,7 @@ class EnvRunner:
         slots = len(self.envs)
         current = [-1] * slots  # session index each env is playing, -1 when idle
         obs: list[Any] = [None] * slots
-        noise: list[_NoiseStream | None] = [None] * slots
+        noise: list[NoiseStream | None] = [None] * slots
         next_session = 0
 
         def start(slot: int) -> None:
@@ -82,9 +92,10 @@ class EnvRunner:
             next_session += 1
             current[slot] = i
             obs[slot], _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
+            start_sessions(actor, np.array([first_index + i]))
             records[i] = ([], [], [], False)
             if actor.noise_dim and noise_seeds is not None:
-                noise[slot] = _NoiseStream(int(noise_seeds[i]), actor)
+                noise[slot] = NoiseStream(int(noise_seeds[i]), actor)
 
         for slot in range(min(slots, n)):
             start(slot)
@@ -93,7 +104,7 @@ class EnvRunner:
             if not active:
                 break
             batch = np.stack([np.asarray(obs[s]) for s in active])
-            index = np.array([current[s] for s in active], dtype=np.int64)
+            index = np.array([first_index + current[s] for s in active], dtype=np.int64)
             draws = None
             if actor.noise_dim:
                 draws = np.stack([noise[s].next() for s in active])  # type: ignore[union-attr]

@@ -90,3 +90,20 @@ class Sessions:
             terminated=bool(self.terminated[i]),
             truncated=bool(self.truncated[i]),
         )
+
+
+def concatenate(parts: list[Sessions]) -> Sessions:
+    """Sessions of several batches as one batch, in order (padding to the longest)."""
+    horizon = max((p.rewards.shape[0] for p in parts), default=0)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros((horizon - a.shape[0], *a.shape[1:]), a.dtype)])
+
+    return Sessions(
+        observations=np.concatenate([pad(p.observations) for p in parts], axis=1),
+        actions=np.concatenate([pad(p.actions) for p in parts], axis=1),
+        rewards=np.concatenate([pad(p.rewards) for p in parts], axis=1),
+        lengths=np.concatenate([p.lengths for p in parts]),
+        terminated=np.concatenate([p.terminated for p in parts]),
+        truncated=np.concatenate([p.truncated for p in parts]),
+    )

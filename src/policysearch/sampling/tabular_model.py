@@ -17,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..policies.base import Actor
+from ..policies.base import Actor, start_sessions
 from .session import Sessions
 
 _EXACT_P_ENVS = {
@@ -91,6 +91,7 @@ class TabularModel:
         terminated = np.zeros(n, dtype=bool)
         state = np.searchsorted(self.initial_cdf, rng.random(n), side="right")
         live = np.arange(n)
+        start_sessions(actor, live)
         t = 0
         while live.size and t < horizon:
             s = state[live]

@@ -1,0 +1,266 @@
+"""The approximate crossentropy method: a neural policy fitted to the elite by maximum likelihood.
+
+Each iteration samples sessions of the stochastic policy, keeps the elite (with the elite of the
+last ``elite_memory`` iterations), and fits the network to the elite's (state, action) pairs with a
+few epochs of minibatch Adam on the negative log-likelihood minus an entropy bonus: the lecture's
+``nn.fit(elite_states, elite_actions)``. Recurrent (GRU) policies are fitted on whole sessions,
+with the hidden state carried through each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ..config import check_range
+from ..errors import ConfigError
+from ..policies.base import Actor
+from ..policies.normalizer import RunningNormalizer
+from ..policies.numpy_policy import NumpyActor
+from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
+from ..policies.torch_policy import TorchPolicy
+from ..sampling.session import Sessions
+from .base import Algorithm, Request
+from .elite import select_elite
+
+
+@dataclass
+class CEMConfig:
+    """Hyperparameters of the approximate crossentropy method."""
+
+    #: Sessions sampled per iteration.
+    n_sessions: int = 100
+    #: Elite threshold: sessions at or above this percentile of the returns are the elite.
+    percentile: float = 70.0
+    #: Iterations whose elite take part in the threshold and the fit (1: only the current).
+    elite_memory: int = 1
+    #: Hidden layer sizes (mlp), or the hidden state size (gru: the first entry).
+    hidden: tuple[int, ...] = (64, 64)
+    #: Hidden activation.
+    activation: Literal["tanh", "relu"] = "tanh"
+    #: Gaussian policy: ``parameter`` (a learned log std) or ``network`` (an output of the net).
+    sigma: Literal["parameter", "network"] = "parameter"
+    #: Initial log standard deviation of a Gaussian policy.
+    init_log_std: float = 0.0
+    #: Adam learning rate of the fit.
+    learning_rate: float = 3e-3
+    #: Passes over the elite per iteration.
+    epochs: int = 5
+    #: Minibatch size: (state, action) pairs, or sessions for a GRU.
+    batch_size: int = 256
+    #: Entropy bonus weight (against premature collapse).
+    entropy_coef: float = 1e-3
+    #: Normalise observations by their running mean and standard deviation.
+    normalize_obs: bool = False
+
+    def __post_init__(self) -> None:
+        check_range("n_sessions", self.n_sessions, 1)
+        check_range("percentile", self.percentile, 0, 100)
+        check_range("elite_memory", self.elite_memory, 1, 20)
+        for size in self.hidden:
+            check_range("hidden", size, 1)
+        check_range("init_log_std", self.init_log_std, -5, 2)
+        check_range("learning_rate", self.learning_rate, 0, low_open=True)
+        check_range("epochs", self.epochs, 1)
+        check_range("batch_size", self.batch_size, 1)
+        check_range("entropy_coef", self.entropy_coef, 0)
+
+
+class CEM(Algorithm):
+    """Crossentropy method with a linear, MLP or GRU policy (categorical or Gaussian actions)."""
+
+    name = "cem"
+    policies = NEURAL_KINDS
+    config_class = CEMConfig
+    config: CEMConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space[Any],
+        action_space: gym.Space[Any],
+        config: CEMConfig,
+        rng: np.random.Generator,
+        policy: str = "mlp",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, rng, policy)
+        if policy == "gru" and not config.hidden:
+            raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[64]")
+        self.spec = make_spec(
+            observation_space, action_space, policy, config.hidden, config.activation, config.sigma
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(int(rng.integers(2**31)))
+            self.net = TorchPolicy(self.spec, config.init_log_std)
+        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+        self.memory: list[dict[str, np.ndarray]] = []
+
+    @classmethod
+    def check_spaces(
+        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
+    ) -> None:
+        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
+        check_neural_spaces(observation_space, action_space, policy)
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.normalizer is None:
+            return None, None
+        return self.normalizer.mean, self.normalizer.std
+
+    def actor(self, deterministic: bool) -> NumpyActor:
+        """The current policy as a numpy actor."""
+        mean, std = self._norm()
+        return NumpyActor(self.spec, self.net.numpy_params(), mean, std, deterministic=deterministic)
+
+    def ask(self, rng: np.random.Generator) -> Request:
+        """Sessions of the current stochastic policy."""
+        return Request(self.actor(deterministic=False), self.config.n_sessions)
+
+    def greedy_actor(self) -> Actor:
+        """The argmax, or the Gaussian mean."""
+        return self.actor(deterministic=True)
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+        """Select the elite (with the remembered elite) and fit the policy to it."""
+        cfg = self.config
+        returns = sessions.returns
+        current = {
+            "scores": returns,
+            "obs": sessions.observations,
+            "actions": sessions.actions,
+            "lengths": sessions.lengths,
+        }
+        pool = [current, *self.memory]
+        scores = np.concatenate([m["scores"] for m in pool])
+        elite, threshold = select_elite(scores, cfg.percentile, rng)
+        chosen, offset = [], 0
+        for m in pool:
+            count = m["scores"].size
+            keep = np.flatnonzero(elite[offset : offset + count])
+            offset += count
+            if keep.size:
+                horizon = int(m["lengths"][keep].max())
+                chosen.append(
+                    {
+                        "scores": m["scores"][keep],
+                        "obs": m["obs"][:horizon, keep],
+                        "actions": m["actions"][:horizon, keep],
+                        "lengths": m["lengths"][keep],
+                    }
+                )
+        loss, entropy = self._fit(chosen, rng)
+        if self.normalizer is not None:
+            self.normalizer.update(sessions.observations[sessions.mask()])
+        if cfg.elite_memory > 1:
+            fresh = np.flatnonzero(elite[: returns.size])
+            if fresh.size:
+                horizon = int(sessions.lengths[fresh].max())
+                entry = {
+                    "scores": returns[fresh],
+                    "obs": sessions.observations[:horizon, fresh],
+                    "actions": sessions.actions[:horizon, fresh],
+                    "lengths": sessions.lengths[fresh],
+                }
+                self.memory = [entry, *self.memory][: cfg.elite_memory - 1]
+        return {
+            "mean_return": float(returns.mean()),
+            "max_return": float(returns.max()),
+            "elite_threshold": float(threshold),
+            "elite_size": float(elite.sum()),
+            "loss": loss,
+            "entropy": entropy,
+        }
+
+    def _fit(self, elite: list[dict[str, np.ndarray]], rng: np.random.Generator) -> tuple[float, float]:
+        cfg = self.config
+        mean, std = self._norm()
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        if self.spec.recurrent:
+            batches = _sequence_batches(elite, cfg.batch_size)
+        else:
+            obs = np.concatenate([_flat(m, "obs") for m in elite])
+            actions = np.concatenate([_flat(m, "actions") for m in elite])
+            x_all = self.net.preprocess(obs, mean, std)
+            a_all = torch.as_tensor(actions)
+        losses, entropies = [], []
+        for _ in range(cfg.epochs):
+            if self.spec.recurrent:
+                order = rng.permutation(len(batches))
+                steps = [batches[i] for i in order]
+            else:
+                perm = rng.permutation(len(x_all))
+                steps = [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
+            for step in steps:
+                if self.spec.recurrent:
+                    obs_seq, act_seq, mask = step
+                    out = self.net(self.net.preprocess(obs_seq, mean, std))
+                    logp, ent = self.net.log_prob_entropy(out, torch.as_tensor(act_seq))
+                    weight = torch.as_tensor(mask, dtype=torch.float32)
+                    nll = -(logp * weight).sum() / weight.sum()
+                    ent_mean = (ent * weight).sum() / weight.sum()
+                else:
+                    idx = torch.as_tensor(step)
+                    out = self.net(x_all[idx])
+                    logp, ent = self.net.log_prob_entropy(out, a_all[idx])
+                    nll, ent_mean = -logp.mean(), ent.mean()
+                loss = nll - cfg.entropy_coef * ent_mean
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(nll.detach()))
+                entropies.append(float(ent_mean.detach()))
+        return float(np.mean(losses)), float(np.mean(entropies))
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Network weights, normaliser statistics and the remembered elite."""
+        arrays = {f"policy.{k}": v.detach().numpy() for k, v in self.net.state_dict().items()}
+        if self.normalizer is not None:
+            arrays.update(self.normalizer.arrays("obs."))
+        for i, entry in enumerate(self.memory):
+            arrays.update({f"memory.{i}.{k}": v for k, v in entry.items()})
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_arrays`."""
+        weights = {
+            k[len("policy.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy.")
+        }
+        try:
+            self.net.load_state_dict(weights)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
+        if self.normalizer is not None:
+            self.normalizer.load(arrays, "obs.")
+        count = len({k.split(".")[1] for k in arrays if k.startswith("memory.")})
+        fields = ("scores", "obs", "actions", "lengths")
+        self.memory = [{f: np.asarray(arrays[f"memory.{i}.{f}"]) for f in fields} for i in range(count)]
+
+
+def _flat(m: dict[str, np.ndarray], key: str) -> np.ndarray:
+    mask = np.arange(m["obs"].shape[0])[:, None] < m["lengths"][None, :]
+    return m[key][mask]
+
+
+def _sequence_batches(
+    elite: list[dict[str, np.ndarray]], size: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Elite sessions in padded time-major minibatches of ``size`` sessions, with their masks."""
+    out = []
+    for m in elite:
+        for start in range(0, m["lengths"].size, size):
+            cut = slice(start, start + size)
+            lengths = m["lengths"][cut]
+            horizon = int(lengths.max())
+            mask = np.arange(horizon)[:, None] < lengths[None, :]
+            out.append((m["obs"][:horizon, cut], m["actions"][:horizon, cut], mask))
+    return out

@@ -1,0 +1,153 @@
+"""Neural policies evaluated with numpy: what samplers and workers run (no torch import).
+
+The forward pass mirrors :class:`~policysearch.policies.torch_policy.TorchPolicy` exactly (a test
+checks it), with parameters named as in the torch ``state_dict``. Parameters may be stacked along
+a leading candidate axis, so that one actor plays a whole population (ES) in one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .spec import PolicySpec
+
+#: Bounds of the Gaussian policy's log standard deviation.
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+#: Normalised observations are clipped to this magnitude.
+OBS_CLIP = 10.0
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class NumpyActor:
+    """Plays a neural policy on batches of observations.
+
+    Args:
+        spec: the policy's shape.
+        params: arrays named as in the torch ``state_dict``, each with a leading candidate axis.
+        obs_mean: observation normaliser mean (None: no normalisation).
+        obs_std: observation normaliser standard deviation.
+        group: sessions per candidate; session ``i`` plays candidate ``i // group``.
+        deterministic: act with the argmax or the Gaussian mean instead of sampling.
+    """
+
+    def __init__(
+        self,
+        spec: PolicySpec,
+        params: dict[str, np.ndarray],
+        obs_mean: np.ndarray | None = None,
+        obs_std: np.ndarray | None = None,
+        group: int = 1,
+        deterministic: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+        self.n_candidates = next(iter(self.params.values())).shape[0]
+        self.obs_mean = None if obs_mean is None else np.asarray(obs_mean, dtype=np.float32)
+        self.obs_std = None if obs_std is None else np.asarray(obs_std, dtype=np.float32)
+        self.group = group
+        self.deterministic = deterministic
+        categorical = spec.action == "categorical"
+        self.noise_dim = 0 if deterministic else (1 if categorical else spec.act_dim)
+        self.noise_kind: Literal["uniform", "normal"] = "uniform" if categorical else "normal"
+        if spec.action == "gaussian":
+            low, high = np.array(spec.low, np.float32), np.array(spec.high, np.float32)
+            self.low, self.high = low, high
+            self.center, self.half = (high + low) / 2, (high - low) / 2
+        self.hidden = np.zeros((0, spec.hidden[0] if spec.recurrent else 0), dtype=np.float32)
+
+    # -- the network ---------------------------------------------------------------------------
+
+    def preprocess(self, obs: np.ndarray) -> np.ndarray:
+        """Observations as network inputs: one-hot or flattened, then normalised."""
+        spec = self.spec
+        if spec.obs_discrete:
+            return np.eye(spec.obs_dim, dtype=np.float32)[np.asarray(obs, dtype=np.int64)]
+        x = np.asarray(obs, dtype=np.float32).reshape(len(obs), spec.obs_dim)
+        if self.obs_mean is not None and self.obs_std is not None:
+            x = np.clip((x - self.obs_mean) / self.obs_std, -OBS_CLIP, OBS_CLIP)
+        return x
+
+    def _linear(self, name: str, x: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        w, b = self.params[f"{name}.weight"], self.params[f"{name}.bias"]
+        if cand is None:
+            return x @ w[0].T + b[0]
+        return np.einsum("bi,boi->bo", x, w[cand]) + b[cand]
+
+    def _activation(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x) if self.spec.activation == "tanh" else np.maximum(x, 0)
+
+    def _gru(self, x: np.ndarray, h: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        p = self.params
+        w_ih, w_hh = p["gru.weight_ih_l0"], p["gru.weight_hh_l0"]
+        b_ih, b_hh = p["gru.bias_ih_l0"], p["gru.bias_hh_l0"]
+        if cand is None:
+            gi = x @ w_ih[0].T + b_ih[0]
+            gh = h @ w_hh[0].T + b_hh[0]
+        else:
+            gi = np.einsum("bi,boi->bo", x, w_ih[cand]) + b_ih[cand]
+            gh = np.einsum("bi,boi->bo", h, w_hh[cand]) + b_hh[cand]
+        size = h.shape[1]
+        r = _sigmoid(gi[:, :size] + gh[:, :size])
+        z = _sigmoid(gi[:, size : 2 * size] + gh[:, size : 2 * size])
+        n = np.tanh(gi[:, 2 * size :] + r * gh[:, 2 * size :])
+        return (1 - z) * n + z * h
+
+    def head(self, obs: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The last layer's outputs (logits, or Gaussian mean pre-activation and log std)."""
+        cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
+        x = self.preprocess(obs)
+        if self.spec.recurrent:
+            idx = np.asarray(index)
+            self._grow(int(idx.max()) + 1)
+            h = self._gru(x, self.hidden[idx], cand)
+            self.hidden[idx] = h
+            x = h
+        else:
+            i = 0
+            while f"layers.{i}.weight" in self.params:
+                x = self._activation(self._linear(f"layers.{i}", x, cand))
+                i += 1
+        return self._linear("head", x, cand)
+
+    def _grow(self, size: int) -> None:
+        if size > len(self.hidden):
+            extra = np.zeros((max(size, 2 * len(self.hidden)) - len(self.hidden), self.hidden.shape[1]))
+            self.hidden = np.concatenate([self.hidden, extra.astype(np.float32)])
+
+    # -- the actor protocol --------------------------------------------------------------------
+
+    def start(self, index: np.ndarray) -> None:
+        """Sessions ``index`` begin: reset their hidden state."""
+        if self.spec.recurrent:
+            idx = np.asarray(index)
+            self._grow(int(idx.max()) + 1)
+            self.hidden[idx] = 0.0
+
+    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        """Actions for a batch of observations."""
+        out = self.head(obs, index)
+        cand = np.asarray(index) // self.group if self.n_candidates > 1 else np.zeros(len(out), np.int64)
+        spec = self.spec
+        if spec.action == "categorical":
+            if self.deterministic or noise is None:
+                return out.argmax(axis=1) + spec.act_start
+            z = out - out.max(axis=1, keepdims=True)
+            cdf = np.cumsum(np.exp(z), axis=1)
+            a = (noise[:, :1] * cdf[:, -1:] >= cdf).sum(axis=1)
+            return np.minimum(a, spec.act_dim - 1) + spec.act_start
+        mean = self.center + self.half * np.tanh(out[:, : spec.act_dim])
+        if self.deterministic or noise is None:
+            return mean
+        log_std = self.log_std(out, cand)
+        return np.clip(mean + np.exp(log_std) * noise, self.low, self.high).astype(np.float32)
+
+    def log_std(self, out: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """The Gaussian policy's log standard deviation for these head outputs and candidates."""
+        spec = self.spec
+        raw = out[:, spec.act_dim :] if spec.sigma == "network" else self.params["log_std"][cand]
+        return np.clip(raw, LOG_STD_MIN, LOG_STD_MAX)

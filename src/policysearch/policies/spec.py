@@ -1,0 +1,136 @@
+"""What a neural policy looks like, independent of torch: built from the env's spaces.
+
+The same :class:`PolicySpec` builds the torch module that is fitted
+(:mod:`policysearch.policies.torch_policy`) and the numpy actor that samples
+(:mod:`policysearch.policies.numpy_policy`), so sampling workers never import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from ..errors import EnvError
+
+NEURAL_KINDS = ("linear", "mlp", "gru")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Shape of a neural policy.
+
+    Attributes:
+        kind: ``linear``, ``mlp`` (feed-forward) or ``gru`` (recurrent).
+        obs_dim: size of the network's input.
+        obs_discrete: observations are Discrete indices, fed one-hot.
+        obs_shape: shape of one observation as the env gives it.
+        action: ``categorical`` (Discrete actions) or ``gaussian`` (Box actions).
+        act_dim: number of actions (categorical) or action dimensions (gaussian).
+        act_start: the Discrete action space's ``start``.
+        hidden: hidden layer sizes (mlp) or the hidden state size (gru, one entry).
+        activation: ``tanh`` or ``relu``.
+        sigma: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
+        low: lower action bounds (gaussian).
+        high: upper action bounds (gaussian).
+    """
+
+    kind: Literal["linear", "mlp", "gru"]
+    obs_dim: int
+    obs_discrete: bool
+    obs_shape: tuple[int, ...]
+    action: Literal["categorical", "gaussian"]
+    act_dim: int
+    act_start: int = 0
+    hidden: tuple[int, ...] = (64, 64)
+    activation: Literal["tanh", "relu"] = "tanh"
+    sigma: Literal["parameter", "network"] = "parameter"
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+    @property
+    def recurrent(self) -> bool:
+        """True for GRU policies, which carry a hidden state through each session."""
+        return self.kind == "gru"
+
+    @property
+    def head_dim(self) -> int:
+        """Outputs of the last layer."""
+        gaussian_net = self.action == "gaussian" and self.sigma == "network"
+        return 2 * self.act_dim if gaussian_net else self.act_dim
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PolicySpec:
+        """Inverse of :meth:`to_json`."""
+        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fixed)  # type: ignore[arg-type]
+
+
+def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Space[Any], kind: str) -> None:
+    """Raise :class:`EnvError` unless a neural policy can act in these spaces."""
+    if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
+        raise EnvError(f"--policy {kind} needs a Box or Discrete observation space, not {observation_space}")
+    if isinstance(action_space, gym.spaces.Discrete):
+        return
+    if not isinstance(action_space, gym.spaces.Box):
+        raise EnvError(f"--policy {kind} needs a Discrete or Box action space, not {action_space}")
+    if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
+        raise EnvError(
+            f"the action space {action_space} has infinite bounds; the Gaussian policy needs finite "
+            "bounds (wrap the env with gymnasium.wrappers.ClipAction or RescaleAction)"
+        )
+
+
+def make_spec(
+    observation_space: gym.Space[Any],
+    action_space: gym.Space[Any],
+    kind: str,
+    hidden: tuple[int, ...],
+    activation: str,
+    sigma: str,
+) -> PolicySpec:
+    """The spec of a ``kind`` policy for these (checked) spaces."""
+    check_neural_spaces(observation_space, action_space, kind)
+    shape: tuple[int, ...] = ()
+    if isinstance(observation_space, gym.spaces.Discrete):
+        obs_dim, discrete = int(observation_space.n), True
+    else:
+        shape = tuple(observation_space.shape or ())
+        obs_dim, discrete = int(np.prod(shape)), False
+    if kind == "linear":
+        hidden = ()
+    elif kind == "gru":
+        hidden = hidden[:1]
+    if isinstance(action_space, gym.spaces.Discrete):
+        return PolicySpec(
+            kind,  # type: ignore[arg-type]
+            obs_dim,
+            discrete,
+            shape,
+            "categorical",
+            int(action_space.n),
+            int(action_space.start),
+            hidden,
+            activation,  # type: ignore[arg-type]
+        )
+    assert isinstance(action_space, gym.spaces.Box)
+    return PolicySpec(
+        kind,  # type: ignore[arg-type]
+        obs_dim,
+        discrete,
+        shape,
+        "gaussian",
+        int(np.prod(action_space.shape)),
+        0,
+        hidden,
+        activation,  # type: ignore[arg-type]
+        sigma,  # type: ignore[arg-type]
+        tuple(float(x) for x in action_space.low.ravel()),
+        tuple(float(x) for x in action_space.high.ravel()),
+    )
