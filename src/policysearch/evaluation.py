@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .envs import make_env
 from .policies.base import Actor
-from .sampling.runner import EnvRunner
+from .sampling import make_runner
 from .seeding import evaluation_seeds
 
 
@@ -45,7 +43,7 @@ def evaluate_actor(actor: Actor, env_id: str, episodes: int, seed: int = 0, n_en
     Reset seeds come from :func:`~policysearch.seeding.evaluation_seeds`, disjoint from every
     seed used in training.
     """
-    runner = EnvRunner(functools.partial(make_env, env_id), min(n_envs, episodes), env_id)
+    runner = make_runner(env_id, min(n_envs, episodes))
     try:
         sessions = runner.run(actor, evaluation_seeds(episodes, seed))
     finally:

@@ -38,7 +38,7 @@ from .runfolder import (
     save_checkpoint,
     write_json,
 )
-from .sampling import Sampler, make_sampler
+from .sampling import ModelSampler, Sampler, make_sampler
 from .seeding import SeedTree
 
 #: The contract's floor on evaluation episodes.
@@ -248,11 +248,16 @@ class Trainer:
         return result
 
     def _check_target(self, sampler: Sampler, metrics: dict[str, Any], rng: Any) -> Evaluation | None:
-        """Confirm the target: a quick greedy check on training episodes, then the protocol's."""
+        """Confirm the target once a session reached it.
+
+        First a quick check of the deterministic policy on training episodes (1000 on a tabular
+        model, where they are nearly free, else 20), then the protocol's evaluation.
+        """
         target = self.options.target
         if target is None or metrics["max_return"] < target:
             return None
-        check = sampler.sample(self.algorithm.greedy_actor(), min(self.eval_episodes, 1000), rng)
+        episodes = min(self.eval_episodes, 1000 if isinstance(sampler, ModelSampler) else 20)
+        check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng)
         self.env_steps += check.env_steps
         metrics["greedy_return"] = float(check.returns.mean())
         if metrics["greedy_return"] < target:
@@ -267,7 +272,7 @@ class Trainer:
             self._log = self._prepare_folder()
         metrics_log = self._log
         opts = self.options
-        sampler = make_sampler(opts.env_id, opts.n_envs)
+        sampler = make_sampler(opts.env_id, opts.n_envs, opts.workers)
         watchers = list(self.callbacks)
         if self.progress:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)

@@ -22,7 +22,7 @@ from ..policies.base import Actor
 from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
-from ..policies.torch_policy import TorchPolicy
+from ..policies.torch_policy import Adam, TorchPolicy
 from ..sampling.session import Sessions
 from .base import Algorithm, Request
 from .elite import select_elite
@@ -181,7 +181,7 @@ class CEM(Algorithm):
     def _fit(self, elite: list[dict[str, np.ndarray]], rng: np.random.Generator) -> tuple[float, float]:
         cfg = self.config
         mean, std = self._norm()
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        optimizer = Adam(list(self.net.parameters()), lr=cfg.learning_rate)
         if self.spec.recurrent:
             batches = _sequence_batches(elite, cfg.batch_size)
         else:

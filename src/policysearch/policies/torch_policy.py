@@ -92,3 +92,50 @@ class TorchPolicy(nn.Module):
     def numpy_params(self) -> dict[str, np.ndarray]:
         """Parameters as numpy arrays with a leading candidate axis of 1, for the numpy actor."""
         return {k: v.detach().numpy().copy()[None] for k, v in self.state_dict().items()}
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015), the update of ``torch.optim.Adam`` with default options.
+
+    A few lines here instead of ``torch.optim``: constructing a ``torch.optim`` optimizer imports
+    ``torch._dynamo`` on first use, which costs more than a second per process, longer than a
+    whole CartPole run takes to solve.
+
+    Args:
+        params: the parameters to update (their ``.grad`` is read).
+        lr: learning rate.
+        betas: decay rates of the first and second moment estimates.
+        eps: added to the denominator.
+    """
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        """Forget the gradients."""
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update from the current gradients."""
+        self.t += 1
+        b1, b2 = self.betas
+        bias1, bias2 = 1 - b1**self.t, 1 - b2**self.t
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            if p.grad is None:
+                continue
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v.sqrt() / math.sqrt(bias2)).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / bias1)

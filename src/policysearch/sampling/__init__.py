@@ -22,6 +22,7 @@ from .tabular_model import TabularModel
 __all__ = [
     "CartPoleVectorRunner",
     "EnvRunner",
+    "ModelSampler",
     "ProcessSampler",
     "Runner",
     "Sampler",

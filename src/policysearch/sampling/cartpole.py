@@ -86,7 +86,7 @@ class CartPoleVectorRunner:
         lengths = np.zeros(n, dtype=np.int64)
         terminated = np.zeros(n, dtype=bool)
         session = np.full(slots, -1, dtype=np.int64)  # session each slot plays, -1 when idle
-        streams: list[NoiseStream | None] = [None] * n
+        noise_buf = np.zeros((n, self.max_steps, actor.noise_dim)) if actor.noise_dim else None
         next_session = 0
 
         def start(slot_ids: np.ndarray) -> None:
@@ -101,8 +101,8 @@ class CartPoleVectorRunner:
                 env.state[:, slot] = np.random.default_rng(int(reset_seeds[i])).uniform(-0.05, 0.05, 4)
                 env.steps[slot] = 0
                 env.prev_done[slot] = False
-                if actor.noise_dim and noise_seeds is not None:
-                    streams[i] = NoiseStream(int(noise_seeds[i]), actor)
+                if noise_buf is not None and noise_seeds is not None:
+                    noise_buf[i] = NoiseStream(int(noise_seeds[i]), actor).take(self.max_steps)
             begun = session[slot_ids]
             begun = begun[begun >= 0]
             if begun.size:
@@ -115,11 +115,9 @@ class CartPoleVectorRunner:
                 break
             ids = session[active]
             obs = env.state[self.keep][:, active].T.astype(np.float32)
-            noise = None
-            if actor.noise_dim:
-                noise = np.stack([streams[i].next() for i in ids])
-            actions = np.asarray(actor.act(obs, first_index + ids, noise), dtype=np.int64)
             t = lengths[ids]
+            noise = None if noise_buf is None else noise_buf[ids, t]
+            actions = np.asarray(actor.act(obs, first_index + ids, noise), dtype=np.int64)
             obs_buf[t, ids] = obs
             act_buf[t, ids] = actions
             full = np.zeros(slots, dtype=np.int64)

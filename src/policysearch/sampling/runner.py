@@ -30,13 +30,28 @@ class NoiseStream:
         self.block = np.empty((0, self.dim))
         self.pos = 0
 
+    def _refill(self) -> None:
+        shape = (_NOISE_BLOCK, self.dim)
+        normal = self.kind == "normal"
+        self.block = self.rng.standard_normal(shape) if normal else self.rng.random(shape)
+        self.pos = 0
+
+    def take(self, count: int) -> np.ndarray:
+        """The next ``count`` steps' random numbers, ``(count, dim)``: as ``count`` calls of next."""
+        parts = []
+        while count:
+            if self.pos == len(self.block):
+                self._refill()
+            k = min(count, len(self.block) - self.pos)
+            parts.append(self.block[self.pos : self.pos + k])
+            self.pos += k
+            count -= k
+        return np.concatenate(parts) if parts else np.empty((0, self.dim))
+
     def next(self) -> np.ndarray:
         """The next step's random numbers."""
         if self.pos == len(self.block):
-            shape = (_NOISE_BLOCK, self.dim)
-            normal = self.kind == "normal"
-            self.block = self.rng.standard_normal(shape) if normal else self.rng.random(shape)
-            self.pos = 0
+            self._refill()
         self.pos += 1
         return self.block[self.pos - 1]
 
