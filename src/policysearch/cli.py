@@ -149,6 +149,24 @@ def evaluate(
     print(json.dumps(result.as_dict()))
 
 
+@app.command()
+def record(
+    folder: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Video file (.mp4 or .gif).")],
+    seed: Annotated[int, typer.Option(help="Evaluation seed of the episode.")] = 0,
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+) -> None:
+    """Write a video of the run's deterministic policy playing one episode."""
+    from .config import check_range
+    from .recording import record_episode
+    from .trainer import Trainer
+
+    check_range("seed", seed, 0)
+    trainer = Trainer.resume(folder)
+    frames = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
+    print(f"wrote {frames} frames to {out}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and maps errors to exit codes and one-line messages."""
     command = typer.main.get_command(app)

@@ -23,14 +23,14 @@ class Preset:
     eval_episodes: int = DEFAULT_EVAL_EPISODES
     #: Default ``--policy`` when the observation space does not decide it.
     policy: str | None = None
-    #: Hyperparameters per algorithm name.
+    #: Hyperparameters per algorithm class name (``TabularCEM``, ``CEM``, ...).
     hyperparameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _FROZEN_LAKE = Preset(
     eval_episodes=1000,
     hyperparameters={
-        "cem": {"n_sessions": 200, "n_simulations": 25, "percentile": 80},
+        "TabularCEM": {"n_sessions": 200, "n_simulations": 25, "percentile": 80},
     },
 )
 

@@ -131,7 +131,7 @@ class Trainer:
         self.policy = options.policy or default_policy(options.algorithm, obs_space, preset.policy)
         cls = resolve(options.algorithm, self.policy)
         cls.check_spaces(obs_space, act_space, self.policy)
-        hyper = {**preset.hyperparameters.get(options.algorithm, {}), **options.hyperparameters}
+        hyper = {**preset.hyperparameters.get(cls.__name__, {}), **options.hyperparameters}
         self.config: Any = from_mapping(cls.config_class, hyper)
         self.eval_episodes = options.eval_episodes or preset.eval_episodes
         self.seeds = SeedTree(options.seed)

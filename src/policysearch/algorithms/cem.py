@@ -56,6 +56,10 @@ class CEMConfig:
     entropy_coef: float = 1e-3
     #: Normalise observations by their running mean and standard deviation.
     normalize_obs: bool = False
+    #: Exploration in parameter space: each session plays its own copy of the network, its weights
+    #: perturbed by Gaussian noise of this standard deviation (0: off). Finds the rare successes
+    #: of tasks such as MountainCar, where per-step action noise never builds up momentum.
+    param_noise: float = 0.0
 
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
@@ -68,6 +72,7 @@ class CEMConfig:
         check_range("epochs", self.epochs, 1)
         check_range("batch_size", self.batch_size, 1)
         check_range("entropy_coef", self.entropy_coef, 0)
+        check_range("param_noise", self.param_noise, 0)
 
 
 class CEM(Algorithm):
@@ -118,8 +123,19 @@ class CEM(Algorithm):
         return NumpyActor(self.spec, self.net.numpy_params(), mean, std, deterministic=deterministic)
 
     def ask(self, rng: np.random.Generator) -> Request:
-        """Sessions of the current stochastic policy."""
-        return Request(self.actor(deterministic=False), self.config.n_sessions)
+        """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
+        cfg = self.config
+        if cfg.param_noise == 0:
+            return Request(self.actor(deterministic=False), cfg.n_sessions)
+        params = self.net.numpy_params()
+        stacked = {}
+        for name, value in params.items():
+            copies = np.repeat(value, cfg.n_sessions, axis=0)
+            if name != "log_std":
+                copies = copies + cfg.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
+            stacked[name] = copies
+        mean, std = self._norm()
+        return Request(NumpyActor(self.spec, stacked, mean, std), cfg.n_sessions)
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean."""

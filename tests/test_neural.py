@@ -1,0 +1,194 @@
+import functools
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from conftest import metrics_without_timings, run_cli
+from policysearch import Trainer, TrainOptions
+from policysearch.envs import make_env
+from policysearch.evaluation import evaluate_actor
+from policysearch.policies.numpy_policy import NumpyActor
+from policysearch.policies.spec import make_spec
+from policysearch.policies.torch_policy import TorchPolicy
+from policysearch.runfolder import load_checkpoint
+from policysearch.sampling import CartPoleVectorRunner, EnvRunner
+
+SPACES = {
+    "cartpole": (gym.spaces.Box(-5, 5, (4,)), gym.spaces.Discrete(2)),
+    "pendulum": (gym.spaces.Box(-8, 8, (3,)), gym.spaces.Box(-2, 2, (1,))),
+    "onehot": (gym.spaces.Discrete(6), gym.spaces.Discrete(3, start=1)),
+    "lander": (gym.spaces.Box(-5, 5, (8,)), gym.spaces.Box(-1, 1, (2,))),
+}
+
+
+def build(space: str, kind: str, sigma: str = "parameter", seed: int = 0):
+    obs_space, act_space = SPACES[space]
+    spec = make_spec(obs_space, act_space, kind, (16, 16), "tanh", sigma)
+    torch.manual_seed(seed)
+    net = TorchPolicy(spec, init_log_std=-0.5)
+    with torch.no_grad():  # make the head matter
+        net.head.weight.normal_()
+    return spec, net, obs_space
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp", "gru"])
+@pytest.mark.parametrize(
+    ("space", "sigma"),
+    [("cartpole", "parameter"), ("pendulum", "network"), ("onehot", "parameter"), ("lander", "parameter")],
+)
+def test_numpy_actor_matches_torch(kind: str, space: str, sigma: str) -> None:
+    spec, net, obs_space = build(space, kind, sigma)
+    obs_space.seed(0)
+    horizon, n = 5, 3
+    obs = np.stack([np.stack([obs_space.sample() for _ in range(n)]) for _ in range(horizon)])
+    mean, std = (
+        (np.full(spec.obs_dim, 0.1), np.full(spec.obs_dim, 2.0)) if not spec.obs_discrete else (None, None)
+    )
+    actor = NumpyActor(spec, net.numpy_params(), mean, std, deterministic=True)
+    with torch.no_grad():
+        x = net.preprocess(obs, mean, std)
+        expected = net(x if spec.recurrent else x.reshape(horizon * n, -1)).numpy().reshape(horizon, n, -1)
+    actor.start(np.arange(n))
+    for t in range(horizon):
+        np.testing.assert_allclose(actor.head(obs[t], np.arange(n)), expected[t], rtol=1e-4, atol=1e-5)
+
+
+def test_stochastic_actions_follow_the_policy_and_stay_in_bounds() -> None:
+    spec, net, _ = build("pendulum", "mlp")
+    actor = NumpyActor(spec, net.numpy_params())
+    obs = np.zeros((20000, 3), dtype=np.float32)
+    noise = np.random.default_rng(0).standard_normal((20000, 1))
+    actions = actor.act(obs, np.zeros(20000, np.int64), noise)
+    assert actions.min() >= -2 and actions.max() <= 2
+    spec, net, _ = build("onehot", "mlp")
+    actor = NumpyActor(spec, net.numpy_params())
+    u = np.random.default_rng(1).random((30000, 1))
+    a = actor.act(np.zeros(30000, np.int64), np.zeros(30000, np.int64), u)
+    with torch.no_grad():
+        probs = torch.softmax(net(net.preprocess(np.zeros(1, np.int64), None, None)), -1).numpy()[0]
+    np.testing.assert_allclose(np.bincount(a - 1, minlength=3) / 30000, probs, atol=0.01)
+
+
+def test_cartpole_vector_runner_reproduces_the_env_runner() -> None:
+    spec, net, _ = build("cartpole", "mlp")
+    actor = NumpyActor(spec, net.numpy_params())
+    seeds = np.arange(40) * 7919 + 13
+    noise_seeds = seeds + 1
+    fast = CartPoleVectorRunner(16, 500).run(actor, seeds, noise_seeds)
+    slow = EnvRunner(functools.partial(make_env, "CartPole-v1"), 5, "CartPole-v1").run(
+        actor, seeds, noise_seeds
+    )
+    np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
+    np.testing.assert_array_equal(fast.lengths, slow.lengths)
+    np.testing.assert_allclose(fast.observations, slow.observations, atol=1e-5)
+    np.testing.assert_array_equal(fast.actions, slow.actions)
+    np.testing.assert_array_equal(fast.terminated, slow.terminated)
+
+
+def small(out: Path, **kw) -> TrainOptions:
+    base = dict(algorithm="cem", env_id="CartPole-v1", policy="mlp", seed=1, max_iterations=3, out=str(out))
+    base["hyperparameters"] = {"n_sessions": 24, "hidden": [8]}
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_same_result_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    Trainer(small(tmp_path / "one", env_id="Acrobot-v1")).train()
+    Trainer(small(tmp_path / "two", env_id="Acrobot-v1", workers=2, n_envs=3)).train()
+    assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "two")
+
+
+@pytest.mark.parametrize("policy", ["linear", "mlp", "gru"])
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1", "FrozenLake-v1"])
+def test_every_policy_trains_and_round_trips(tmp_path: Path, policy: str, env_id: str, capsys) -> None:
+    hyper = {"n_sessions": 12, "hidden": [8], "normalize_obs": env_id != "FrozenLake-v1", "elite_memory": 2}
+    summary = Trainer(
+        small(tmp_path / "run", env_id=env_id, policy=policy, max_iterations=2, hyperparameters=hyper)
+    ).train()
+    assert summary["policy"] == policy and summary["iterations"] == 2
+    code, out, err = run_cli(["evaluate", tmp_path / "run", "--episodes", "5"], capsys)
+    assert code == 0, err
+    loaded = Trainer.resume(tmp_path / "run")
+    again = evaluate_actor(loaded.algorithm.greedy_actor(), env_id, 5)
+    assert json.loads(out) == again.as_dict()
+    resumed = Trainer.resume(tmp_path / "run", max_iterations=3)
+    before = resumed.algorithm.state_arrays()
+    _, arrays = load_checkpoint(tmp_path / "run")
+    for key, value in arrays.items():
+        if not key.startswith("trainer."):
+            np.testing.assert_array_equal(before[key], value)
+    resumed.train()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["iterations"] == 3
+
+
+def test_infinite_action_bounds_are_bad_input(tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "testenvs:BoxObsUnboundedAction-v0", "--out", tmp_path / "r"], capsys
+    )
+    assert code == 2 and "infinite bounds" in err and len(err.strip().splitlines()) == 1
+
+
+def test_mlp_on_discrete_observations_is_one_hot(tmp_path: Path) -> None:
+    summary = Trainer(small(tmp_path / "r", env_id="Taxi-v4", max_iterations=1)).train()
+    assert summary["policy"] == "mlp"
+
+
+def test_nan_reward_names_env_and_step(tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "testenvs:NaNRewardBox-v0", "--policy", "mlp", "--out", tmp_path / "r"],
+        capsys,
+    )
+    assert code == 2 and "testenvs:NaNRewardBox-v0" in err and "step 7" in err
+
+
+def test_env_raising_in_step_keeps_the_last_checkpoint(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    args = [
+        "train",
+        "cem",
+        "--env",
+        "testenvs:Exploding-v0",
+        "--policy",
+        "mlp",
+        "--set",
+        "n_sessions=10",
+        "--out",
+        out,
+    ]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "the simulator exploded" in err and len(err.strip().splitlines()) == 1
+    meta, _ = load_checkpoint(out)
+    assert meta["iteration"] >= 1
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == meta["iteration"]
+
+
+def test_record_writes_a_video(tmp_path: Path, capsys) -> None:
+    import imageio.v3 as iio
+
+    Trainer(small(tmp_path / "run", max_iterations=1)).train()
+    code, _, err = run_cli(["record", tmp_path / "run", "--out", tmp_path / "cartpole.mp4"], capsys)
+    assert code == 0, err
+    frames = sum(1 for _ in iio.imiter(tmp_path / "cartpole.mp4"))
+    assert frames == int(err.split()[1]) and frames >= 2
+    code, _, err = run_cli(["record", tmp_path / "run", "--out", tmp_path / "cartpole.avi"], capsys)
+    assert code == 2 and ".mp4" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cem_solves_cartpole(tmp_path: Path, seed: int) -> None:
+    summary = Trainer(
+        TrainOptions(
+            algorithm="cem",
+            env_id="CartPole-v1",
+            seed=seed,
+            target=475,
+            max_seconds=60,
+            out=str(tmp_path / "r"),
+        )
+    ).train()
+    assert summary["solved"] and summary["eval_mean_return"] >= 475
