@@ -50,7 +50,8 @@ class CEMConfig:
     learning_rate: float = 3e-3
     #: Passes over the elite per iteration.
     epochs: int = 5
-    #: Minibatch size: (state, action) pairs, or sessions for a GRU.
+    #: Minibatch size in (state, action) pairs (a GRU takes whole sessions, as many as make about
+    #: this many pairs).
     batch_size: int = 256
     #: Entropy bonus weight (against premature collapse).
     entropy_coef: float = 1e-3
@@ -92,6 +93,8 @@ class CEM(Algorithm):
         policy: str = "mlp",
     ) -> None:
         super().__init__(observation_space, action_space, config, rng, policy)
+        # Small networks fit fastest on one thread; more threads spin against the sampling workers.
+        torch.set_num_threads(1)
         if policy == "gru" and not config.hidden:
             raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[64]")
         self.spec = make_spec(
@@ -268,11 +271,12 @@ def _flat(m: dict[str, np.ndarray], key: str) -> np.ndarray:
 
 
 def _sequence_batches(
-    elite: list[dict[str, np.ndarray]], size: int
+    elite: list[dict[str, np.ndarray]], pairs: int
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Elite sessions in padded time-major minibatches of ``size`` sessions, with their masks."""
+    """Elite sessions in padded time-major minibatches of about ``pairs`` steps, with masks."""
     out = []
     for m in elite:
+        size = max(1, round(pairs / max(1.0, float(m["lengths"].mean()))))
         for start in range(0, m["lengths"].size, size):
             cut = slice(start, start + size)
             lengths = m["lengths"][cut]
