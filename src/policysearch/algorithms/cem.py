@@ -32,8 +32,12 @@ from .elite import select_elite
 class CEMConfig:
     """Hyperparameters of the approximate crossentropy method."""
 
-    #: Sessions sampled per iteration.
+    #: Candidates per iteration: sessions, or with ``n_simulations`` > 1 perturbed copies of the
+    #: network (``param_noise``) each played ``n_simulations`` times.
     n_sessions: int = 100
+    #: Sessions per candidate; a candidate is scored by their average return, so that lucky
+    #: starts do not win (useful with ``param_noise``, where candidates differ).
+    n_simulations: int = 1
     #: Elite threshold: sessions at or above this percentile of the returns are the elite.
     percentile: float = 70.0
     #: Iterations whose elite take part in the threshold and the fit (1: only the current).
@@ -64,6 +68,7 @@ class CEMConfig:
 
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
+        check_range("n_simulations", self.n_simulations, 1)
         check_range("percentile", self.percentile, 0, 100)
         check_range("elite_memory", self.elite_memory, 1, 20)
         for size in self.hidden:
@@ -128,8 +133,9 @@ class CEM(Algorithm):
     def ask(self, rng: np.random.Generator) -> Request:
         """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
         cfg = self.config
+        total = cfg.n_sessions * cfg.n_simulations
         if cfg.param_noise == 0:
-            return Request(self.actor(deterministic=False), cfg.n_sessions)
+            return Request(self.actor(deterministic=False), total)
         params = self.net.numpy_params()
         stacked = {}
         for name, value in params.items():
@@ -138,7 +144,7 @@ class CEM(Algorithm):
                 copies = copies + cfg.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
             stacked[name] = copies
         mean, std = self._norm()
-        return Request(NumpyActor(self.spec, stacked, mean, std), cfg.n_sessions)
+        return Request(NumpyActor(self.spec, stacked, mean, std, group=cfg.n_simulations), total)
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean."""
@@ -147,50 +153,34 @@ class CEM(Algorithm):
     # -- learning ------------------------------------------------------------------------------
 
     def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
-        """Select the elite (with the remembered elite) and fit the policy to it."""
+        """Select the elite candidates (with the remembered elite) and fit the policy to them."""
         cfg = self.config
         returns = sessions.returns
+        scores = returns.reshape(-1, cfg.n_simulations).mean(axis=1)
         current = {
-            "scores": returns,
+            "scores": scores,
             "obs": sessions.observations,
             "actions": sessions.actions,
             "lengths": sessions.lengths,
         }
         pool = [current, *self.memory]
-        scores = np.concatenate([m["scores"] for m in pool])
-        elite, threshold = select_elite(scores, cfg.percentile, rng)
+        elite, threshold = select_elite(np.concatenate([m["scores"] for m in pool]), cfg.percentile, rng)
         chosen, offset = [], 0
         for m in pool:
-            count = m["scores"].size
-            keep = np.flatnonzero(elite[offset : offset + count])
-            offset += count
+            keep = np.flatnonzero(elite[offset : offset + m["scores"].size])
+            offset += m["scores"].size
             if keep.size:
-                horizon = int(m["lengths"][keep].max())
-                chosen.append(
-                    {
-                        "scores": m["scores"][keep],
-                        "obs": m["obs"][:horizon, keep],
-                        "actions": m["actions"][:horizon, keep],
-                        "lengths": m["lengths"][keep],
-                    }
-                )
+                chosen.append(_take(m, keep))
         loss, entropy = self._fit(chosen, rng)
         if self.normalizer is not None:
             self.normalizer.update(sessions.observations[sessions.mask()])
-        if cfg.elite_memory > 1:
-            fresh = np.flatnonzero(elite[: returns.size])
-            if fresh.size:
-                horizon = int(sessions.lengths[fresh].max())
-                entry = {
-                    "scores": returns[fresh],
-                    "obs": sessions.observations[:horizon, fresh],
-                    "actions": sessions.actions[:horizon, fresh],
-                    "lengths": sessions.lengths[fresh],
-                }
-                self.memory = [entry, *self.memory][: cfg.elite_memory - 1]
+        fresh = np.flatnonzero(elite[: scores.size])
+        if cfg.elite_memory > 1 and fresh.size:
+            self.memory = [_take(current, fresh), *self.memory][: cfg.elite_memory - 1]
         return {
             "mean_return": float(returns.mean()),
             "max_return": float(returns.max()),
+            "mean_score": float(scores.mean()),
             "elite_threshold": float(threshold),
             "elite_size": float(elite.sum()),
             "loss": loss,
@@ -263,6 +253,19 @@ class CEM(Algorithm):
         count = len({k.split(".")[1] for k in arrays if k.startswith("memory.")})
         fields = ("scores", "obs", "actions", "lengths")
         self.memory = [{f: np.asarray(arrays[f"memory.{i}.{f}"]) for f in fields} for i in range(count)]
+
+
+def _take(m: dict[str, np.ndarray], candidates: np.ndarray) -> dict[str, np.ndarray]:
+    """The given candidates of a batch, each with all its sessions, cut to their longest one."""
+    group = m["lengths"].size // m["scores"].size
+    idx = (candidates[:, None] * group + np.arange(group)).ravel()
+    horizon = int(m["lengths"][idx].max())
+    return {
+        "scores": m["scores"][candidates],
+        "obs": m["obs"][:horizon, idx],
+        "actions": m["actions"][:horizon, idx],
+        "lengths": m["lengths"][idx],
+    }
 
 
 def _flat(m: dict[str, np.ndarray], key: str) -> np.ndarray:

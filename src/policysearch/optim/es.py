@@ -1,0 +1,261 @@
+"""Evolution strategies as a black-box optimiser, with ask/tell and one-call maximize / minimize.
+
+A Gaussian N(mu, diag(sigma^2)) over the parameters theta. Each iteration samples
+theta_i = mu + sigma * xi_i (mirrored pairs +xi, -xi by default), scores every candidate, shapes the
+scores (normalised rewards (R - mean) / std, the lecture's baseline, or centered ranks), and
+estimates the gradient of the expected score with the log-derivative trick,
+
+    grad_mu = 1 / (N sigma) * sum_i xi_i R_i,
+
+which a torch optimiser (SGD with momentum, or Adam) follows. sigma is fixed, decays on a
+schedule, or is adapted per parameter by its own log-derivative gradient, as separable NES and
+PGPE do: log sigma <- log sigma + sigma_lr / 2 * mean_i R_i (xi_i^2 - 1).
+
+The sense is always "maximise"; :func:`minimize` negates at that one boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..config import check_range
+from ..errors import ConfigError
+
+
+@dataclass
+class ESConfig:
+    """Hyperparameters of evolution strategies."""
+
+    #: Candidates per iteration (even when mirrored: pairs +xi, -xi).
+    population: int = 50
+    #: Initial standard deviation of the search distribution.
+    sigma: float = 0.1
+    #: ``fixed``, ``decay`` (times ``sigma_decay`` per iteration, down to ``sigma_min``) or
+    #: ``adaptive`` (per parameter, by its log-derivative gradient).
+    sigma_schedule: Literal["fixed", "decay", "adaptive"] = "fixed"
+    #: Factor of the ``decay`` schedule.
+    sigma_decay: float = 0.99
+    #: Floor of sigma under ``decay`` and ``adaptive``.
+    sigma_min: float = 1e-4
+    #: Learning rate of log sigma under ``adaptive``.
+    sigma_lr: float = 0.1
+    #: Mirrored (antithetic) sampling.
+    mirrored: bool = True
+    #: ``centered_rank`` (ranks mapped to [-0.5, 0.5]) or ``normalize`` ((R - mean) / std).
+    fitness_shaping: Literal["centered_rank", "normalize"] = "centered_rank"
+    #: Torch optimiser of mu: ``adam`` or ``sgd`` (with ``momentum``).
+    optimizer: Literal["adam", "sgd"] = "adam"
+    #: Learning rate of the optimiser.
+    learning_rate: float = 0.05
+    #: Factor applied to the learning rate after every iteration (1: constant).
+    learning_rate_decay: float = 1.0
+    #: Momentum of ``sgd``.
+    momentum: float = 0.9
+    #: L2 weight decay of mu.
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("population", self.population, 2)
+        if self.mirrored and self.population % 2:
+            raise ConfigError(f"population={self.population} must be even with mirrored sampling")
+        check_range("sigma", self.sigma, 0, low_open=True)
+        check_range("sigma_decay", self.sigma_decay, 0, 1, low_open=True)
+        check_range("sigma_min", self.sigma_min, 0)
+        check_range("sigma_lr", self.sigma_lr, 0)
+        check_range("learning_rate", self.learning_rate, 0, low_open=True)
+        check_range("learning_rate_decay", self.learning_rate_decay, 0, 1, low_open=True)
+        check_range("momentum", self.momentum, 0, 1, high_open=True)
+        check_range("weight_decay", self.weight_decay, 0)
+
+
+def centered_ranks(scores: np.ndarray) -> np.ndarray:
+    """Ranks of ``scores`` mapped linearly to [-0.5, 0.5] (ties share the mean rank).
+
+    >>> centered_ranks(np.array([10.0, -3.0, 5.0])).tolist()
+    [0.5, -0.5, 0.0]
+    """
+    n = scores.size
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n)
+    for value in np.unique(scores[np.r_[False, np.diff(scores[order]) == 0] | False]):
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks / max(n - 1, 1) - 0.5
+
+
+def shape_fitness(scores: np.ndarray, how: str) -> np.ndarray:
+    """Shaped scores: centered ranks, or (R - mean) / std (zeros when all scores are equal)."""
+    if how == "centered_rank":
+        return centered_ranks(scores)
+    std = scores.std()
+    return (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
+
+
+class EvolutionStrategy:
+    """ES with ask/tell over R^n (maximisation).
+
+    Args:
+        x0: the initial mean mu.
+        config: hyperparameters.
+        rng: the generator of the perturbations.
+    """
+
+    def __init__(
+        self, x0: np.ndarray, config: ESConfig | None = None, rng: np.random.Generator | None = None
+    ):
+        self.config = config or ESConfig()
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        x0 = np.asarray(x0, dtype=np.float64).ravel()
+        self.mu = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        self.sigma = np.full(x0.size, self.config.sigma)
+        cfg = self.config
+        if cfg.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                [self.mu], lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+            )
+        else:
+            self.optimizer = torch.optim.SGD(
+                [self.mu], lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        self._noise: np.ndarray | None = None
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The current mean mu."""
+        return self.mu.detach().numpy().copy()
+
+    def sample_noise(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Standard normal perturbations xi, ``(population, n)`` (mirrored pairs adjacent)."""
+        cfg, gen = self.config, rng or self.rng
+        n = self.mu.numel()
+        if cfg.mirrored:
+            half = gen.standard_normal((cfg.population // 2, n))
+            return np.stack([half, -half], axis=1).reshape(cfg.population, n)
+        return gen.standard_normal((cfg.population, n))
+
+    def ask(self, noise: np.ndarray | None = None) -> np.ndarray:
+        """Candidates theta_i = mu + sigma * xi_i, ``(population, n)``."""
+        self._noise = self.sample_noise() if noise is None else np.asarray(noise, dtype=np.float64)
+        return self.mean + self.sigma * self._noise
+
+    def gradient(self, noise: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The log-derivative estimate of grad_mu E[R]: 1 / (N sigma) * sum_i xi_i R_i (shaped R)."""
+        shaped = shape_fitness(np.asarray(scores, dtype=np.float64), self.config.fitness_shaping)
+        return (shaped @ noise) / (len(scores) * self.sigma)
+
+    def tell(self, scores: np.ndarray, noise: np.ndarray | None = None) -> dict[str, float]:
+        """Update mu and sigma from the scores of the last :meth:`ask` (or of ``noise``).
+
+        Raises:
+            ConfigError: if a score is NaN or infinite, naming the first such candidate.
+        """
+        cfg = self.config
+        scores = np.asarray(scores, dtype=np.float64).ravel()
+        noise = self._noise if noise is None else noise
+        if noise is None or len(scores) != len(noise):
+            raise ConfigError(f"tell expects {0 if noise is None else len(noise)} scores, got {len(scores)}")
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if bad.size:
+            raise ConfigError(f"the objective returned {scores[bad[0]]} for candidate {int(bad[0])}")
+        grad = self.gradient(noise, scores)
+        self.optimizer.zero_grad()
+        self.mu.grad = torch.as_tensor(-grad)  # optimisers minimise
+        self.optimizer.step()
+        if cfg.learning_rate_decay != 1.0:
+            for group in self.optimizer.param_groups:
+                group["lr"] *= cfg.learning_rate_decay
+        if cfg.sigma_schedule == "decay":
+            self.sigma = np.maximum(self.sigma * cfg.sigma_decay, cfg.sigma_min)
+        elif cfg.sigma_schedule == "adaptive":
+            shaped = shape_fitness(scores, cfg.fitness_shaping)
+            step = shaped @ (noise**2 - 1) / len(scores)
+            self.sigma = np.maximum(self.sigma * np.exp(cfg.sigma_lr / 2 * step), cfg.sigma_min)
+        return {
+            "mean_score": float(scores.mean()),
+            "max_score": float(scores.max()),
+            "grad_norm": float(np.linalg.norm(grad)),
+            "sigma_mean": float(self.sigma.mean()),
+        }
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """mu, sigma and the optimiser's state, as named arrays."""
+        arrays = {
+            "es.mu": self.mean,
+            "es.sigma": self.sigma.copy(),
+            "es.lr": np.array(self.optimizer.param_groups[0]["lr"]),
+        }
+        state = self.optimizer.state.get(self.mu, {})
+        for key, value in state.items():
+            arrays[f"es.opt.{key}"] = np.asarray(value.detach().numpy() if torch.is_tensor(value) else value)
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_arrays`."""
+        with torch.no_grad():
+            self.mu.copy_(torch.as_tensor(np.asarray(arrays["es.mu"], dtype=np.float64)))
+        self.sigma = np.asarray(arrays["es.sigma"], dtype=np.float64).copy()
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(arrays["es.lr"])
+        state = {
+            k[len("es.opt.") :]: torch.as_tensor(np.asarray(v))
+            for k, v in arrays.items()
+            if k.startswith("es.opt.")
+        }
+        if state:
+            if "step" in state:
+                state["step"] = state["step"].to(torch.float32)
+            self.optimizer.state[self.mu] = state
+
+
+def maximize(
+    f: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    iterations: int = 1000,
+    config: ESConfig | None = None,
+    seed: int = 0,
+    tolerance: float | None = None,
+) -> tuple[np.ndarray, float]:
+    """Maximise ``f`` from ``x0``; returns the final mean and its score.
+
+    Args:
+        f: the objective, called on one candidate (a 1-D array) at a time.
+        x0: the starting mean.
+        iterations: iterations to run.
+        config: hyperparameters.
+        seed: seed of the perturbations.
+        tolerance: stop early once ``f(mu)`` reaches this value.
+
+    Raises:
+        ConfigError: if ``f`` returns NaN (naming the candidate) or a hyperparameter is invalid.
+    """
+    es = EvolutionStrategy(x0, config, np.random.default_rng(seed))
+    for _ in range(iterations):
+        candidates = es.ask()
+        es.tell(np.array([f(c) for c in candidates]))
+        if tolerance is not None and f(es.mean) >= tolerance:
+            break
+    return es.mean, float(f(es.mean))
+
+
+def minimize(
+    f: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    iterations: int = 1000,
+    config: ESConfig | None = None,
+    seed: int = 0,
+    tolerance: float | None = None,
+) -> tuple[np.ndarray, float]:
+    """Minimise ``f`` from ``x0`` (ES on -f); returns the final mean and ``f`` there.
+
+    ``tolerance``: stop early once ``f(mu) <= tolerance``.
+    """
+    x, value = maximize(
+        lambda x: -f(x), x0, iterations, config, seed, None if tolerance is None else -tolerance
+    )
+    return x, -value
