@@ -134,4 +134,10 @@ class CEM(Agent):
     algorithm = "cem"
 
 
-_AGENTS: dict[str, type[Agent]] = {"cem": CEM}
+class ES(Agent):
+    """Evolution strategies over the weights of a neural policy."""
+
+    algorithm = "es"
+
+
+_AGENTS: dict[str, type[Agent]] = {"cem": CEM, "es": ES}

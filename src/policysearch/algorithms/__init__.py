@@ -11,10 +11,12 @@ from .base import Algorithm, Request
 from .cem import CEM, CEMConfig
 from .cem_tabular import TabularCEM, TabularCEMConfig
 from .elite import elite_quota, select_elite
+from .es import ES, ESPolicyConfig
 
 #: Every algorithm class, by command-line name; each class implements some policy kinds.
 ALGORITHMS: dict[str, list[type[Algorithm]]] = {
     "cem": [TabularCEM, CEM],
+    "es": [ES],
 }
 
 #: Every policy kind, for help texts and validation.
@@ -23,9 +25,11 @@ POLICY_KINDS = ("tabular", "linear", "mlp", "gru")
 __all__ = [
     "ALGORITHMS",
     "CEM",
+    "ES",
     "POLICY_KINDS",
     "Algorithm",
     "CEMConfig",
+    "ESPolicyConfig",
     "Request",
     "TabularCEM",
     "TabularCEMConfig",
