@@ -231,7 +231,7 @@ class CEM(Algorithm):
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Network weights, normaliser statistics and the remembered elite."""
-        arrays = {f"policy.{k}": v.detach().numpy() for k, v in self.net.state_dict().items()}
+        arrays = {f"policy.{k}": v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
         if self.normalizer is not None:
             arrays.update(self.normalizer.arrays("obs."))
         for i, entry in enumerate(self.memory):

@@ -80,12 +80,9 @@ def centered_ranks(scores: np.ndarray) -> np.ndarray:
     [0.5, -0.5, 0.0]
     """
     n = scores.size
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n)
-    for value in np.unique(scores[np.r_[False, np.diff(scores[order]) == 0] | False]):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    ranks = (first + (counts - 1) / 2)[inverse.ravel()]
     return ranks / max(n - 1, 1) - 0.5
 
 
@@ -192,7 +189,7 @@ class EvolutionStrategy:
         }
         state = self.optimizer.state.get(self.mu, {})
         for key, value in state.items():
-            arrays[f"es.opt.{key}"] = np.asarray(value.detach().numpy() if torch.is_tensor(value) else value)
+            arrays[f"es.opt.{key}"] = np.array(value.detach().numpy() if torch.is_tensor(value) else value)
         return arrays
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:

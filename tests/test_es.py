@@ -1,0 +1,218 @@
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import metrics_without_timings, run_cli
+from policysearch import ConfigError, Trainer, TrainOptions
+from policysearch.optim import ESConfig, EvolutionStrategy, maximize, minimize
+from policysearch.optim.es import centered_ranks
+from policysearch.optim.noise_table import NoiseTable
+
+
+def sphere(x: np.ndarray) -> float:
+    return float((x**2).sum())
+
+
+def rosenbrock(x: np.ndarray) -> float:
+    return float((100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum())
+
+
+def rastrigin(x: np.ndarray) -> float:
+    return float(10 * x.size + (x**2 - 10 * np.cos(2 * np.pi * x)).sum())
+
+
+# Documented tolerances (README): from a fixed start, with these settings.
+BLACK_BOX = [
+    (
+        sphere,
+        np.full(100, 3.0),
+        1e-3,
+        ESConfig(
+            population=50, sigma=0.5, learning_rate=0.1, learning_rate_decay=0.997, sigma_schedule="adaptive"
+        ),
+        2000,
+    ),
+    (
+        rosenbrock,
+        np.zeros(10),
+        1e-3,
+        ESConfig(
+            population=50,
+            sigma=0.05,
+            learning_rate=0.02,
+            learning_rate_decay=0.999,
+            sigma_schedule="adaptive",
+        ),
+        4000,
+    ),
+    (
+        rastrigin,
+        np.full(10, 2.0),
+        1e-2,
+        ESConfig(
+            population=200,
+            sigma=1.0,
+            learning_rate=0.1,
+            learning_rate_decay=0.998,
+            sigma_schedule="decay",
+            sigma_decay=0.997,
+        ),
+        2000,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("f", "x0", "tolerance", "config", "iterations"),
+    BLACK_BOX,
+    ids=["sphere100", "rosenbrock10", "rastrigin10"],
+)
+def test_minimize_reaches_documented_tolerances(f, x0, tolerance, config, iterations) -> None:
+    x, value = minimize(f, x0, iterations, config, seed=0)
+    assert value <= tolerance
+    assert value == pytest.approx(f(x))
+
+
+def test_gradient_estimate_agrees_with_the_analytic_gradient_of_a_quadratic() -> None:
+    # f(x) = -(x - c)^2 summed; grad at mu = -2 (mu - c). Raw (normalised) rewards are affine in f,
+    # so compare directions and the estimate with identity shaping.
+    rng = np.random.default_rng(0)
+    n, sigma = 5, 0.01
+    mu, c = rng.standard_normal(n), rng.standard_normal(n)
+    es = EvolutionStrategy(mu, ESConfig(population=20000, sigma=sigma, fitness_shaping="normalize"), rng)
+    thetas = es.ask()
+    scores = np.array([-((t - c) ** 2).sum() for t in thetas])
+    noise = (thetas - mu) / sigma
+    raw = (scores @ noise) / (len(scores) * sigma)  # the unshaped estimator
+    analytic = -2 * (mu - c)
+    stderr = np.sqrt(np.var(scores[:, None] * noise, axis=0) / len(scores)) / sigma
+    assert np.all(np.abs(raw - analytic) < 5 * stderr + 1e-9)
+    shaped = es.gradient(noise, scores)
+    cosine = shaped @ analytic / (np.linalg.norm(shaped) * np.linalg.norm(analytic))
+    assert cosine > 0.99
+
+
+def test_mirrored_sampling_cancels_a_constant_baseline() -> None:
+    es = EvolutionStrategy(
+        np.zeros(4), ESConfig(population=10, fitness_shaping="normalize"), np.random.default_rng(1)
+    )
+    thetas = es.ask()
+    noise = (thetas - es.mean) / es.sigma
+    np.testing.assert_allclose(noise[0::2], -noise[1::2])
+    scores = np.array([sphere(t) for t in thetas])
+    raw = lambda s: (s @ noise) / (len(s) * es.sigma)  # noqa: E731
+    np.testing.assert_allclose(raw(scores + 1000.0), raw(scores), atol=1e-6)
+
+
+def test_centered_ranks() -> None:
+    assert centered_ranks(np.array([3.0, 1.0, 2.0])).tolist() == [0.5, -0.5, 0.0]
+    tied = centered_ranks(np.array([1.0, 1.0, 5.0, 0.0]))
+    assert tied[0] == tied[1] and tied.sum() == pytest.approx(0)
+
+
+def _table_slice(queue) -> None:
+    queue.put(NoiseTable(123, 100_000).get(np.array([5, 777, 99_000]), 64).tobytes())
+
+
+def test_noise_table_is_identical_in_two_processes() -> None:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_table_slice, args=(queue,))
+    proc.start()
+    other = queue.get(timeout=60)
+    proc.join()
+    assert other == NoiseTable(123, 100_000).get(np.array([5, 777, 99_000]), 64).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"sigma": 0.0}, "sigma"),
+        ({"sigma": -1.0}, "sigma"),
+        ({"population": 1}, "population"),
+        ({"population": 7}, "population"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, field) -> None:
+    with pytest.raises(ConfigError, match=field):
+        ESConfig(**kwargs)
+
+
+def test_nan_objective_names_the_candidate() -> None:
+    def f(x):
+        return float("nan") if x[0] > 0.05 else 0.0
+
+    with pytest.raises(ConfigError, match=r"nan for candidate \d+"):
+        maximize(f, np.zeros(3), 5, ESConfig(population=10, sigma=0.1))
+
+
+def test_ask_tell_round_trip_of_the_state() -> None:
+    a = EvolutionStrategy(
+        np.ones(6), ESConfig(population=8, sigma_schedule="adaptive"), np.random.default_rng(3)
+    )
+    for _ in range(3):
+        a.tell(np.array([sphere(t) for t in a.ask()]))
+    b = EvolutionStrategy(
+        np.zeros(6), ESConfig(population=8, sigma_schedule="adaptive"), np.random.default_rng(3)
+    )
+    b.load_state_arrays(a.state_arrays())
+    noise = a.sample_noise(np.random.default_rng(9))
+    scores = np.array([sphere(t) for t in a.ask(noise)])
+    b.ask(noise)
+    a.tell(scores)
+    b.tell(scores)
+    np.testing.assert_allclose(a.mean, b.mean)
+    np.testing.assert_allclose(a.sigma, b.sigma)
+
+
+def es_options(out: Path, **kw) -> TrainOptions:
+    base = dict(algorithm="es", env_id="CartPole-v1", policy="linear", seed=2, max_iterations=3, out=str(out))
+    base["hyperparameters"] = {"population": 10, "sigma_schedule": "adaptive"}
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_es_policy_search_is_deterministic_and_resumes(tmp_path: Path) -> None:
+    Trainer(es_options(tmp_path / "a")).train()
+    Trainer(es_options(tmp_path / "b", workers=2)).train()
+    assert metrics_without_timings(tmp_path / "a") == metrics_without_timings(tmp_path / "b")
+    Trainer(es_options(tmp_path / "c", max_iterations=1)).train()
+    Trainer.resume(tmp_path / "c", max_iterations=3).train()
+    assert metrics_without_timings(tmp_path / "a") == metrics_without_timings(tmp_path / "c")
+
+
+@pytest.mark.parametrize("policy", ["linear", "mlp", "gru"])
+def test_es_policies_train_and_evaluate(tmp_path: Path, policy: str, capsys) -> None:
+    opts = es_options(tmp_path / "r", env_id="Pendulum-v1", policy=policy, max_iterations=2)
+    opts.hyperparameters["hidden"] = [8]
+    Trainer(opts).train()
+    code, out, err = run_cli(["evaluate", tmp_path / "r", "--episodes", "3"], capsys)
+    assert code == 0, err and json.loads(out)["episodes"] == 3
+
+
+def test_es_bad_input_on_the_command_line(tmp_path: Path, capsys) -> None:
+    for setting in ("sigma=0", "population=1", "population=5"):
+        code, _, err = run_cli(
+            ["train", "es", "--env", "CartPole-v1", "--set", setting, "--out", tmp_path / "r"], capsys
+        )
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_es_solves_cartpole(tmp_path: Path, seed: int) -> None:
+    summary = Trainer(
+        TrainOptions(
+            algorithm="es",
+            env_id="CartPole-v1",
+            seed=seed,
+            target=475,
+            max_seconds=60,
+            out=str(tmp_path / "r"),
+        )
+    ).train()
+    assert summary["solved"] and summary["eval_mean_return"] >= 475
