@@ -216,3 +216,35 @@ def test_es_solves_cartpole(tmp_path: Path, seed: int) -> None:
         )
     ).train()
     assert summary["solved"] and summary["eval_mean_return"] >= 475
+
+
+def test_cmaes_is_deterministic_and_resumes(tmp_path: Path) -> None:
+    def opts(out: Path, iterations: int) -> TrainOptions:
+        return TrainOptions(
+            algorithm="cmaes",
+            env_id="CartPole-v1",
+            policy="linear",
+            seed=5,
+            max_iterations=iterations,
+            out=str(out),
+        )
+
+    Trainer(opts(tmp_path / "a", 4)).train()
+    Trainer(opts(tmp_path / "b", 2)).train()
+    Trainer.resume(tmp_path / "b", max_iterations=4).train()
+    assert metrics_without_timings(tmp_path / "a") == metrics_without_timings(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_cmaes_solves_cartpole(tmp_path: Path) -> None:
+    summary = Trainer(
+        TrainOptions(
+            algorithm="cmaes",
+            env_id="CartPole-v1",
+            policy="linear",
+            target=475,
+            max_seconds=60,
+            out=str(tmp_path / "r"),
+        )
+    ).train()
+    assert summary["solved"]

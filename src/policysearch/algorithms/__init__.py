@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from .base import Algorithm, Request
 from .cem import CEM, CEMConfig
 from .cem_tabular import TabularCEM, TabularCEMConfig
+from .cmaes import CMAES, CMAESConfig
 from .elite import elite_quota, select_elite
 from .es import ES, ESPolicyConfig
 
@@ -17,6 +18,7 @@ from .es import ES, ESPolicyConfig
 ALGORITHMS: dict[str, list[type[Algorithm]]] = {
     "cem": [TabularCEM, CEM],
     "es": [ES],
+    "cmaes": [CMAES],
 }
 
 #: Every policy kind, for help texts and validation.
@@ -25,10 +27,12 @@ POLICY_KINDS = ("tabular", "linear", "mlp", "gru")
 __all__ = [
     "ALGORITHMS",
     "CEM",
+    "CMAES",
     "ES",
     "POLICY_KINDS",
     "Algorithm",
     "CEMConfig",
+    "CMAESConfig",
     "ESPolicyConfig",
     "Request",
     "TabularCEM",

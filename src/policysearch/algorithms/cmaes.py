@@ -1,0 +1,178 @@
+"""CMA-ES as the search distribution over policy weights ("other P(theta) will work as well").
+
+The library pycma does the work (``pip install 'policysearch[cma]'``); this module only connects
+it: it names candidates, plays them deterministically, and converts returns to pycma's
+minimisation at this one boundary. pycma samples from numpy's global generator, which is seeded
+from the iteration's generator before every ``ask``, so runs are reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch.nn.utils import parameters_to_vector
+
+from ..config import check_range
+from ..errors import ConfigError
+from ..policies.base import Actor
+from ..policies.normalizer import RunningNormalizer
+from ..policies.numpy_policy import NumpyActor
+from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
+from ..policies.torch_policy import TorchPolicy
+from ..sampling.session import Sessions
+from .base import Algorithm, Request
+from .es import layout_of, unflatten
+
+
+@dataclass
+class CMAESConfig:
+    """Hyperparameters of CMA-ES policy search."""
+
+    #: Candidates per iteration (0: pycma's default, 4 + 3 ln n).
+    population: int = 0
+    #: Initial step size.
+    sigma: float = 0.5
+    #: Episodes each candidate plays; its score is their mean return.
+    episodes_per_candidate: int = 1
+    #: Hidden layer sizes (mlp), or the hidden state size (gru: the first entry).
+    hidden: tuple[int, ...] = (16,)
+    #: Hidden activation.
+    activation: Literal["tanh", "relu"] = "tanh"
+    #: Normalise observations by running statistics of the population's rollouts.
+    normalize_obs: bool = True
+    #: Start from zero weights (pycma's habit) instead of the network's random initialisation.
+    zero_init: bool = True
+
+    def __post_init__(self) -> None:
+        if self.population != 0:
+            check_range("population", self.population, 2)
+        check_range("sigma", self.sigma, 0, low_open=True)
+        check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
+        for size in self.hidden:
+            check_range("hidden", size, 1)
+
+
+class CMAES(Algorithm):
+    """CMA-ES (pycma) over the weights of a linear, MLP or GRU policy."""
+
+    name = "cmaes"
+    policies = NEURAL_KINDS
+    config_class = CMAESConfig
+    config: CMAESConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space[Any],
+        action_space: gym.Space[Any],
+        config: CMAESConfig,
+        rng: np.random.Generator,
+        policy: str = "linear",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, rng, policy)
+        try:
+            import cma
+        except ImportError:
+            raise ConfigError("cmaes needs pycma: pip install 'policysearch[cma]'") from None
+        torch.set_num_threads(1)
+        self.spec = make_spec(
+            observation_space, action_space, policy, config.hidden, config.activation, "parameter"
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(int(rng.integers(2**31)))
+            net = TorchPolicy(self.spec)
+        self.layout = layout_of(net)
+        x0 = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
+        if config.zero_init:
+            x0 = np.zeros_like(x0)
+        options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31))}
+        if config.population:
+            options["popsize"] = config.population
+        self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)
+        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+        self._candidates: list[np.ndarray] = []
+
+    @classmethod
+    def check_spaces(
+        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
+    ) -> None:
+        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
+        check_neural_spaces(observation_space, action_space, policy)
+
+    def _actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
+        mean = std = None
+        if self.normalizer is not None:
+            mean, std = self.normalizer.mean, self.normalizer.std
+        params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
+        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
+
+    def ask(self, rng: np.random.Generator) -> Request:
+        """The candidates pycma asks for, each played ``episodes_per_candidate`` times."""
+        np.random.seed(int(rng.integers(2**31)))  # noqa: NPY002 (pycma samples from the global generator)
+        self._candidates = self.cma.ask()
+        group = self.config.episodes_per_candidate
+        return Request(self._actor(np.stack(self._candidates), group), len(self._candidates) * group)
+
+    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+        """Hand pycma the negated mean returns (it minimises)."""
+        returns = sessions.returns
+        scores = returns.reshape(len(self._candidates), -1).mean(axis=1)
+        self.cma.tell(self._candidates, list(-scores))
+        if self.normalizer is not None:
+            self.normalizer.update(sessions.observations[sessions.mask()])
+        return {
+            "mean_return": float(returns.mean()),
+            "max_return": float(returns.max()),
+            "sigma": float(self.cma.sigma),
+        }
+
+    def greedy_actor(self) -> Actor:
+        """Pycma's current mean, acting deterministically."""
+        return self._actor(np.asarray(self.cma.mean)[None])
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Pycma's distribution (mean, step size, covariance, evolution paths) and the normaliser."""
+        es = self.cma
+        arrays = {
+            "cma.mean": np.array(es.mean),
+            "cma.mean_old": np.array(getattr(es, "mean_old", es.mean)),
+            "cma.sigma": np.array(es.sigma),
+            "cma.C": np.array(es.sm.C),
+            "cma.B": np.array(es.sm.B),
+            "cma.D": np.array(es.sm.D),
+            "cma.sm_counts": np.array([es.sm.last_update, es.sm.count_tell, es.sm.count_eigen]),
+            "cma.pc": np.array(es.pc),
+            "cma.ps": np.array(es.adapt_sigma.ps),
+            "cma.countiter": np.array(es.countiter),
+            "cma.countevals": np.array(es.countevals),
+        }
+        if self.normalizer is not None:
+            arrays.update(self.normalizer.arrays("obs."))
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_arrays` into a fresh pycma instance."""
+        es = self.cma
+        if np.asarray(arrays["cma.mean"]).shape != np.asarray(es.mean).shape:
+            raise ConfigError("checkpoint weights do not fit this policy")
+        es.mean = np.array(arrays["cma.mean"], dtype=np.float64)
+        es.mean_old = np.array(arrays["cma.mean_old"], dtype=np.float64)
+        es.sigma = float(arrays["cma.sigma"])
+        # The sampler's eigendecomposition is updated lazily: restore it as it was, not afresh.
+        es.sm.C = np.array(arrays["cma.C"], dtype=np.float64)
+        es.sm.B = np.array(arrays["cma.B"], dtype=np.float64)
+        es.sm.D = np.array(arrays["cma.D"], dtype=np.float64)
+        es.sm.last_update, es.sm.count_tell, es.sm.count_eigen = (int(v) for v in arrays["cma.sm_counts"])
+        es.pc = np.array(arrays["cma.pc"], dtype=np.float64)
+        es.adapt_sigma.ps = np.array(arrays["cma.ps"], dtype=np.float64)
+        es.countiter = int(arrays["cma.countiter"])
+        es.countevals = int(arrays["cma.countevals"])
+        if es.countiter and not hasattr(es, "timer"):
+            from cma import utilities
+
+            es.timer = utilities.utils.ElapsedWCTime()
+        if self.normalizer is not None:
+            self.normalizer.load(arrays, "obs.")
