@@ -17,6 +17,7 @@ from . import envs as envs  # registers the policysearch/ environments
 
 _PUBLIC = {
     "CEM": "api",
+    "CMAES": "api",
     "ES": "api",
     "Agent": "api",
     "CheckpointError": "errors",

@@ -140,4 +140,10 @@ class ES(Agent):
     algorithm = "es"
 
 
-_AGENTS: dict[str, type[Agent]] = {"cem": CEM, "es": ES}
+class CMAES(Agent):
+    """CMA-ES (pycma) over the weights of a neural policy."""
+
+    algorithm = "cmaes"
+
+
+_AGENTS: dict[str, type[Agent]] = {"cem": CEM, "es": ES, "cmaes": CMAES}

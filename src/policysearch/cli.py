@@ -66,7 +66,7 @@ def _merge_config(path: Path | None, given: dict[str, Any], sets: list[str]) -> 
 
 @app.command()
 def train(
-    algo: Annotated[str | None, typer.Argument(help="Algorithm: cem.")] = None,
+    algo: Annotated[str | None, typer.Argument(help="Algorithm: cem, es or cmaes.")] = None,
     env: Annotated[str | None, typer.Option("--env", help="Gymnasium env id.")] = None,
     policy: Annotated[str | None, typer.Option(help="tabular | linear | mlp | gru.")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default 0).")] = None,

@@ -65,6 +65,8 @@ class CEMConfig:
     #: perturbed by Gaussian noise of this standard deviation (0: off). Finds the rare successes
     #: of tasks such as MountainCar, where per-step action noise never builds up momentum.
     param_noise: float = 0.0
+    #: Factor applied to ``param_noise`` after every iteration (1: constant), down to 5% of it.
+    param_noise_decay: float = 1.0
 
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
@@ -79,6 +81,7 @@ class CEMConfig:
         check_range("batch_size", self.batch_size, 1)
         check_range("entropy_coef", self.entropy_coef, 0)
         check_range("param_noise", self.param_noise, 0)
+        check_range("param_noise_decay", self.param_noise_decay, 0, 1, low_open=True)
 
 
 class CEM(Algorithm):
@@ -110,6 +113,13 @@ class CEM(Algorithm):
             self.net = TorchPolicy(self.spec, config.init_log_std)
         self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
         self.memory: list[dict[str, np.ndarray]] = []
+        self.updates = 0
+
+    @property
+    def param_noise(self) -> float:
+        """The parameter noise of this iteration (after its decay)."""
+        cfg = self.config
+        return cfg.param_noise * max(cfg.param_noise_decay**self.updates, 0.05)
 
     @classmethod
     def check_spaces(
@@ -141,7 +151,7 @@ class CEM(Algorithm):
         for name, value in params.items():
             copies = np.repeat(value, cfg.n_sessions, axis=0)
             if name != "log_std":
-                copies = copies + cfg.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
+                copies = copies + self.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
             stacked[name] = copies
         mean, std = self._norm()
         return Request(NumpyActor(self.spec, stacked, mean, std, group=cfg.n_simulations), total)
@@ -172,6 +182,7 @@ class CEM(Algorithm):
             if keep.size:
                 chosen.append(_take(m, keep))
         loss, entropy = self._fit(chosen, rng)
+        self.updates += 1
         if self.normalizer is not None:
             self.normalizer.update(sessions.observations[sessions.mask()])
         fresh = np.flatnonzero(elite[: scores.size])
@@ -185,6 +196,7 @@ class CEM(Algorithm):
             "elite_size": float(elite.sum()),
             "loss": loss,
             "entropy": entropy,
+            "param_noise": self.param_noise,
         }
 
     def _fit(self, elite: list[dict[str, np.ndarray]], rng: np.random.Generator) -> tuple[float, float]:
@@ -232,6 +244,7 @@ class CEM(Algorithm):
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Network weights, normaliser statistics and the remembered elite."""
         arrays = {f"policy.{k}": v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
+        arrays["cem.updates"] = np.array(self.updates)
         if self.normalizer is not None:
             arrays.update(self.normalizer.arrays("obs."))
         for i, entry in enumerate(self.memory):
@@ -248,6 +261,7 @@ class CEM(Algorithm):
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
+        self.updates = int(arrays["cem.updates"])
         if self.normalizer is not None:
             self.normalizer.load(arrays, "obs.")
         count = len({k.split(".")[1] for k in arrays if k.startswith("memory.")})

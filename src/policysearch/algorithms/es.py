@@ -41,6 +41,10 @@ class ESPolicyConfig(ESConfig):
     activation: Literal["tanh", "relu"] = "tanh"
     #: Normalise observations by running statistics of the population's rollouts.
     normalize_obs: bool = True
+    #: Subtracted from every step's reward when scoring candidates (not from reported returns):
+    #: ARS removes the survival bonus of locomotion tasks this way (Hopper: 1), so that standing
+    #: still is no longer a local optimum.
+    reward_shift: float = 0.0
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
 
@@ -196,7 +200,8 @@ class ES(Algorithm):
     def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean return and step mu (and sigma)."""
         returns = sessions.returns
-        scores = returns.reshape(self.config.population, -1).mean(axis=1)
+        shifted = returns - self.config.reward_shift * sessions.lengths
+        scores = shifted.reshape(self.config.population, -1).mean(axis=1)
         stats = self.es.tell(scores, self._pending)
         if self.normalizer is not None:
             self.normalizer.update(sessions.observations[sessions.mask()])
