@@ -38,6 +38,27 @@ PRESETS: dict[str, Preset] = {
     "Taxi-v4": Preset(eval_episodes=1000),
     "FrozenLake-v1": _FROZEN_LAKE,
     "FrozenLake8x8-v1": _FROZEN_LAKE,
+    "MountainCar-v0": Preset(
+        hyperparameters={
+            "CEM": {
+                "param_noise": 0.5,
+                "param_noise_decay": 0.97,
+                "n_simulations": 3,
+                "n_sessions": 60,
+                "percentile": 90,
+                "hidden": [32],
+                "epochs": 20,
+                "elite_memory": 3,
+                "normalize_obs": True,
+            }
+        }
+    ),
+    "MountainCarContinuous-v0": Preset(hyperparameters={"CEM": {"param_noise": 0.5, "normalize_obs": True}}),
+    "LunarLander-v3": Preset(hyperparameters={"CEM": {"normalize_obs": True}}),
+    "Hopper-v5": Preset(
+        policy="linear",
+        hyperparameters={"ES": {"population": 64, "sigma": 0.02, "learning_rate": 0.02, "reward_shift": 1.0}},
+    ),
 }
 
 
