@@ -32,11 +32,14 @@ def _serve(conn: Connection, env_id: str, n_envs: int) -> None:
                 break
             _, actor, reset_seeds, noise_seeds, first = message
             try:
-                conn.send(("ok", runner.run(actor, reset_seeds, noise_seeds, first)))
+                reply: tuple[str, Any] = ("ok", runner.run(actor, reset_seeds, noise_seeds, first))
             except EnvError as exc:
-                conn.send(("env-error", str(exc)))
+                reply = ("env-error", str(exc))
             except Exception as exc:  # reported to the parent, which raises it
-                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+                reply = ("error", f"{type(exc).__name__}: {exc}")
+            conn.send(reply)
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the parent is gone or stopping: leave quietly
     finally:
         runner.close()
 
