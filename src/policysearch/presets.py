@@ -55,6 +55,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "MountainCarContinuous-v0": Preset(hyperparameters={"CEM": {"param_noise": 0.5, "normalize_obs": True}}),
     "LunarLander-v3": Preset(hyperparameters={"CEM": {"normalize_obs": True}}),
+    "policysearch/CartPoleNoVelocity-v1": Preset(hyperparameters={"CEM": {"hidden": [32]}}),
     "Hopper-v5": Preset(
         policy="linear",
         hyperparameters={"ES": {"population": 64, "sigma": 0.02, "learning_rate": 0.02, "reward_shift": 1.0}},
