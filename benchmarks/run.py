@@ -1,29 +1,34 @@
-"""Benchmarks of policysearch: time-to-target of tabular CEM and sampling throughput.
+"""Benchmarks of policysearch: time-to-target of its algorithms, peers side by side, throughput.
 
 What it measures:
 
-1. Time-to-target of tabular CEM, per environment and seed. The real command-line tool is run as a
-   subprocess, exactly as a user would run it::
+1. Time-to-target, per config (algorithm, env, policy, extra options) and seed. The real
+   command-line tool is run as a subprocess, exactly as a user would run it::
 
-       .venv/bin/policysearch train cem --env ENV --seed S --target T --eval-episodes 1000 \\
-           --max-seconds 60 --out TMPDIR --quiet
+       .venv/bin/policysearch train ALGO --env ENV --seed S --target T --max-seconds CAP \\
+           --out TMPDIR --quiet [--eval-episodes N] [--policy P] [EXTRA ...]
 
    and TMPDIR/summary.json is read (solved, wall_time_s, env_steps, iterations, eval_mean_return).
-2. Sampling throughput (env steps per second, uniform random policy), per environment:
-   a raw Gymnasium loop (``make_env`` + ``action_space.sample()``), the policysearch sampler
-   (``make_sampler``: the vectorised tabular model for toy-text envs) and the generic env runner
-   (``EnvRunner`` stepping 16 real envs). Ratios are relative to the raw loop.
-3. Optionally (``--peers``), the course's reference CEM (../shared/bench/peers/course_cem.py) on
-   the same environments and seeds, run in the same invocation right after each of our runs so
-   that the two are measured under the same machine load.
+   Two suites, edited in the tables right below: ``tabular`` (tabular CEM on toy-text envs, the
+   default) and ``neural`` (cem, es and cmaes with neural policies on classic control, Box2D,
+   MuJoCo and the partially observable CartPoleNoVelocity); ``all`` is both.
+2. Sampling throughput (env steps per second). Tabular suite, per env with a uniform random
+   policy: a raw Gymnasium loop, the policysearch sampler (``make_sampler``: the vectorised
+   tabular model) and the generic env runner (``EnvRunner``). Neural suite: CartPole-v1 with a
+   stochastic MLP through ``make_runner`` vs the same native vector env stepped with random actions.
+3. Optionally (``--peers``), peer baselines (../shared/bench/peers: the course's CEM, pycma over a
+   linear policy, EvoTorch PGPE) on the same envs and seeds, each run right after ours on that env
+   and seed so that both are measured under the same machine load; a side-by-side table compares
+   our best config with each peer.
 
 How to run (from the repository root)::
 
-    .venv/bin/python benchmarks/run.py                # the default suite, about a minute on 2 cores
-    make bench                                        # the same
+    .venv/bin/python benchmarks/run.py                    # tabular suite, about a minute on 2 cores
+    make bench                                            # the same
     .venv/bin/python benchmarks/run.py --envs Taxi-v4 --seeds 0 1
-    .venv/bin/python benchmarks/run.py --peers --peer-python /tmp/peervenv/bin/python \\
-        --envs Taxi-v4 --seeds 0 --no-throughput
+    .venv/bin/python benchmarks/run.py --suite neural --envs CartPole-v1 --seeds 0
+    .venv/bin/python benchmarks/run.py --suite neural --algos es --peers \\
+        --peer-python /tmp/peervenv/bin/python --envs Pendulum-v1 --seeds 0
 
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
 JSON object per line to benchmarks/results/latest.jsonl (replaced on each run).
@@ -36,11 +41,13 @@ import functools
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +55,109 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "latest.jsonl"
-DEFAULT_PEER_SCRIPT = REPO.parent / "shared" / "bench" / "peers" / "course_cem.py"
+DEFAULT_PEER_DIR = REPO.parent / "shared" / "bench" / "peers"
 
-#: The suite: environment id -> target mean return of the final evaluation.
-TARGETS: dict[str, float] = {"Taxi-v4": 7.5, "FrozenLake-v1": 0.70, "CliffWalking-v1": -13.0}
-DEFAULT_SEEDS = [0, 1, 2]
 
-SAMPLER_SESSIONS = 2000  # sessions per sampler.sample call
-RUNNER_SESSIONS = 200  # sessions per EnvRunner.sample call
+@dataclass(frozen=True)
+class EnvSpec:
+    """One environment of a suite.
+
+    Attributes:
+        target: ``--target`` of our runs and TARGET of the peers'.
+        cap: ``--max-seconds`` of each of our runs.
+        seeds: default seeds (``--seeds`` replaces them).
+        peers: peer scripts (names in --peer-dir, without .py) run on this env with ``--peers``.
+        peer_cap: MAX_SECONDS of each peer run (None: ``cap``).
+        eval_episodes: ``--eval-episodes`` of our runs (None: the CLI's default).
+    """
+
+    target: float
+    cap: float
+    seeds: tuple[int, ...] = (0, 1)
+    peers: tuple[str, ...] = ()
+    peer_cap: float | None = None
+    eval_episodes: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way of training on an env: ``policysearch train ALGO --env ENV [--policy P] [EXTRA]``.
+
+    Attributes:
+        algo: cem | es | cmaes.
+        env: an env id of the suite's table.
+        policy: ``--policy`` (None: the CLI's default for the env).
+        extra: further CLI arguments, as one shell-quoted string.
+        name: the label in the tables (None: ``algo`` or ``algo:policy``).
+    """
+
+    algo: str
+    env: str
+    policy: str | None = None
+    extra: str = ""
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return f"{self.algo}:{self.policy}" if self.policy else self.algo
+
+
+# ------------------------------------------------------------------------ the suites (edit here)
+
+COURSE = ("course_cem",)  # the course's tabular CEM / sklearn deep CEM (discrete actions only)
+LINEAR = ("cma_linear", "evotorch_pgpe")  # pycma over a linear policy, EvoTorch PGPE
+
+TABULAR_ENVS: dict[str, EnvSpec] = {
+    "Taxi-v4": EnvSpec(7.5, 60, (0, 1, 2), COURSE, peer_cap=200, eval_episodes=1000),
+    "FrozenLake-v1": EnvSpec(0.70, 60, (0, 1, 2), COURSE, peer_cap=200, eval_episodes=1000),
+    "CliffWalking-v1": EnvSpec(-13.0, 60, (0, 1, 2), COURSE, peer_cap=200, eval_episodes=1000),
+}
+TABULAR_CONFIGS: list[Config] = [Config("cem", env) for env in TABULAR_ENVS]
+
+# Targets, caps, seeds and peers as in ../shared/bench/peers/sweep.sh.
+NEURAL_ENVS: dict[str, EnvSpec] = {
+    "CartPole-v1": EnvSpec(475, 120, (0, 1), LINEAR + COURSE),
+    "Acrobot-v1": EnvSpec(-100, 120, (0, 1), LINEAR + COURSE),
+    "MountainCar-v0": EnvSpec(-110, 120, (0, 1), LINEAR + COURSE),
+    "Pendulum-v1": EnvSpec(-200, 120, (0, 1), LINEAR),
+    "MountainCarContinuous-v0": EnvSpec(90, 120, (0, 1), LINEAR),
+    "LunarLander-v3": EnvSpec(200, 300, (0,), LINEAR + COURSE),
+    "LunarLanderContinuous-v3": EnvSpec(200, 300, (0,), LINEAR),
+    "Hopper-v5": EnvSpec(3000, 600, (0,), LINEAR),
+    # Registered by policysearch only, so the peers' gym.make cannot build it: no peers.
+    "policysearch/CartPoleNoVelocity-v1": EnvSpec(475, 120, (0, 1)),
+}
+NEURAL_CONFIGS: list[Config] = [
+    Config("cem", "CartPole-v1"),
+    Config("cem", "Acrobot-v1"),
+    Config("cem", "MountainCarContinuous-v0", extra="--set param_noise=0.5 --set normalize_obs=true"),
+    Config("cem", "LunarLander-v3", extra="--workers 2 --set normalize_obs=true"),
+    Config("cem", "policysearch/CartPoleNoVelocity-v1", "gru", extra="--set hidden=[32]"),
+    Config("cem", "policysearch/CartPoleNoVelocity-v1", "mlp"),
+    Config("es", "CartPole-v1"),
+    Config("es", "Pendulum-v1"),
+    Config("es", "LunarLanderContinuous-v3", extra="--workers 2"),
+    Config(
+        "es",
+        "Hopper-v5",
+        "linear",
+        extra="--workers 2 --set population=64 --set sigma=0.02 --set learning_rate=0.02",
+    ),
+    Config("cmaes", "CartPole-v1", "linear"),
+]
+
+SUITES: dict[str, tuple[dict[str, EnvSpec], list[Config]]] = {
+    "tabular": (TABULAR_ENVS, TABULAR_CONFIGS),
+    "neural": (NEURAL_ENVS, NEURAL_CONFIGS),
+    "all": ({**TABULAR_ENVS, **NEURAL_ENVS}, TABULAR_CONFIGS + NEURAL_CONFIGS),
+}
+
+SAMPLER_SESSIONS = 2000  # sessions per sampler.sample call (tabular throughput)
+RUNNER_SESSIONS = 200  # sessions per EnvRunner.sample call (tabular throughput)
 RUNNER_ENVS = 16
+CARTPOLE_N_ENVS = (64, 256)  # neural throughput: vector env sizes (sessions per call = n_envs)
 
 
 # --------------------------------------------------------------------------------------------- output
@@ -92,7 +193,22 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], lef
     return "\n".join(out)
 
 
+def short(cmd: str) -> str:
+    """A command line with the repository prefix removed."""
+    return cmd.replace(str(REPO) + os.sep, "")
+
+
 # ----------------------------------------------------------------------------------- time to target
+
+
+@dataclass(frozen=True)
+class Job:
+    """One config on one env, resolved: target, caps and seeds after the command-line overrides."""
+
+    config: Config
+    target: float
+    cap: float
+    eval_episodes: int | None
 
 
 def cli_path() -> str:
@@ -101,20 +217,28 @@ def cli_path() -> str:
     return str(candidate) if candidate.exists() else "policysearch"
 
 
-def run_ours(env_id: str, seed: int, target: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One `policysearch train cem` run in a temporary run folder; returns its summary."""
+def run_ours(job: Job, seed: int) -> dict[str, Any]:
+    """One `policysearch train` run in a temporary run folder; returns its summary."""
+    cfg = job.config
+    record: dict[str, Any] = {
+        "section": "train", "config": cfg.label, "algo": cfg.algo, "policy": cfg.policy,
+        "extra": cfg.extra, "env": cfg.env, "seed": seed, "target": job.target, "cap_s": job.cap,
+    }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="psbench-") as tmp:
         cmd = [
-            cli_path(), "train", "cem", "--env", env_id, "--seed", str(seed), "--target", f"{target:g}",
-            "--eval-episodes", str(args.eval_episodes), "--max-seconds", f"{args.max_seconds:g}",
-            "--out", tmp, "--quiet",
+            cli_path(), "train", cfg.algo, "--env", cfg.env, "--seed", str(seed),
+            "--target", f"{job.target:g}", "--max-seconds", f"{job.cap:g}", "--out", tmp, "--quiet",
         ]  # fmt: skip
-        record: dict[str, Any] = {"section": "cem", "env": env_id, "seed": seed, "target": target}
-        record["cmd"] = " ".join(cmd)
+        if job.eval_episodes is not None:
+            cmd += ["--eval-episodes", str(job.eval_episodes)]
+        if cfg.policy:
+            cmd += ["--policy", cfg.policy]
+        cmd += shlex.split(cfg.extra)
+        record["cmd"] = shlex.join(cmd).replace(tmp, "TMPDIR")  # the folder is gone afterwards
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                cmd, cwd=REPO, capture_output=True, text=True, timeout=args.max_seconds + 120
+                cmd, cwd=REPO, capture_output=True, text=True, timeout=job.cap + max(120.0, job.cap / 2)
             )
         except subprocess.TimeoutExpired:
             return {**record, "error": "timed out"}
@@ -128,83 +252,101 @@ def run_ours(env_id: str, seed: int, target: float, args: argparse.Namespace) ->
     return {**record, **{k: summary.get(k) for k in keys}}
 
 
-def run_peer(env_id: str, seed: int, target: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One run of the course's CEM; returns its JSON line (or an error)."""
-    cmd = [
-        args.peer_python,
-        str(args.peer_script),
-        env_id,
-        str(seed),
-        f"{target:g}",
-        f"{args.peer_seconds:g}",
-    ]
-    record: dict[str, Any] = {"section": "peer", "env": env_id, "seed": seed, "target": target}
-    record["cmd"] = " ".join(cmd)
+def run_peer(
+    name: str, env_id: str, seed: int, target: float, cap: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One run of the peer script ``name``.py; returns its JSON line (or an error)."""
+    script = args.peer_dir / f"{name}.py"
+    cmd = [args.peer_python, str(script), env_id, str(seed), f"{target:g}", f"{cap:g}"]
+    record: dict[str, Any] = {
+        "section": "peer", "script": name, "peer": name, "env": env_id, "seed": seed,
+        "target": target, "cap_s": cap, "cmd": shlex.join(cmd),
+    }  # fmt: skip
+    t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=args.peer_seconds + 120)
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=cap + 120)
     except subprocess.TimeoutExpired:
         return {**record, "error": "timed out"}
     except OSError as exc:
         return {**record, "error": f"{type(exc).__name__}: {exc}"}
+    record["process_s"] = round(time.perf_counter() - t0, 3)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr or proc.stdout).strip().splitlines()
         return {**record, "error": f"exit {proc.returncode}: {err[-1] if err else 'no output'}"}
     line = json.loads(lines[-1])
-    return {**record, **line, "section": "peer"}
+    return {**record, **line, "section": "peer", "env": env_id, "seed": seed}
 
 
-def cem_table(records: list[dict[str, Any]]) -> str:
-    columns = ["env", "seed", "solved", "wall_s", "env_steps", "iterations", "eval_mean"]
+def train_table(records: list[dict[str, Any]]) -> str:
+    columns = ["env", "seed", "config", "solved", "wall_s", "env_steps", "iterations", "eval_mean"]
     rows = []
     for r in records:
+        head = [r["env"], str(r["seed"]), r["config"]]
         if "error" in r:
-            rows.append([r["env"], str(r["seed"]), "ERROR", "-", "-", "-", r["error"]])
+            rows.append([*head, "ERROR", "-", "-", "-", r["error"]])
             continue
         rows.append([
-            r["env"], str(r["seed"]), fmt(r["solved"]), fmt(r["wall_time_s"], ".2f"),
-            fmt(r["env_steps"], ","), fmt(r["iterations"]), fmt(r["eval_mean_return"], ".3f"),
+            *head, fmt(r["solved"]), fmt(r["wall_time_s"], ".2f"), fmt(r["env_steps"], ","),
+            fmt(r["iterations"]), fmt(r["eval_mean_return"], ".3f"),
         ])  # fmt: skip
-    title = "Time to target: tabular CEM via `policysearch train cem` (one subprocess per run)"
-    return table(title, columns, rows, left=1)
+    title = "Time to target via `policysearch train ALGO` (one subprocess per run)"
+    return table(title, columns, rows, left=3)
 
 
-def peer_table(ours: list[dict[str, Any]], peers: list[dict[str, Any]]) -> str:
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Our best run: the fastest that solved, else the one with the highest final eval."""
+    ok = [r for r in runs if "error" not in r]
+    solved = [r for r in ok if r.get("solved") and r.get("wall_time_s")]
+    if solved:
+        return min(solved, key=lambda r: r["wall_time_s"])
+    return max(ok, key=lambda r: r.get("eval_mean_return") or -np.inf) if ok else None
+
+
+def ratio(peer_value: Any, ours_value: Any, ours_solved: bool, peer_solved: bool) -> str:
+    """peer / ours; '-' unless ours solved, '>' (a lower bound) when the peer did not solve."""
+    if not ours_solved or not ours_value or peer_value is None:
+        return "-"
+    return ("" if peer_solved else ">") + fmt(peer_value / ours_value, ".1f")
+
+
+def peer_table(ours: list[dict[str, Any]], peers: list[dict[str, Any]]) -> tuple[str, list[str]]:
     columns = [
-        "env", "seed", "ours_solved", "ours_wall_s", "ours_steps", "ours_eval",
-        "course_solved", "course_wall_s", "course_steps", "course_eval", "wall_ratio",
+        "env", "seed", "ours", "ours_solved", "ours_wall_s", "ours_steps",
+        "peer", "peer_solved", "peer_wall_s", "peer_steps", "peer_eval", "wall_ratio", "steps_ratio",
     ]  # fmt: skip
-    by_key = {(p["env"], p["seed"]): p for p in peers}
-    rows = []
-    for o in ours:
-        p = by_key.get((o["env"], o["seed"]), {"error": "not run"})
-        left = ["ERROR", "-", "-", "-"]
-        if "error" not in o:
-            left = [
-                fmt(o["solved"]), fmt(o["wall_time_s"], ".2f"), fmt(o["env_steps"], ","),
-                fmt(o["eval_mean_return"], ".3f"),
-            ]  # fmt: skip
-        right = ["ERROR", "-", "-", "-", "-"]
-        if "error" not in p:
-            ratio = "-"  # only when ours solved; a lower bound (">") when the course did not
-            if "error" not in o and o["solved"] and o["wall_time_s"]:
-                ratio = ("" if p.get("solved") else ">") + fmt(p["wall_time_s"] / o["wall_time_s"], ".1f")
+    rows, notes = [], []
+    for p in peers:
+        key = (p["env"], p["seed"])
+        best = best_of([o for o in ours if (o["env"], o["seed"]) == key])
+        o_solved = bool(best and best.get("solved"))
+        left = ["-", "-", "-", "-"] if best is None else [
+            best["config"], fmt(best.get("solved")), fmt(best.get("wall_time_s"), ".2f"),
+            fmt(best.get("env_steps"), ","),
+        ]  # fmt: skip
+        if "error" in p:
+            right = [p["script"], "ERROR", "-", "-", "-", "-", "-"]
+            notes.append(f"{p['script']} on {p['env']} seed {p['seed']}: {p['error']}")
+        else:
+            p_solved = bool(p.get("solved"))
             right = [
-                fmt(p.get("solved")), fmt(p.get("wall_time_s"), ".2f"), fmt(p.get("env_steps"), ","),
-                fmt(p.get("eval_mean_return"), ".3f"), ratio,
+                p.get("peer", p["script"]), fmt(p_solved), fmt(p.get("wall_time_s"), ".2f"),
+                fmt(p.get("env_steps"), ","), fmt(p.get("eval_mean_return"), ".3f"),
+                ratio(p.get("wall_time_s"), best and best.get("wall_time_s"), o_solved, p_solved),
+                ratio(p.get("env_steps"), best and best.get("env_steps"), o_solved, p_solved),
             ]  # fmt: skip
-        rows.append([o["env"], str(o["seed"]), *left, *right])
+        rows.append([p["env"], str(p["seed"]), *left, *right])
     title = (
-        "Peer comparison: ours vs the course's tabular CEM "
-        "(wall_ratio = course_wall_s / ours_wall_s; '>' when the course did not solve)"
+        "Peers vs our best config per env and seed (ratios = peer / ours, only when ours solved; "
+        "'>' = a lower bound, the peer did not solve within its cap)"
     )
-    return table(title, columns, rows, left=1)
+    return table(title, columns, rows, left=3), notes
 
 
 # --------------------------------------------------------------------------------------- throughput
 
 
-def timed_calls(call: Any, seconds: float) -> tuple[int, float, int]:
+def timed_calls(call: Callable[[int], int], seconds: float) -> tuple[int, float, int]:
     """Call ``call(i)`` (returning env steps) repeatedly for about ``seconds``, at least once."""
     steps, calls = 0, 0
     t0 = time.perf_counter()
@@ -238,6 +380,7 @@ def raw_loop(env_id: str, seconds: float) -> tuple[int, float]:
 
 
 def throughput(env_id: str, seconds: float) -> dict[str, Any]:
+    """Tabular throughput of ``env_id``: raw loop vs make_sampler vs EnvRunner (uniform policy)."""
     from policysearch.envs import make_env
     from policysearch.policies.tabular import StochasticTableActor
     from policysearch.sampling import EnvRunner, make_sampler
@@ -290,77 +433,238 @@ def throughput_table(records: list[dict[str, Any]]) -> str:
     return table(title, columns, rows, left=1)
 
 
+def cartpole_raw(n_envs: int, seconds: float) -> tuple[int, float]:
+    """Gymnasium's native CartPoleVectorEnv stepped with uniform random actions (its autoreset on)."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    env = CartPoleVectorEnv(num_envs=n_envs)
+    env.reset(seed=0)
+    steps = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(100):
+            env.step(np.random.randint(0, 2, n_envs))  # noqa: NPY002 (the plain baseline)
+        steps += 100
+    elapsed = time.perf_counter() - t0
+    env.close()
+    return n_envs * steps, elapsed
+
+
+def cartpole_throughput(n_envs: int, seconds: float) -> dict[str, Any]:
+    """CartPole-v1: a stochastic MLP through make_runner vs the raw native vector env."""
+    import torch
+
+    from policysearch.envs import make_env
+    from policysearch.policies.numpy_policy import NumpyActor
+    from policysearch.policies.spec import make_spec
+    from policysearch.policies.torch_policy import TorchPolicy
+    from policysearch.sampling import make_runner
+
+    env = make_env("CartPole-v1")
+    spec = make_spec(env.observation_space, env.action_space, "mlp", (64, 64), "tanh", "parameter")
+    env.close()
+    torch.manual_seed(0)
+    actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())  # stochastic actor
+
+    raw_steps, raw_s = cartpole_raw(n_envs, seconds)
+
+    runner = make_runner("CartPole-v1", n_envs)
+    slots = int(getattr(getattr(runner, "env", None), "num_envs", n_envs))
+    horizons: list[int] = []
+
+    def call(i: int) -> int:
+        sessions = runner.sample(actor, n_envs, np.random.default_rng(i))
+        horizons.append(int(sessions.lengths.max()))
+        return sessions.env_steps
+
+    m_steps, m_s, m_calls = timed_calls(call, seconds)
+    runner.close()
+    raw_rate, m_rate = raw_steps / raw_s, m_steps / m_s
+    return {
+        "section": "throughput_neural", "env": "CartPole-v1", "n_envs": n_envs,
+        "raw_steps_per_s": round(raw_rate), "mlp_sampler_steps_per_s": round(m_rate),
+        "ratio": round(m_rate / raw_rate, 3),
+        # fraction of vector-env slots busy per step: sessions end and are not replaced
+        "occupancy": round(m_steps / (slots * sum(horizons)), 3),
+        "mean_session_len": round(m_steps / (m_calls * n_envs), 1),
+        "raw": {"steps": raw_steps, "seconds": round(raw_s, 3)},
+        "sampler": {"type": type(runner).__name__, "slots": slots, "sessions_per_call": n_envs,
+                    "policy": "mlp (64, 64) tanh, stochastic", "calls": m_calls, "steps": m_steps,
+                    "seconds": round(m_s, 3)},
+    }  # fmt: skip
+
+
+def cartpole_throughput_table(records: list[dict[str, Any]]) -> str:
+    columns = ["n_envs", "raw_steps_per_s", "mlp_sampler_steps_per_s", "ratio", "occupancy", "mean_len"]
+    rows = []
+    for r in records:
+        if "error" in r:
+            rows.append([str(r["n_envs"]), "ERROR", r["error"], "-", "-", "-"])
+            continue
+        rows.append([
+            str(r["n_envs"]), fmt(r["raw_steps_per_s"], ","), fmt(r["mlp_sampler_steps_per_s"], ","),
+            fmt(r["ratio"], ".2f"), fmt(r["occupancy"], ".2f"), fmt(r["mean_session_len"], ".1f"),
+        ])  # fmt: skip
+    title = (
+        "CartPole-v1 sampling throughput, env steps/s: make_runner with a stochastic MLP (64, 64) "
+        "vs the native vector env with random actions"
+    )
+    return table(title, columns, rows, left=1)
+
+
+# -------------------------------------------------------------------------------------- selection
+
+
+def parse_env(spec: str) -> tuple[str, float | None]:
+    """``ENV`` or ``ENV=TARGET``."""
+    env_id, sep, target = spec.rpartition("=")
+    if not sep:
+        return spec, None
+    try:
+        return env_id, float(target)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad target in {spec!r}") from None
+
+
+def match_env(name: str, envs: dict[str, EnvSpec]) -> str | None:
+    """The suite env called ``name`` (``CartPoleNoVelocity-v1`` finds the ``policysearch/`` one)."""
+    if name in envs:
+        return name
+    found = [e for e in envs if e.rpartition("/")[2] == name]
+    return found[0] if len(found) == 1 else None
+
+
+def select(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[list[tuple[str, EnvSpec, list[Job], list[int]]], list[str]]:
+    """The runs to make, per env in order: (env id, its spec, its jobs, its seeds); and notes."""
+    envs, configs = SUITES[args.suite]
+    envs = dict(envs)
+    notes: list[str] = []
+    if args.algos:
+        configs = [c for c in configs if c.algo in args.algos]
+    if args.envs:
+        wanted: list[str] = []
+        for name, target in args.envs:
+            env_id = match_env(name, envs)
+            if env_id is None:  # outside the suite: needs a target; default cap and peers
+                if target is None:
+                    known = ", ".join(envs)
+                    parser.error(f"no default target for {name!r} in the {args.suite} suite (known: {known})")
+                env_id = name
+                peers = COURSE if args.suite == "tabular" else LINEAR
+                envs[env_id] = EnvSpec(target, 60.0, (0,), peers)
+            if target is not None:
+                envs[env_id] = replace(envs[env_id], target=target)
+            wanted.append(env_id)
+            if not any(c.env == env_id for c in configs):  # no config for it: the default policy
+                algos = args.algos or ["cem"]
+                configs = configs + [Config(a, env_id) for a in algos]
+                notes.append(f"{env_id}: no config in the suite, running {', '.join(algos)} with defaults")
+        order = wanted
+    else:
+        order = list(dict.fromkeys(c.env for c in configs))
+    plan = []
+    for env_id in order:
+        spec = envs[env_id]
+        jobs = [
+            Job(
+                c,
+                spec.target,
+                args.max_seconds if args.max_seconds is not None else spec.cap,
+                args.eval_episodes if args.eval_episodes is not None else spec.eval_episodes,
+            )
+            for c in configs
+            if c.env == env_id
+        ]
+        if jobs:
+            plan.append((env_id, spec, jobs, list(args.seeds or spec.seeds)))
+    if not plan:
+        parser.error("nothing to run: no config matches --algos/--envs in this suite")
+    return plan, notes
+
+
+def peer_names(spec: EnvSpec, args: argparse.Namespace) -> list[str]:
+    names = list(spec.peers)
+    if args.peer_scripts:
+        names = [n for n in names if n in args.peer_scripts]
+    return names
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
-def parse_env(spec: str) -> tuple[str, float]:
-    """``ENV`` (a suite env) or ``ENV=TARGET``."""
-    env_id, sep, target = spec.rpartition("=")
-    if sep:
-        try:
-            return env_id, float(target)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"bad target in {spec!r}") from None
-    if spec not in TARGETS:
-        known = ", ".join(TARGETS)
-        raise argparse.ArgumentTypeError(f"no default target for {spec!r} (known: {known}); use ENV=TARGET")
-    return spec, TARGETS[spec]
-
-
 def build_parser() -> argparse.ArgumentParser:
-    suite = " ".join(f"{e}={t:g}" for e, t in TARGETS.items())
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
         description=(
-            "Benchmark policysearch: time-to-target of tabular CEM (the real CLI, one subprocess per "
-            "env and seed) and sampling throughput (raw Gymnasium loop vs the policysearch sampler vs "
-            "the env runner). Prints fixed-width tables and writes JSON lines to --out."
+            "Benchmark policysearch: time-to-target of its algorithms (the real CLI, one subprocess "
+            "per config and seed), optionally side by side with peer libraries, and sampling "
+            "throughput. Prints fixed-width tables and writes JSON lines to --out. The configs "
+            "(algo, env, target, cap, policy, extra options) are tables at the top of this file."
         ),
-        epilog="example: .venv/bin/python benchmarks/run.py --envs Taxi-v4 FrozenLake-v1 --seeds 0 1",
+        epilog="example: .venv/bin/python benchmarks/run.py --suite neural --envs CartPole-v1 --seeds 0",
     )
     parser.add_argument(
-        "--envs", nargs="+", type=parse_env, default=list(TARGETS.items()), metavar="ENV[=TARGET]",
-        help=f"environments, each with the target of its CEM runs (default: {suite}); "
-        "ENV=TARGET for an env outside this suite or another target",
+        "--suite", choices=sorted(SUITES), default="tabular",
+        help="tabular: tabular CEM on toy-text envs; neural: cem/es/cmaes with neural policies; "
+        "all: both (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
-        "--seeds", nargs="+", type=int, default=DEFAULT_SEEDS, metavar="SEED",
-        help="training seeds (default: %(default)s)",
+        "--algos", nargs="+", choices=["cem", "es", "cmaes"], metavar="ALGO",
+        help="keep only the configs of these algorithms (cem, es, cmaes)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-seconds", type=float, default=60.0, metavar="S",
-        help="--max-seconds of each CEM run (default: %(default)s)",
+        "--envs", nargs="+", type=parse_env, metavar="ENV[=TARGET]",
+        help="keep only these envs of the suite, in this order; ENV=TARGET changes the target or adds "
+        "an env outside the suite (run with --algos, default cem, and the CLI's defaults)",
     )  # fmt: skip
     parser.add_argument(
-        "--eval-episodes", type=int, default=1000, metavar="N",
-        help="--eval-episodes of each CEM run (default: %(default)s)",
+        "--seeds", nargs="+", type=int, metavar="SEED",
+        help="training seeds, for every env (default: each env's own, 0 1 2 tabular, 0 1 or 0 neural)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-seconds", type=float, metavar="S",
+        help="--max-seconds of each of our runs (default: each env's cap, see the tables)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--eval-episodes", type=int, metavar="N",
+        help="--eval-episodes of each of our runs (default: 1000 for tabular, the CLI's default else)",
     )  # fmt: skip
     parser.add_argument(
         "--throughput-seconds", type=float, default=2.0, metavar="S",
         help="time spent on each throughput measurement; at least one call is always made "
         "(default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--no-cem", action="store_true", help="skip the time-to-target runs")
+    parser.add_argument(
+        "--no-train", "--no-cem", dest="no_train", action="store_true",
+        help="skip the time-to-target runs",
+    )  # fmt: skip
     parser.add_argument("--no-throughput", action="store_true", help="skip the throughput measurements")
     parser.add_argument(
         "--peers", action="store_true",
-        help="also run the course's CEM (--peer-script) on the same envs and seeds, each right after "
-        "ours, and print a side-by-side table; implies the CEM runs; slow (up to --peer-seconds per "
-        "run), so off by default",
+        help="also run each env's peer scripts on the same envs and seeds, right after ours, and "
+        "print a side-by-side table; implies the training runs; slow (up to the peer cap per run)",
     )  # fmt: skip
     parser.add_argument(
         "--peer-python", default=sys.executable, metavar="PYTHON",
-        help="interpreter for the peer; it needs gymnasium, numpy and scikit-learn "
-        "(default: this interpreter)",
+        help="interpreter for the peers; needs gymnasium[box2d,mujoco], numpy, torch, scikit-learn, "
+        "cma, evotorch (default: this interpreter)",
     )  # fmt: skip
     parser.add_argument(
-        "--peer-seconds", type=float, default=200.0, metavar="S",
-        help="MAX_SECONDS given to the peer script (default: %(default)s)",
+        "--peer-seconds", type=float, metavar="S",
+        help="MAX_SECONDS of each peer run (default: each env's peer cap: 200 tabular, the env's cap "
+        "neural)",
     )  # fmt: skip
     parser.add_argument(
-        "--peer-script", type=Path, default=DEFAULT_PEER_SCRIPT, metavar="PATH",
-        help="the peer script, called as PYTHON PATH ENV SEED TARGET MAX_SECONDS "
-        "(default: ../shared/bench/peers/course_cem.py)",
+        "--peer-dir", type=Path, default=DEFAULT_PEER_DIR, metavar="DIR",
+        help="folder of the peer scripts, each called as PYTHON DIR/NAME.py ENV SEED TARGET "
+        "MAX_SECONDS (default: ../shared/bench/peers)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peer-scripts", nargs="+", choices=[*COURSE, *LINEAR], metavar="NAME",
+        help=f"run only these peers where an env has them ({', '.join([*COURSE, *LINEAR])})",
     )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, metavar="PATH",
@@ -382,63 +686,118 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
         "argv": sys.argv[1:],
+        "suite": args.suite,
         "cli": cli_path(),
     }
 
 
+def train_and_peers(
+    plan: list[tuple[str, EnvSpec, list[Job], list[int]]], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Our runs, and each env's peers right after ours on that env and seed; prints the tables."""
+    budget = sum(len(seeds) * sum(j.cap for j in jobs) for _, _, jobs, seeds in plan)
+    peer_budget = 0.0
+    if args.peers:
+        for _, spec, _, seeds in plan:
+            cap = args.peer_seconds or spec.peer_cap or spec.cap
+            peer_budget += len(seeds) * len(peer_names(spec, args)) * cap
+    log(f"time budget: at most {budget:g} s of our runs + {peer_budget:g} s of peer runs (caps)")
+    ours: list[dict[str, Any]] = []
+    peers: list[dict[str, Any]] = []
+    for env_id, spec, jobs, seeds in plan:
+        for seed in seeds:
+            for job in jobs:
+                log(f"{job.config.label:>12}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
+                rec = run_ours(job, seed)
+                log(f"{'':>12}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
+                ours.append(rec)
+            if args.peers:
+                cap = args.peer_seconds or spec.peer_cap or spec.cap
+                for name in peer_names(spec, args):
+                    log(f"{name:>12}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
+                    prec = run_peer(name, env_id, seed, spec.target, cap, args)
+                    log(f"{'':>12}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
+                    peers.append(prec)
+    print()
+    print(train_table(ours))
+    seen: set[tuple[str, str]] = set()
+    for r in ours:  # one example command per config
+        if (r["env"], r["config"]) not in seen and "cmd" in r:
+            seen.add((r["env"], r["config"]))
+            print(f"  {short(r['cmd'])}")
+    if args.peers:
+        print()
+        if peers:
+            text, notes = peer_table(ours, peers)
+            print(text)
+            for note in notes:
+                print(f"  error: {note}")
+            print(
+                "  peers: ../shared/bench/peers/NAME.py ENV SEED TARGET CAP; they evaluate over 100 "
+                "episodes (reset seeds 10000+i); ours over --eval-episodes (the CLI's default or 1000 "
+                "tabular)"
+            )
+        else:
+            print("No peer runs: none of the selected envs has peers (see EnvSpec.peers).")
+    return ours + peers
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    plan, notes = select(args, parser)
     t_start = time.perf_counter()
     meta = header(args)
     records: list[dict[str, Any]] = [meta]
     print(
-        f"policysearch benchmarks  commit {meta['commit']}  python {meta['python']}  "
+        f"policysearch benchmarks  suite {args.suite}  commit {meta['commit']}  python {meta['python']}  "
         f"cpus {meta['cpus']}  load {' '.join(map(str, meta['loadavg']))}"
     )
+    for note in notes:
+        print(f"note: {note}")
 
-    ours: list[dict[str, Any]] = []
-    peers: list[dict[str, Any]] = []
-    if not args.no_cem or args.peers:
-        for env_id, target in args.envs:
-            for seed in args.seeds:
-                log(f"cem  {env_id} seed {seed} target {target:g} ...")
-                rec = run_ours(env_id, seed, target, args)
-                log(f"     {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
-                ours.append(rec)
-                if args.peers:
-                    log(f"peer {env_id} seed {seed} (up to {args.peer_seconds:g} s) ...")
-                    prec = run_peer(env_id, seed, target, args)
-                    if "error" in prec:
-                        print(f"peer error ({env_id} seed {seed}): {prec['error']}", flush=True)
-                    peers.append(prec)
-        print()
-        print(cem_table(ours))
-        print(f"command: {ours[0]['cmd'].replace(str(REPO) + os.sep, '')}" if ours else "")
-        if args.peers:
-            print()
-            print(peer_table(ours, peers))
-            print(
-                f"course: {args.peer_script.name} with --peer-seconds {args.peer_seconds:g}; its eval is "
-                f"100 episodes (reset seeds 10000+i), ours {args.eval_episodes}"
-            )
-        records += ours + peers
+    if not args.no_train or args.peers:
+        records += train_and_peers(plan, args)
 
-    if not args.no_throughput:
+    if not args.no_throughput and args.suite in ("tabular", "all"):
         tp = []
-        for env_id, _ in args.envs:
+        for env_id, *_ in plan:
+            if env_id not in TABULAR_ENVS and args.suite == "all":
+                continue
             log(f"throughput {env_id} ...")
             try:
                 tp.append(throughput(env_id, args.throughput_seconds))
             except Exception as exc:  # a non-tabular env, say: report it and go on
                 tp.append({"section": "throughput", "env": env_id, "error": f"{type(exc).__name__}: {exc}"})
+        if tp:
+            print()
+            print(throughput_table(tp))
+            print(
+                f"  sampler: make_sampler(env).sample(actor, {SAMPLER_SESSIONS}, rng); runner: "
+                f"EnvRunner(make_env, {RUNNER_ENVS}).sample(actor, {RUNNER_SESSIONS}, rng); "
+                f"~{args.throughput_seconds:g} s each"
+            )
+            records += tp
+
+    if not args.no_throughput and args.suite in ("neural", "all"):
+        ntp = []
+        for n_envs in CARTPOLE_N_ENVS:
+            log(f"throughput CartPole-v1 n_envs {n_envs} ...")
+            try:
+                ntp.append(cartpole_throughput(n_envs, args.throughput_seconds))
+            except Exception as exc:
+                err = f"{type(exc).__name__}: {exc}"
+                ntp.append({"section": "throughput_neural", "n_envs": n_envs, "error": err})
         print()
-        print(throughput_table(tp))
+        print(cartpole_throughput_table(ntp))
         print(
-            f"sampler: make_sampler(env).sample(actor, {SAMPLER_SESSIONS}, rng); runner: "
-            f"EnvRunner(make_env, {RUNNER_ENVS}).sample(actor, {RUNNER_SESSIONS}, rng); "
-            f"~{args.throughput_seconds:g} s each"
+            "  raw: CartPoleVectorEnv(num_envs=n_envs) stepped with np.random.randint(0, 2, n_envs) "
+            "(its autoreset keeps every slot busy); mlp sampler: make_runner('CartPole-v1', n_envs)"
+            ".sample(actor, n_envs, rng) repeated, whole sessions, so the batch shrinks as sessions "
+            f"end (occupancy = busy slots / n_envs, averaged over steps); ~{args.throughput_seconds:g} "
+            "s each"
         )
-        records += tp
+        records += ntp
 
     total = time.perf_counter() - t_start
     records.append({"section": "end", "total_s": round(total, 2)})
