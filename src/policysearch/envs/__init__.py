@@ -3,6 +3,8 @@
 Importing this package registers, under the ``policysearch/`` namespace:
 
 - ``policysearch/CartPoleNoVelocity-v1``: CartPole-v1 without the velocities (partially observable).
+- ``policysearch/BannerAds-v0`` and ``policysearch/BannerAdsRetention-v0``: the lecture's banner
+  ads as a contextual bandit and as the clickbait MDP (see :mod:`policysearch.envs.banners`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ def _register() -> None:
             entry_point="policysearch.envs.partial:cartpole_no_velocity",
             max_episode_steps=500,
             reward_threshold=475.0,
+        )
+    if "policysearch/BannerAds-v0" not in gym.registry:
+        gym.register("policysearch/BannerAds-v0", entry_point="policysearch.envs.banners:BannerAdsEnv")
+    if "policysearch/BannerAdsRetention-v0" not in gym.registry:
+        gym.register(
+            "policysearch/BannerAdsRetention-v0",
+            entry_point="policysearch.envs.banners:BannerAdsRetentionEnv",
         )
 
 

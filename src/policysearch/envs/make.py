@@ -8,7 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..errors import EnvError
+from ..errors import EnvError, PolicySearchError
 
 #: Episode cap applied to environments registered without a time limit (e.g. CliffWalking-v1),
 #: so that neither training nor evaluation can loop forever.
@@ -57,5 +57,7 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
             return gym.make(name, max_episode_steps=steps, **kwargs)
     except gym.error.Error as exc:
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
+    except PolicySearchError:
+        raise  # the env's own validation (policysearch envs) already names the option
     except (TypeError, ValueError, ImportError) as exc:
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None

@@ -1,0 +1,264 @@
+import itertools
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import policysearch  # noqa: F401  (registers the policysearch/ environments)
+from policysearch.bandits import (
+    BASELINES,
+    DuctTapeAgent,
+    EpsilonGreedyAgent,
+    MyopicAgent,
+    ThompsonSamplingAgent,
+    UCB1Agent,
+    compare,
+    make_agent,
+    run,
+)
+from policysearch.envs.banners import BannerAdsEnv, BannerAdsRetentionEnv
+from policysearch.errors import ConfigError
+
+ENV_IDS = ["policysearch/BannerAds-v0", "policysearch/BannerAdsRetention-v0"]
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("kwargs", [{}, {"n_banners": 2}])
+def test_check_env_passes_without_warnings(env_id: str, kwargs: dict) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make(env_id, **kwargs)
+        check_env(env.unwrapped)
+
+
+def test_check_env_passes_with_a_new_banner() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make("policysearch/BannerAds-v0", new_banner=True)
+        check_env(env.unwrapped)
+
+
+def play(env: gym.Env, seed: int, steps: int) -> list:
+    """Observations, rewards, flags and infos of ``steps`` steps with fixed actions."""
+    out = []
+    obs, info = env.reset(seed=seed)
+    out.append((obs.tolist(), info["expected_rewards"].tolist()))
+    for t in range(steps):
+        obs, reward, terminated, truncated, info = env.step(t % env.action_space.n)
+        out.append((obs.tolist(), reward, terminated, truncated, info["expected_rewards"].tolist()))
+        if terminated or truncated:
+            obs, info = env.reset()
+            out.append((obs.tolist(), info["expected_rewards"].tolist()))
+    return out
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_seeding_is_deterministic(env_id: str) -> None:
+    assert play(gym.make(env_id), 3, 60) == play(gym.make(env_id), 3, 60)
+    assert play(gym.make(env_id), 3, 60) != play(gym.make(env_id), 4, 60)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("n_banners", [2, 5, 8])
+def test_expected_rewards_are_probabilities_of_every_banner(env_id: str, n_banners: int) -> None:
+    env = gym.make(env_id, n_banners=n_banners)
+    assert env.action_space == gym.spaces.Discrete(n_banners)
+    assert isinstance(env.observation_space, gym.spaces.Box)
+    assert env.observation_space.dtype == np.float32
+    obs, info = env.reset(seed=0)
+    for t in range(40):
+        values = info["expected_rewards"]
+        assert isinstance(values, np.ndarray) and values.dtype == np.float64
+        assert values.shape == (n_banners,)
+        assert np.all((values >= 0) & (values <= 1))
+        assert obs in env.observation_space
+        obs, reward, terminated, truncated, info = env.step(t % n_banners)
+        assert reward in (0.0, 1.0)
+        if terminated or truncated:
+            obs, info = env.reset()
+
+
+def test_banner_ads_is_one_step_per_episode_with_a_clear_best_banner() -> None:
+    env = BannerAdsEnv()
+    obs, info = env.reset(seed=1)
+    assert obs.shape == (11,)
+    assert np.allclose(env.click_probabilities(obs), info["expected_rewards"])
+    _, _, terminated, truncated, step_info = env.step(0)
+    assert terminated is True and truncated is False
+    assert np.array_equal(step_info["expected_rewards"], info["expected_rewards"])
+    optimal, best_single, uniform = env.optimal_value()
+    assert optimal == pytest.approx(0.636, abs=1e-3)
+    assert best_single < 0.55 * optimal and uniform < 0.55 * optimal
+
+
+def test_the_click_model_matches_the_observed_click_rate() -> None:
+    env = BannerAdsEnv()
+    _, info = env.reset(seed=2)
+    clicks, expected = 0.0, 0.0
+    for _ in range(4000):
+        action = int(np.argmax(info["expected_rewards"]))
+        expected += info["expected_rewards"][action]
+        clicks += env.step(action)[1]
+        _, info = env.reset()
+    assert abs(clicks - expected) < 4 * np.sqrt(4000 * 0.25)
+    assert expected / 4000 == pytest.approx(env.optimal_value()[0], abs=0.02)
+
+
+def test_the_new_banner_is_best_for_most_users_and_not_a_legacy_banner() -> None:
+    env = BannerAdsEnv(new_banner=True)
+    assert env.legacy_banners == (0, 1, 2, 3)
+    best = []
+    _, info = env.reset(seed=0)
+    for _ in range(500):
+        best.append(int(np.argmax(info["expected_rewards"])))
+        _, info = env.reset()
+    assert np.mean(np.array(best) == 4) > 0.8
+
+
+def test_retention_trust_falls_with_clickbait_and_the_episode_ends() -> None:
+    env = BannerAdsRetentionEnv(leave_prob=0.0, distrust_leave_prob=0.0, max_visits=30)
+    obs, info = env.reset(seed=0)
+    assert obs[6] == pytest.approx(0.8)
+    assert env.clickbait_banners == (4,)
+    assert np.argmax(info["expected_rewards"]) == 4
+    trust = [info["trust"]]
+    for t in range(30):
+        obs, _, terminated, truncated, info = env.step(4)
+        trust.append(info["trust"])
+        assert terminated is False
+        assert truncated is (t == 29)
+        assert obs[7] == pytest.approx((t + 1) / 30)
+    assert all(b <= a for a, b in itertools.pairwise(trust))
+    assert trust[-1] < 0.5
+
+
+def test_retention_a_distrustful_user_leaves() -> None:
+    env = BannerAdsRetentionEnv(initial_trust=0.0, leave_prob=0.0, distrust_leave_prob=1.0)
+    env.reset(seed=0)
+    _, _, terminated, truncated, _ = env.step(0)
+    assert terminated is True and truncated is False
+
+
+def test_avoiding_clickbait_earns_clearly_more_than_the_myopic_policy() -> None:
+    logs = compare(
+        "policysearch/BannerAdsRetention-v0", ["myopic", "honest"], rounds=400, seeds=(0,), unit="episode"
+    )
+    myopic, honest = logs["myopic"][0], logs["honest"][0]
+    assert honest.rewards.mean() > 1.2 * myopic.rewards.mean()
+    assert myopic.action_counts[:-1].sum() == 0  # the myopic policy always shows the clickbait
+    assert honest.action_counts[-1] == 0
+    assert myopic.regrets.sum() == 0 < honest.regrets.sum()  # immediate regret is misleading here
+
+
+def test_duct_tape_regret_grows_linearly_and_thompson_sampling_sublinearly() -> None:
+    rounds, warmup = 3000, 200
+    logs = compare(
+        "policysearch/BannerAds-v0",
+        ["duct_tape", "thompson"],
+        rounds=rounds,
+        seeds=(0, 1, 2, 3),
+        env_kwargs={"new_banner": True},
+        agent_kwargs={"duct_tape": {"warmup": warmup}},
+    )
+    middle = (rounds + warmup) // 2  # halves of the rounds after the duct tape's naive start
+
+    def halves(method: str) -> tuple[float, float]:
+        regrets = np.array([log.regrets for log in logs[method]])
+        return regrets[:, warmup:middle].sum(), regrets[:, middle:].sum()
+
+    duct_first, duct_second = halves("duct_tape")
+    ts_first, ts_second = halves("thompson")
+    assert all(log.action_counts[-1] == 0 for log in logs["duct_tape"])  # never shows the new banner
+    assert duct_second > 0.75 * duct_first  # linear: as much regret per round as before
+    assert duct_second / (rounds - middle) > 0.05  # and a lot of it
+    assert ts_second < 0.6 * ts_first  # sublinear
+    assert ts_second < 0.5 * duct_second
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"n_banners": 1}, "n_banners"),
+        ({"n_banners": 9}, "n_banners"),
+        ({"n_banners": 2.5}, "n_banners"),
+        ({"new_banner_click_rate": 1.5}, "new_banner_click_rate"),
+        ({"new_banner_click_rate": -0.1}, "new_banner_click_rate"),
+        ({"new_banner": "yes"}, "new_banner"),
+    ],
+)
+def test_banner_ads_rejects_bad_options(kwargs: dict, option: str) -> None:
+    with pytest.raises(ConfigError, match=option):
+        BannerAdsEnv(**kwargs)
+    with pytest.raises(ConfigError, match=option):
+        gym.make("policysearch/BannerAds-v0", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"n_banners": 1}, "n_banners"),
+        ({"n_banners": 0}, "n_banners"),
+        ({"clickbait_click_rate": 1.2}, "clickbait_click_rate"),
+        ({"trust_loss": -0.1}, "trust_loss"),
+        ({"trust_gain": 2.0}, "trust_gain"),
+        ({"initial_trust": 1.1}, "initial_trust"),
+        ({"leave_prob": -0.5}, "leave_prob"),
+        ({"distrust_leave_prob": 1.5}, "distrust_leave_prob"),
+        ({"leave_prob": 0.6, "distrust_leave_prob": 0.5}, "distrust_leave_prob"),
+        ({"max_visits": 0}, "max_visits"),
+        ({"max_visits": -3}, "max_visits"),
+        ({"clickbait_click_rate": float("nan")}, "clickbait_click_rate"),
+    ],
+)
+def test_retention_rejects_bad_options(kwargs: dict, option: str) -> None:
+    with pytest.raises(ConfigError, match=option):
+        BannerAdsRetentionEnv(**kwargs)
+    with pytest.raises(ConfigError, match=option):
+        gym.make("policysearch/BannerAdsRetention-v0", **kwargs)
+
+
+def test_bad_agent_options_raise_config_errors() -> None:
+    env = BannerAdsEnv()
+    with pytest.raises(ConfigError, match="epsilon"):
+        make_agent("epsilon_greedy", env, epsilon=1.5)
+    with pytest.raises(ConfigError, match="unknown baseline"):
+        make_agent("greedy", env)
+    with pytest.raises(ConfigError, match="rounds"):
+        run(env, MyopicAgent(), 0)
+    with pytest.raises(ConfigError, match="naive_actions"):
+        DuctTapeAgent(3, naive_actions=[5])
+
+
+@pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_every_baseline_runs_and_is_reproducible(name: str, env_id: str) -> None:
+    def once() -> tuple:
+        env = gym.make(env_id)
+        log = run(env, make_agent(name, env, seed=5), 300, seed=7)
+        return log.rewards.tolist(), log.regrets.tolist(), log.action_counts.tolist()
+
+    first = once()
+    assert first == once()
+    rewards, regrets, counts = first
+    assert len(rewards) == len(regrets) == 300 and sum(counts) == 300
+    assert min(regrets) >= 0
+
+
+def test_episode_rounds_sum_the_steps_of_an_episode() -> None:
+    env = gym.make("policysearch/BannerAdsRetention-v0")
+    log = run(env, MyopicAgent(), 20, seed=0, unit="episode")
+    assert log.episodes == 20 and log.steps.min() >= 1
+    assert log.action_counts.sum() == log.steps.sum()
+
+
+def test_the_explorers_learn_a_plain_bandit() -> None:
+    env = BannerAdsEnv(new_banner=True)  # one context: the new banner is the best fixed banner
+    for agent in (
+        EpsilonGreedyAgent(5, epsilon=0.1, rng=np.random.default_rng(0)),
+        UCB1Agent(5, rng=np.random.default_rng(0)),
+        ThompsonSamplingAgent(5, rng=np.random.default_rng(0)),
+    ):
+        log = run(env, agent, 1500, seed=0)
+        assert log.expected[750:].mean() > 0.6  # a uniformly random banner: 0.39
