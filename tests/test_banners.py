@@ -262,3 +262,24 @@ def test_the_explorers_learn_a_plain_bandit() -> None:
     ):
         log = run(env, agent, 1500, seed=0)
         assert log.expected[750:].mean() > 0.6  # a uniformly random banner: 0.39
+
+
+def test_bandit_command_line(capsys) -> None:
+    import json
+
+    from conftest import run_cli
+
+    code, out, err = run_cli(
+        ["bandit", "thompson", "--rounds", "300", "--env-option", "new_banner=true"], capsys
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["rounds"] == 300 and sum(result["action_counts"]) == 300
+    assert 0 <= result["mean_reward"] <= 1 and result["cumulative_regret"] >= 0
+    for args in (
+        ["bandit", "nope"],
+        ["bandit", "ucb1", "--set", "bogus=1"],
+        ["bandit", "ucb1", "--env-option", "n_banners=1"],
+    ):
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err

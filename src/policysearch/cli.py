@@ -167,6 +167,56 @@ def record(
     print(f"wrote {frames} frames to {out}", file=sys.stderr)
 
 
+@app.command()
+def bandit(
+    method: Annotated[
+        str, typer.Argument(help="myopic | honest | duct_tape | epsilon_greedy | ucb1 | thompson.")
+    ],
+    env: Annotated[str, typer.Option("--env", help="Gymnasium env id.")] = "policysearch/BannerAds-v0",
+    rounds: Annotated[int, typer.Option(help="Rounds (steps, or users with --per-user).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    per_user: Annotated[bool, typer.Option(help="A round is a whole episode (one user).")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Baseline option KEY=VALUE (repeatable).")
+    ] = None,
+    env_option: Annotated[
+        list[str] | None, typer.Option(help="Env constructor option KEY=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
+    from .bandits import BASELINES, make_agent, run
+    from .config import check_range
+    from .envs import make_env
+
+    if method not in BASELINES:
+        raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
+    check_range("rounds", rounds, 1)
+    check_range("seed", seed, 0)
+    try:
+        environment = make_env(env, **parse_assignments(env_option or []))
+    except TypeError as exc:
+        raise ConfigError(f"invalid --env-option for {env}: {exc}") from None
+    try:
+        agent = make_agent(method, environment, seed=seed, **parse_assignments(set_ or []))
+    except TypeError as exc:
+        raise ConfigError(f"invalid option for {method}: {exc}") from None
+    log = run(environment, agent, rounds, seed=seed, unit="episode" if per_user else "step")
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "env_id": env,
+                "rounds": rounds,
+                "seed": seed,
+                "mean_reward": float(log.rewards.mean()),
+                "cumulative_reward": float(log.rewards.sum()),
+                "cumulative_regret": float(log.regrets.sum()),
+                "action_counts": [int(c) for c in log.action_counts],
+            }
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and maps errors to exit codes and one-line messages."""
     command = typer.main.get_command(app)

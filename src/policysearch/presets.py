@@ -56,6 +56,18 @@ PRESETS: dict[str, Preset] = {
     "MountainCarContinuous-v0": Preset(hyperparameters={"CEM": {"param_noise": 0.5, "normalize_obs": True}}),
     "LunarLander-v3": Preset(hyperparameters={"CEM": {"normalize_obs": True}}),
     "policysearch/CartPoleNoVelocity-v1": Preset(hyperparameters={"CEM": {"hidden": [32]}}),
+    # Clicks are Bernoulli: judge over 10000 users, and score an ES candidate over 200 of them.
+    "policysearch/BannerAds-v0": Preset(
+        eval_episodes=10000,
+        hyperparameters={
+            "CEM": {"n_sessions": 2000, "percentile": 50},
+            "ES": {"episodes_per_candidate": 200, "population": 20, "sigma": 0.5, "learning_rate": 0.1},
+        },
+    ),
+    "policysearch/BannerAdsRetention-v0": Preset(
+        eval_episodes=1000,
+        hyperparameters={"ES": {"episodes_per_candidate": 20, "population": 20, "sigma": 0.5}},
+    ),
     "Hopper-v5": Preset(
         policy="linear",
         hyperparameters={"ES": {"population": 64, "sigma": 0.02, "learning_rate": 0.02, "reward_shift": 1.0}},
