@@ -283,3 +283,45 @@ def test_bandit_command_line(capsys) -> None:
     ):
         code, _, err = run_cli(args, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("algorithm", "policy", "iterations"), [("cem", "mlp", 30), ("es", "linear", 60)])
+def test_policy_search_reaches_95_percent_of_the_optimal_click_rate(
+    tmp_path, algorithm, policy, iterations
+) -> None:
+    from policysearch import Trainer, TrainOptions
+    from policysearch.envs.banners import BannerAdsEnv
+    from policysearch.evaluation import evaluate_actor
+
+    optimum = BannerAdsEnv().optimal_value()[0]
+    options = TrainOptions(
+        algorithm=algorithm,
+        env_id="policysearch/BannerAds-v0",
+        policy=policy,
+        seed=0,
+        max_iterations=iterations,
+        out=str(tmp_path / "run"),
+    )
+    trainer = Trainer(options)
+    trainer.train()
+    result = evaluate_actor(trainer.algorithm.greedy_actor(), options.env_id, 10000)
+    assert result.mean >= 0.95 * optimum
+
+
+@pytest.mark.slow
+def test_cem_beats_the_myopic_policy_on_retention(tmp_path) -> None:
+    from policysearch import Trainer, TrainOptions
+    from policysearch.bandits import compare
+    from policysearch.evaluation import evaluate_actor
+
+    env_id = "policysearch/BannerAdsRetention-v0"
+    trainer = Trainer(
+        TrainOptions(
+            algorithm="cem", env_id=env_id, policy="mlp", seed=0, max_iterations=30, out=str(tmp_path / "r")
+        )
+    )
+    trainer.train()
+    learned = evaluate_actor(trainer.algorithm.greedy_actor(), env_id, 2000).mean
+    myopic = compare(env_id, methods=("myopic",), rounds=2000, seeds=(0,), unit="episode")["myopic"][0]
+    assert learned >= 1.2 * myopic.rewards.mean()
