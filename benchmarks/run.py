@@ -129,22 +129,18 @@ NEURAL_ENVS: dict[str, EnvSpec] = {
     # Registered by policysearch only, so the peers' gym.make cannot build it: no peers.
     "policysearch/CartPoleNoVelocity-v1": EnvSpec(475, 120, (0, 1)),
 }
-NEURAL_CONFIGS: list[Config] = [
+NEURAL_CONFIGS: list[Config] = [  # hyperparameters come from the presets (src/policysearch/presets.py)
     Config("cem", "CartPole-v1"),
     Config("cem", "Acrobot-v1"),
-    Config("cem", "MountainCarContinuous-v0", extra="--set param_noise=0.5 --set normalize_obs=true"),
-    Config("cem", "LunarLander-v3", extra="--workers 2 --set normalize_obs=true"),
-    Config("cem", "policysearch/CartPoleNoVelocity-v1", "gru", extra="--set hidden=[32]"),
+    Config("cem", "MountainCar-v0"),
+    Config("cem", "MountainCarContinuous-v0"),
+    Config("cem", "LunarLander-v3", extra="--workers 2"),
+    Config("cem", "policysearch/CartPoleNoVelocity-v1", "gru"),
     Config("cem", "policysearch/CartPoleNoVelocity-v1", "mlp"),
     Config("es", "CartPole-v1"),
     Config("es", "Pendulum-v1"),
     Config("es", "LunarLanderContinuous-v3", extra="--workers 2"),
-    Config(
-        "es",
-        "Hopper-v5",
-        "linear",
-        extra="--workers 2 --set population=64 --set sigma=0.02 --set learning_rate=0.02",
-    ),
+    Config("es", "Hopper-v5", "linear", extra="--workers 2"),
     Config("cmaes", "CartPole-v1", "linear"),
 ]
 
