@@ -19,13 +19,12 @@ import torch
 from ..config import check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
-from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
-from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
-from ..policies.torch_policy import Adam, TorchPolicy
+from ..policies.torch_policy import Adam
 from ..sampling.session import Sessions
-from .base import Algorithm, Request
+from .base import Request
 from .elite import select_elite
+from .neural import NeuralAlgorithm
 
 
 @dataclass
@@ -84,11 +83,10 @@ class CEMConfig:
         check_range("param_noise_decay", self.param_noise_decay, 0, 1, low_open=True)
 
 
-class CEM(Algorithm):
+class CEM(NeuralAlgorithm):
     """Crossentropy method with a linear, MLP or GRU policy (categorical or Gaussian actions)."""
 
     name = "cem"
-    policies = NEURAL_KINDS
     config_class = CEMConfig
     config: CEMConfig
 
@@ -100,18 +98,7 @@ class CEM(Algorithm):
         rng: np.random.Generator,
         policy: str = "mlp",
     ) -> None:
-        super().__init__(observation_space, action_space, config, rng, policy)
-        # Small networks fit fastest on one thread; more threads spin against the sampling workers.
-        torch.set_num_threads(1)
-        if policy == "gru" and not config.hidden:
-            raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[64]")
-        self.spec = make_spec(
-            observation_space, action_space, policy, config.hidden, config.activation, config.sigma
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(int(rng.integers(2**31)))
-            self.net = TorchPolicy(self.spec, config.init_log_std)
-        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+        super().__init__(observation_space, action_space, config, rng, policy, head_sigma=config.sigma)
         self.memory: list[dict[str, np.ndarray]] = []
         self.updates = 0
 
@@ -120,20 +107,6 @@ class CEM(Algorithm):
         """The parameter noise of this iteration (after its decay)."""
         cfg = self.config
         return cfg.param_noise * max(cfg.param_noise_decay**self.updates, 0.05)
-
-    @classmethod
-    def check_spaces(
-        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
-    ) -> None:
-        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
-        check_neural_spaces(observation_space, action_space, policy)
-
-    # -- acting --------------------------------------------------------------------------------
-
-    def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if self.normalizer is None:
-            return None, None
-        return self.normalizer.mean, self.normalizer.std
 
     def actor(self, deterministic: bool) -> NumpyActor:
         """The current policy as a numpy actor."""

@@ -13,19 +13,16 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
 from torch.nn.utils import parameters_to_vector
 
 from ..config import check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
-from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
-from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
-from ..policies.torch_policy import TorchPolicy
 from ..sampling.session import Sessions
-from .base import Algorithm, Request
+from .base import Request
 from .es import layout_of, unflatten
+from .neural import NeuralAlgorithm
 
 
 @dataclass
@@ -56,11 +53,10 @@ class CMAESConfig:
             check_range("hidden", size, 1)
 
 
-class CMAES(Algorithm):
+class CMAES(NeuralAlgorithm):
     """CMA-ES (pycma) over the weights of a linear, MLP or GRU policy."""
 
     name = "cmaes"
-    policies = NEURAL_KINDS
     config_class = CMAESConfig
     config: CMAESConfig
 
@@ -72,40 +68,23 @@ class CMAES(Algorithm):
         rng: np.random.Generator,
         policy: str = "linear",
     ) -> None:
-        super().__init__(observation_space, action_space, config, rng, policy)
         try:
             import cma
         except ImportError:
             raise ConfigError("cmaes needs pycma: pip install 'policysearch[cma]'") from None
-        torch.set_num_threads(1)
-        self.spec = make_spec(
-            observation_space, action_space, policy, config.hidden, config.activation, "parameter"
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(int(rng.integers(2**31)))
-            net = TorchPolicy(self.spec)
-        self.layout = layout_of(net)
-        x0 = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
+        super().__init__(observation_space, action_space, config, rng, policy)
+        self.layout = layout_of(self.net)
+        x0 = parameters_to_vector(self.net.parameters()).detach().numpy().astype(np.float64)
         if config.zero_init:
             x0 = np.zeros_like(x0)
         options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31))}
         if config.population:
             options["popsize"] = config.population
         self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)
-        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
         self._candidates: list[np.ndarray] = []
 
-    @classmethod
-    def check_spaces(
-        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
-    ) -> None:
-        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
-        check_neural_spaces(observation_space, action_space, policy)
-
     def _actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
-        mean = std = None
-        if self.normalizer is not None:
-            mean, std = self.normalizer.mean, self.normalizer.std
+        mean, std = self._norm()
         params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
         return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
 

@@ -21,12 +21,11 @@ from ..errors import ConfigError
 from ..optim.es import ESConfig, EvolutionStrategy
 from ..optim.noise_table import NoiseTable
 from ..policies.base import Actor
-from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
-from ..policies.spec import NEURAL_KINDS, PolicySpec, check_neural_spaces, make_spec
-from ..policies.torch_policy import TorchPolicy
+from ..policies.spec import PolicySpec
 from ..sampling.session import Sessions
-from .base import Algorithm, Request
+from .base import Request
+from .neural import NeuralAlgorithm
 
 
 @dataclass
@@ -125,11 +124,10 @@ class PopulationActor:
         return self._built().act(obs, index, None)
 
 
-class ES(Algorithm):
+class ES(NeuralAlgorithm):
     """Evolution strategies over the weights of a linear, MLP or GRU policy."""
 
     name = "es"
-    policies = NEURAL_KINDS
     config_class = ESPolicyConfig
     config: ESPolicyConfig
 
@@ -142,32 +140,10 @@ class ES(Algorithm):
         policy: str = "mlp",
     ) -> None:
         super().__init__(observation_space, action_space, config, rng, policy)
-        torch.set_num_threads(1)
-        if policy == "gru" and not config.hidden:
-            raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[32]")
-        self.spec = make_spec(
-            observation_space, action_space, policy, config.hidden, config.activation, "parameter"
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(int(rng.integers(2**31)))
-            net = TorchPolicy(self.spec)
-        self.layout = layout_of(net)
+        self.layout = layout_of(self.net)
         self.table = (int(rng.integers(2**31)), config.noise_table_size)
-        self.es = EvolutionStrategy(parameters_to_vector(net.parameters()).detach().numpy(), config, rng)
-        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+        self.es = EvolutionStrategy(parameters_to_vector(self.net.parameters()).detach().numpy(), config, rng)
         self._pending: np.ndarray | None = None
-
-    @classmethod
-    def check_spaces(
-        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
-    ) -> None:
-        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
-        check_neural_spaces(observation_space, action_space, policy)
-
-    def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if self.normalizer is None:
-            return None, None
-        return self.normalizer.mean, self.normalizer.std
 
     def ask(self, rng: np.random.Generator) -> Request:
         """The population, named by noise-table offsets."""

@@ -1,0 +1,60 @@
+"""What every algorithm over a neural policy shares: the spec, the seeded network, the normaliser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..policies.normalizer import RunningNormalizer
+from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
+from ..policies.torch_policy import TorchPolicy
+from .base import Algorithm
+
+
+class NeuralAlgorithm(Algorithm):
+    """Base of CEM, ES and CMA-ES over linear, MLP and GRU policies.
+
+    The config must have ``hidden``, ``activation`` and ``normalize_obs``; ``init_log_std`` is
+    read when present. ``head_sigma`` is the Gaussian head's kind (``parameter`` or ``network``).
+    """
+
+    policies = NEURAL_KINDS
+
+    def __init__(
+        self,
+        observation_space: gym.Space[Any],
+        action_space: gym.Space[Any],
+        config: Any,
+        rng: np.random.Generator,
+        policy: str = "mlp",
+        head_sigma: str = "parameter",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, rng, policy)
+        # Small networks run fastest on one thread; more threads spin against the sampling workers.
+        torch.set_num_threads(1)
+        if policy == "gru" and not config.hidden:
+            raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[32]")
+        self.spec = make_spec(
+            observation_space, action_space, policy, config.hidden, config.activation, head_sigma
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(int(rng.integers(2**31)))
+            self.net = TorchPolicy(self.spec, getattr(config, "init_log_std", 0.0))
+        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+
+    @classmethod
+    def check_spaces(
+        cls, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy: str
+    ) -> None:
+        """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
+        check_neural_spaces(observation_space, action_space, policy)
+
+    def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The normaliser's mean and standard deviation (None, None without normalisation)."""
+        if self.normalizer is None:
+            return None, None
+        return self.normalizer.mean, self.normalizer.std
