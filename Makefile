@@ -18,7 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/policysearch train cem --env Taxi-v4 --target 7.5 --eval-episodes 1000 --out runs/demo --force
+	$(BIN)/policysearch train cem --env CartPole-v1 --target 475 --max-seconds 120 --out runs/demo --force
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
