@@ -42,6 +42,13 @@ def plot_learning_curve(
     left.plot(its, [r.get("mean_return") for r in records], label="mean reward")
     if any("elite_threshold" in r for r in records):
         left.plot(its, [r.get("elite_threshold") for r in records], label="elite threshold")
+    for key, label, marker in (
+        ("greedy_return", "deterministic policy (check)", "o"),
+        ("eval_mean_return", "evaluation", "*"),
+    ):
+        points = [(r["iteration"], r[key]) for r in records if key in r]
+        if points:
+            left.scatter(*zip(*points, strict=True), marker=marker, zorder=3, label=label)
     if target is not None:
         left.axhline(target, color="gray", linestyle="--", label="target")
     left.set_xlabel("iteration")
