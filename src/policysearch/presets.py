@@ -55,8 +55,6 @@ PRESETS: dict[str, Preset] = {
     ),
     "MountainCarContinuous-v0": Preset(hyperparameters={"CEM": {"param_noise": 0.5, "normalize_obs": True}}),
     "LunarLander-v3": Preset(hyperparameters={"CEM": {"normalize_obs": True}}),
-    # Pendulum's random start angle makes one episode a noisy score: average three.
-    "Pendulum-v1": Preset(hyperparameters={"ES": {"episodes_per_candidate": 3, "population": 30}}),
     "policysearch/CartPoleNoVelocity-v1": Preset(hyperparameters={"CEM": {"hidden": [32]}}),
     # Clicks are Bernoulli: judge over 10000 users, and score an ES candidate over 200 of them.
     "policysearch/BannerAds-v0": Preset(
