@@ -95,3 +95,27 @@ def test_env_raising_in_step_keeps_its_message() -> None:
     runner = EnvRunner(RaisingEnv, 2, "Raising-v0")
     with pytest.raises(EnvError, match="the simulator exploded"):
         runner.sample(uniform_actor("FrozenLake-v1"), 4, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1", "FrozenLake-v1"])
+def test_common_starts_repeat_the_start_states(env_id: str) -> None:
+    from policysearch.sampling import make_sampler
+
+    env = make_env(env_id)
+    if isinstance(env.observation_space, gym.spaces.Discrete):
+        actor = uniform_actor(env_id)
+        sampler = make_sampler(env_id)
+    else:
+        from policysearch.policies.numpy_policy import NumpyActor
+        from policysearch.policies.spec import make_spec
+        from policysearch.policies.torch_policy import TorchPolicy
+
+        spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
+        actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
+        sampler = make_sampler(env_id)
+    common = sampler.sample(actor, 9, np.random.default_rng(0), common=3)
+    first = common.observations[0]
+    np.testing.assert_array_equal(first[:3], first[3:6])
+    np.testing.assert_array_equal(first[:3], first[6:9])
+    if env_id != "FrozenLake-v1":  # FrozenLake always starts in state 0
+        assert not np.array_equal(first[0], first[1])

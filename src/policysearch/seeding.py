@@ -48,6 +48,18 @@ def train_reset_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, TRAIN_SEED_LIMIT, size=n, dtype=np.int64)
 
 
+def session_reset_seeds(rng: np.random.Generator, n: int, common: int = 0) -> np.ndarray:
+    """Reset seeds of ``n`` training sessions.
+
+    With ``common`` > 0, session ``i`` gets the ``i % common``-th of ``common`` seeds: candidates
+    played in groups of ``common`` sessions then meet the same start states (common random
+    numbers), so that their scores differ by their policies, not by their luck.
+    """
+    if common > 0:
+        return np.tile(train_reset_seeds(rng, common), -(-n // common))[:n]
+    return train_reset_seeds(rng, n)
+
+
 def evaluation_seeds(n: int, seed: int = 0) -> np.ndarray:
     """Reset seeds of ``n`` evaluation episodes, disjoint from every training seed.
 

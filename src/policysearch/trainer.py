@@ -285,7 +285,7 @@ class Trainer:
                 tick = time.perf_counter()
                 rng = self.seeds.iteration(self.iteration)
                 request = self.algorithm.ask(rng)
-                sessions = sampler.sample(request.actor, request.n_sessions, rng)
+                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.common)
                 status = self.algorithm.tell(sessions, rng)
                 self.iteration += 1
                 self.env_steps += sessions.env_steps

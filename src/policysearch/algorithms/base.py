@@ -24,6 +24,9 @@ class Request:
 
     actor: Actor
     n_sessions: int
+    #: With ``common`` > 0, session ``i`` starts like session ``i % common``: candidates played in
+    #: groups of ``common`` sessions meet the same start states (common random numbers).
+    common: int = 0
 
 
 class Algorithm(ABC):

@@ -44,6 +44,10 @@ class ESPolicyConfig(ESConfig):
     #: ARS removes the survival bonus of locomotion tasks this way (Hopper: 1), so that standing
     #: still is no longer a local optimum.
     reward_shift: float = 0.0
+    #: Common random numbers: every candidate meets the same start states in an iteration (its
+    #: ``k``-th episode starts like every other candidate's ``k``-th), so that scores differ by
+    #: policy rather than by the luck of the start.
+    common_starts: bool = False
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
 
@@ -171,7 +175,8 @@ class ES(NeuralAlgorithm):
             mean,
             std,
         )
-        return Request(actor, cfg.population * cfg.episodes_per_candidate)
+        common = cfg.episodes_per_candidate if cfg.common_starts else 0
+        return Request(actor, cfg.population * cfg.episodes_per_candidate, common)
 
     def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean return and step mu (and sigma)."""

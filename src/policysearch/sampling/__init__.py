@@ -37,8 +37,11 @@ __all__ = [
 class Sampler(Protocol):
     """Anything that runs whole sessions of an actor."""
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator) -> Sessions:
-        """Run ``n`` sessions, all randomness drawn from ``rng``."""
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions, all randomness drawn from ``rng``.
+
+        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random numbers).
+        """
         ...
 
     def close(self) -> None:
@@ -52,9 +55,9 @@ class ModelSampler:
     def __init__(self, model: TabularModel) -> None:
         self.model = model
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator) -> Sessions:
-        """Run ``n`` sessions on the model."""
-        return self.model.sample(actor, n, rng)
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions on the model (with ``common``, in groups of common start states)."""
+        return self.model.sample(actor, n, rng, common)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..policies.base import Actor, start_sessions
-from ..seeding import train_reset_seeds
+from ..seeding import session_reset_seeds, train_reset_seeds
 from .runner import NoiseStream
 from .session import Sessions
 
@@ -67,9 +67,9 @@ class CartPoleVectorRunner:
         """Close the vector env."""
         self.env.close()
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator) -> Sessions:
-        """Run ``n`` sessions, with reset and noise seeds drawn from ``rng``."""
-        return self.run(actor, train_reset_seeds(rng, n), train_reset_seeds(rng, n))
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
+        return self.run(actor, session_reset_seeds(rng, n, common), train_reset_seeds(rng, n))
 
     def run(
         self,

@@ -81,15 +81,19 @@ class TabularModel:
             return None
         return cls(base.P, base.initial_state_distrib, env.spec.max_episode_steps)
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator) -> Sessions:
-        """Run ``n`` sessions of ``actor`` to their end (terminal state or time limit)."""
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions of ``actor`` to their end (terminal state or time limit).
+
+        With ``common`` > 0, session ``i`` starts in the same state as session ``i % common``.
+        """
         horizon = self.max_steps
         obs = np.zeros((horizon, n), dtype=np.int64)
         actions = np.zeros((horizon, n), dtype=np.int64)
         rewards = np.zeros((horizon, n), dtype=np.float64)
         lengths = np.full(n, horizon, dtype=np.int64)
         terminated = np.zeros(n, dtype=bool)
-        state = np.searchsorted(self.initial_cdf, rng.random(n), side="right")
+        starts = np.tile(rng.random(common), -(-n // common))[:n] if common > 0 else rng.random(n)
+        state = np.searchsorted(self.initial_cdf, starts, side="right")
         live = np.arange(n)
         start_sessions(actor, live)
         t = 0
