@@ -15,7 +15,7 @@ from ..envs import make_env
 from ..policies.base import Actor
 from .cartpole import CartPoleVectorRunner, cartpole_layout
 from .pool import ProcessSampler
-from .runner import EnvRunner
+from .runner import EnvRunner, SeededRunner
 from .session import Session, Sessions
 from .tabular_model import TabularModel
 
@@ -24,8 +24,8 @@ __all__ = [
     "EnvRunner",
     "ModelSampler",
     "ProcessSampler",
-    "Runner",
     "Sampler",
+    "SeededRunner",
     "Session",
     "Sessions",
     "TabularModel",
@@ -63,21 +63,7 @@ class ModelSampler:
         """Nothing to release."""
 
 
-class Runner(Sampler, Protocol):
-    """A sampler that can also run given seeds (what a worker holds)."""
-
-    def run(
-        self,
-        actor: Actor,
-        reset_seeds: np.ndarray,
-        noise_seeds: np.ndarray | None = None,
-        first_index: int = 0,
-    ) -> Sessions:
-        """One session per reset seed; the actor sees indices from ``first_index``."""
-        ...
-
-
-def make_runner(env_id: str, n_envs: int) -> Runner:
+def make_runner(env_id: str, n_envs: int) -> SeededRunner:
     """The fastest exact way to step ``env_id`` in this process.
 
     CartPole (also with hidden velocities) steps on Gymnasium's native vector env; every other

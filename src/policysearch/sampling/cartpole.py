@@ -16,8 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..policies.base import Actor, start_sessions
-from ..seeding import session_reset_seeds, train_reset_seeds
-from .runner import NoiseStream
+from .runner import NoiseStream, SeededRunner
 from .session import Sessions
 
 _PASSIVE_WRAPPERS = {"TimeLimit", "OrderEnforcing", "PassiveEnvChecker"}
@@ -46,7 +45,7 @@ def cartpole_layout(env: gym.Env) -> tuple[int, tuple[int, ...] | None] | None:
     return int(env.spec.max_episode_steps), keep
 
 
-class CartPoleVectorRunner:
+class CartPoleVectorRunner(SeededRunner):
     """Runs whole CartPole sessions on a native vector env of ``n_envs`` envs.
 
     Args:
@@ -66,10 +65,6 @@ class CartPoleVectorRunner:
     def close(self) -> None:
         """Close the vector env."""
         self.env.close()
-
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
-        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
-        return self.run(actor, session_reset_seeds(rng, n, common), train_reset_seeds(rng, n))
 
     def run(
         self,

@@ -7,6 +7,7 @@ many environments or workers share the work.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,29 @@ class NoiseStream:
         return self.block[self.pos - 1]
 
 
-class EnvRunner:
+class SeededRunner(ABC):
+    """A runner of whole sessions, each with its own reset and noise seed (the shape workers hold)."""
+
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
+        return self.run(actor, session_reset_seeds(rng, n, common), train_reset_seeds(rng, n))
+
+    @abstractmethod
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        first_index: int = 0,
+    ) -> Sessions:
+        """One session per reset seed; the actor sees indices from ``first_index``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the environments."""
+
+
+class EnvRunner(SeededRunner):
     """Runs whole sessions on ``n_envs`` environments, stepping them in turn and acting in batches.
 
     Args:
@@ -73,10 +96,6 @@ class EnvRunner:
         """Close every environment."""
         for env in self.envs:
             env.close()
-
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
-        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
-        return self.run(actor, session_reset_seeds(rng, n, common), train_reset_seeds(rng, n))
 
     def run(
         self,
