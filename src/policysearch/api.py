@@ -107,15 +107,9 @@ class Agent:
         The folder is readable by ``evaluate`` and :meth:`load`, and resumable with
         ``train --resume``.
         """
-        trainer = self._trainer
-        original = trainer.folder
         target = Path(path)
         target.mkdir(parents=True, exist_ok=True)
-        trainer.folder = target
-        try:
-            trainer._save()
-        finally:
-            trainer.folder = original
+        self._trainer.save(target)
         return target
 
     @classmethod

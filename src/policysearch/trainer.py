@@ -208,7 +208,8 @@ class Trainer:
     def _wall(self) -> float:
         return self.prior_wall + time.perf_counter() - self._clock
 
-    def _save(self) -> None:
+    def save(self, folder: Path | None = None) -> None:
+        """Write the checkpoint (to the run folder, or to ``folder``)."""
         meta = {
             "policysearch_version": __version__,
             "algorithm": self.options.algorithm,
@@ -225,7 +226,7 @@ class Trainer:
         arrays = self.algorithm.state_arrays()
         if self.last_returns is not None:
             arrays["trainer.last_returns"] = self.last_returns
-        save_checkpoint(self.folder, meta, arrays)
+        save_checkpoint(self.folder if folder is None else folder, meta, arrays)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class Trainer:
                 metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
                 metrics["wall_time_s"] = self._wall()
                 metrics_log.append(metrics)
-                self._save()
+                self.save()
                 for watcher in watchers:
                     watcher.on_iteration(self.iteration, metrics)
                 stop = "target" if solved_by is not None else self._budget_spent()
@@ -310,7 +311,7 @@ class Trainer:
             sampler.close()
         final = solved_by or self._evaluate()
         summary = self._summary(final, stop or "max_iterations")
-        self._save()
+        self.save()
         write_json(self.folder / SUMMARY, summary)
         plot_learning_curve(
             self.folder / CURVE,
