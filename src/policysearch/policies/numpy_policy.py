@@ -17,6 +17,8 @@ from .spec import PolicySpec
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 #: Normalised observations are clipped to this magnitude.
 OBS_CLIP = 10.0
+#: A single network's batches are padded to a multiple of this many rows (see NumpyActor.head).
+BATCH_QUANTUM = 16
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -98,21 +100,34 @@ class NumpyActor:
         return (1 - z) * n + z * h
 
     def head(self, obs: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """The last layer's outputs (logits, or Gaussian mean pre-activation and log std)."""
+        """The last layer's outputs (logits, or Gaussian mean pre-activation and log std).
+
+        A row's outputs do not depend on the other rows of the batch: BLAS picks its kernel by
+        the batch size, and kernels round differently (a single row takes another path than
+        sixteen), so a single network's batches are padded to a multiple of :data:`BATCH_QUANTUM`
+        rows. Without this, a session's continuous actions would differ in the last bit with the
+        sessions that happen to share its batch, and so with the number of workers.
+        """
         cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
         x = self.preprocess(obs)
+        rows = len(x)
+        if cand is None and rows % BATCH_QUANTUM:
+            x = np.concatenate([x, np.zeros((BATCH_QUANTUM - rows % BATCH_QUANTUM, x.shape[1]), x.dtype)])
         if self.spec.recurrent:
             idx = np.asarray(index)
             self._grow(int(idx.max()) + 1)
-            h = self._gru(x, self.hidden[idx], cand)
-            self.hidden[idx] = h
+            h = self.hidden[idx]
+            if len(h) < len(x):
+                h = np.concatenate([h, np.zeros((len(x) - len(h), h.shape[1]), h.dtype)])
+            h = self._gru(x, h, cand)
+            self.hidden[idx] = h[:rows]
             x = h
         else:
             i = 0
             while f"layers.{i}.weight" in self.params:
                 x = self._activation(self._linear(f"layers.{i}", x, cand))
                 i += 1
-        return self._linear("head", x, cand)
+        return self._linear("head", x, cand)[:rows]
 
     def _grow(self, size: int) -> None:
         if size > len(self.hidden):
