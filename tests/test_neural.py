@@ -15,13 +15,15 @@ from policysearch.policies.numpy_policy import NumpyActor
 from policysearch.policies.spec import make_spec
 from policysearch.policies.torch_policy import TorchPolicy
 from policysearch.runfolder import load_checkpoint
-from policysearch.sampling import CartPoleVectorRunner, EnvRunner
+from policysearch.sampling import EnvRunner, VectorRunner, make_runner, vector_dynamics
 
 SPACES = {
     "cartpole": (gym.spaces.Box(-5, 5, (4,)), gym.spaces.Discrete(2)),
     "pendulum": (gym.spaces.Box(-8, 8, (3,)), gym.spaces.Box(-2, 2, (1,))),
     "onehot": (gym.spaces.Discrete(6), gym.spaces.Discrete(3, start=1)),
     "lander": (gym.spaces.Box(-5, 5, (8,)), gym.spaces.Box(-1, 1, (2,))),
+    "novelocity": (gym.spaces.Box(-5, 5, (2,)), gym.spaces.Discrete(2)),
+    "mountaincar": (gym.spaces.Box(-1.2, 0.6, (2,)), gym.spaces.Discrete(3)),
 }
 
 
@@ -57,6 +59,24 @@ def test_numpy_actor_matches_torch(kind: str, space: str, sigma: str) -> None:
         np.testing.assert_allclose(actor.head(obs[t], np.arange(n)), expected[t], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["linear", "mlp", "gru"])
+@pytest.mark.parametrize("space", ["pendulum", "lander"])
+def test_a_rows_outputs_do_not_depend_on_its_batch(kind: str, space: str) -> None:
+    spec, net, obs_space = build(space, kind)
+    obs_space.seed(0)
+    obs = np.stack([obs_space.sample() for _ in range(37)])
+    together = NumpyActor(spec, net.numpy_params(), deterministic=True)
+    together.start(np.arange(37))
+    batch = together.head(obs, np.arange(37))
+    for size in (1, 2, 5, 16):
+        alone = NumpyActor(spec, net.numpy_params(), deterministic=True)
+        alone.start(np.arange(37))
+        rows = np.concatenate(
+            [alone.head(obs[i : i + size], np.arange(i, min(i + size, 37))) for i in range(0, 37, size)]
+        )
+        np.testing.assert_array_equal(rows, batch)
+
+
 def test_stochastic_actions_follow_the_policy_and_stay_in_bounds() -> None:
     spec, net, _ = build("pendulum", "mlp")
     actor = NumpyActor(spec, net.numpy_params())
@@ -73,20 +93,39 @@ def test_stochastic_actions_follow_the_policy_and_stay_in_bounds() -> None:
     np.testing.assert_allclose(np.bincount(a - 1, minlength=3) / 30000, probs, atol=0.01)
 
 
-def test_cartpole_vector_runner_reproduces_the_env_runner() -> None:
-    spec, net, _ = build("cartpole", "mlp")
-    actor = NumpyActor(spec, net.numpy_params())
+@pytest.mark.parametrize(
+    ("env_id", "space", "deterministic"),
+    [
+        ("CartPole-v1", "cartpole", False),
+        ("policysearch/CartPoleNoVelocity-v1", "novelocity", False),
+        ("Pendulum-v1", "pendulum", False),
+        ("Pendulum-v1", "pendulum", True),
+        ("MountainCar-v0", "mountaincar", False),
+    ],
+)
+def test_vector_runner_reproduces_the_env_runner(env_id: str, space: str, deterministic: bool) -> None:
+    spec, net, _ = build(space, "mlp")
+    actor = NumpyActor(spec, net.numpy_params(), deterministic=deterministic)
     seeds = np.arange(40) * 7919 + 13
     noise_seeds = seeds + 1
-    fast = CartPoleVectorRunner(16, 500).run(actor, seeds, noise_seeds)
-    slow = EnvRunner(functools.partial(make_env, "CartPole-v1"), 5, "CartPole-v1").run(
-        actor, seeds, noise_seeds
-    )
+    runner = make_runner(env_id, 16)
+    assert isinstance(runner, VectorRunner)
+    fast = runner.run(actor, seeds, noise_seeds)
+    slow = EnvRunner(functools.partial(make_env, env_id), 5, env_id).run(actor, seeds, noise_seeds)
     np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
     np.testing.assert_array_equal(fast.lengths, slow.lengths)
-    np.testing.assert_allclose(fast.observations, slow.observations, atol=1e-5)
+    np.testing.assert_array_equal(fast.observations, slow.observations)
     np.testing.assert_array_equal(fast.actions, slow.actions)
+    np.testing.assert_array_equal(fast.rewards, slow.rewards)
     np.testing.assert_array_equal(fast.terminated, slow.terminated)
+
+
+def test_only_plain_classic_control_envs_are_vectorised() -> None:
+    assert not isinstance(make_runner("Acrobot-v1", 4), VectorRunner)
+    assert not isinstance(make_runner("MountainCarContinuous-v0", 4), VectorRunner)
+    env = gym.wrappers.ClipReward(make_env("Pendulum-v1"), -1, 1)
+    assert vector_dynamics(env) is None
+    assert vector_dynamics(make_env("Pendulum-v1", render_mode="rgb_array")) is None
 
 
 def small(out: Path, **kw) -> TrainOptions:
@@ -96,9 +135,10 @@ def small(out: Path, **kw) -> TrainOptions:
     return TrainOptions(**base)
 
 
-def test_same_result_whatever_the_number_of_workers(tmp_path: Path) -> None:
-    Trainer(small(tmp_path / "one", env_id="Acrobot-v1")).train()
-    Trainer(small(tmp_path / "two", env_id="Acrobot-v1", workers=2, n_envs=3)).train()
+@pytest.mark.parametrize("env_id", ["Acrobot-v1", "Pendulum-v1"])
+def test_same_result_whatever_the_number_of_workers(tmp_path: Path, env_id: str) -> None:
+    Trainer(small(tmp_path / "one", env_id=env_id)).train()
+    Trainer(small(tmp_path / "two", env_id=env_id, workers=2, n_envs=3)).train()
     assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "two")
 
 

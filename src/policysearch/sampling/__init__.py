@@ -13,14 +13,13 @@ import numpy as np
 
 from ..envs import make_env
 from ..policies.base import Actor
-from .cartpole import CartPoleVectorRunner, cartpole_layout
 from .pool import ProcessSampler
 from .runner import EnvRunner, SeededRunner
 from .session import Session, Sessions
 from .tabular_model import TabularModel
+from .vector import VectorRunner, vector_dynamics
 
 __all__ = [
-    "CartPoleVectorRunner",
     "EnvRunner",
     "ModelSampler",
     "ProcessSampler",
@@ -29,6 +28,7 @@ __all__ = [
     "Session",
     "Sessions",
     "TabularModel",
+    "VectorRunner",
     "make_runner",
     "make_sampler",
 ]
@@ -66,14 +66,15 @@ class ModelSampler:
 def make_runner(env_id: str, n_envs: int) -> SeededRunner:
     """The fastest exact way to step ``env_id`` in this process.
 
-    CartPole (also with hidden velocities) steps on Gymnasium's native vector env; every other
-    environment steps as ``n_envs`` env objects side by side.
+    CartPole (also with hidden velocities), Pendulum and MountainCar step as numpy arrays of at
+    least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side by side.
     """
     env = make_env(env_id)
-    layout = cartpole_layout(env)
+    vector = vector_dynamics(env)
     env.close()
-    if layout is not None:
-        return CartPoleVectorRunner(max(n_envs, 64), *layout)
+    if vector is not None:
+        dynamics, limit = vector
+        return VectorRunner(dynamics, max(n_envs, 64), limit)
     return EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
 
 

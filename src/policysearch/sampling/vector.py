@@ -55,7 +55,7 @@ class Dynamics(ABC):
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Step the ``active`` slots with their actions; their rewards (float64) and terminations."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most dynamics hold nothing)
         """Release what the dynamics hold."""
 
 
@@ -160,8 +160,11 @@ class MountainCarDynamics(Dynamics):
 
 
 def _square(x: np.ndarray) -> np.ndarray:
-    """``x ** 2`` as the env computes it on a numpy scalar: libm's ``pow`` (``powf`` for float32),
-    which differs from the array power's ``x * x`` in the last bit now and then."""
+    """``x ** 2`` as the env computes it on a numpy scalar.
+
+    That is libm's ``pow`` (``powf`` for float32), which differs from the array power's ``x * x``
+    in the last bit now and then.
+    """
     return np.array([v**2 for v in x], dtype=x.dtype)
 
 
