@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policysearch.algorithms import elite_quota, select_elite
+from policysearch.algorithms import elite_quota, select_elite, select_elite_by_group
 from policysearch.sampling import Sessions
 
 # The lecture's worked example: three sessions and their total rewards.
@@ -66,3 +66,16 @@ def test_elite_is_never_worse_than_the_rest(scores: list[int], percentile: float
     assert mask.sum() <= max(elite_quota(arr.size, percentile), (arr > threshold).sum())
     if (~mask).any():
         assert arr[mask].min() >= arr[~mask].max()
+
+
+def test_the_elite_is_chosen_within_each_start_group() -> None:
+    # Group 0 (candidates 0, 2, 4) started badly, group 1 (1, 3, 5) well: a pooled threshold would
+    # keep only group 1; by group, each keeps its own best.
+    scores = np.array([-900.0, -100.0, -800.0, -150.0, -850.0, -120.0])
+    mask, threshold = select_elite_by_group(scores, 2, 60)
+    assert np.flatnonzero(mask).tolist() == [1, 2]
+    assert threshold == pytest.approx(
+        (np.percentile([-900, -800, -850], 60) + np.percentile([-100, -150, -120], 60)) / 2
+    )
+    pooled, _ = select_elite(scores, 60)
+    assert np.flatnonzero(pooled).tolist() == [1, 3, 5]

@@ -11,7 +11,7 @@ from .base import Algorithm, Request
 from .cem import CEM, CEMConfig
 from .cem_tabular import TabularCEM, TabularCEMConfig
 from .cmaes import CMAES, CMAESConfig
-from .elite import elite_quota, select_elite
+from .elite import elite_quota, select_elite, select_elite_by_group
 from .es import ES, ESPolicyConfig
 
 #: Every algorithm class, by command-line name; each class implements some policy kinds.
@@ -41,6 +41,7 @@ __all__ = [
     "elite_quota",
     "resolve",
     "select_elite",
+    "select_elite_by_group",
 ]
 
 

@@ -23,7 +23,7 @@ from ..policies.numpy_policy import NumpyActor
 from ..policies.torch_policy import Adam
 from ..sampling.session import Sessions
 from .base import Request
-from .elite import select_elite
+from .elite import select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
 
 
@@ -37,6 +37,13 @@ class CEMConfig:
     #: Sessions per candidate; a candidate is scored by their average return, so that lucky
     #: starts do not win (useful with ``param_noise``, where candidates differ).
     n_simulations: int = 1
+    #: Common random numbers (0: off). The candidates of an iteration form this many groups
+    #: (candidate ``c`` in group ``c % start_groups``); a group's candidates meet the same start
+    #: states (each its ``k``-th session like the others' ``k``-th), and the elite is chosen
+    #: within each group, so that candidates are ranked by how they play rather than by where
+    #: they start (Pendulum, whose return depends more on the start state than on the policy).
+    #: The remembered elite of past iterations joins the fit.
+    start_groups: int = 0
     #: Elite threshold: sessions at or above this percentile of the returns are the elite.
     percentile: float = 70.0
     #: Iterations whose elite take part in the threshold and the fit (1: only the current).
@@ -70,6 +77,7 @@ class CEMConfig:
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
         check_range("n_simulations", self.n_simulations, 1)
+        check_range("start_groups", self.start_groups, 0)
         check_range("percentile", self.percentile, 0, 100)
         check_range("elite_memory", self.elite_memory, 1, 20)
         for size in self.hidden:
@@ -117,8 +125,9 @@ class CEM(NeuralAlgorithm):
         """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
         cfg = self.config
         total = cfg.n_sessions * cfg.n_simulations
+        common = cfg.start_groups * cfg.n_simulations
         if cfg.param_noise == 0:
-            return Request(self.actor(deterministic=False), total)
+            return Request(self.actor(deterministic=False), total, common)
         params = self.net.numpy_params()
         stacked = {}
         for name, value in params.items():
@@ -127,7 +136,7 @@ class CEM(NeuralAlgorithm):
                 copies = copies + self.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
             stacked[name] = copies
         mean, std = self._norm()
-        return Request(NumpyActor(self.spec, stacked, mean, std, group=cfg.n_simulations), total)
+        return Request(NumpyActor(self.spec, stacked, mean, std, group=cfg.n_simulations), total, common)
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean."""
@@ -147,7 +156,12 @@ class CEM(NeuralAlgorithm):
             "lengths": sessions.lengths,
         }
         pool = [current, *self.memory]
-        elite, threshold = select_elite(np.concatenate([m["scores"] for m in pool]), cfg.percentile, rng)
+        if cfg.start_groups:
+            fresh_elite, threshold = select_elite_by_group(scores, cfg.start_groups, cfg.percentile, rng)
+            remembered = np.ones(sum(m["scores"].size for m in self.memory), dtype=bool)
+            elite = np.concatenate([fresh_elite, remembered])
+        else:
+            elite, threshold = select_elite(np.concatenate([m["scores"] for m in pool]), cfg.percentile, rng)
         chosen, offset = [], 0
         for m in pool:
             keep = np.flatnonzero(elite[offset : offset + m["scores"].size])

@@ -47,3 +47,29 @@ def select_elite(
         mask = above.copy()
         mask[tied[:room]] = True
     return mask, threshold
+
+
+def select_elite_by_group(
+    scores: np.ndarray, groups: int, percentile: float, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, float]:
+    """:func:`select_elite` within each group, candidate ``c`` being in group ``c % groups``.
+
+    Candidates that started from the same states are judged against each other only, so that a
+    lucky start does not make the elite (common random numbers).
+
+    Returns:
+        The elite mask and the mean of the groups' thresholds.
+
+    >>> mask, _ = select_elite_by_group(np.array([1.0, 10.0, 2.0, 20.0]), 2, 50)
+    >>> mask.tolist()
+    [False, False, True, True]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    mask = np.zeros(scores.size, dtype=bool)
+    thresholds = []
+    for g in range(min(groups, scores.size)):
+        members = np.arange(g, scores.size, groups)
+        chosen, threshold = select_elite(scores[members], percentile, rng)
+        mask[members[chosen]] = True
+        thresholds.append(threshold)
+    return mask, float(np.mean(thresholds))
