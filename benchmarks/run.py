@@ -142,6 +142,9 @@ NEURAL_CONFIGS: list[Config] = [  # hyperparameters come from the presets (src/p
     Config("es", "LunarLanderContinuous-v3", extra="--workers 2"),
     Config("es", "Hopper-v5", "linear", extra="--workers 2"),
     Config("cmaes", "CartPole-v1", "linear"),
+    Config("cmaes", "Pendulum-v1"),
+    Config("cmaes", "LunarLanderContinuous-v3", "linear", extra="--workers 2"),
+    Config("cmaes", "Hopper-v5", "linear", extra="--workers 2"),
 ]
 
 SUITES: dict[str, tuple[dict[str, EnvSpec], list[Config]]] = {
