@@ -232,3 +232,22 @@ def test_cem_solves_cartpole(tmp_path: Path, seed: int) -> None:
         )
     ).train()
     assert summary["solved"] and summary["eval_mean_return"] >= 475
+
+
+def test_start_groups_share_start_states_and_pick_the_elite_in_each_group() -> None:
+    from policysearch.algorithms.cem import CEM, CEMConfig
+
+    env = make_env("Pendulum-v1")
+    config = CEMConfig(n_sessions=6, n_simulations=2, start_groups=3, percentile=50, hidden=(8,))
+    algo = CEM(env.observation_space, env.action_space, config, np.random.default_rng(0))
+    request = algo.ask(np.random.default_rng(1))
+    assert request.common == 6
+    runner = make_runner("Pendulum-v1", 4)
+    sessions = runner.sample(request.actor, request.n_sessions, np.random.default_rng(2), request.common)
+    runner.close()
+    first = sessions.observations[0]  # candidate c plays sessions 2c, 2c + 1; its group is c % 3
+    for c in range(3, 6):
+        np.testing.assert_array_equal(first[2 * c : 2 * c + 2], first[2 * (c - 3) : 2 * (c - 3) + 2])
+    assert not np.array_equal(first[0], first[1])
+    stats = algo.tell(sessions, np.random.default_rng(3))
+    assert stats["elite_size"] == 3  # one of the two candidates of each group
