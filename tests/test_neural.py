@@ -251,3 +251,24 @@ def test_start_groups_share_start_states_and_pick_the_elite_in_each_group() -> N
     assert not np.array_equal(first[0], first[1])
     stats = algo.tell(sessions, np.random.default_rng(3))
     assert stats["elite_size"] == 3  # one of the two candidates of each group
+
+
+def test_the_smooth_update_blends_the_fit_into_the_old_weights() -> None:
+    from policysearch.algorithms.cem import CEM, CEMConfig
+
+    env = make_env("CartPole-v1")
+    runner = make_runner("CartPole-v1", 8)
+    weights = {}
+    for alpha in (1.0, 0.25):
+        config = CEMConfig(n_sessions=16, hidden=(8,), alpha=alpha)
+        algo = CEM(env.observation_space, env.action_space, config, np.random.default_rng(0))
+        before = [p.detach().clone() for p in algo.net.parameters()]
+        request = algo.ask(np.random.default_rng(1))
+        algo.tell(
+            runner.sample(request.actor, request.n_sessions, np.random.default_rng(2)),
+            np.random.default_rng(3),
+        )
+        weights[alpha] = [p.detach().clone() for p in algo.net.parameters()]
+    runner.close()
+    for old, fit, smooth in zip(before, weights[1.0], weights[0.25], strict=True):
+        torch.testing.assert_close(smooth, 0.25 * fit + 0.75 * old)

@@ -63,6 +63,9 @@ class CEMConfig:
     #: Minibatch size in (state, action) pairs (a GRU takes whole sessions, as many as make about
     #: this many pairs).
     batch_size: int = 256
+    #: Smooth update of the weights, as the tabular method's: W <- alpha * W_fit + (1 - alpha) * W
+    #: (1: the fit replaces the policy). Below 1, one iteration's lucky elite moves the policy less.
+    alpha: float = 1.0
     #: Entropy bonus weight (against premature collapse).
     entropy_coef: float = 1e-3
     #: Normalise observations by their running mean and standard deviation.
@@ -86,6 +89,7 @@ class CEMConfig:
         check_range("learning_rate", self.learning_rate, 0, low_open=True)
         check_range("epochs", self.epochs, 1)
         check_range("batch_size", self.batch_size, 1)
+        check_range("alpha", self.alpha, 0, 1, low_open=True)
         check_range("entropy_coef", self.entropy_coef, 0)
         check_range("param_noise", self.param_noise, 0)
         check_range("param_noise_decay", self.param_noise_decay, 0, 1, low_open=True)
@@ -168,7 +172,12 @@ class CEM(NeuralAlgorithm):
             offset += m["scores"].size
             if keep.size:
                 chosen.append(_take(m, keep))
+        before = [p.detach().clone() for p in self.net.parameters()] if cfg.alpha < 1 else []
         loss, entropy = self._fit(chosen, rng)
+        if before:
+            with torch.no_grad():
+                for p, old in zip(self.net.parameters(), before, strict=True):
+                    p.mul_(cfg.alpha).add_(old, alpha=1 - cfg.alpha)
         self.updates += 1
         if self.normalizer is not None:
             self.normalizer.update(sessions.observations[sessions.mask()])
