@@ -248,3 +248,13 @@ def test_cmaes_solves_cartpole(tmp_path: Path) -> None:
         )
     ).train()
     assert summary["solved"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_es_solves_pendulum(tmp_path: Path, seed: int) -> None:
+    options = TrainOptions(
+        algorithm="es", env_id="Pendulum-v1", seed=seed, target=-200, max_seconds=150, out=str(tmp_path / "r")
+    )
+    summary = Trainer(options).train()
+    assert summary["solved"] and summary["eval_mean_return"] >= -200

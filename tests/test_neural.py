@@ -272,3 +272,18 @@ def test_the_smooth_update_blends_the_fit_into_the_old_weights() -> None:
     runner.close()
     for old, fit, smooth in zip(before, weights[1.0], weights[0.25], strict=True):
         torch.testing.assert_close(smooth, 0.25 * fit + 0.75 * old)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cem_solves_mountain_car_with_its_preset(tmp_path: Path, seed: int) -> None:
+    options = TrainOptions(
+        algorithm="cem",
+        env_id="MountainCar-v0",
+        seed=seed,
+        target=-110,
+        max_seconds=120,
+        out=str(tmp_path / "r"),
+    )
+    summary = Trainer(options).train()
+    assert summary["solved"] and summary["eval_mean_return"] >= -110
