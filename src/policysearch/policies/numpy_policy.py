@@ -21,6 +21,13 @@ OBS_CLIP = 10.0
 BATCH_QUANTUM = 16
 
 
+def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows`` rows (``a`` itself when it has as many)."""
+    if len(a) >= rows:
+        return a
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -111,15 +118,12 @@ class NumpyActor:
         cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
         x = self.preprocess(obs)
         rows = len(x)
-        if cand is None and rows % BATCH_QUANTUM:
-            x = np.concatenate([x, np.zeros((BATCH_QUANTUM - rows % BATCH_QUANTUM, x.shape[1]), x.dtype)])
+        if cand is None:
+            x = _pad_rows(x, -(-rows // BATCH_QUANTUM) * BATCH_QUANTUM)
         if self.spec.recurrent:
             idx = np.asarray(index)
             self._grow(int(idx.max()) + 1)
-            h = self.hidden[idx]
-            if len(h) < len(x):
-                h = np.concatenate([h, np.zeros((len(x) - len(h), h.shape[1]), h.dtype)])
-            h = self._gru(x, h, cand)
+            h = self._gru(x, _pad_rows(self.hidden[idx], len(x)), cand)
             self.hidden[idx] = h[:rows]
             x = h
         else:
