@@ -1,6 +1,6 @@
-import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -104,20 +104,57 @@ def test_stochastic_actions_follow_the_policy_and_stay_in_bounds() -> None:
     ],
 )
 def test_vector_runner_reproduces_the_env_runner(env_id: str, space: str, deterministic: bool) -> None:
+    """Both runners play the same sessions when the envs start where the dynamics start."""
     spec, net, _ = build(space, "mlp")
     actor = NumpyActor(spec, net.numpy_params(), deterministic=deterministic)
     seeds = np.arange(40) * 7919 + 13
     noise_seeds = seeds + 1
     runner = make_runner(env_id, 16)
     assert isinstance(runner, VectorRunner)
+    dynamics = runner.dynamics
+
+    def env_fn() -> gym.Env:
+        env = make_env(env_id)
+        base: Any = env.unwrapped
+        original = base.reset
+
+        def reset(*, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+            _, info = original(seed=seed, options=options)
+            base.state = dynamics.start_states(np.array([seed]))[0]
+            obs = base._get_obs() if hasattr(base, "_get_obs") else np.array(base.state, np.float32)
+            return obs, info
+
+        base.reset = reset
+        return env
+
     fast = runner.run(actor, seeds, noise_seeds)
-    slow = EnvRunner(functools.partial(make_env, env_id), 5, env_id).run(actor, seeds, noise_seeds)
+    slow = EnvRunner(env_fn, 5, env_id).run(actor, seeds, noise_seeds)
     np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
     np.testing.assert_array_equal(fast.lengths, slow.lengths)
     np.testing.assert_array_equal(fast.observations, slow.observations)
     np.testing.assert_array_equal(fast.actions, slow.actions)
     np.testing.assert_array_equal(fast.rewards, slow.rewards)
     np.testing.assert_array_equal(fast.terminated, slow.terminated)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "low", "high"),
+    [
+        ("CartPole-v1", [-0.05] * 4, [0.05] * 4),
+        ("Pendulum-v1", [-np.pi, -1], [np.pi, 1]),
+        ("MountainCar-v0", [-0.6, 0], [-0.4, 0]),
+    ],
+)
+def test_vector_start_states_follow_the_envs_start_distribution(env_id: str, low: list, high: list) -> None:
+    runner = make_runner(env_id, 4)
+    assert isinstance(runner, VectorRunner)
+    states = runner.dynamics.start_states(np.arange(20000))
+    assert (states >= np.array(low)).all() and (states <= np.array(high)).all()
+    np.testing.assert_allclose(
+        states.mean(0), (np.array(low) + high) / 2, atol=0.01 * (np.array(high) - low).max()
+    )
+    np.testing.assert_allclose(states.std(0), (np.array(high) - low) / np.sqrt(12), rtol=0.02, atol=1e-12)
+    np.testing.assert_array_equal(runner.dynamics.start_states(np.array([5, 7])), states[[5, 7]])
 
 
 def test_only_plain_classic_control_envs_are_vectorised() -> None:

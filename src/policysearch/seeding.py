@@ -7,6 +7,12 @@ The tree is keyed by purpose, so that adding a consumer never shifts the seeds o
 - ``evaluation_seeds(n, seed)``: reset seeds of evaluation episodes. Training never resets an
   environment with a seed at or above ``EVAL_SEED_BASE``, so the two
   sets are disjoint by construction.
+
+A training session's own random numbers (its action noise, and the start state of a task stepped
+as arrays) are counter-based: the ``t``-th number of the stream keyed by the session's seed is a
+hash of the two (:func:`stream_uniform`, :func:`stream_normal`). Any number of sessions draw
+their step ``t`` in one vectorised call, with no generator to create per session, and a session's
+numbers do not depend on which runner, worker or batch plays it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ EVAL_SEED_BASE = 2**40
 TRAIN_SEED_LIMIT = 2**31
 
 _INIT, _ITERATION = 0, 1
+
+#: Purposes of keyed streams (they take disjoint streams even under equal seeds).
+NOISE_STREAM, START_STREAM = 0, 1
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 class SeedTree:
@@ -69,3 +79,42 @@ def evaluation_seeds(n: int, seed: int = 0) -> np.ndarray:
     """
     start = EVAL_SEED_BASE + int(seed) * 10**9
     return np.arange(start, start + n, dtype=np.int64)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (Steele, Lea and Flood, 2014): a bijection of uint64 that spreads bits."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def stream_keys(seeds: np.ndarray, purpose: int = NOISE_STREAM) -> np.ndarray:
+    """The keys of the streams of these seeds (non-negative, below 2**56) for one purpose."""
+    raw = np.atleast_1d(np.asarray(seeds)).astype(np.uint64) + (np.uint64(purpose) << np.uint64(56))
+    return _mix(raw)
+
+
+def stream_uniform(keys: np.ndarray, counters: np.ndarray | int, dim: int) -> np.ndarray:
+    """Numbers ``counters * dim`` to ``counters * dim + dim - 1`` of each keyed stream, on [0, 1).
+
+    Number ``j`` of the stream with key ``k`` is SplitMix64's output ``mix(k + (j + 1) * golden)``
+    (its top 53 bits as a double), so any entry is computed without the ones before it.
+
+    Args:
+        keys: ``(B,)`` keys from :func:`stream_keys`.
+        counters: ``(B,)`` (or one) index of the draw in each stream, in units of ``dim`` numbers.
+        dim: numbers per draw.
+
+    Returns:
+        ``(B, dim)`` float64.
+    """
+    counters = np.broadcast_to(np.asarray(counters, dtype=np.uint64), keys.shape)
+    j = counters[:, None] * np.uint64(dim) + np.arange(1, dim + 1, dtype=np.uint64)
+    bits = _mix(keys[:, None] + j * _GOLDEN)
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def stream_normal(keys: np.ndarray, counters: np.ndarray | int, dim: int) -> np.ndarray:
+    """Standard normal draws of the keyed streams (Box-Muller on two uniforms each), ``(B, dim)``."""
+    u = stream_uniform(keys, counters, 2 * dim)
+    return np.sqrt(-2.0 * np.log1p(-u[:, :dim])) * np.cos(2.0 * np.pi * u[:, dim:])

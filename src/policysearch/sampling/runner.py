@@ -1,8 +1,8 @@
 """Sampling by stepping real Gymnasium environments, many at once, with batched actions.
 
-Each session ``i`` of a request has its own reset seed and its own stream of action noise, both
-derived from the request's generator, so the sessions (and so the results) do not depend on how
-many environments or workers share the work.
+Each session ``i`` of a request has its own reset seed and its own stream of action noise (keyed
+by its noise seed, :mod:`policysearch.seeding`), both drawn from the request's generator, so the
+sessions (and so the results) do not depend on how many environments or workers share the work.
 """
 
 from __future__ import annotations
@@ -16,45 +16,20 @@ import numpy as np
 
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
-from ..seeding import session_reset_seeds, train_reset_seeds
+from ..seeding import session_reset_seeds, stream_keys, stream_normal, stream_uniform, train_reset_seeds
 from .session import Sessions
 
-_NOISE_BLOCK = 256
 
+def step_noise(actor: Actor, keys: np.ndarray | None, steps: np.ndarray) -> np.ndarray | None:
+    """The random numbers of sessions at their step ``steps``: ``(B, noise_dim)``, or None.
 
-class NoiseStream:
-    """Per-session random numbers, drawn in blocks from the session's own generator."""
-
-    def __init__(self, seed: int, actor: Actor) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.kind, self.dim = actor.noise_kind, actor.noise_dim
-        self.block = np.empty((0, self.dim))
-        self.pos = 0
-
-    def _refill(self) -> None:
-        shape = (_NOISE_BLOCK, self.dim)
-        normal = self.kind == "normal"
-        self.block = self.rng.standard_normal(shape) if normal else self.rng.random(shape)
-        self.pos = 0
-
-    def take(self, count: int) -> np.ndarray:
-        """The next ``count`` steps' random numbers, ``(count, dim)``: as ``count`` calls of next."""
-        parts = []
-        while count:
-            if self.pos == len(self.block):
-                self._refill()
-            k = min(count, len(self.block) - self.pos)
-            parts.append(self.block[self.pos : self.pos + k])
-            self.pos += k
-            count -= k
-        return np.concatenate(parts) if parts else np.empty((0, self.dim))
-
-    def next(self) -> np.ndarray:
-        """The next step's random numbers."""
-        if self.pos == len(self.block):
-            self._refill()
-        self.pos += 1
-        return self.block[self.pos - 1]
+    ``keys`` are the sessions' noise streams (:func:`~policysearch.seeding.stream_keys` of their
+    noise seeds); None, or an actor that needs no noise, gives None.
+    """
+    if keys is None or not actor.noise_dim:
+        return None
+    draw = stream_normal if actor.noise_kind == "normal" else stream_uniform
+    return draw(keys, steps, actor.noise_dim)
 
 
 class SeededRunner(ABC):
@@ -117,7 +92,7 @@ class EnvRunner(SeededRunner):
         slots = len(self.envs)
         current = [-1] * slots  # session index each env is playing, -1 when idle
         obs: list[Any] = [None] * slots
-        noise: list[NoiseStream | None] = [None] * slots
+        keys = None if noise_seeds is None else stream_keys(noise_seeds)
         next_session = 0
 
         def start(slot: int) -> None:
@@ -128,8 +103,6 @@ class EnvRunner(SeededRunner):
             obs[slot], _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
             start_sessions(actor, np.array([first_index + i]))
             records[i] = ([], [], [], False)
-            if actor.noise_dim and noise_seeds is not None:
-                noise[slot] = NoiseStream(int(noise_seeds[i]), actor)
 
         for slot in range(min(slots, n)):
             start(slot)
@@ -138,11 +111,10 @@ class EnvRunner(SeededRunner):
             if not active:
                 break
             batch = np.stack([np.asarray(obs[s]) for s in active])
-            index = np.array([first_index + current[s] for s in active], dtype=np.int64)
-            draws = None
-            if actor.noise_dim:
-                draws = np.stack([noise[s].next() for s in active])  # type: ignore[union-attr]
-            actions = np.asarray(actor.act(batch, index, draws))
+            ids = np.array([current[s] for s in active], dtype=np.int64)
+            steps = np.array([len(records[i][1]) for i in ids], dtype=np.int64)
+            draws = step_noise(actor, None if keys is None else keys[ids], steps)
+            actions = np.asarray(actor.act(batch, first_index + ids, draws))
             for j, slot in enumerate(active):
                 i = current[slot]
                 action = actions[j]

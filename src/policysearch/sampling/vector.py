@@ -2,12 +2,14 @@
 
 Stepping ``n`` env objects in turn costs a Python call per env and step; these runners step all
 their slots with one numpy operation instead, ten to a hundred times faster. Each task's
-:class:`Dynamics` reproduces its Gymnasium env exactly: a session starts from the state
-``env.reset(seed=s)`` draws (the same ``default_rng(s)`` draws), and every step performs the env's
-own arithmetic, operation for operation and in the same dtypes, so a session's seed decides it
-just as in :class:`~policysearch.sampling.runner.EnvRunner` (tests check that both give the same
-sessions). CartPole steps on Gymnasium's native ``CartPoleVectorEnv``; Pendulum and MountainCar,
-which have none, on the dynamics written here.
+:class:`Dynamics` reproduces its Gymnasium env's step exactly: every step performs the env's own
+arithmetic, operation for operation and in the same dtypes (tests step both from the same states
+and compare). A session starts from a state of the env's own start distribution (uniform in a
+box), drawn for all starting sessions at once from counter-based streams keyed by their reset
+seeds (:func:`~policysearch.seeding.stream_uniform`) rather than by ``env.reset(seed)``, whose
+generator would cost more to create than a short session costs to play. CartPole steps on
+Gymnasium's native ``CartPoleVectorEnv``; Pendulum and MountainCar, which have none, on the
+dynamics written here.
 
 :func:`vector_dynamics` recognises the tasks: the exact env class, with only passive wrappers
 (and :class:`~policysearch.envs.partial.HideVelocity` on CartPole) between it and the user.
@@ -25,7 +27,8 @@ import gymnasium as gym
 import numpy as np
 
 from ..policies.base import Actor, start_sessions
-from .runner import NoiseStream, SeededRunner
+from ..seeding import START_STREAM, stream_keys, stream_uniform
+from .runner import SeededRunner, step_noise
 from .session import Sessions
 
 _PASSIVE_WRAPPERS = {"TimeLimit", "OrderEnforcing", "PassiveEnvChecker"}
@@ -40,12 +43,26 @@ class Dynamics(ABC):
         env: an instance of the task, whose parameters the dynamics copy.
     """
 
+    #: The env's start states are uniform between these bounds (per state entry).
+    start_low: tuple[float, ...] = ()
+    start_high: tuple[float, ...] = ()
+
     def __init__(self, n: int, env: gym.Env) -> None:
         self.n = n
 
+    def start_states(self, seeds: np.ndarray) -> np.ndarray:
+        """Start states of sessions with these reset seeds, ``(len(seeds), state_dim)`` float64."""
+        low, high = np.array(self.start_low), np.array(self.start_high)
+        u = stream_uniform(stream_keys(seeds, START_STREAM), 0, low.size)
+        return low + (high - low) * u
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        """Start ``slots`` from the start states of these reset seeds."""
+        self.set_states(slots, self.start_states(seeds))
+
     @abstractmethod
-    def reset(self, slot: int, seed: int) -> None:
-        """Start ``slot`` from the state ``env.reset(seed=seed)`` draws."""
+    def set_states(self, slots: np.ndarray, states: np.ndarray) -> None:
+        """Put ``slots`` in these states (rows of the env's ``state``), at their first step."""
 
     @abstractmethod
     def observe(self) -> np.ndarray:
@@ -70,11 +87,13 @@ class CartPoleDynamics(Dynamics):
         self.env.reset(seed=0)
         self.keep = np.arange(4) if keep is None else np.asarray(keep)
 
-    def reset(self, slot: int, seed: int) -> None:
-        """CartPoleEnv.reset: uniform on [-0.05, 0.05]^4."""
-        self.env.state[:, slot] = np.random.default_rng(seed).uniform(-0.05, 0.05, 4)
-        self.env.steps[slot] = 0
-        self.env.prev_done[slot] = False
+    start_low, start_high = (-0.05,) * 4, (0.05,) * 4
+
+    def set_states(self, slots: np.ndarray, states: np.ndarray) -> None:
+        """(x, x_dot, theta, theta_dot) rows."""
+        self.env.state[:, slots] = states.T
+        self.env.steps[slots] = 0
+        self.env.prev_done[slots] = False
 
     def observe(self) -> np.ndarray:
         """The kept state entries."""
@@ -103,10 +122,11 @@ class PendulumDynamics(Dynamics):
         self.th = np.zeros(n)
         self.thdot = np.zeros(n)
 
-    def reset(self, slot: int, seed: int) -> None:
-        """Uniform angle in [-pi, pi], angular velocity in [-1, 1]."""
-        high = np.array([np.pi, 1.0])
-        self.th[slot], self.thdot[slot] = np.random.default_rng(seed).uniform(low=-high, high=high)
+    start_low, start_high = (-np.pi, -1.0), (np.pi, 1.0)
+
+    def set_states(self, slots: np.ndarray, states: np.ndarray) -> None:
+        """(angle, angular velocity) rows."""
+        self.th[slots], self.thdot[slots] = states[:, 0], states[:, 1]
 
     def observe(self) -> np.ndarray:
         """(cos, sin, angular velocity)."""
@@ -137,10 +157,11 @@ class MountainCarDynamics(Dynamics):
         self.position = np.zeros(n)
         self.velocity = np.zeros(n)
 
-    def reset(self, slot: int, seed: int) -> None:
-        """Position uniform in [-0.6, -0.4], at rest."""
-        self.position[slot] = np.random.default_rng(seed).uniform(low=-0.6, high=-0.4)
-        self.velocity[slot] = 0.0
+    start_low, start_high = (-0.6, 0.0), (-0.4, 0.0)
+
+    def set_states(self, slots: np.ndarray, states: np.ndarray) -> None:
+        """(position, velocity) rows."""
+        self.position[slots], self.velocity[slots] = states[:, 0], states[:, 1]
 
     def observe(self) -> np.ndarray:
         """(position, velocity)."""
@@ -234,24 +255,18 @@ class VectorRunner(SeededRunner):
         lengths = np.zeros(n, dtype=np.int64)
         terminated = np.zeros(n, dtype=bool)
         session = np.full(slots, -1, dtype=np.int64)  # session each slot plays, -1 when idle
-        noise_buf = np.zeros((n, self.max_steps, actor.noise_dim)) if actor.noise_dim else None
+        keys = None if noise_seeds is None else stream_keys(noise_seeds)
         next_session = 0
 
         def start(slot_ids: np.ndarray) -> None:
             nonlocal next_session
-            for slot in slot_ids:
-                if next_session >= n:
-                    session[slot] = -1
-                    continue
-                i = next_session
-                next_session += 1
-                session[slot] = i
-                dyn.reset(int(slot), int(reset_seeds[i]))
-                if noise_buf is not None and noise_seeds is not None:
-                    noise_buf[i] = NoiseStream(int(noise_seeds[i]), actor).take(self.max_steps)
-            begun = session[slot_ids]
-            begun = begun[begun >= 0]
-            if begun.size:
+            count = min(slot_ids.size, n - next_session)
+            session[slot_ids[count:]] = -1
+            if count:
+                begun = np.arange(next_session, next_session + count)
+                next_session += count
+                session[slot_ids[:count]] = begun
+                dyn.reset(slot_ids[:count], reset_seeds[begun])
                 start_sessions(actor, first_index + begun)
 
         start(np.arange(slots))
@@ -262,7 +277,7 @@ class VectorRunner(SeededRunner):
             ids = session[active]
             obs = dyn.observe()[active]
             t = lengths[ids]
-            noise = None if noise_buf is None else noise_buf[ids, t]
+            noise = step_noise(actor, None if keys is None else keys[ids], t)
             actions = np.asarray(actor.act(obs, first_index + ids, noise))
             if obs_buf is None or act_buf is None:
                 obs_buf = np.zeros((self.max_steps, n, *obs.shape[1:]), dtype=np.float32)
@@ -274,7 +289,8 @@ class VectorRunner(SeededRunner):
             lengths[ids] = t + 1
             done = term | (t + 1 >= self.max_steps)
             terminated[ids[term]] = True
-            start(active[done])
+            if done.any():
+                start(active[done])
         horizon = int(lengths.max()) if n else 0
         if obs_buf is None or act_buf is None:
             obs_buf = act_buf = np.zeros((0, n))
