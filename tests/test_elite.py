@@ -79,3 +79,16 @@ def test_the_elite_is_chosen_within_each_start_group() -> None:
     )
     pooled, _ = select_elite(scores, 60)
     assert np.flatnonzero(pooled).tolist() == [1, 3, 5]
+
+
+def test_ties_at_the_worst_score_need_not_fill_the_quota() -> None:
+    scores = np.array([-500.0] * 9 + [-400.0])
+    mask, _ = select_elite(scores, 70, np.random.default_rng(0), fill_with_worst=False)
+    assert mask.tolist() == [False] * 9 + [True]  # the one session that reached the goal
+    mask, _ = select_elite(scores, 70, np.random.default_rng(0))
+    assert mask.sum() == 3 and mask[-1]  # the quota, filled with failures
+    mask, _ = select_elite(np.full(10, -500.0), 70, np.random.default_rng(0), fill_with_worst=False)
+    assert mask.sum() == 3  # nobody did better: the quota as before
+    ties_above_worst = np.array([-500.0, -300.0, -300.0, -300.0, -300.0, -100.0])
+    mask, _ = select_elite(ties_above_worst, 50, np.random.default_rng(0), fill_with_worst=False)
+    assert mask.sum() == 3 and mask[-1] and not mask[0]

@@ -161,11 +161,14 @@ class CEM(NeuralAlgorithm):
         }
         pool = [current, *self.memory]
         if cfg.start_groups:
-            fresh_elite, threshold = select_elite_by_group(scores, cfg.start_groups, cfg.percentile, rng)
+            fresh_elite, threshold = select_elite_by_group(
+                scores, cfg.start_groups, cfg.percentile, rng, fill_with_worst=False
+            )
             remembered = np.ones(sum(m["scores"].size for m in self.memory), dtype=bool)
             elite = np.concatenate([fresh_elite, remembered])
         else:
-            elite, threshold = select_elite(np.concatenate([m["scores"] for m in pool]), cfg.percentile, rng)
+            pooled = np.concatenate([m["scores"] for m in pool])
+            elite, threshold = select_elite(pooled, cfg.percentile, rng, fill_with_worst=False)
         chosen, offset = [], 0
         for m in pool:
             keep = np.flatnonzero(elite[offset : offset + m["scores"].size])

@@ -13,7 +13,10 @@ def elite_quota(n: int, percentile: float) -> int:
 
 
 def select_elite(
-    scores: np.ndarray, percentile: float, rng: np.random.Generator | None = None
+    scores: np.ndarray,
+    percentile: float,
+    rng: np.random.Generator | None = None,
+    fill_with_worst: bool = True,
 ) -> tuple[np.ndarray, float]:
     """The candidates whose score is at or above the ``percentile`` of ``scores``.
 
@@ -26,6 +29,10 @@ def select_elite(
         scores: ``(N,)`` total reward of each candidate.
         percentile: in [0, 100].
         rng: breaks ties (without it, the first tied candidates are taken).
+        fill_with_worst: fill the quota with candidates tied at the threshold also when that is
+            the lowest score. With False, a candidate tied at the lowest score is elite only when
+            nobody scored higher: on Acrobot a rare session that reached the goal is the whole
+            elite rather than one among many random failures.
 
     Returns:
         A boolean mask of the elite and the threshold.
@@ -42,6 +49,8 @@ def select_elite(
         above = scores > threshold
         tied = np.flatnonzero(mask & ~above)
         room = max(0, quota - int(above.sum()))
+        if not fill_with_worst and above.any() and threshold <= scores.min():
+            room = 0
         if rng is not None:
             tied = rng.permutation(tied)
         mask = above.copy()
@@ -50,7 +59,11 @@ def select_elite(
 
 
 def select_elite_by_group(
-    scores: np.ndarray, groups: int, percentile: float, rng: np.random.Generator | None = None
+    scores: np.ndarray,
+    groups: int,
+    percentile: float,
+    rng: np.random.Generator | None = None,
+    fill_with_worst: bool = True,
 ) -> tuple[np.ndarray, float]:
     """:func:`select_elite` within each group, candidate ``c`` being in group ``c % groups``.
 
@@ -69,7 +82,7 @@ def select_elite_by_group(
     thresholds = []
     for g in range(min(groups, scores.size)):
         members = np.arange(g, scores.size, groups)
-        chosen, threshold = select_elite(scores[members], percentile, rng)
+        chosen, threshold = select_elite(scores[members], percentile, rng, fill_with_worst)
         mask[members[chosen]] = True
         thresholds.append(threshold)
     return mask, float(np.mean(thresholds))
