@@ -9,6 +9,7 @@ from policysearch.errors import EnvError
 from policysearch.policies.tabular import StochasticTableActor
 from policysearch.sampling import EnvRunner, TabularModel, make_sampler
 from policysearch.sampling.tabular_model import TabularModel as _Model
+from policysearch.seeding import START_STREAM, stream_keys, stream_normal, stream_uniform
 
 
 def uniform_actor(env_id: str) -> StochasticTableActor:
@@ -119,3 +120,20 @@ def test_common_starts_repeat_the_start_states(env_id: str) -> None:
     np.testing.assert_array_equal(first[:3], first[6:9])
     if env_id != "FrozenLake-v1":  # FrozenLake always starts in state 0
         assert not np.array_equal(first[0], first[1])
+
+
+def test_keyed_streams_are_uniform_normal_and_independent_of_the_batch() -> None:
+    keys = stream_keys(np.arange(50000))
+    u = stream_uniform(keys, 7, 3)
+    assert u.shape == (50000, 3) and (u >= 0).all() and (u < 1).all()
+    np.testing.assert_allclose(u.mean(0), 0.5, atol=0.005)
+    np.testing.assert_allclose(u.var(0), 1 / 12, rtol=0.02)
+    # an entry depends on its key and counter only, not on the others in the call
+    np.testing.assert_array_equal(stream_uniform(keys[[9, 3]], np.array([7, 7]), 3), u[[9, 3]])
+    # successive draws of a stream, and streams of neighbouring seeds, are uncorrelated
+    assert abs(np.corrcoef(u[:, 0], stream_uniform(keys, 8, 3)[:, 0])[0, 1]) < 0.02
+    assert abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 0.02
+    z = stream_normal(keys, np.arange(50000) % 200, 2)
+    np.testing.assert_allclose([z.mean(), z.std(), (z**4).mean()], [0, 1, 3], atol=0.05)
+    # the purposes take different streams from equal seeds
+    assert not np.array_equal(stream_keys(np.arange(5), START_STREAM), stream_keys(np.arange(5)))
