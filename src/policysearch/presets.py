@@ -54,15 +54,17 @@ PRESETS: dict[str, Preset] = {
         }
     ),
     # CEM's Gaussian policy on Pendulum: candidates judged against others from the same start
-    # states. Best evaluation -214 (the target -200 is not reached; ES solves it with defaults).
+    # states, wide exploration at first (sigma 1.65) kept up by the entropy bonus. Seeds 0, 1, 2
+    # reach -208 to -209 at best (the target -200 is not reached; ES solves it with defaults).
     "Pendulum-v1": Preset(
         hyperparameters={
             "CEM": {
-                "start_groups": 20,
-                "n_sessions": 400,
+                "start_groups": 40,
+                "n_sessions": 800,
                 "percentile": 90,
                 "elite_memory": 5,
-                "init_log_std": -1.0,
+                "init_log_std": 0.5,
+                "entropy_coef": 0.02,
                 "normalize_obs": True,
             }
         }
