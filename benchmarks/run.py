@@ -134,6 +134,7 @@ NEURAL_CONFIGS: list[Config] = [  # hyperparameters come from the presets (src/p
     Config("cem", "Acrobot-v1"),
     Config("cem", "MountainCar-v0"),
     Config("cem", "MountainCarContinuous-v0"),
+    Config("cem", "Pendulum-v1"),
     Config("cem", "LunarLander-v3", extra="--workers 2"),
     Config("cem", "policysearch/CartPoleNoVelocity-v1", "gru"),
     Config("cem", "policysearch/CartPoleNoVelocity-v1", "mlp"),
