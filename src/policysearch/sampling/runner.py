@@ -20,16 +20,19 @@ from ..seeding import session_reset_seeds, stream_keys, stream_normal, stream_un
 from .session import Sessions
 
 
-def step_noise(actor: Actor, keys: np.ndarray | None, steps: np.ndarray) -> np.ndarray | None:
-    """The random numbers of sessions at their step ``steps``: ``(B, noise_dim)``, or None.
+def step_noise(
+    actor: Actor, keys: np.ndarray | None, sessions: np.ndarray, steps: np.ndarray
+) -> np.ndarray | None:
+    """The random numbers of ``sessions`` at their step ``steps``: ``(B, noise_dim)``, or None.
 
-    ``keys`` are the sessions' noise streams (:func:`~policysearch.seeding.stream_keys` of their
-    noise seeds); None, or an actor that needs no noise, gives None.
+    ``keys`` are the noise streams of all the request's sessions
+    (:func:`~policysearch.seeding.stream_keys` of their noise seeds); None, or an actor that needs
+    no noise, gives None.
     """
     if keys is None or not actor.noise_dim:
         return None
     draw = stream_normal if actor.noise_kind == "normal" else stream_uniform
-    return draw(keys, steps, actor.noise_dim)
+    return draw(keys[sessions], steps, actor.noise_dim)
 
 
 class SeededRunner(ABC):
@@ -113,7 +116,7 @@ class EnvRunner(SeededRunner):
             batch = np.stack([np.asarray(obs[s]) for s in active])
             ids = np.array([current[s] for s in active], dtype=np.int64)
             steps = np.array([len(records[i][1]) for i in ids], dtype=np.int64)
-            draws = step_noise(actor, None if keys is None else keys[ids], steps)
+            draws = step_noise(actor, keys, ids, steps)
             actions = np.asarray(actor.act(batch, first_index + ids, draws))
             for j, slot in enumerate(active):
                 i = current[slot]

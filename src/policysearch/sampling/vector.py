@@ -277,7 +277,7 @@ class VectorRunner(SeededRunner):
             ids = session[active]
             obs = dyn.observe()[active]
             t = lengths[ids]
-            noise = step_noise(actor, None if keys is None else keys[ids], t)
+            noise = step_noise(actor, keys, ids, t)
             actions = np.asarray(actor.act(obs, first_index + ids, noise))
             if obs_buf is None or act_buf is None:
                 obs_buf = np.zeros((self.max_steps, n, *obs.shape[1:]), dtype=np.float32)
