@@ -81,6 +81,23 @@ def test_the_elite_is_chosen_within_each_start_group() -> None:
     assert np.flatnonzero(pooled).tolist() == [1, 3, 5]
 
 
+def test_relative_selection_gives_the_elite_to_the_groups_where_the_actions_mattered() -> None:
+    # Group 0 (candidates 0, 2, 4, 6) all balanced about as well as each other; group 1 (1, 3, 5, 7)
+    # started hanging still, and two of its candidates swung up far sooner than the other two.
+    scores = np.array([-10.0, -900.0, -11.0, -400.0, -10.5, -420.0, -10.2, -890.0])
+    within, _ = select_elite_by_group(scores, 2, 75)
+    assert np.flatnonzero(within).tolist() == [0, 3]
+    mask, threshold = select_elite_by_group(scores, 2, 75, relative=True)
+    assert np.flatnonzero(mask).tolist() == [3, 5]
+    assert 0 < threshold < 232.5  # margins over the group mean: 252.5 and 232.5 lead
+    mask, _ = select_elite_by_group(scores, 2, 50, relative=True)
+    assert np.flatnonzero(mask).tolist() == [0, 3, 5, 6]
+    # A group's difficulty (a constant added to all its scores) does not change the choice.
+    shifted = scores + np.where(np.arange(8) % 2 == 0, -300.0, 200.0)
+    again, _ = select_elite_by_group(shifted, 2, 50, relative=True)
+    assert again.tolist() == mask.tolist()
+
+
 def test_ties_at_the_worst_score_need_not_fill_the_quota() -> None:
     scores = np.array([-500.0] * 9 + [-400.0])
     mask, _ = select_elite(scores, 70, np.random.default_rng(0), fill_with_worst=False)

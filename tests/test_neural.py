@@ -327,16 +327,16 @@ def test_cem_solves_mountain_car_with_its_preset(tmp_path: Path, seed: int) -> N
 
 
 @pytest.mark.slow
-def test_cem_gaussian_policy_learns_pendulum_with_its_preset(tmp_path: Path) -> None:
-    """80 iterations of the preset lift the deterministic policy from about -1200 to better than
-    -240 (the target -200 is not reached yet; see the README). An iteration budget, not a time
-    budget, so that the outcome is the same on any machine."""
+def test_cem_gaussian_policy_solves_pendulum_with_its_preset(tmp_path: Path) -> None:
+    """The preset reaches -200 in 47 to 66 iterations with seeds 0 to 4. An iteration budget, not
+    a time budget, so that the outcome is the same on any machine."""
     options = TrainOptions(
         algorithm="cem",
         env_id="Pendulum-v1",
         seed=0,
-        max_iterations=80,
+        target=-200,
+        max_iterations=120,
         out=str(tmp_path / "r"),
     )
     summary = Trainer(options).train()
-    assert summary["eval_mean_return"] >= -240
+    assert summary["solved"] and summary["eval_mean_return"] >= -200

@@ -44,6 +44,11 @@ class CEMConfig:
     #: they start (Pendulum, whose return depends more on the start state than on the policy).
     #: The remembered elite of past iterations joins the fit.
     start_groups: int = 0
+    #: How the elite is chosen among start groups: ``within`` (the top ``percentile`` of each
+    #: group) or ``relative`` (the top ``percentile`` of all candidates by how far they beat
+    #: their group's mean return, so that the groups whose starts are hard, where the actions
+    #: matter most, give most of the elite).
+    group_selection: Literal["within", "relative"] = "within"
     #: Elite threshold: sessions at or above this percentile of the returns are the elite.
     percentile: float = 70.0
     #: Iterations whose elite take part in the threshold and the fit (1: only the current).
@@ -162,7 +167,12 @@ class CEM(NeuralAlgorithm):
         pool = [current, *self.memory]
         if cfg.start_groups:
             fresh_elite, threshold = select_elite_by_group(
-                scores, cfg.start_groups, cfg.percentile, rng, fill_with_worst=False
+                scores,
+                cfg.start_groups,
+                cfg.percentile,
+                rng,
+                fill_with_worst=False,
+                relative=cfg.group_selection == "relative",
             )
             remembered = np.ones(sum(m["scores"].size for m in self.memory), dtype=bool)
             elite = np.concatenate([fresh_elite, remembered])

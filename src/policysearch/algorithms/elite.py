@@ -64,24 +64,39 @@ def select_elite_by_group(
     percentile: float,
     rng: np.random.Generator | None = None,
     fill_with_worst: bool = True,
+    relative: bool = False,
 ) -> tuple[np.ndarray, float]:
-    """:func:`select_elite` within each group, candidate ``c`` being in group ``c % groups``.
+    """The elite among groups of candidates, candidate ``c`` being in group ``c % groups``.
 
     Candidates that started from the same states are judged against each other only, so that a
-    lucky start does not make the elite (common random numbers).
+    lucky start does not make the elite (common random numbers). By default :func:`select_elite`
+    runs within each group, so every group gives the same share of the elite. With ``relative``
+    a candidate's score is how far it beat its group's mean, and the elite is the top
+    ``percentile`` of all candidates by that margin: groups where the actions made the largest
+    difference (on Pendulum, the starts hanging still at the bottom) give most of the elite,
+    and groups where every candidate did about as well give little.
 
     Returns:
-        The elite mask and the mean of the groups' thresholds.
+        The elite mask and the threshold (the mean of the groups' thresholds; with ``relative``,
+        the margin over the group mean).
 
     >>> mask, _ = select_elite_by_group(np.array([1.0, 10.0, 2.0, 20.0]), 2, 50)
     >>> mask.tolist()
     [False, False, True, True]
+    >>> scores = np.array([0.0, 0.0, 1.0, 30.0, 2.0, 40.0])  # groups 0: [0, 1, 2], 1: [0, 30, 40]
+    >>> mask, threshold = select_elite_by_group(scores, 2, 50, relative=True)
+    >>> mask.tolist(), float(threshold)
+    ([False, False, False, True, True, True], 0.5)
     """
     scores = np.asarray(scores, dtype=np.float64)
+    group_of = np.arange(scores.size) % groups
+    if relative:
+        baseline = np.bincount(group_of, scores) / np.bincount(group_of)
+        return select_elite(scores - baseline[group_of], percentile, rng, fill_with_worst)
     mask = np.zeros(scores.size, dtype=bool)
     thresholds = []
     for g in range(min(groups, scores.size)):
-        members = np.arange(g, scores.size, groups)
+        members = np.flatnonzero(group_of == g)
         chosen, threshold = select_elite(scores[members], percentile, rng, fill_with_worst)
         mask[members[chosen]] = True
         thresholds.append(threshold)
