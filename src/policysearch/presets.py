@@ -54,8 +54,8 @@ PRESETS: dict[str, Preset] = {
         }
     ),
     # CEM's Gaussian policy on Pendulum: candidates judged against others from the same start
-    # states, the elite going to the groups where they differed most (the starts hanging still at
-    # the bottom); wide exploration at first (sigma 1.65) kept up by the entropy bonus.
+    # states, the elite going to the groups where they differed most (starts the policy does not
+    # master yet); wide exploration at first (sigma 1.65) kept up by the entropy bonus.
     "Pendulum-v1": Preset(
         hyperparameters={
             "CEM": {

@@ -46,8 +46,8 @@ class CEMConfig:
     start_groups: int = 0
     #: How the elite is chosen among start groups: ``within`` (the top ``percentile`` of each
     #: group) or ``relative`` (the top ``percentile`` of all candidates by how far they beat
-    #: their group's mean return, so that the groups whose starts are hard, where the actions
-    #: matter most, give most of the elite).
+    #: their group's mean return, so that the groups whose candidates differ most, where the
+    #: actions decided the outcome, give most of the elite).
     group_selection: Literal["within", "relative"] = "within"
     #: Elite threshold: sessions at or above this percentile of the returns are the elite.
     percentile: float = 70.0

@@ -72,9 +72,9 @@ def select_elite_by_group(
     lucky start does not make the elite (common random numbers). By default :func:`select_elite`
     runs within each group, so every group gives the same share of the elite. With ``relative``
     a candidate's score is how far it beat its group's mean, and the elite is the top
-    ``percentile`` of all candidates by that margin: groups where the actions made the largest
-    difference (on Pendulum, the starts hanging still at the bottom) give most of the elite,
-    and groups where every candidate did about as well give little.
+    ``percentile`` of all candidates by that margin: the groups whose candidates' returns differ
+    most, where the actions decided the outcome, give most of the elite, and groups where every
+    candidate did about as well (starts the policy already masters) give little or none.
 
     Returns:
         The elite mask and the threshold (the mean of the groups' thresholds; with ``relative``,
