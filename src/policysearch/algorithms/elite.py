@@ -77,22 +77,23 @@ def select_elite_by_group(
     candidate did about as well (starts the policy already masters) give little or none.
 
     Returns:
-        The elite mask and the threshold (the mean of the groups' thresholds; with ``relative``,
-        the margin over the group mean).
+        The elite mask and the threshold, on the scale of the scores: the mean of the groups'
+        thresholds (with ``relative``, of the groups' means plus the margin the elite needed).
 
     >>> mask, _ = select_elite_by_group(np.array([1.0, 10.0, 2.0, 20.0]), 2, 50)
     >>> mask.tolist()
     [False, False, True, True]
     >>> scores = np.array([0.0, 0.0, 1.0, 30.0, 2.0, 40.0])  # groups 0: [0, 1, 2], 1: [0, 30, 40]
     >>> mask, threshold = select_elite_by_group(scores, 2, 50, relative=True)
-    >>> mask.tolist(), float(threshold)
-    ([False, False, False, True, True, True], 0.5)
+    >>> mask.tolist(), round(threshold, 2)  # margin 0.5 over the mean of the group means, 12.17
+    ([False, False, False, True, True, True], 12.67)
     """
     scores = np.asarray(scores, dtype=np.float64)
     group_of = np.arange(scores.size) % groups
     if relative:
         baseline = np.bincount(group_of, scores) / np.bincount(group_of)
-        return select_elite(scores - baseline[group_of], percentile, rng, fill_with_worst)
+        mask, margin = select_elite(scores - baseline[group_of], percentile, rng, fill_with_worst)
+        return mask, margin + float(baseline.mean())
     mask = np.zeros(scores.size, dtype=bool)
     thresholds = []
     for g in range(min(groups, scores.size)):
