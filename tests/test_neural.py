@@ -172,10 +172,19 @@ def small(out: Path, **kw) -> TrainOptions:
     return TrainOptions(**base)
 
 
-@pytest.mark.parametrize("env_id", ["Acrobot-v1", "Pendulum-v1"])
-def test_same_result_whatever_the_number_of_workers(tmp_path: Path, env_id: str) -> None:
-    Trainer(small(tmp_path / "one", env_id=env_id)).train()
-    Trainer(small(tmp_path / "two", env_id=env_id, workers=2, n_envs=3)).train()
+@pytest.mark.parametrize(
+    ("env_id", "extra"),
+    [
+        ("Acrobot-v1", {}),
+        ("Pendulum-v1", {}),
+        ("Pendulum-v1", {"start_groups": 4, "group_selection": "relative"}),
+        ("Pendulum-v1", {"start_groups": 4, "group_selection": "within"}),
+    ],
+)
+def test_same_result_whatever_the_number_of_workers(tmp_path: Path, env_id: str, extra: dict) -> None:
+    hyper = {"n_sessions": 24, "hidden": [8], **extra}
+    Trainer(small(tmp_path / "one", env_id=env_id, hyperparameters=hyper)).train()
+    Trainer(small(tmp_path / "two", env_id=env_id, workers=2, n_envs=3, hyperparameters=hyper)).train()
     assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "two")
 
 
