@@ -89,15 +89,15 @@ def select_elite_by_group(
     ([False, False, False, True, True, True], 12.67)
     """
     scores = np.asarray(scores, dtype=np.float64)
-    group_of = np.arange(scores.size) % groups
     if relative:
+        group_of = np.arange(scores.size) % groups
         baseline = np.bincount(group_of, scores) / np.bincount(group_of)
         mask, margin = select_elite(scores - baseline[group_of], percentile, rng, fill_with_worst)
         return mask, margin + float(baseline.mean())
     mask = np.zeros(scores.size, dtype=bool)
     thresholds = []
     for g in range(min(groups, scores.size)):
-        members = np.flatnonzero(group_of == g)
+        members = np.arange(g, scores.size, groups)
         chosen, threshold = select_elite(scores[members], percentile, rng, fill_with_worst)
         mask[members[chosen]] = True
         thresholds.append(threshold)
