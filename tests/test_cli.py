@@ -64,7 +64,10 @@ BAD_INPUTS = {
         ["train", "cem", "--env", "CartPole-v1", "--policy", "tabular"],
         "Discrete observation",
     ),
-    "box actions": (["train", "cem", "--env", "testenvs:DiscreteObsBoxAction-v0"], "Discrete action"),
+    "box actions": (
+        ["train", "cem", "--env", "testenvs:DiscreteObsBoxAction-v0", "--policy", "tabular"],
+        "Discrete action",
+    ),
     "percentile": (["train", "cem", "--env", "Taxi-v4", "--set", "percentile=101"], "percentile"),
     "percentile<0": (["train", "cem", "--env", "Taxi-v4", "--set", "percentile=-1"], "percentile"),
     "n_sessions": (["train", "cem", "--env", "Taxi-v4", "--set", "n_sessions=0"], "n_sessions"),

@@ -27,31 +27,10 @@ def options(out: Path, **kw) -> TrainOptions:
     return TrainOptions(**base)
 
 
-def test_same_seed_same_run(tmp_path: Path) -> None:
-    Trainer(options(tmp_path / "a")).train()
-    Trainer(options(tmp_path / "b")).train()
-    a, b = metrics_without_timings(tmp_path / "a"), metrics_without_timings(tmp_path / "b")
-    assert len(a) == 6 and a == b
-    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
-    assert sa["eval_mean_return"] == sb["eval_mean_return"]
-
-
 def test_another_seed_another_run(tmp_path: Path) -> None:
     Trainer(options(tmp_path / "a")).train()
     Trainer(options(tmp_path / "b", seed=4)).train()
     assert metrics_without_timings(tmp_path / "a") != metrics_without_timings(tmp_path / "b")
-
-
-def test_stochastic_candidates_with_memory_are_deterministic_across_resume(tmp_path: Path) -> None:
-    hyper = {"n_sessions": 60, "n_simulations": 5, "elite_memory": 3, "percentile": 80}
-    straight = options(tmp_path / "straight", env_id="FrozenLake-v1", hyperparameters=hyper)
-    Trainer(straight).train()
-    Trainer(
-        options(tmp_path / "split", env_id="FrozenLake-v1", hyperparameters=hyper, max_iterations=2)
-    ).train()
-    Trainer.resume(tmp_path / "split", max_iterations=6).train()
-    assert metrics_without_timings(tmp_path / "straight") == metrics_without_timings(tmp_path / "split")
 
 
 def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path, capsys) -> None:

@@ -14,12 +14,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 from . import envs as envs  # registers the policysearch/ environments
+from .registry import REGISTRY
 
+#: Public name -> the module that defines it; the algorithms' API classes come from the registry.
 _PUBLIC = {
-    "CEM": "api",
-    "CMAES": "api",
-    "ES": "api",
+    **{entry.api_name: "api" for entry in REGISTRY.values()},
     "Agent": "api",
+    "check_algorithm": "checks",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "EnvError": "errors",

@@ -18,6 +18,7 @@ import numpy as np
 
 from .evaluation import evaluate_actor
 from .logging import Callback
+from .registry import REGISTRY, Entry
 from .runfolder import load_checkpoint
 from .trainer import Trainer, TrainOptions
 
@@ -32,7 +33,13 @@ class Agent:
         out: run folder; default a new temporary folder (use :meth:`save` to keep the result).
         eval_episodes: episodes of the evaluation at the end of :meth:`train`.
         callbacks: watchers called after every iteration and at the end.
+        workers: parallel sampling workers (as ``--workers``).
+        n_envs: environments each worker steps side by side (as ``--n-envs``).
+        backend: where the workers live (as ``--backend``).
+        address: the cluster's address with ``backend="ray"`` (as ``--address``).
         **hyperparameters: the algorithm's hyperparameters (e.g. ``percentile=70``).
+
+    The wall clock of the budgets starts in :meth:`train`, not here.
 
     Raises:
         PolicySearchError: for any invalid input, before anything runs.
@@ -48,6 +55,10 @@ class Agent:
         out: str | Path | None = None,
         eval_episodes: int | None = None,
         callbacks: list[Callback] | None = None,
+        workers: int = 1,
+        n_envs: int = 16,
+        backend: str = "local",
+        address: str | None = None,
         **hyperparameters: Any,
     ) -> None:
         folder = str(out) if out is not None else tempfile.mkdtemp(prefix="policysearch-")
@@ -58,6 +69,10 @@ class Agent:
             seed=seed,
             out=folder,
             eval_episodes=eval_episodes,
+            backend=backend,  # type: ignore[arg-type]
+            address=address,
+            workers=workers,
+            n_envs=n_envs,
             hyperparameters=hyperparameters,
         )
         self._trainer = Trainer(options, callbacks or [])
@@ -116,28 +131,24 @@ class Agent:
     def load(cls, path: str | Path) -> Agent:
         """Load a run folder written by ``train`` or :meth:`save`; training continues there."""
         meta, _ = load_checkpoint(Path(path))
-        agent = cls.__new__(_AGENTS.get(meta.get("algorithm", ""), cls))
+        agent = cls.__new__(AGENTS.get(meta.get("algorithm", ""), cls))
         agent._trainer = Trainer.resume(path)
         agent.summary = None
         return agent
 
 
-class CEM(Agent):
-    """The crossentropy method (tabular for Discrete observations)."""
+def _agent_class(entry: Entry) -> type[Agent]:
+    """The Python API class of a registered algorithm (``policysearch.CEM``, ...)."""
+    doc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.
 
-    algorithm = "cem"
-
-
-class ES(Agent):
-    """Evolution strategies over the weights of a neural policy."""
-
-    algorithm = "es"
+    ``{entry.api_name}(env, ...)`` is :class:`Agent` with ``algorithm="{entry.name}"``, as
+    ``policysearch train {entry.name}`` on the command line.
+    """
+    return type(entry.api_name, (Agent,), {"algorithm": entry.name, "__doc__": doc, "__module__": __name__})
 
 
-class CMAES(Agent):
-    """CMA-ES (pycma) over the weights of a neural policy."""
-
-    algorithm = "cmaes"
-
-
-_AGENTS: dict[str, type[Agent]] = {"cem": CEM, "es": ES, "cmaes": CMAES}
+#: The Python API class of every registered algorithm, by command-line name.
+AGENTS: dict[str, type[Agent]] = {name: _agent_class(e) for name, e in REGISTRY.items()}
+globals().update({cls.__name__: cls for cls in AGENTS.values()})
+#: The public names of this module: the agent classes of the registry, and Agent.
+__all__ = ["AGENTS", "Agent", *(cls.__name__ for cls in AGENTS.values())]

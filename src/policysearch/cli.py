@@ -16,6 +16,9 @@ import typer
 
 from .config import load_yaml, parse_assignments
 from .errors import ConfigError, PolicySearchError
+from .registry import POLICY_KINDS, REGISTRY
+
+_ALGORITHMS_HELP = "Algorithm: " + "; ".join(f"{name}, {e.summary}" for name, e in REGISTRY.items()) + "."
 
 app = typer.Typer(
     add_completion=False,
@@ -66,9 +69,9 @@ def _merge_config(path: Path | None, given: dict[str, Any], sets: list[str]) -> 
 
 @app.command()
 def train(
-    algo: Annotated[str | None, typer.Argument(help="Algorithm: cem, es or cmaes.")] = None,
+    algo: Annotated[str | None, typer.Argument(help=_ALGORITHMS_HELP)] = None,
     env: Annotated[str | None, typer.Option("--env", help="Gymnasium env id.")] = None,
-    policy: Annotated[str | None, typer.Option(help="tabular | linear | mlp | gru.")] = None,
+    policy: Annotated[str | None, typer.Option(help=" | ".join(POLICY_KINDS) + ".")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default 0).")] = None,
     target: Annotated[float | None, typer.Option(help="Stop once this is confirmed.")] = None,
     max_seconds: Annotated[float | None, typer.Option(help="Wall-time budget.")] = None,
@@ -88,7 +91,11 @@ def train(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
+    import time
+
     from .trainer import Trainer, TrainOptions
+
+    started = time.perf_counter()
 
     if resume is not None:
         trainer = Trainer.resume(
@@ -121,7 +128,7 @@ def train(
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
         trainer = Trainer(options, progress=not quiet, force=force)
-    summary = trainer.train()
+    summary = trainer.train(clock_start=started)
     verdict = "solved" if summary["solved"] else "not solved"
     print(
         f"{verdict}: eval mean {summary['eval_mean_return']:.4g} ± {summary['eval_std_return']:.3g} "
@@ -217,8 +224,23 @@ def bandit(
     )
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning as one line on stderr (``warning: ...``), as errors are shown."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and maps errors to exit codes and one-line messages."""
+    import warnings
+
+    warnings.showwarning = _one_line_warning
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="policysearch", standalone_mode=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,20 +97,65 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def from_mapping(cls: type[T], values: Mapping[str, Any], what: str = "hyperparameter") -> T:
+@dataclass(frozen=True)
+class Renamed:
+    """A field's former name, still accepted with a deprecation warning.
+
+    Attributes:
+        new: the field's name now.
+        convert: turns a value given under the old name into the new field's value (e.g. a
+            former switch into a count); None keeps it as it is.
+    """
+
+    new: str
+    convert: Callable[[Any], Any] | None = None
+
+
+def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> dict[str, Any]:
+    """``values`` with every alias and former name of ``cls``'s fields replaced by the field's name.
+
+    A config class may declare ``aliases`` (other names for a field, such as the lecture's
+    ``lambda``) and ``renamed`` (former names, :class:`Renamed`); a former name gives one
+    :class:`FutureWarning` naming the new one, unless ``warn`` is False (checkpoints of earlier
+    releases store the former names).
+
+    Raises:
+        ConfigError: if a field is given under two of its names.
+    """
+    aliases: dict[str, str] = getattr(cls, "aliases", {})
+    renamed: dict[str, Renamed] = getattr(cls, "renamed", {})
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if key in renamed:
+            rename = renamed[key]
+            name = rename.new
+            value = rename.convert(value) if rename.convert is not None else value
+            if warn:
+                warnings.warn(f"{key!r} is deprecated: use {name!r}", FutureWarning, stacklevel=3)
+        if name in out:
+            raise ConfigError(f"{name!r} is given twice (as {key!r} too); give it once")
+        out[name] = value
+    return out
+
+
+def from_mapping(
+    cls: type[T], values: Mapping[str, Any], what: str = "hyperparameter", warn: bool = True
+) -> T:
     """Build the dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
 
     Args:
         cls: a dataclass type whose ``__post_init__`` validates ranges.
-        values: field names to values (as parsed from YAML or ``--set``).
+        values: field names (or their aliases and former names) to values (as parsed from YAML
+            or ``--set``).
         what: how to call a key in error messages.
+        warn: warn about former names (see :func:`canonical_names`).
 
     Raises:
         ConfigError: for an unknown key, a value of the wrong type, or one out of range.
     """
     assert dataclasses.is_dataclass(cls)
-    aliases: dict[str, str] = getattr(cls, "aliases", {})
-    values = {aliases.get(k, k): v for k, v in values.items()}
+    values = canonical_names(cls, values, warn)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(values) - set(names))
     if unknown:

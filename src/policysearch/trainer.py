@@ -3,30 +3,32 @@
     Trainer -> Algorithm.ask() -> Sampler.sample() -> Algorithm.tell() -> metrics, checkpoint
 
 The trainer owns the run folder; algorithms never see files, samplers never see algorithms.
+:func:`~policysearch.factory.make_run` builds what the trainer runs, for new and resumed runs.
+The trainer computes the batch's ``mean_return`` and ``max_return`` itself from the sessions.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .algorithms import Algorithm, default_policy, resolve
-from .config import as_dict, check_range, from_mapping
-from .envs import make_env
+from .algorithms import Algorithm
+from .config import as_dict
 from .errors import CheckpointError, ConfigError, PolicySearchError
 from .evaluation import Evaluation, evaluate_actor
+from .factory import make_run
 from .logging import Callback, ProgressBar
+from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plotting import plot_learning_curve
-from .presets import DEFAULT_MAX_ITERATIONS, preset_for
+from .presets import DEFAULT_MAX_ITERATIONS
 from .runfolder import (
     CHECKPOINT,
     CURVE,
@@ -39,66 +41,36 @@ from .runfolder import (
     write_json,
 )
 from .sampling import ModelSampler, Sampler, make_sampler
-from .seeding import SeedTree
 
-#: The contract's floor on evaluation episodes.
-MIN_EVAL_EPISODES = 100
+__all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
 
 
-@dataclass
-class TrainOptions:
-    """Everything ``policysearch train`` accepts; stored in the checkpoint for ``--resume``."""
+@dataclass(frozen=True)
+class Resumed:
+    """What a checkpoint restores besides the options: the algorithm's arrays and the counters."""
 
-    #: Algorithm name from the registry (``cem``).
-    algorithm: str = "cem"
-    #: Anything ``gymnasium.make`` accepts, including ``"module:EnvName-v0"``.
-    env_id: str = ""
-    #: Policy kind; None picks tabular for Discrete observations, else the preset, else mlp.
-    policy: str | None = None
-    #: Root seed: the same seed gives the same run.
-    seed: int = 0
-    #: Stop once the evaluation confirms this mean return.
-    target: float | None = None
-    #: Budget: total wall time of the run, in seconds.
-    max_seconds: float | None = None
-    #: Budget: total iterations of the run.
-    max_iterations: int | None = None
-    #: Episodes of the final evaluation (at least 100; default from the env's preset).
-    eval_episodes: int | None = None
-    #: The run folder (default ``runs/<algo>-<env>-<seed>``).
-    out: str | None = None
-    #: Where sampling workers live.
-    backend: Literal["local", "ray"] = "local"
-    #: Ray address (``HOST:PORT`` or ``auto``) with ``backend="ray"``.
-    address: str | None = None
-    #: Parallel sampling workers.
-    workers: int = 1
-    #: Environments each worker steps side by side.
-    n_envs: int = 16
-    #: Algorithm hyperparameters (validated by the algorithm's config class).
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray]
+    iteration: int
+    env_steps: int
+    episodes: int
+    eval_env_steps: int
+    wall_time_s: float
 
-    def __post_init__(self) -> None:
-        check_range("seed", self.seed, 0)
-        if self.max_seconds is not None:
-            check_range("max_seconds", self.max_seconds, 0, low_open=True)
-        if self.max_iterations is not None:
-            check_range("max_iterations", self.max_iterations, 1)
-        if self.eval_episodes is not None:
-            check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES)
-        check_range("workers", self.workers, 1)
-        check_range("n_envs", self.n_envs, 1)
-        if self.backend not in ("local", "ray"):
-            raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
-        if self.backend == "ray":
-            raise ConfigError("backend='ray' is not available yet in this version; use 'local'")
+    @classmethod
+    def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Resumed:
+        """Read the counters from a checkpoint's metadata.
 
-    def run_folder(self) -> Path:
-        """The run folder, default ``runs/<algo>-<env>-<seed>``."""
-        if self.out:
-            return Path(self.out)
-        env = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.env_id)
-        return Path("runs") / f"{self.algorithm}-{env}-{self.seed}"
+        Raises:
+            KeyError, TypeError, ValueError: for a checkpoint without them.
+        """
+        return cls(
+            arrays,
+            int(meta["iteration"]),
+            int(meta["env_steps"]),
+            int(meta["episodes"]),
+            int(meta.get("eval_env_steps", 0)),
+            float(meta["wall_time_s"]),
+        )
 
 
 class Trainer:
@@ -119,28 +91,29 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
         force: bool = False,
+        resumed: Resumed | None = None,
     ) -> None:
-        self._clock = time.perf_counter()
         self.options = options
         self.callbacks = list(callbacks)
         self.progress, self.force = progress, force
-        env = make_env(options.env_id)
-        obs_space, act_space = env.observation_space, env.action_space
-        env.close()
-        preset = preset_for(options.env_id)
-        self.policy = options.policy or default_policy(options.algorithm, obs_space, preset.policy)
-        cls = resolve(options.algorithm, self.policy)
-        cls.check_spaces(obs_space, act_space, self.policy)
-        hyper = {**preset.hyperparameters.get(cls.__name__, {}), **options.hyperparameters}
-        self.config: Any = from_mapping(cls.config_class, hyper)
-        self.eval_episodes = options.eval_episodes or preset.eval_episodes
-        self.seeds = SeedTree(options.seed)
-        self.algorithm: Algorithm = cls(obs_space, act_space, self.config, self.seeds.init(), self.policy)
+        self.run = make_run(options, warn=resumed is None)
+        self.algorithm: Algorithm = self.run.algorithm
+        self.policy, self.config = self.run.policy, self.run.config
+        self.eval_episodes, self.seeds = self.run.eval_episodes, self.run.seeds
         self.folder = options.run_folder()
         self.iteration = self.env_steps = self.episodes = self.eval_env_steps = 0
         self.prior_wall = 0.0
         self.last_returns: np.ndarray | None = None
-        self.resumed = False
+        self.resumed = resumed is not None
+        if resumed is not None:
+            self.algorithm.load_state_arrays(
+                {k: v for k, v in resumed.arrays.items() if not k.startswith("trainer.")}
+            )
+            self.iteration, self.env_steps = resumed.iteration, resumed.env_steps
+            self.episodes, self.eval_env_steps = resumed.episodes, resumed.eval_env_steps
+            self.prior_wall = resumed.wall_time_s
+            self.last_returns = resumed.arrays.get("trainer.last_returns")
+        self._started: float | None = None
         self._log: MetricsLog | None = None
 
     @classmethod
@@ -167,23 +140,15 @@ class Trainer:
                 stored["max_seconds"] = max_seconds
             if max_iterations is not None:
                 stored["max_iterations"] = max_iterations
-            trainer = cls(TrainOptions(**stored), callbacks, progress)
-            trainer.algorithm.load_state_arrays(
-                {k: v for k, v in arrays.items() if not k.startswith("trainer.")}
+            return cls(
+                TrainOptions(**stored), callbacks, progress, resumed=Resumed.from_checkpoint(meta, arrays)
             )
-            trainer.iteration = int(meta["iteration"])
-            trainer.env_steps, trainer.episodes = int(meta["env_steps"]), int(meta["episodes"])
-            trainer.eval_env_steps = int(meta.get("eval_env_steps", 0))
-            trainer.prior_wall = float(meta["wall_time_s"])
         except PolicySearchError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({exc!r})"
             ) from None
-        trainer.last_returns = arrays.get("trainer.last_returns")
-        trainer.resumed = True
-        return trainer
 
     # -- the run folder -------------------------------------------------------------------------
 
@@ -206,7 +171,9 @@ class Trainer:
         return MetricsLog(folder)
 
     def _wall(self) -> float:
-        return self.prior_wall + time.perf_counter() - self._clock
+        """Wall time of the run: what earlier sessions spent, plus this :meth:`train` call's so far."""
+        running = 0.0 if self._started is None else time.perf_counter() - self._started
+        return self.prior_wall + running
 
     def save(self, folder: Path | None = None) -> None:
         """Write the checkpoint (to the run folder, or to ``folder``)."""
@@ -267,8 +234,21 @@ class Trainer:
         metrics["eval_mean_return"] = result.mean
         return result if result.mean >= target else None
 
-    def train(self) -> dict[str, Any]:
-        """Run until the target is confirmed or a budget is spent; returns summary.json's content."""
+    def train(self, clock_start: float | None = None) -> dict[str, Any]:
+        """Run until the target is confirmed or a budget is spent; returns summary.json's content.
+
+        Args:
+            clock_start: when this session of the run began (``time.perf_counter()``); default
+                now. The command line passes its own start, so that ``wall_time_s`` counts from
+                the command; the Python API's clock starts here, not when the agent was made.
+        """
+        self._started = time.perf_counter() if clock_start is None else clock_start
+        try:
+            return self._train()
+        finally:
+            self.prior_wall, self._started = self._wall(), None
+
+    def _train(self) -> dict[str, Any]:
         if self._log is None:
             self._log = self._prepare_folder()
         metrics_log = self._log
@@ -286,16 +266,18 @@ class Trainer:
                 tick = time.perf_counter()
                 rng = self.seeds.iteration(self.iteration)
                 request = self.algorithm.ask(rng)
-                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.common)
-                status = self.algorithm.tell(sessions, rng)
+                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+                status = self.algorithm.tell(request, sessions, rng)
                 self.iteration += 1
                 self.env_steps += sessions.env_steps
                 self.episodes += sessions.n
-                self.last_returns = sessions.returns
+                returns = self.last_returns = sessions.returns
                 metrics: dict[str, Any] = {
                     "iteration": self.iteration,
                     "env_steps": self.env_steps,
                     "episodes": self.episodes,
+                    "mean_return": float(returns.mean()),
+                    "max_return": float(returns.max()),
                     **status,
                 }
                 solved_by = self._check_target(sampler, metrics, rng)

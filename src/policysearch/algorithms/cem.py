@@ -10,20 +10,20 @@ with the hidden state carried through each one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from ..config import check_range
+from ..config import Renamed, check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
 from ..policies.torch_policy import Adam
 from ..sampling.session import Sessions
 from .base import Request
-from .elite import select_elite, select_elite_by_group
+from .elite import EliteMemory, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
 
 
@@ -31,12 +31,12 @@ from .neural import NeuralAlgorithm
 class CEMConfig:
     """Hyperparameters of the approximate crossentropy method."""
 
-    #: Candidates per iteration: sessions, or with ``n_simulations`` > 1 perturbed copies of the
-    #: network (``param_noise``) each played ``n_simulations`` times.
+    #: Candidates per iteration: sessions, or with ``episodes_per_candidate`` > 1 perturbed
+    #: copies of the network (``param_noise``) each played that many times.
     n_sessions: int = 100
     #: Sessions per candidate; a candidate is scored by their average return, so that lucky
     #: starts do not win (useful with ``param_noise``, where candidates differ).
-    n_simulations: int = 1
+    episodes_per_candidate: int = 1
     #: Common random numbers (0: off). The candidates of an iteration form this many groups
     #: (candidate ``c`` in group ``c % start_groups``); a group's candidates meet the same start
     #: states (each its ``k``-th session like the others' ``k``-th), and the elite is chosen
@@ -57,8 +57,9 @@ class CEMConfig:
     hidden: tuple[int, ...] = (64, 64)
     #: Hidden activation.
     activation: Literal["tanh", "relu"] = "tanh"
-    #: Gaussian policy: ``parameter`` (a learned log std) or ``network`` (an output of the net).
-    sigma: Literal["parameter", "network"] = "parameter"
+    #: The Gaussian policy's standard deviation: ``parameter`` (a learned log std per action
+    #: dimension) or ``network`` (an output of the net, so it depends on the state).
+    std_head: Literal["parameter", "network"] = "parameter"
     #: Initial log standard deviation of a Gaussian policy.
     init_log_std: float = 0.0
     #: Adam learning rate of the fit.
@@ -82,9 +83,15 @@ class CEMConfig:
     #: Factor applied to ``param_noise`` after every iteration (1: constant), down to 5% of it.
     param_noise_decay: float = 1.0
 
+    #: Former names of fields (accepted with a deprecation warning).
+    renamed: ClassVar[dict[str, Renamed]] = {
+        "n_simulations": Renamed("episodes_per_candidate"),
+        "sigma": Renamed("std_head"),
+    }
+
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
-        check_range("n_simulations", self.n_simulations, 1)
+        check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
         check_range("start_groups", self.start_groups, 0)
         check_range("percentile", self.percentile, 0, 100)
         check_range("elite_memory", self.elite_memory, 1, 20)
@@ -106,6 +113,14 @@ class CEM(NeuralAlgorithm):
     name = "cem"
     config_class = CEMConfig
     config: CEMConfig
+    memory: EliteMemory
+    smoke_hyperparameters: ClassVar[dict[str, Any]] = {
+        "n_sessions": 16,
+        "hidden": [8],
+        "epochs": 2,
+        "elite_memory": 2,
+        "normalize_obs": True,
+    }
 
     def __init__(
         self,
@@ -115,8 +130,8 @@ class CEM(NeuralAlgorithm):
         rng: np.random.Generator,
         policy: str = "mlp",
     ) -> None:
-        super().__init__(observation_space, action_space, config, rng, policy, head_sigma=config.sigma)
-        self.memory: list[dict[str, np.ndarray]] = []
+        super().__init__(observation_space, action_space, config, rng, policy)
+        self.memory = EliteMemory(config.elite_memory - 1)
         self.updates = 0
 
     @property
@@ -133,10 +148,9 @@ class CEM(NeuralAlgorithm):
     def ask(self, rng: np.random.Generator) -> Request:
         """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
         cfg = self.config
-        total = cfg.n_sessions * cfg.n_simulations
-        common = cfg.start_groups * cfg.n_simulations
+        k, groups = cfg.episodes_per_candidate, cfg.start_groups
         if cfg.param_noise == 0:
-            return Request(self.actor(deterministic=False), total, common)
+            return Request(self.actor(deterministic=False), cfg.n_sessions, k, groups)
         params = self.net.numpy_params()
         stacked = {}
         for name, value in params.items():
@@ -145,7 +159,7 @@ class CEM(NeuralAlgorithm):
                 copies = copies + self.param_noise * rng.standard_normal(copies.shape).astype(np.float32)
             stacked[name] = copies
         mean, std = self._norm()
-        return Request(NumpyActor(self.spec, stacked, mean, std, group=cfg.n_simulations), total, common)
+        return Request(NumpyActor(self.spec, stacked, mean, std, group=k), cfg.n_sessions, k, groups)
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean."""
@@ -153,18 +167,18 @@ class CEM(NeuralAlgorithm):
 
     # -- learning ------------------------------------------------------------------------------
 
-    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+    def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Select the elite candidates (with the remembered elite) and fit the policy to them."""
         cfg = self.config
-        returns = sessions.returns
-        scores = returns.reshape(-1, cfg.n_simulations).mean(axis=1)
+        scores = request.scores(sessions.returns)
         current = {
             "scores": scores,
             "obs": sessions.observations,
             "actions": sessions.actions,
             "lengths": sessions.lengths,
         }
-        pool = [current, *self.memory]
+        memory = self.memory.entries
+        pool = [current, *memory]
         if cfg.start_groups:
             fresh_elite, threshold = select_elite_by_group(
                 scores,
@@ -174,7 +188,7 @@ class CEM(NeuralAlgorithm):
                 fill_with_worst=False,
                 relative=cfg.group_selection == "relative",
             )
-            remembered = np.ones(sum(m["scores"].size for m in self.memory), dtype=bool)
+            remembered = np.ones(sum(m["scores"].size for m in memory), dtype=bool)
             elite = np.concatenate([fresh_elite, remembered])
         else:
             pooled = np.concatenate([m["scores"] for m in pool])
@@ -192,14 +206,10 @@ class CEM(NeuralAlgorithm):
                 for p, old in zip(self.net.parameters(), before, strict=True):
                     p.mul_(cfg.alpha).add_(old, alpha=1 - cfg.alpha)
         self.updates += 1
-        if self.normalizer is not None:
-            self.normalizer.update(sessions.observations[sessions.mask()])
         fresh = np.flatnonzero(elite[: scores.size])
         if cfg.elite_memory > 1 and fresh.size:
-            self.memory = [_take(current, fresh), *self.memory][: cfg.elite_memory - 1]
+            self.memory.push(_take(current, fresh))
         return {
-            "mean_return": float(returns.mean()),
-            "max_return": float(returns.max()),
             "mean_score": float(scores.mean()),
             "elite_threshold": float(threshold),
             "elite_size": float(elite.sum()),
@@ -250,18 +260,14 @@ class CEM(NeuralAlgorithm):
 
     # -- state ---------------------------------------------------------------------------------
 
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """Network weights, normaliser statistics and the remembered elite."""
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Network weights and the number of updates (for the decay of ``param_noise``)."""
         arrays = {f"policy.{k}": v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
         arrays["cem.updates"] = np.array(self.updates)
-        if self.normalizer is not None:
-            arrays.update(self.normalizer.arrays("obs."))
-        for i, entry in enumerate(self.memory):
-            arrays.update({f"memory.{i}.{k}": v for k, v in entry.items()})
         return arrays
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`state_arrays`."""
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`_state_arrays`."""
         weights = {
             k[len("policy.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy.")
         }
@@ -271,11 +277,6 @@ class CEM(NeuralAlgorithm):
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
         self.updates = int(arrays["cem.updates"])
-        if self.normalizer is not None:
-            self.normalizer.load(arrays, "obs.")
-        count = len({k.split(".")[1] for k in arrays if k.startswith("memory.")})
-        fields = ("scores", "obs", "actions", "lengths")
-        self.memory = [{f: np.asarray(arrays[f"memory.{i}.{f}"]) for f in fields} for i in range(count)]
 
 
 def _take(m: dict[str, np.ndarray], candidates: np.ndarray) -> dict[str, np.ndarray]:

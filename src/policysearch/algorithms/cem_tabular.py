@@ -13,20 +13,21 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from ..config import check_range
+from ..config import Renamed, check_range
 from ..errors import ConfigError, EnvError
 from ..policies.base import Actor
 from ..policies.tabular import StochasticTableActor, TableActor, new_policy, sample_tables
 from ..sampling.session import Sessions
 from .base import Algorithm, Request
-from .elite import select_elite
+from .elite import EliteMemory, select_elite
 
 
 @dataclass
 class TabularCEMConfig:
     """Hyperparameters of the tabular crossentropy method."""
 
-    #: Candidates per iteration: sessions, or deterministic policies with ``n_simulations`` > 1.
+    #: Candidates per iteration: sessions, or deterministic policies with
+    #: ``episodes_per_candidate`` > 1.
     n_sessions: int = 5000
     #: Elite threshold: candidates at or above this percentile of the scores are the elite.
     percentile: float = 50.0
@@ -34,9 +35,10 @@ class TabularCEMConfig:
     smoothing: float = 0.5
     #: Smooth update: pi <- alpha * pi_new + (1 - alpha) * pi.
     alpha: float = 0.3
-    #: Simulations per candidate (stochastic MDPs): a candidate is a deterministic policy drawn
-    #: from pi (one action per state), scored by the average return of its simulations.
-    n_simulations: int = 1
+    #: Sessions per candidate (stochastic MDPs: the lecture's several simulations per policy): a
+    #: candidate is then a deterministic policy drawn from pi (one action per state), scored by the
+    #: average return of its sessions.
+    episodes_per_candidate: int = 1
     #: Play deterministic candidates even with a single simulation each.
     deterministic_candidates: bool = False
     #: Iterations whose elite take part in the threshold and the update (1: only the current).
@@ -48,13 +50,15 @@ class TabularCEMConfig:
 
     #: Other names accepted for fields (the lecture writes lambda).
     aliases: ClassVar[dict[str, str]] = {"lambda": "smoothing"}
+    #: Former names of fields (accepted with a deprecation warning).
+    renamed: ClassVar[dict[str, Renamed]] = {"n_simulations": Renamed("episodes_per_candidate")}
 
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
         check_range("percentile", self.percentile, 0, 100)
         check_range("smoothing", self.smoothing, 0)
         check_range("alpha", self.alpha, 0, 1, low_open=True)
-        check_range("n_simulations", self.n_simulations, 1)
+        check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
         check_range("elite_memory", self.elite_memory, 1, 20)
 
 
@@ -65,6 +69,8 @@ class TabularCEM(Algorithm):
     policies = ("tabular",)
     config_class = TabularCEMConfig
     config: TabularCEMConfig
+    memory: EliteMemory
+    smoke_hyperparameters: ClassVar[dict[str, Any]] = {"n_sessions": 200, "elite_memory": 2}
 
     def __init__(
         self,
@@ -82,7 +88,7 @@ class TabularCEM(Algorithm):
         self.probs = np.full((self.n_states, self.n_actions), 1.0 / self.n_actions)
         # Elite of past iterations: their scores, and their (state, action) pairs with the index
         # of the elite member each pair belongs to.
-        self.memory: list[dict[str, np.ndarray]] = []
+        self.memory = EliteMemory(config.elite_memory - 1)
 
     @classmethod
     def check_spaces(
@@ -97,44 +103,46 @@ class TabularCEM(Algorithm):
         if not isinstance(action_space, gym.spaces.Discrete):
             raise EnvError(f"tabular CEM needs a Discrete action space, but the env has {action_space}")
 
+    @classmethod
+    def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
+        """The policy matrix, for Discrete observations and actions."""
+        discrete = isinstance(observation_space, gym.spaces.Discrete)
+        return "tabular" if discrete and isinstance(action_space, gym.spaces.Discrete) else None
+
     @property
     def _deterministic(self) -> bool:
-        return self.config.deterministic_candidates or self.config.n_simulations > 1
+        return self.config.deterministic_candidates or self.config.episodes_per_candidate > 1
 
     def ask(self, rng: np.random.Generator) -> Request:
         """Sessions of the current pi, or deterministic candidates drawn from it."""
         cfg = self.config
         if self._deterministic:
             tables = sample_tables(self.probs, cfg.n_sessions, rng)
-            actor: Actor = self._shift(TableActor(tables, cfg.n_simulations))
-            return Request(actor, cfg.n_sessions * cfg.n_simulations)
+            k = cfg.episodes_per_candidate
+            actor: Actor = self._shift(TableActor(tables, k))
+            return Request(actor, cfg.n_sessions, k)
         return Request(self._shift(StochasticTableActor(self.probs)), cfg.n_sessions)
 
-    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+    def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Select the elite (with the remembered elite of past iterations) and refit pi."""
         cfg = self.config
-        returns = sessions.returns
         # Per-candidate scores and pairs.
-        if self._deterministic:
-            k = cfg.n_simulations
-            scores = returns.reshape(cfg.n_sessions, k).mean(axis=1)
-            candidate_of_session = np.arange(sessions.n) // k
-        else:
-            scores = returns
-            candidate_of_session = np.arange(sessions.n)
+        scores = request.scores(sessions.returns)
+        candidate_of_session = np.arange(sessions.n) // request.episodes_per_candidate
         mask_t = sessions.mask()
         states, actions = sessions.observations[mask_t], sessions.actions[mask_t]
         owners = np.broadcast_to(candidate_of_session[None, :], mask_t.shape)[mask_t]
         states = states - self.obs_start
         actions = actions - self.act_start
 
-        pool_scores = np.concatenate([scores, *[m["scores"] for m in self.memory]])
+        memory = self.memory.entries
+        pool_scores = np.concatenate([scores, *[m["scores"] for m in memory]])
         elite, threshold = select_elite(pool_scores, cfg.percentile, rng)
         current_elite = np.flatnonzero(elite[: scores.size])
         keep = np.isin(owners, current_elite)
         elite_states, elite_actions = [states[keep]], [actions[keep]]
         offset = scores.size
-        for m in self.memory:
+        for m in memory:
             chosen = np.flatnonzero(elite[offset : offset + m["scores"].size])
             take = np.isin(m["owners"], chosen)
             elite_states.append(m["states"][take])
@@ -165,10 +173,8 @@ class TabularCEM(Algorithm):
                 "actions": actions[keep],
                 "owners": remap[owners[keep]],
             }
-            self.memory = [entry, *self.memory][: cfg.elite_memory - 1]
+            self.memory.push(entry)
         return {
-            "mean_return": float(returns.mean()),
-            "max_return": float(returns.max()),
             "mean_score": float(scores.mean()),
             "elite_threshold": float(threshold),
             "elite_size": float(elite.sum()),
@@ -183,24 +189,16 @@ class TabularCEM(Algorithm):
         """argmax_a pi(a|s) in every state."""
         return self._shift(TableActor(self.probs.argmax(axis=1)))
 
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """The policy matrix and the remembered elite."""
-        arrays = {"probs": self.probs}
-        for i, entry in enumerate(self.memory):
-            arrays.update({f"memory.{i}.{k}": v for k, v in entry.items()})
-        return arrays
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The policy matrix."""
+        return {"probs": self.probs}
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore the policy matrix and the remembered elite."""
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the policy matrix."""
         probs = np.asarray(arrays["probs"], dtype=np.float64)
         if probs.shape != self.probs.shape:
             raise ConfigError(f"checkpoint policy has shape {probs.shape}, the env needs {self.probs.shape}")
         self.probs = probs
-        count = len({k.split(".")[1] for k in arrays if k.startswith("memory.")})
-        self.memory = [
-            {f: np.asarray(arrays[f"memory.{i}.{f}"]) for f in ("scores", "states", "actions", "owners")}
-            for i in range(count)
-        ]
 
 
 class _Shifted:

@@ -9,20 +9,18 @@ from the iteration's generator before every ``ask``, so runs are reproducible an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
-from torch.nn.utils import parameters_to_vector
 
 from ..config import check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
-from ..policies.numpy_policy import NumpyActor
+from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
-from .es import layout_of, unflatten
-from .neural import NeuralAlgorithm
+from .neural import WeightSearch
 
 
 @dataclass
@@ -53,12 +51,13 @@ class CMAESConfig:
             check_range("hidden", size, 1)
 
 
-class CMAES(NeuralAlgorithm):
+class CMAES(WeightSearch):
     """CMA-ES (pycma) over the weights of a linear, MLP or GRU policy."""
 
     name = "cmaes"
     config_class = CMAESConfig
     config: CMAESConfig
+    smoke_hyperparameters: ClassVar[dict[str, Any]] = {"population": 6, "hidden": [4]}
 
     def __init__(
         self,
@@ -73,49 +72,36 @@ class CMAES(NeuralAlgorithm):
         except ImportError:
             raise ConfigError("cmaes needs pycma: pip install 'policysearch[cma]'") from None
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.layout = layout_of(self.net)
-        x0 = parameters_to_vector(self.net.parameters()).detach().numpy().astype(np.float64)
+        x0 = flatten(self.net)
         if config.zero_init:
             x0 = np.zeros_like(x0)
         options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31))}
         if config.population:
             options["popsize"] = config.population
         self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)
-        self._candidates: list[np.ndarray] = []
-
-    def _actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
-        mean, std = self._norm()
-        params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
-        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
 
     def ask(self, rng: np.random.Generator) -> Request:
         """The candidates pycma asks for, each played ``episodes_per_candidate`` times."""
         np.random.seed(int(rng.integers(2**31)))  # noqa: NPY002 (pycma samples from the global generator)
-        self._candidates = self.cma.ask()
-        group = self.config.episodes_per_candidate
-        return Request(self._actor(np.stack(self._candidates), group), len(self._candidates) * group)
+        vectors = np.stack(self.cma.ask())
+        k = self.config.episodes_per_candidate
+        return Request(self.vector_actor(vectors, k), len(vectors), k, candidates={"vectors": vectors})
 
-    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
-        """Hand pycma the negated mean returns (it minimises)."""
-        returns = sessions.returns
-        scores = returns.reshape(len(self._candidates), -1).mean(axis=1)
-        self.cma.tell(self._candidates, list(-scores))
-        if self.normalizer is not None:
-            self.normalizer.update(sessions.observations[sessions.mask()])
-        return {
-            "mean_return": float(returns.mean()),
-            "max_return": float(returns.max()),
-            "sigma": float(self.cma.sigma),
-        }
+    def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+        """Hand pycma the candidates with their negated mean returns (it minimises)."""
+        assert request.candidates is not None
+        scores = request.scores(sessions.returns)
+        self.cma.tell(list(request.candidates["vectors"]), list(-scores))
+        return {"sigma": float(self.cma.sigma)}
 
     def greedy_actor(self) -> Actor:
         """Pycma's current mean, acting deterministically."""
-        return self._actor(np.asarray(self.cma.mean)[None])
+        return self.vector_actor(np.asarray(self.cma.mean)[None])
 
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """Pycma's distribution (mean, step size, covariance, evolution paths) and the normaliser."""
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Pycma's distribution (mean, step size, covariance, evolution paths)."""
         es = self.cma
-        arrays = {
+        return {
             "cma.mean": np.array(es.mean),
             "cma.mean_old": np.array(getattr(es, "mean_old", es.mean)),
             "cma.sigma": np.array(es.sigma),
@@ -128,12 +114,9 @@ class CMAES(NeuralAlgorithm):
             "cma.countiter": np.array(es.countiter),
             "cma.countevals": np.array(es.countevals),
         }
-        if self.normalizer is not None:
-            arrays.update(self.normalizer.arrays("obs."))
-        return arrays
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`state_arrays` into a fresh pycma instance."""
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`_state_arrays` into a fresh pycma instance."""
         es = self.cma
         if np.asarray(arrays["cma.mean"]).shape != np.asarray(es.mean).shape:
             raise ConfigError("checkpoint weights do not fit this policy")
@@ -153,5 +136,3 @@ class CMAES(NeuralAlgorithm):
             from cma import utilities
 
             es.timer = utilities.utils.ElapsedWCTime()
-        if self.normalizer is not None:
-            self.normalizer.load(arrays, "obs.")

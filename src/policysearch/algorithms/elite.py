@@ -102,3 +102,41 @@ def select_elite_by_group(
         mask[members[chosen]] = True
         thresholds.append(threshold)
     return mask, float(np.mean(thresholds))
+
+
+class EliteMemory:
+    """The elite of past iterations, which joins the current one in the threshold and the fit.
+
+    The lecture's trick "reuse elites of the last 3-5 iterations". Each entry is one iteration's
+    elite as named arrays (what the algorithm needs to refit on it), newest first.
+
+    Args:
+        capacity: past iterations kept (``elite_memory - 1``; 0 keeps none).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.entries: list[dict[str, np.ndarray]] = []
+
+    def push(self, entry: dict[str, np.ndarray]) -> None:
+        """Remember this iteration's elite, forgetting the oldest beyond the capacity."""
+        self.entries = [entry, *self.entries][: self.capacity]
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The entries as named arrays ``{prefix}{i}.{field}``.
+
+        >>> memory = EliteMemory(2)
+        >>> memory.push({"scores": np.array([1.0])})
+        >>> sorted(memory.arrays("memory."))
+        ['memory.0.scores']
+        """
+        return {f"{prefix}{i}.{k}": v for i, entry in enumerate(self.entries) for k, v in entry.items()}
+
+    def load(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
+        """Restore :meth:`arrays` (the entries found under ``prefix``, with whatever fields they have)."""
+        entries: dict[int, dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            if key.startswith(prefix):
+                index, _, name = key[len(prefix) :].partition(".")
+                entries.setdefault(int(index), {})[name] = np.asarray(value)
+        self.entries = [entries[i] for i in sorted(entries)]

@@ -9,23 +9,22 @@ normalised with statistics gathered from the population's rollouts, saved with t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
-from torch.nn.utils import parameters_to_vector
 
-from ..config import check_range
+from ..config import Renamed, check_range
 from ..errors import ConfigError
 from ..optim.es import ESConfig, EvolutionStrategy
 from ..optim.noise_table import NoiseTable
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import PolicySpec
+from ..policies.weights import Layout, flatten, unflatten
 from ..sampling.session import Sessions
 from .base import Request
-from .neural import NeuralAlgorithm
+from .neural import WeightSearch
 
 
 @dataclass
@@ -44,37 +43,26 @@ class ESPolicyConfig(ESConfig):
     #: ARS removes the survival bonus of locomotion tasks this way (Hopper: 1), so that standing
     #: still is no longer a local optimum.
     reward_shift: float = 0.0
-    #: Common random numbers: every candidate meets the same start states in an iteration (its
-    #: ``k``-th episode starts like every other candidate's ``k``-th), so that scores differ by
-    #: policy rather than by the luck of the start.
-    common_starts: bool = False
+    #: Common random numbers: 1 makes every candidate meet the same start states in an iteration
+    #: (its ``k``-th episode starts like every other candidate's ``k``-th), so that scores differ
+    #: by policy rather than by the luck of the start; 0 gives every session its own start. (ES
+    #: compares all candidates at once, so there is no other number of groups, as CEM has.)
+    start_groups: int = 0
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
+
+    #: Former names of fields (accepted with a deprecation warning).
+    renamed: ClassVar[dict[str, Renamed]] = {
+        "common_starts": Renamed("start_groups", lambda on: int(on) if isinstance(on, bool) else on)
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
+        check_range("start_groups", self.start_groups, 0, 1)
         for size in self.hidden:
             check_range("hidden", size, 1)
         check_range("noise_table_size", self.noise_table_size, 1000)
-
-
-def layout_of(net: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
-    """Names and shapes of the parameters, in ``parameters_to_vector`` order."""
-    return [(name, tuple(p.shape)) for name, p in net.named_parameters()]
-
-
-def unflatten(vectors: np.ndarray, layout: list[tuple[str, tuple[int, ...]]]) -> dict[str, np.ndarray]:
-    """Flat weight vectors ``(C, n)`` as named arrays ``(C, *shape)``, for many candidates at once.
-
-    The inverse of ``parameters_to_vector`` (``vector_to_parameters`` for a population).
-    """
-    out, start = {}, 0
-    for name, shape in layout:
-        size = int(np.prod(shape))
-        out[name] = vectors[:, start : start + size].reshape(len(vectors), *shape)
-        start += size
-    return out
 
 
 class PopulationActor:
@@ -90,7 +78,7 @@ class PopulationActor:
     def __init__(
         self,
         spec: PolicySpec,
-        layout: list[tuple[str, tuple[int, ...]]],
+        layout: Layout,
         mu: np.ndarray,
         sigma: np.ndarray,
         offsets: np.ndarray,
@@ -128,12 +116,17 @@ class PopulationActor:
         return self._built().act(obs, index, None)
 
 
-class ES(NeuralAlgorithm):
+class ES(WeightSearch):
     """Evolution strategies over the weights of a linear, MLP or GRU policy."""
 
     name = "es"
     config_class = ESPolicyConfig
     config: ESPolicyConfig
+    smoke_hyperparameters: ClassVar[dict[str, Any]] = {
+        "population": 8,
+        "hidden": [8],
+        "noise_table_size": 100_000,
+    }
 
     def __init__(
         self,
@@ -144,13 +137,11 @@ class ES(NeuralAlgorithm):
         policy: str = "mlp",
     ) -> None:
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.layout = layout_of(self.net)
         self.table = (int(rng.integers(2**31)), config.noise_table_size)
-        self.es = EvolutionStrategy(parameters_to_vector(self.net.parameters()).detach().numpy(), config, rng)
-        self._pending: np.ndarray | None = None
+        self.es = EvolutionStrategy(flatten(self.net), config, rng)
 
     def ask(self, rng: np.random.Generator) -> Request:
-        """The population, named by noise-table offsets."""
+        """The population, named by noise-table offsets and signs (mirrored pairs adjacent)."""
         cfg = self.config
         table = NoiseTable.shared(*self.table)
         n = self.es.mu.numel()
@@ -161,50 +152,32 @@ class ES(NeuralAlgorithm):
             signs = np.tile([1.0, -1.0], pairs).astype(np.float32)
         else:
             signs = np.ones(cfg.population, dtype=np.float32)
-        self._pending = signs[:, None] * table.get(offsets, n).astype(np.float64)
         mean, std = self._norm()
+        k = cfg.episodes_per_candidate
         actor = PopulationActor(
-            self.spec,
-            self.layout,
-            self.es.mean,
-            self.es.sigma,
-            offsets,
-            signs,
-            self.table,
-            cfg.episodes_per_candidate,
-            mean,
-            std,
+            self.spec, self.layout, self.es.mean, self.es.sigma, offsets, signs, self.table, k, mean, std
         )
-        common = cfg.episodes_per_candidate if cfg.common_starts else 0
-        return Request(actor, cfg.population * cfg.episodes_per_candidate, common)
+        candidates = {"offsets": offsets, "signs": signs}
+        return Request(actor, cfg.population, k, cfg.start_groups, candidates)
 
-    def tell(self, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
-        """Score each candidate by its mean return and step mu (and sigma)."""
-        returns = sessions.returns
-        shifted = returns - self.config.reward_shift * sessions.lengths
-        scores = shifted.reshape(self.config.population, -1).mean(axis=1)
-        stats = self.es.tell(scores, self._pending)
-        if self.normalizer is not None:
-            self.normalizer.update(sessions.observations[sessions.mask()])
-        return {"mean_return": float(returns.mean()), "max_return": float(returns.max()), **stats}
+    def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
+        """Score each candidate by its mean (shifted) return and step mu (and sigma)."""
+        assert request.candidates is not None
+        offsets, signs = request.candidates["offsets"], request.candidates["signs"]
+        noise = signs[:, None] * NoiseTable.shared(*self.table).get(offsets, self.es.mu.numel())
+        shifted = sessions.returns - self.config.reward_shift * sessions.lengths
+        return self.es.tell(request.scores(shifted), noise.astype(np.float64))
 
     def greedy_actor(self) -> Actor:
         """The mean mu, acting deterministically."""
-        mean, std = self._norm()
-        params = unflatten(self.es.mean[None].astype(np.float32), self.layout)
-        return NumpyActor(self.spec, params, mean, std, deterministic=True)
+        return self.vector_actor(self.es.mean[None])
 
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """The search distribution, optimiser state and normaliser."""
-        arrays = self.es.state_arrays()
-        if self.normalizer is not None:
-            arrays.update(self.normalizer.arrays("obs."))
-        return arrays
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The search distribution and the optimiser's state."""
+        return self.es.state_arrays()
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`state_arrays`."""
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`_state_arrays`."""
         if np.asarray(arrays["es.mu"]).shape != (self.es.mu.numel(),):
             raise ConfigError("checkpoint weights do not fit this policy")
         self.es.load_state_arrays(arrays)
-        if self.normalizer is not None:
-            self.normalizer.load(arrays, "obs.")

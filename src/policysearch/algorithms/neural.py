@@ -1,4 +1,7 @@
-"""What every algorithm over a neural policy shares: the spec, the seeded network, the normaliser."""
+"""What every algorithm over a neural policy shares: the spec, the seeded network, the normaliser.
+
+:class:`WeightSearch` adds what the searches over flattened weights (ES, CMA-ES) share.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,19 @@ import torch
 
 from ..errors import ConfigError
 from ..policies.normalizer import RunningNormalizer
+from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
 from ..policies.torch_policy import TorchPolicy
+from ..policies.weights import layout_of, unflatten
 from .base import Algorithm
 
 
 class NeuralAlgorithm(Algorithm):
     """Base of CEM, ES and CMA-ES over linear, MLP and GRU policies.
 
-    The config must have ``hidden``, ``activation`` and ``normalize_obs``; ``init_log_std`` is
-    read when present. ``head_sigma`` is the Gaussian head's kind (``parameter`` or ``network``).
+    The config must have ``hidden``, ``activation`` and ``normalize_obs``; ``init_log_std`` and
+    ``std_head`` (the Gaussian head's standard deviation: ``parameter`` or ``network``) are read
+    when present.
     """
 
     policies = NEURAL_KINDS
@@ -31,7 +37,6 @@ class NeuralAlgorithm(Algorithm):
         config: Any,
         rng: np.random.Generator,
         policy: str = "mlp",
-        head_sigma: str = "parameter",
     ) -> None:
         super().__init__(observation_space, action_space, config, rng, policy)
         # Small networks run fastest on one thread; more threads spin against the sampling workers.
@@ -39,7 +44,12 @@ class NeuralAlgorithm(Algorithm):
         if policy == "gru" and not config.hidden:
             raise ConfigError("hidden must name the GRU's hidden state size, e.g. hidden=[32]")
         self.spec = make_spec(
-            observation_space, action_space, policy, config.hidden, config.activation, head_sigma
+            observation_space,
+            action_space,
+            policy,
+            config.hidden,
+            config.activation,
+            getattr(config, "std_head", "parameter"),
         )
         with torch.random.fork_rng():
             torch.manual_seed(int(rng.integers(2**31)))
@@ -53,8 +63,38 @@ class NeuralAlgorithm(Algorithm):
         """Box or Discrete (one-hot) observations; Discrete or bounded Box actions."""
         check_neural_spaces(observation_space, action_space, policy)
 
+    @classmethod
+    def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
+        """An MLP."""
+        return "mlp"
+
     def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The normaliser's mean and standard deviation (None, None without normalisation)."""
         if self.normalizer is None:
             return None, None
         return self.normalizer.mean, self.normalizer.std
+
+
+class WeightSearch(NeuralAlgorithm):
+    """Base of ES and CMA-ES: a search distribution over the policy's flattened weights.
+
+    A candidate is a weight vector (:mod:`~policysearch.policies.weights` lays it out), played
+    deterministically; its score is the mean return of its sessions.
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.Space[Any],
+        action_space: gym.Space[Any],
+        config: Any,
+        rng: np.random.Generator,
+        policy: str = "mlp",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, rng, policy)
+        self.layout = layout_of(self.net)
+
+    def vector_actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
+        """An actor of weight vectors ``(C, n)``: candidate ``c`` plays sessions ``c * group`` on."""
+        mean, std = self._norm()
+        params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
+        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)

@@ -168,5 +168,5 @@ class NumpyActor:
     def log_std(self, out: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """The Gaussian policy's log standard deviation for these head outputs and candidates."""
         spec = self.spec
-        raw = out[:, spec.act_dim :] if spec.sigma == "network" else self.params["log_std"][cand]
+        raw = out[:, spec.act_dim :] if spec.std_head == "network" else self.params["log_std"][cand]
         return np.clip(raw, LOG_STD_MIN, LOG_STD_MAX)

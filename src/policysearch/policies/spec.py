@@ -32,7 +32,7 @@ class PolicySpec:
         act_start: the Discrete action space's ``start``.
         hidden: hidden layer sizes (mlp) or the hidden state size (gru, one entry).
         activation: ``tanh`` or ``relu``.
-        sigma: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
+        std_head: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
         low: lower action bounds (gaussian).
         high: upper action bounds (gaussian).
     """
@@ -46,7 +46,7 @@ class PolicySpec:
     act_start: int = 0
     hidden: tuple[int, ...] = (64, 64)
     activation: Literal["tanh", "relu"] = "tanh"
-    sigma: Literal["parameter", "network"] = "parameter"
+    std_head: Literal["parameter", "network"] = "parameter"
     low: tuple[float, ...] = ()
     high: tuple[float, ...] = ()
 
@@ -58,7 +58,7 @@ class PolicySpec:
     @property
     def head_dim(self) -> int:
         """Outputs of the last layer."""
-        gaussian_net = self.action == "gaussian" and self.sigma == "network"
+        gaussian_net = self.action == "gaussian" and self.std_head == "network"
         return 2 * self.act_dim if gaussian_net else self.act_dim
 
     def to_json(self) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def make_spec(
     kind: str,
     hidden: tuple[int, ...],
     activation: str,
-    sigma: str,
+    std_head: str,
 ) -> PolicySpec:
     """The spec of a ``kind`` policy for these (checked) spaces."""
     check_neural_spaces(observation_space, action_space, kind)
@@ -130,7 +130,7 @@ def make_spec(
         0,
         hidden,
         activation,  # type: ignore[arg-type]
-        sigma,  # type: ignore[arg-type]
+        std_head,  # type: ignore[arg-type]
         tuple(float(x) for x in action_space.low.ravel()),
         tuple(float(x) for x in action_space.high.ravel()),
     )

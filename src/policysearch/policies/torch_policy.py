@@ -38,9 +38,9 @@ class TorchPolicy(nn.Module):
         with torch.no_grad():  # small last layer: start close to uniform / the action centre
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
-            if spec.action == "gaussian" and spec.sigma == "network":
+            if spec.action == "gaussian" and spec.std_head == "network":
                 self.head.bias[spec.act_dim :] = init_log_std
-        if spec.action == "gaussian" and spec.sigma == "parameter":
+        if spec.action == "gaussian" and spec.std_head == "parameter":
             self.log_std = nn.Parameter(torch.full((spec.act_dim,), float(init_log_std)))
         if spec.action == "gaussian":
             low = torch.tensor(spec.low, dtype=torch.float32)
@@ -79,7 +79,7 @@ class TorchPolicy(nn.Module):
             entropy = -(logp.exp() * logp).sum(-1)
             return chosen, entropy
         mean = self.action_center + self.action_half * torch.tanh(out[..., : spec.act_dim])
-        if spec.sigma == "network":
+        if spec.std_head == "network":
             log_std = out[..., spec.act_dim :]
         else:
             log_std = self.log_std.expand_as(mean)

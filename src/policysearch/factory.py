@@ -1,0 +1,84 @@
+"""The run factory: from what the user asked for to a built algorithm, the same way for every run.
+
+:func:`make_run` makes the environment once to read its spaces, resolves the policy kind and
+the implementing class through the registry, merges the env's preset under the user's
+hyperparameters, validates them, and builds the algorithm from the seed tree. A new run and a
+resumed one (which then loads its checkpoint's arrays) are built by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .algorithms.base import Algorithm
+from .config import canonical_names, from_mapping
+from .envs import make_env
+from .options import TrainOptions
+from .presets import Preset, eval_episodes_for, preset_for
+from .registry import default_policy, entry, resolve
+from .seeding import SeedTree
+
+
+@dataclass
+class Run:
+    """Everything a trainer needs that follows from its options."""
+
+    #: What was asked for.
+    options: TrainOptions
+    #: The resolved policy kind.
+    policy: str
+    #: The validated hyperparameters (the algorithm's config dataclass).
+    config: Any
+    #: Episodes of the final evaluation (the user's, else the protocol's for the env).
+    eval_episodes: int
+    #: The seeded random streams of the run.
+    seeds: SeedTree
+    #: The algorithm, initialised from ``seeds.init()``.
+    algorithm: Algorithm
+    #: The preset that filled in hyperparameters, if one did.
+    preset: Preset | None
+
+
+def resolve_hyperparameters(
+    options: TrainOptions, policy: str, cls: type[Algorithm], warn: bool = True
+) -> tuple[dict[str, Any], Preset | None]:
+    """The hyperparameters of a run: its preset's (if tuned for ``policy``) under the user's.
+
+    The user's keys are first brought to the fields' current names (a former name warns unless
+    ``warn`` is False), so that they override the preset's under either name.
+    """
+    preset = preset_for(options.env_id, options.algorithm)
+    applies = preset is not None and preset.policy == policy
+    tuned = dict(preset.hyperparameters) if preset is not None and applies else {}
+    given = canonical_names(cls.config_class, options.hyperparameters, warn=warn)
+    return {**tuned, **given}, preset if applies else None
+
+
+def make_run(options: TrainOptions, warn: bool = True) -> Run:
+    """Build the run that ``options`` describe.
+
+    Args:
+        options: what to train.
+        warn: warn about former hyperparameter names (not for a checkpoint's own).
+
+    Raises:
+        PolicySearchError: for an unknown algorithm or env, a policy that does not suit the env's
+            spaces, or invalid hyperparameters, before anything is written.
+    """
+    entry(options.algorithm)
+    env = make_env(options.env_id)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    preset = preset_for(options.env_id, options.algorithm)
+    policy = options.policy or (
+        preset.policy if preset is not None else default_policy(options.algorithm, obs_space, act_space)
+    )
+    cls = resolve(options.algorithm, policy)
+    cls.check_spaces(obs_space, act_space, policy)
+    hyper, used = resolve_hyperparameters(options, policy, cls, warn)
+    config: Any = from_mapping(cls.config_class, hyper, warn=False)
+    seeds = SeedTree(options.seed)
+    algorithm = cls(obs_space, act_space, config, seeds.init(), policy)
+    eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
+    return Run(options, policy, config, eval_episodes, seeds, algorithm, used)

@@ -1,0 +1,71 @@
+"""The options of a run: everything ``policysearch train`` accepts, validated on construction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import check_range
+from .errors import ConfigError
+
+#: The contract's floor on evaluation episodes.
+MIN_EVAL_EPISODES = 100
+
+
+@dataclass
+class TrainOptions:
+    """Everything ``policysearch train`` accepts; stored in the checkpoint for ``--resume``."""
+
+    #: Algorithm name from the registry (``cem``).
+    algorithm: str = "cem"
+    #: Anything ``gymnasium.make`` accepts, including ``"module:EnvName-v0"``.
+    env_id: str = ""
+    #: Policy kind; None takes the env's preset's, else the algorithm's default for the spaces
+    #: (tabular CEM for Discrete observations and actions, else mlp).
+    policy: str | None = None
+    #: Root seed: the same seed gives the same run.
+    seed: int = 0
+    #: Stop once the evaluation confirms this mean return.
+    target: float | None = None
+    #: Budget: total wall time of the run, in seconds.
+    max_seconds: float | None = None
+    #: Budget: total iterations of the run.
+    max_iterations: int | None = None
+    #: Episodes of the final evaluation (at least 100; default from the env's preset).
+    eval_episodes: int | None = None
+    #: The run folder (default ``runs/<algo>-<env>-<seed>``).
+    out: str | None = None
+    #: Where sampling workers live.
+    backend: Literal["local", "ray"] = "local"
+    #: Ray address (``HOST:PORT`` or ``auto``) with ``backend="ray"``.
+    address: str | None = None
+    #: Parallel sampling workers.
+    workers: int = 1
+    #: Environments each worker steps side by side.
+    n_envs: int = 16
+    #: Algorithm hyperparameters (validated by the algorithm's config class).
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_range("seed", self.seed, 0)
+        if self.max_seconds is not None:
+            check_range("max_seconds", self.max_seconds, 0, low_open=True)
+        if self.max_iterations is not None:
+            check_range("max_iterations", self.max_iterations, 1)
+        if self.eval_episodes is not None:
+            check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES)
+        check_range("workers", self.workers, 1)
+        check_range("n_envs", self.n_envs, 1)
+        if self.backend not in ("local", "ray"):
+            raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
+        if self.backend == "ray":
+            raise ConfigError("backend='ray' is not available yet in this version; use 'local'")
+
+    def run_folder(self) -> Path:
+        """The run folder, default ``runs/<algo>-<env>-<seed>``."""
+        if self.out:
+            return Path(self.out)
+        env = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.env_id)
+        return Path("runs") / f"{self.algorithm}-{env}-{self.seed}"

@@ -1,0 +1,91 @@
+"""Presets: tuned hyperparameters per environment and algorithm, and how to judge the result.
+
+The presets are data, shipped with the package as YAML files in rl-baselines3-zoo's layout
+(``<algorithm>.yml`` beside this module: the env id, then its options), one file per registered
+algorithm, plus ``evaluation.yml`` with the evaluation episodes of the envs that need more than 100
+(the evaluation protocol, which ``--no-preset`` keeps).
+
+A preset names the policy kind it was tuned for: that kind is the env's default policy, and the
+hyperparameters apply only when that kind is trained, so a preset never reaches an
+implementation it was not tuned for. A preset only fills in what the user did not say:
+command-line options, ``--config`` and ``--set`` always win.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from ..registry import REGISTRY
+
+#: Episodes of the final evaluation when neither the user nor the protocol's table says otherwise.
+DEFAULT_EVAL_EPISODES = 100
+#: Iterations when no budget is given.
+DEFAULT_MAX_ITERATIONS = 100
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Tuned options of one algorithm on one environment."""
+
+    #: The registered algorithm (``cem``).
+    algorithm: str
+    #: The environment id, without a ``module:`` prefix.
+    env_id: str
+    #: The policy kind the values were tuned for (the env's default policy).
+    policy: str
+    #: Hyperparameters, by the config's field names.
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _read(name: str) -> dict[str, Any]:
+    path = resources.files(__name__).joinpath(name)
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset file {name!r} must map env ids to options")
+    return data
+
+
+@functools.cache
+def all_presets() -> dict[str, dict[str, Preset]]:
+    """Every preset: env id -> algorithm -> :class:`Preset` (envs sorted, algorithms in registry order)."""
+    out: dict[str, dict[str, Preset]] = {}
+    for algorithm in REGISTRY:
+        for env_id, options in _read(f"{algorithm}.yml").items():
+            options = dict(options or {})
+            policy = options.pop("policy", None)
+            if not isinstance(policy, str):
+                raise ConfigError(f"the {algorithm} preset of {env_id!r} must name its policy")
+            out.setdefault(str(env_id), {})[algorithm] = Preset(algorithm, str(env_id), policy, options)
+    return dict(sorted(out.items()))
+
+
+@functools.cache
+def _eval_table() -> dict[str, int]:
+    return {str(k): int(v) for k, v in _read("evaluation.yml").items()}
+
+
+def _bare(env_id: str) -> str:
+    return env_id.rpartition(":")[2]
+
+
+def preset_for(env_id: str, algorithm: str) -> Preset | None:
+    """The preset of ``algorithm`` on ``env_id`` (matched without a ``module:`` prefix), or None."""
+    return all_presets().get(_bare(env_id), {}).get(algorithm)
+
+
+def eval_episodes_for(env_id: str) -> int:
+    """Episodes of the final evaluation of ``env_id`` under the protocol (at least 100)."""
+    return max(DEFAULT_EVAL_EPISODES, _eval_table().get(_bare(env_id), DEFAULT_EVAL_EPISODES))
+
+
+def env_ids() -> list[str]:
+    """Every env id with a preset or an evaluation entry, sorted."""
+    return sorted(set(all_presets()) | set(_eval_table()))

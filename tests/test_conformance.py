@@ -1,0 +1,88 @@
+"""Every registered algorithm x policy kind x check env meets the contract (policysearch.checks).
+
+This replaces the hand-written per-algorithm copies of the determinism, worker-invariance,
+resume and state round-trip tests.
+"""
+
+import pytest
+
+from policysearch import check_algorithm
+from policysearch.algorithms.elite import EliteMemory
+from policysearch.checks import (
+    ContractError,
+    check_declarations,
+    check_envs,
+    check_runs,
+    check_spaces_refused,
+)
+from policysearch.errors import CheckpointError
+from policysearch.policies.normalizer import RunningNormalizer
+from policysearch.registry import REGISTRY, implementations
+
+CASES = [
+    pytest.param(name, policy, env_id, id=f"{name}-{policy}-{env_id}")
+    for name, policy, cls in implementations()
+    for env_id in check_envs(cls, policy)
+]
+#: Features whose guarantees are checked on top of the plain runs above.
+FEATURES = [
+    ("cem", "tabular", "FrozenLake-v1", {"episodes_per_candidate": 5, "elite_memory": 3, "percentile": 80}),
+    ("cem", "mlp", "Acrobot-v1", {}),
+    ("cem", "mlp", "Pendulum-v1", {"start_groups": 4, "group_selection": "relative"}),
+    ("cem", "mlp", "Pendulum-v1", {"start_groups": 4, "group_selection": "within", "alpha": 0.5}),
+    ("cem", "mlp", "MountainCar-v0", {"param_noise": 0.5, "episodes_per_candidate": 2}),
+    ("es", "linear", "CartPole-v1", {"sigma_schedule": "adaptive", "start_groups": 1}),
+    ("cmaes", "mlp", "Pendulum-v1", {"episodes_per_candidate": 2}),
+]
+CLASSES = sorted({cls for _, _, cls in implementations()}, key=lambda c: c.__name__)
+
+
+def test_every_registered_algorithm_and_policy_kind_is_checked() -> None:
+    covered = {(name, policy) for name, policy, _ in implementations()}
+    for name, entry in REGISTRY.items():
+        assert entry.policies(), name
+        assert {(name, p) for p in entry.policies()} <= covered
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_declarations(cls) -> None:
+    check_declarations(cls)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_bad_spaces_are_refused_with_env_error(cls) -> None:
+    for policy in cls.policies:
+        check_spaces_refused(cls, policy)
+
+
+@pytest.mark.parametrize(("name", "policy", "env_id"), CASES)
+def test_contract(name: str, policy: str, env_id: str) -> None:
+    check_runs(name, policy, env_id)
+
+
+@pytest.mark.parametrize(("name", "policy", "env_id", "hyperparameters"), FEATURES, ids=str)
+def test_contract_with_features(name: str, policy: str, env_id: str, hyperparameters: dict) -> None:
+    check_runs(name, policy, env_id, hyperparameters=hyperparameters)
+
+
+def test_check_algorithm_runs_every_check_of_a_class() -> None:
+    check_algorithm(REGISTRY["cem"].classes()[0])  # tabular CEM: one env, quick
+
+
+@pytest.mark.parametrize(
+    ("broken", "case"),
+    [
+        pytest.param(
+            (RunningNormalizer, "load"), ("es", "linear", "CartPole-v1"), id="normaliser not restored"
+        ),
+        pytest.param(
+            (EliteMemory, "load"), ("cem", "tabular", "FrozenLake-v1"), id="elite memory not restored"
+        ),
+        pytest.param((RunningNormalizer, "arrays"), ("cem", "mlp", "Pendulum-v1"), id="normaliser not saved"),
+    ],
+)
+def test_the_checks_catch_a_broken_shared_guarantee(broken, case, monkeypatch) -> None:
+    owner, method = broken
+    monkeypatch.setattr(owner, method, lambda self, *args: {} if method == "arrays" else None)
+    with pytest.raises((ContractError, CheckpointError)):  # a missing array cannot even be loaded
+        check_runs(*case)
