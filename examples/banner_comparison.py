@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--rounds and --seeds must be at least 1")
     seeds = list(range(args.seeds))
     warmup = max(1, min(500, args.rounds // 10))
-    agent_kwargs = {"duct_tape": {"warmup": warmup, "refit_every": warmup}}
+    player_kwargs = {"duct_tape": {"warmup": warmup, "refit_every": warmup}}
 
     bandit = compare(
         "policysearch/BannerAds-v0",
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rounds=args.rounds,
         seeds=seeds,
         env_kwargs={"new_banner": args.new_banner},
-        agent_kwargs=agent_kwargs,
+        player_kwargs=player_kwargs,
     )
     retention = compare(
         "policysearch/BannerAdsRetention-v0",
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rounds=args.rounds,
         seeds=seeds,
         unit="episode",
-        agent_kwargs=agent_kwargs,
+        player_kwargs=player_kwargs,
     )
     title = "BannerAds-v0" + (" (new banner)" if args.new_banner else "")
     summary(bandit, title)

@@ -9,13 +9,13 @@ from gymnasium.utils.env_checker import check_env
 import policysearch  # noqa: F401  (registers the policysearch/ environments)
 from policysearch.bandits import (
     BASELINES,
-    DuctTapeAgent,
-    EpsilonGreedyAgent,
-    MyopicAgent,
-    ThompsonSamplingAgent,
-    UCB1Agent,
+    DuctTapePlayer,
+    EpsilonGreedyPlayer,
+    MyopicPlayer,
+    ThompsonSamplingPlayer,
+    UCB1Player,
     compare,
-    make_agent,
+    make_player,
     run,
 )
 from policysearch.envs.banners import BannerAdsEnv, BannerAdsRetentionEnv
@@ -160,7 +160,7 @@ def test_duct_tape_regret_grows_linearly_and_thompson_sampling_sublinearly() -> 
         rounds=rounds,
         seeds=(0, 1, 2, 3),
         env_kwargs={"new_banner": True},
-        agent_kwargs={"duct_tape": {"warmup": warmup}},
+        player_kwargs={"duct_tape": {"warmup": warmup}},
     )
     middle = (rounds + warmup) // 2  # halves of the rounds after the duct tape's naive start
 
@@ -219,16 +219,16 @@ def test_retention_rejects_bad_options(kwargs: dict, option: str) -> None:
         gym.make("policysearch/BannerAdsRetention-v0", **kwargs)
 
 
-def test_bad_agent_options_raise_config_errors() -> None:
+def test_bad_player_options_raise_config_errors() -> None:
     env = BannerAdsEnv()
     with pytest.raises(ConfigError, match="epsilon"):
-        make_agent("epsilon_greedy", env, epsilon=1.5)
+        make_player("epsilon_greedy", env, epsilon=1.5)
     with pytest.raises(ConfigError, match="unknown baseline"):
-        make_agent("greedy", env)
+        make_player("greedy", env)
     with pytest.raises(ConfigError, match="rounds"):
-        run(env, MyopicAgent(), 0)
+        run(env, MyopicPlayer(), 0)
     with pytest.raises(ConfigError, match="naive_actions"):
-        DuctTapeAgent(3, naive_actions=[5])
+        DuctTapePlayer(3, naive_actions=[5])
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -236,7 +236,7 @@ def test_bad_agent_options_raise_config_errors() -> None:
 def test_every_baseline_runs_and_is_reproducible(name: str, env_id: str) -> None:
     def once() -> tuple:
         env = gym.make(env_id)
-        log = run(env, make_agent(name, env, seed=5), 300, seed=7)
+        log = run(env, make_player(name, env, seed=5), 300, seed=7)
         return log.rewards.tolist(), log.regrets.tolist(), log.action_counts.tolist()
 
     first = once()
@@ -248,19 +248,19 @@ def test_every_baseline_runs_and_is_reproducible(name: str, env_id: str) -> None
 
 def test_episode_rounds_sum_the_steps_of_an_episode() -> None:
     env = gym.make("policysearch/BannerAdsRetention-v0")
-    log = run(env, MyopicAgent(), 20, seed=0, unit="episode")
+    log = run(env, MyopicPlayer(), 20, seed=0, unit="episode")
     assert log.episodes == 20 and log.steps.min() >= 1
     assert log.action_counts.sum() == log.steps.sum()
 
 
 def test_the_explorers_learn_a_plain_bandit() -> None:
     env = BannerAdsEnv(new_banner=True)  # one context: the new banner is the best fixed banner
-    for agent in (
-        EpsilonGreedyAgent(5, epsilon=0.1, rng=np.random.default_rng(0)),
-        UCB1Agent(5, rng=np.random.default_rng(0)),
-        ThompsonSamplingAgent(5, rng=np.random.default_rng(0)),
+    for player in (
+        EpsilonGreedyPlayer(5, epsilon=0.1, rng=np.random.default_rng(0)),
+        UCB1Player(5, rng=np.random.default_rng(0)),
+        ThompsonSamplingPlayer(5, rng=np.random.default_rng(0)),
     ):
-        log = run(env, agent, 1500, seed=0)
+        log = run(env, player, 1500, seed=0)
         assert log.expected[750:].mean() > 0.6  # a uniformly random banner: 0.39
 
 
@@ -325,3 +325,12 @@ def test_cem_beats_the_myopic_policy_on_retention(tmp_path) -> None:
     learned = evaluate_actor(trainer.algorithm.greedy_actor(), env_id, 2000).mean
     myopic = compare(env_id, methods=("myopic",), rounds=2000, seeds=(0,), unit="episode")["myopic"][0]
     assert learned >= 1.2 * myopic.rewards.mean()
+
+
+def test_former_player_names_still_import_with_a_warning() -> None:
+    import policysearch.bandits as bandits
+
+    with pytest.warns(FutureWarning, match="make_player"):
+        assert bandits.make_agent is make_player
+    with pytest.warns(FutureWarning, match="MyopicPlayer"):
+        assert bandits.MyopicAgent is MyopicPlayer

@@ -6,16 +6,17 @@ The lecture's two problems, side by side:
   ``info["expected_rewards"]``, so it is an oracle on ``policysearch/BannerAds-v0``). On
   ``policysearch/BannerAdsRetention-v0`` it always shows the clickbait and loses the users;
   **honest** is the same but never shows a clickbait banner (``env.clickbait_banners``).
-- **duct tape** (:class:`DuctTapeAgent`): start with a naive policy, log the data, fit a
+- **duct tape** (:class:`DuctTapePlayer`): start with a naive policy, log the data, fit a
   classifier situation -> best banner, then always show the predicted best. It never learns about
   banners it does not show: regret linear in the number of rounds when the best banner is new.
-- **bandit explorers** (:class:`EpsilonGreedyAgent`, :class:`UCB1Agent`,
-  :class:`ThompsonSamplingAgent`): one independent multi-armed bandit per user segment (the
+- **bandit explorers** (:class:`EpsilonGreedyPlayer`, :class:`UCB1Player`,
+  :class:`ThompsonSamplingPlayer`): one independent multi-armed bandit per user segment (the
   environment's ``context_of(observation)``, ``n_contexts`` segments).
 
-Every agent has ``act(observation, info) -> action`` and ``update(observation, action, reward,
-info)``. :func:`make_agent` builds one by name for an environment, :func:`run` plays it for a
-number of rounds and returns a :class:`RoundLog`, and :func:`compare` does both over seeds::
+Every player (a bandit baseline) has ``act(observation, info) -> action`` and
+``update(observation, action, reward, info)``. :func:`make_player` builds one by name for an
+environment, :func:`run` plays it for a number of rounds and returns a :class:`RoundLog`, and
+:func:`compare` does both over seeds::
 
     from policysearch.bandits import compare
 
@@ -43,11 +44,11 @@ from .errors import ConfigError
 ContextFn = Callable[[np.ndarray], int]
 Unit = Literal["step", "episode"]
 
-#: Names accepted by :func:`make_agent`.
+#: Names accepted by :func:`make_player`.
 BASELINES = ("myopic", "honest", "duct_tape", "epsilon_greedy", "ucb1", "thompson")
 
 
-class Agent(Protocol):
+class Player(Protocol):
     """What :func:`run` plays: chooses an action, then learns from its reward."""
 
     def act(self, observation: np.ndarray, info: Mapping[str, Any]) -> int:
@@ -69,7 +70,7 @@ def _single_context(observation: np.ndarray) -> int:
     return 0
 
 
-class MyopicAgent:
+class MyopicPlayer:
     """Always the action of highest immediate expected reward, from ``info["expected_rewards"]``.
 
     Args:
@@ -131,7 +132,7 @@ class _SegmentBandit:
         self.sums[c, action] += float(reward)
 
 
-class EpsilonGreedyAgent(_SegmentBandit):
+class EpsilonGreedyPlayer(_SegmentBandit):
     """Epsilon-greedy per segment: each action once, then a random one with probability epsilon.
 
     Args:
@@ -165,7 +166,7 @@ class EpsilonGreedyAgent(_SegmentBandit):
         return _argmax(self.means(c), self.rng)
 
 
-class UCB1Agent(_SegmentBandit):
+class UCB1Player(_SegmentBandit):
     """UCB1 per segment: each action once, then the highest ``mean + sqrt(c ln n / n_a)``.
 
     Args:
@@ -199,7 +200,7 @@ class UCB1Agent(_SegmentBandit):
         return _argmax(self.means(ctx) + bonus, self.rng)
 
 
-class ThompsonSamplingAgent(_SegmentBandit):
+class ThompsonSamplingPlayer(_SegmentBandit):
     """Beta-Bernoulli Thompson sampling per segment.
 
     Each (segment, action) has a Beta posterior over its click probability; an action is chosen
@@ -250,7 +251,7 @@ class ThompsonSamplingAgent(_SegmentBandit):
         super().update(observation, action, r, info)
 
 
-class DuctTapeAgent:
+class DuctTapePlayer:
     """The "duct tape" approach: log a naive policy, fit situation -> best action, exploit forever.
 
     For the first ``warmup`` rounds it shows a uniformly random action of ``naive_actions``. Then
@@ -346,7 +347,7 @@ class DuctTapeAgent:
         self.known_actions = np.bincount(labels, minlength=self.n_actions) > 0
 
 
-def make_agent(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any) -> Agent:
+def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any) -> Player:
     """A baseline by name, set up for ``env`` (its actions, segments and clickbait banners).
 
     Args:
@@ -354,8 +355,8 @@ def make_agent(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any) 
             ``duct_tape``, ``epsilon_greedy``, ``ucb1``, ``thompson``.
         env: the environment (a ``Discrete`` action space; ``env.unwrapped.context_of``,
             ``n_contexts``, ``legacy_banners`` and ``clickbait_banners`` are used if present).
-        seed: seeds the agent's own generator.
-        **kwargs: passed to the agent's class (e.g. ``epsilon=0.05``, ``warmup=200``).
+        seed: seeds the player's own generator.
+        **kwargs: passed to the player's class (e.g. ``epsilon=0.05``, ``warmup=200``).
 
     Raises:
         ConfigError: for an unknown name or an option out of range.
@@ -370,18 +371,18 @@ def make_agent(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any) 
     if hasattr(base, "context_of") and hasattr(base, "n_contexts"):
         segments = {"n_contexts": int(base.n_contexts), "context_fn": base.context_of}
     if name == "myopic":
-        return MyopicAgent(**kwargs)
+        return MyopicPlayer(**kwargs)
     if name == "honest":
-        return MyopicAgent(exclude=getattr(base, "clickbait_banners", ()), **kwargs)
+        return MyopicPlayer(exclude=getattr(base, "clickbait_banners", ()), **kwargs)
     if name == "duct_tape":
         kwargs.setdefault("naive_actions", getattr(base, "legacy_banners", None))
-        return DuctTapeAgent(n_actions, rng=rng, **kwargs)
+        return DuctTapePlayer(n_actions, rng=rng, **kwargs)
     if name == "epsilon_greedy":
-        return EpsilonGreedyAgent(n_actions, rng=rng, **{**segments, **kwargs})
+        return EpsilonGreedyPlayer(n_actions, rng=rng, **{**segments, **kwargs})
     if name == "ucb1":
-        return UCB1Agent(n_actions, rng=rng, **{**segments, **kwargs})
+        return UCB1Player(n_actions, rng=rng, **{**segments, **kwargs})
     if name == "thompson":
-        return ThompsonSamplingAgent(n_actions, rng=rng, **{**segments, **kwargs})
+        return ThompsonSamplingPlayer(n_actions, rng=rng, **{**segments, **kwargs})
     raise ConfigError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
 
 
@@ -418,18 +419,18 @@ class RoundLog:
 
 def run(
     env: gym.Env[Any, Any],
-    agent: Agent,
+    player: Player,
     rounds: int,
     seed: int | None = None,
     unit: Unit = "step",
 ) -> RoundLog:
-    """Play ``agent`` on ``env`` for ``rounds`` rounds, resetting whenever an episode ends.
+    """Play ``player`` on ``env`` for ``rounds`` rounds, resetting whenever an episode ends.
 
-    Every state's info must hold ``"expected_rewards"``; the agent learns after every step.
+    Every state's info must hold ``"expected_rewards"``; the player learns after every step.
 
     Args:
         env: the environment (``reset`` and ``step`` infos with ``"expected_rewards"``).
-        agent: the baseline.
+        player: the baseline.
         rounds: number of rounds, at least 1.
         seed: seed of the first reset (later resets continue the environment's generator).
         unit: ``"step"``: a round is one step; ``"episode"``: a round is a whole episode (one
@@ -455,9 +456,9 @@ def run(
     i = 0
     while i < rounds:
         values = np.asarray(info["expected_rewards"], dtype=np.float64)
-        action = int(agent.act(observation, info))
+        action = int(player.act(observation, info))
         next_observation, reward, terminated, truncated, next_info = env.step(action)
-        agent.update(observation, action, float(reward), info)
+        player.update(observation, action, float(reward), info)
         rewards[i] += float(reward)
         expected[i] += values[action]
         regrets[i] += values.max() - values[action]
@@ -481,11 +482,11 @@ def compare(
     seeds: Sequence[int] = (0,),
     unit: Unit = "step",
     env_kwargs: Mapping[str, Any] | None = None,
-    agent_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    player_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, list[RoundLog]]:
     """Run several baselines on fresh copies of an environment, over several seeds.
 
-    For each seed, the environment and the agent get independent seeds derived from it with
+    For each seed, the environment and the player get independent seeds derived from it with
     ``numpy.random.SeedSequence``; every method sees the same environment seed.
 
     Args:
@@ -495,7 +496,7 @@ def compare(
         seeds: one run per seed and method.
         unit: what a round is (see :func:`run`).
         env_kwargs: options of the environment.
-        agent_kwargs: options per method name, e.g. ``{"epsilon_greedy": {"epsilon": 0.05}}``.
+        player_kwargs: options per method name, e.g. ``{"epsilon_greedy": {"epsilon": 0.05}}``.
 
     Returns:
         Method name -> one :class:`RoundLog` per seed.
@@ -504,14 +505,35 @@ def compare(
 
     logs: dict[str, list[RoundLog]] = {name: [] for name in methods}
     for seed in seeds:
-        env_seq, agent_seq = np.random.SeedSequence(int(seed)).spawn(2)
+        env_seq, player_seq = np.random.SeedSequence(int(seed)).spawn(2)
         env_seed = int(env_seq.generate_state(1)[0])
-        agent_seed = int(agent_seq.generate_state(1)[0])
+        player_seed = int(player_seq.generate_state(1)[0])
         for name in methods:
             env = make_env(env_id, **dict(env_kwargs or {}))
             try:
-                agent = make_agent(name, env, agent_seed, **dict((agent_kwargs or {}).get(name, {})))
-                logs[name].append(run(env, agent, rounds, seed=env_seed, unit=unit))
+                player = make_player(name, env, player_seed, **dict((player_kwargs or {}).get(name, {})))
+                logs[name].append(run(env, player, rounds, seed=env_seed, unit=unit))
             finally:
                 env.close()
     return logs
+
+
+#: Former names (before 0.2.0, when the bandit players were called agents, like the Python API's
+#: :class:`policysearch.Agent`); importing one warns.
+_RENAMED = {
+    "Agent": "Player",
+    "make_agent": "make_player",
+    **{
+        f"{kind}Agent": f"{kind}Player"
+        for kind in ("Myopic", "EpsilonGreedy", "UCB1", "ThompsonSampling", "DuctTape")
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"{name!r} is deprecated: use {_RENAMED[name]!r}", FutureWarning, stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -191,7 +191,7 @@ def bandit(
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
-    from .bandits import BASELINES, make_agent, run
+    from .bandits import BASELINES, make_player, run
     from .config import check_range
     from .envs import make_env
 
@@ -204,10 +204,10 @@ def bandit(
     except TypeError as exc:
         raise ConfigError(f"invalid --env-option for {env}: {exc}") from None
     try:
-        agent = make_agent(method, environment, seed=seed, **parse_assignments(set_ or []))
+        player = make_player(method, environment, seed=seed, **parse_assignments(set_ or []))
     except TypeError as exc:
         raise ConfigError(f"invalid option for {method}: {exc}") from None
-    log = run(environment, agent, rounds, seed=seed, unit="episode" if per_user else "step")
+    log = run(environment, player, rounds, seed=seed, unit="episode" if per_user else "step")
     print(
         json.dumps(
             {
