@@ -248,6 +248,25 @@ def test_record_writes_a_video(tmp_path: Path, capsys) -> None:
     assert code == 2 and ".mp4" in err
 
 
+@pytest.mark.parametrize(
+    ("env_id", "policy"),
+    [("CartPole-v1", "mlp"), ("Pendulum-v1", "mlp"), ("MountainCar-v0", "linear"), ("Acrobot-v1", "gru")],
+)
+@pytest.mark.parametrize("seed", [0, 3])
+def test_record_plays_the_evaluations_episode_of_its_seed(
+    tmp_path: Path, env_id: str, policy: str, seed: int
+) -> None:
+    from policysearch.recording import record_episode
+
+    trainer = Trainer(small(tmp_path / "run", env_id=env_id, policy=policy, max_iterations=1))
+    trainer.train()
+    actor = trainer.algorithm.greedy_actor()
+    video = record_episode(actor, env_id, tmp_path / "episode.gif", seed=seed)
+    evaluation = evaluate_actor(actor, env_id, 3, seed=seed)
+    assert video.episode_return == evaluation.returns[0]
+    assert video.frames >= 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_cem_solves_cartpole(tmp_path: Path, seed: int) -> None:

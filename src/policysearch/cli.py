@@ -170,8 +170,12 @@ def record(
 
     check_range("seed", seed, 0)
     trainer = Trainer.resume(folder)
-    frames = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
-    print(f"wrote {frames} frames to {out}", file=sys.stderr)
+    video = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
+    print(
+        f"wrote {video.frames} frames to {out} (evaluation episode 0 of seed {seed}, "
+        f"return {video.episode_return:.6g})",
+        file=sys.stderr,
+    )
 
 
 @app.command()

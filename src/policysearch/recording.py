@@ -1,8 +1,15 @@
-"""Videos of a trained policy playing one episode (mp4 through imageio-ffmpeg, or gif)."""
+"""Videos of a trained policy playing one evaluation episode (mp4 through imageio-ffmpeg, or gif).
+
+The episode is played by the evaluation's own runner (:func:`~policysearch.sampling.make_runner`,
+the one episode loop), so ``record --seed S`` shows exactly episode 0 of ``evaluate --seed S``;
+its actions are then replayed on an env made with ``render_mode="rgb_array"``, started in the
+same state, to draw the frames. The replay must earn the same return, or recording fails.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +17,36 @@ import numpy as np
 
 from .envs import make_env
 from .errors import ConfigError, EnvError
-from .policies.base import Actor, start_sessions
+from .policies.base import Actor
+from .sampling import make_runner
 from .seeding import evaluation_seeds
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
 
-def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, fps: int = 30) -> int:
-    """Play one evaluation episode with ``actor`` and write its frames to ``path``.
+@dataclass(frozen=True)
+class Recording:
+    """What :func:`record_episode` wrote."""
+
+    #: Frames in the video (the start and one per step).
+    frames: int
+    #: The episode's return (the evaluation's episode 0 for the seed).
+    episode_return: float
+
+
+def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, fps: int = 30) -> Recording:
+    """Play evaluation episode 0 of ``seed`` with ``actor`` and write its frames to ``path``.
 
     Args:
         actor: a deterministic actor.
         env_id: the environment (it must support ``render_mode="rgb_array"``).
         path: ``.mp4`` or ``.gif``; written atomically.
-        seed: evaluation seed of the episode.
+        seed: evaluation seed of the episode (as ``evaluate --seed``).
         fps: frames per second of the video.
-
-    Returns:
-        The number of frames written.
 
     Raises:
         ConfigError: for another suffix or a non-positive fps.
-        EnvError: if the environment cannot render frames.
+        EnvError: if the environment cannot render frames, or the rendered replay diverges.
     """
     import imageio.v2 as imageio
 
@@ -40,23 +55,15 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
     if fps < 1:
         raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    reset_seed = int(evaluation_seeds(1, seed)[0])
+    runner = make_runner(env_id, 1)
     try:
-        env = make_env(env_id, render_mode="rgb_array")
-    except EnvError as exc:
-        raise EnvError(f"cannot render {env_id!r}: {exc}") from None
-    obs, _ = env.reset(seed=int(evaluation_seeds(1, seed)[0]))
-    start_sessions(actor, np.zeros(1, dtype=np.int64))
-    frames: list[Any] = [env.render()]
-    if frames[0] is None:
-        raise EnvError(f"environment {env_id!r} does not render rgb_array frames")
-    done = False
-    while not done:
-        action = actor.act(np.asarray(obs)[None], np.zeros(1, dtype=np.int64), None)[0]
-        obs, _, terminated, truncated, _ = env.step(action.item() if np.ndim(action) == 0 else action)
-        frames.append(env.render())
-        done = terminated or truncated
-    env.close()
+        sessions = runner.run(actor, np.array([reset_seed]))
+        start = runner.start_state(reset_seed)
+    finally:
+        runner.close()
+    episode = sessions.session(0)
+    frames = _replay(env_id, reset_seed, start, episode.actions, episode.rewards)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".gif":
@@ -64,4 +71,40 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
     else:
         imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
     os.replace(tmp, path)
-    return len(frames)
+    return Recording(len(frames), float(sessions.returns[0]))
+
+
+def _replay(
+    env_id: str, reset_seed: int, start: np.ndarray | None, actions: np.ndarray, expected: np.ndarray
+) -> list[Any]:
+    """The frames of the episode's actions replayed on a rendering env from the same start.
+
+    Raises:
+        EnvError: if the env cannot render, or the replay earns other rewards than ``expected``.
+    """
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    try:
+        env = make_env(env_id, render_mode="rgb_array")
+    except EnvError as exc:
+        raise EnvError(f"cannot render {env_id!r}: {exc}") from None
+    try:
+        env.reset(seed=reset_seed)
+        if start is not None:
+            env.unwrapped.state = start.copy()  # type: ignore[attr-defined]
+        frames: list[Any] = [env.render()]
+        if frames[0] is None:
+            raise EnvError(f"environment {env_id!r} does not render rgb_array frames")
+        rewards = []
+        for action in actions:
+            step = action.item() if np.ndim(action) == 0 else action
+            _, reward, _, _, _ = env.step(step)
+            rewards.append(float(reward))
+            frames.append(env.render())
+    finally:
+        env.close()
+    if not np.array_equal(rewards, expected):
+        raise EnvError(
+            f"the rendered replay of {env_id!r} earned {sum(rewards)}, not the episode's "
+            f"{float(np.sum(expected))}: the env does not replay its episodes exactly"
+        )
+    return frames

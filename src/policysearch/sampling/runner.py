@@ -56,6 +56,13 @@ class SeededRunner(ABC):
     def close(self) -> None:
         """Release the environments."""
 
+    def start_state(self, reset_seed: int) -> np.ndarray | None:
+        """The env's ``state`` for a session with this reset seed, where the runner chooses it.
+
+        None: the session starts where ``env.reset(seed=reset_seed)`` puts the env.
+        """
+        return None
+
 
 class EnvRunner(SeededRunner):
     """Runs whole sessions on ``n_envs`` environments, stepping them in turn and acting in batches.

@@ -54,8 +54,14 @@ class Sessions:
 
     @property
     def returns(self) -> np.ndarray:
-        """``(N,)`` total reward of each session."""
-        return self.rewards.sum(axis=0)
+        """``(N,)`` total reward of each session, summed step after step.
+
+        A running sum, so that a session's return does not depend on its batch: numpy's ``sum``
+        adds a lone column pairwise but several columns row by row, which differ in the last bit.
+        """
+        if not self.rewards.shape[0]:
+            return np.zeros(self.rewards.shape[1:])
+        return np.cumsum(self.rewards, axis=0)[-1]
 
     @property
     def env_steps(self) -> int:

@@ -240,6 +240,10 @@ class VectorRunner(SeededRunner):
         """Release the dynamics."""
         self.dynamics.close()
 
+    def start_state(self, reset_seed: int) -> np.ndarray | None:
+        """The start state the dynamics draw for this reset seed (a row of the env's ``state``)."""
+        return self.dynamics.start_states(np.array([reset_seed]))[0]
+
     def run(
         self,
         actor: Actor,
