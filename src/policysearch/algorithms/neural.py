@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
@@ -16,7 +17,7 @@ from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
 from ..policies.torch_policy import TorchPolicy
-from ..policies.weights import layout_of, unflatten
+from ..policies.weights import Layout, layout_of, unflatten
 from .base import Algorithm
 
 
@@ -82,16 +83,10 @@ class WeightSearch(NeuralAlgorithm):
     deterministically; its score is the mean return of its sessions.
     """
 
-    def __init__(
-        self,
-        observation_space: gym.Space[Any],
-        action_space: gym.Space[Any],
-        config: Any,
-        rng: np.random.Generator,
-        policy: str = "mlp",
-    ) -> None:
-        super().__init__(observation_space, action_space, config, rng, policy)
-        self.layout = layout_of(self.net)
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """Names and shapes of the network's parameters, in the order of the weight vector."""
+        return layout_of(self.net)
 
     def vector_actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
         """An actor of weight vectors ``(C, n)``: candidate ``c`` plays sessions ``c * group`` on."""

@@ -33,6 +33,25 @@ def resolve_env_id(env_id: str) -> str:
     return name
 
 
+#: Wrappers that leave an env's dynamics, rewards and observations untouched (TimeLimit's limit
+#: is read from the spec by whoever needs it).
+PASSIVE_WRAPPERS = frozenset({"TimeLimit", "OrderEnforcing", "PassiveEnvChecker"})
+
+
+def wrappers(env: gym.Env) -> list[gym.Wrapper]:
+    """The wrappers around ``env``'s base env, outermost first."""
+    out, layer = [], env
+    while isinstance(layer, gym.Wrapper):
+        out.append(layer)
+        layer = layer.env
+    return out
+
+
+def only_passive_wrappers(env: gym.Env, allowed: frozenset[str] = frozenset()) -> bool:
+    """True if every wrapper around ``env`` is passive (:data:`PASSIVE_WRAPPERS`) or ``allowed``."""
+    return all(type(w).__name__ in PASSIVE_WRAPPERS | allowed for w in wrappers(env))
+
+
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
     """``gymnasium.make`` with a guaranteed time limit and clear errors.
 

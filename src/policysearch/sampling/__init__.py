@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Protocol
 
+import gymnasium as gym
 import numpy as np
 
 from ..envs import make_env
@@ -77,17 +78,19 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def make_runner(env_id: str, n_envs: int) -> SeededRunner:
+def make_runner(env_id: str, n_envs: int, probe: gym.Env | None = None) -> SeededRunner:
     """The fastest exact way to step ``env_id`` in this process.
 
     CartPole (also with hidden velocities), Pendulum and MountainCar step as numpy arrays of at
     least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side by side.
-    Numpy's BLAS runs on one thread from then on (in this process).
+    Numpy's BLAS runs on one thread from then on (in this process). ``probe``, an env of
+    ``env_id`` the caller already made (and still owns), saves making one to look at.
     """
     _single_threaded_blas()
-    env = make_env(env_id)
+    env = make_env(env_id) if probe is None else probe
     vector = vector_dynamics(env)
-    env.close()
+    if probe is None:
+        env.close()
     if vector is not None:
         dynamics, limit = vector
         return VectorRunner(dynamics, max(n_envs, 64), limit)
@@ -107,10 +110,12 @@ def make_sampler(env_id: str, n_envs: int = 16, workers: int = 1, use_model: boo
         use_model: allow the vectorised tabular model where it is exact.
     """
     env = make_env(env_id)
-    model = TabularModel.from_env(env) if use_model else None
-    env.close()
-    if model is not None:
-        return ModelSampler(model)
-    if workers > 1:
-        return ProcessSampler(env_id, n_envs, workers)
-    return make_runner(env_id, n_envs)
+    try:
+        model = TabularModel.from_env(env) if use_model else None
+        if model is not None:
+            return ModelSampler(model)
+        if workers > 1:
+            return ProcessSampler(env_id, n_envs, workers)
+        return make_runner(env_id, n_envs, probe=env)
+    finally:
+        env.close()

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import EnvError
 from ..policies.base import Actor
-from ..seeding import session_reset_seeds, train_reset_seeds
+from ..seeding import request_seeds
 from .session import Sessions, concatenate
 
 
@@ -67,7 +67,7 @@ class ProcessSampler:
 
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
         """Run ``n`` sessions, split into contiguous shares, one per worker."""
-        reset_seeds, noise_seeds = session_reset_seeds(rng, n, common), train_reset_seeds(rng, n)
+        reset_seeds, noise_seeds = request_seeds(rng, n, common)
         shares = [s for s in np.array_split(np.arange(n), len(self.conns)) if s.size]
         for conn, share in zip(self.conns, shares, strict=False):
             conn.send(("run", actor, reset_seeds[share], noise_seeds[share], int(share[0])))

@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ..envs.make import only_passive_wrappers
 from ..policies.base import Actor, start_sessions
 from .session import Sessions
 
@@ -25,8 +26,6 @@ _EXACT_P_ENVS = {
     "gymnasium.envs.toy_text.cliffwalking.CliffWalkingEnv",
     "gymnasium.envs.toy_text.taxi.TaxiEnv",
 }
-# Wrappers that leave dynamics and rewards untouched (TimeLimit is read, not ignored).
-_PASSIVE_WRAPPERS = {"TimeLimit", "OrderEnforcing", "PassiveEnvChecker"}
 
 
 class TabularModel:
@@ -68,11 +67,8 @@ class TabularModel:
     @classmethod
     def from_env(cls, env: gym.Env) -> TabularModel | None:
         """The model of ``env`` if it is known to step exactly from its tables, else None."""
-        layer: Any = env
-        while isinstance(layer, gym.Wrapper):
-            if type(layer).__name__ not in _PASSIVE_WRAPPERS:
-                return None
-            layer = layer.env
+        if not only_passive_wrappers(env):
+            return None
         base: Any = env.unwrapped
         name = f"{type(base).__module__}.{type(base).__qualname__}"
         if name not in _EXACT_P_ENVS or getattr(base, "fickle_passenger", False):

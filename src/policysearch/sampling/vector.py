@@ -26,12 +26,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ..envs.make import only_passive_wrappers, wrappers
 from ..policies.base import Actor, start_sessions
 from ..seeding import START_STREAM, stream_keys, stream_uniform
 from .runner import SeededRunner, step_noise
 from .session import Sessions
 
-_PASSIVE_WRAPPERS = {"TimeLimit", "OrderEnforcing", "PassiveEnvChecker"}
 _CLASSIC = "gymnasium.envs.classic_control"
 
 
@@ -199,15 +199,12 @@ def vector_dynamics(env: gym.Env) -> tuple[Callable[[int], Dynamics], int] | Non
     Only the exact classic-control classes qualify, behind passive wrappers, with a time limit
     and no render mode (CartPole also behind HideVelocity, and not in its Sutton-Barto variant).
     """
+    if not only_passive_wrappers(env, frozenset({"HideVelocity"})):
+        return None
     keep: tuple[int, ...] | None = None
-    layer: Any = env
-    while isinstance(layer, gym.Wrapper):
-        name = type(layer).__name__
-        if name == "HideVelocity":
-            keep = tuple(getattr(layer, "keep"))  # noqa: B009
-        elif name not in _PASSIVE_WRAPPERS:
-            return None
-        layer = layer.env
+    for wrapper in wrappers(env):
+        if type(wrapper).__name__ == "HideVelocity":
+            keep = tuple(getattr(wrapper, "keep"))  # noqa: B009
     base: Any = env.unwrapped
     if env.spec is None or env.spec.max_episode_steps is None or base.render_mode is not None:
         return None
