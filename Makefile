@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/pytest -n 2 --durations=10
+
+# Everything not marked slow (the learning tests): for quick iteration; CI runs `make test`.
+test-fast: lint
+	$(BIN)/pytest -n 2 -m "not slow" --durations=10
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py

@@ -121,6 +121,10 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
 
     Raises:
         ConfigError: if a field is given under two of its names.
+
+    >>> from policysearch.algorithms.cem_tabular import TabularCEMConfig
+    >>> canonical_names(TabularCEMConfig, {"lambda": 0.1, "n_simulations": 5}, warn=False)
+    {'smoothing': 0.1, 'episodes_per_candidate': 5}
     """
     aliases: dict[str, str] = getattr(cls, "aliases", {})
     renamed: dict[str, Renamed] = getattr(cls, "renamed", {})
