@@ -10,16 +10,22 @@ True
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 
+from .config import check_range, from_mapping
+from .errors import ConfigError
 from .evaluation import evaluate_actor
 from .logging import Callback
+from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
-from .runfolder import load_checkpoint
+from .runfolder import CHECKPOINT, RUN_FILES, load_checkpoint
 from .trainer import Trainer, TrainOptions
 
 
@@ -30,7 +36,9 @@ class Agent:
         env: a Gymnasium id.
         policy: policy kind (tabular, linear, mlp, gru); default as on the command line.
         seed: root seed.
-        out: run folder; default a new temporary folder (use :meth:`save` to keep the result).
+        out: run folder; default a new temporary folder, removed when the agent is closed
+            (:meth:`close`, the end of a ``with`` block, garbage collection or the interpreter's
+            exit): use :meth:`save` to keep the run.
         eval_episodes: episodes of the evaluation at the end of :meth:`train`.
         callbacks: watchers called after every iteration and at the end.
         workers: parallel sampling workers (as ``--workers``).
@@ -42,7 +50,8 @@ class Agent:
     The wall clock of the budgets starts in :meth:`train`, not here.
 
     Raises:
-        PolicySearchError: for any invalid input, before anything runs.
+        PolicySearchError: for any invalid input, before anything runs (and nothing is left
+            on disk).
     """
 
     algorithm: ClassVar[str] = ""
@@ -61,27 +70,53 @@ class Agent:
         address: str | None = None,
         **hyperparameters: Any,
     ) -> None:
-        folder = str(out) if out is not None else tempfile.mkdtemp(prefix="policysearch-")
-        options = TrainOptions(
-            algorithm=self.algorithm,
-            env_id=env,
-            policy=policy,
-            seed=seed,
-            out=folder,
-            eval_episodes=eval_episodes,
-            backend=backend,  # type: ignore[arg-type]
-            address=address,
-            workers=workers,
-            n_envs=n_envs,
-            hyperparameters=hyperparameters,
-        )
-        self._trainer = Trainer(options, callbacks or [])
+        temporary = out is None
+        folder = tempfile.mkdtemp(prefix="policysearch-") if temporary else str(out)
+        try:
+            options = from_mapping(
+                TrainOptions,
+                {
+                    "algorithm": self.algorithm,
+                    "env_id": env,
+                    "policy": policy,
+                    "seed": seed,
+                    "out": folder,
+                    "eval_episodes": eval_episodes,
+                    "backend": backend,
+                    "address": address,
+                    "workers": workers,
+                    "n_envs": n_envs,
+                    "hyperparameters": hyperparameters,
+                },
+                what="option",
+            )
+            self._attach(Trainer(options, callbacks or []), folder if temporary else None)
+        except BaseException:
+            if temporary:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _attach(self, trainer: Trainer, temporary: str | None) -> None:
+        self._trainer = trainer
         self.summary: dict[str, Any] | None = None
+        self._actor: Actor | None = None
+        self._cleanup = weakref.finalize(self, shutil.rmtree, temporary, True) if temporary else None
 
     @property
     def folder(self) -> Path:
         """The run folder."""
         return self._trainer.folder
+
+    def close(self) -> None:
+        """Remove the run folder if it is the temporary one (a folder given as ``out`` stays)."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def train(
         self,
@@ -96,45 +131,110 @@ class Agent:
 
         Returns:
             The content of summary.json.
+
+        Raises:
+            ConfigError: for a budget of the wrong type or out of range.
         """
         trainer = self._trainer
-        trainer.options = dataclasses.replace(
-            trainer.options, target=target, max_seconds=max_seconds, max_iterations=max_iterations
-        )
-        trainer.progress = progress
+        budgets = {"target": target, "max_seconds": max_seconds, "max_iterations": max_iterations}
+        current = {k: v for k, v in dataclasses.asdict(trainer.options).items() if k not in budgets}
+        trainer.options = from_mapping(TrainOptions, {**current, **budgets}, what="option")
+        trainer.progress = bool(progress)
+        self._actor = None
         self.summary = trainer.train()
         return self.summary
 
     def evaluate(self, episodes: int = 100, seed: int = 0) -> dict[str, float | int]:
-        """The deterministic policy over fresh held-out episodes: mean_return, std_return, episodes."""
+        """The deterministic policy over fresh held-out episodes: mean_return, std_return, episodes.
+
+        Raises:
+            ConfigError: for fewer than one episode or a negative seed.
+        """
+        check_range("episodes", _integer("episodes", episodes), 1)
+        check_range("seed", _integer("seed", seed), 0)
         actor = self._trainer.algorithm.greedy_actor()
         return evaluate_actor(actor, self._trainer.options.env_id, episodes, seed).as_dict()
 
+    def reset(self) -> None:
+        """Start a new episode for :meth:`act` (a recurrent policy forgets its hidden state)."""
+        self._actor = self._trainer.algorithm.greedy_actor()
+        start_sessions(self._actor, np.zeros(1, np.int64))
+
     def act(self, observation: Any) -> Any:
-        """The deterministic policy's action for one observation."""
-        batch = np.asarray(observation)[None]
-        action = self._trainer.algorithm.greedy_actor().act(batch, np.zeros(1, np.int64), None)[0]
+        """The deterministic policy's action for one observation of the current episode.
+
+        A recurrent (GRU) policy carries its hidden state from one call to the next, as in
+        :meth:`evaluate`: call :meth:`reset` when an episode begins (the first call after
+        making, loading or training the agent starts one by itself).
+
+        Raises:
+            ConfigError: for an observation that is not one of the env's observation space.
+        """
+        algorithm = self._trainer.algorithm
+        space = algorithm.observation_space
+        batch = np.asarray(observation)
+        shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
+        if batch.shape != shape or not np.issubdtype(batch.dtype, np.number):
+            raise ConfigError(
+                f"act expects one observation of shape {shape} from {space}, got "
+                f"{batch.dtype} of shape {batch.shape}"
+            )
+        if self._actor is None:
+            self.reset()
+        assert self._actor is not None
+        action = self._actor.act(batch[None], np.zeros(1, np.int64), None)[0]
         return action.item() if np.ndim(action) == 0 else action
 
     def save(self, path: str | Path) -> Path:
-        """Write the current state as a run folder at ``path``.
+        """Write the run as a whole run folder at ``path`` and return it.
 
-        The folder is readable by ``evaluate`` and :meth:`load`, and resumable with
-        ``train --resume``.
+        The folder holds the checkpoint, metrics.jsonl, and summary.json and the learning curve
+        when the run has them; ``evaluate``, :meth:`load` and ``train --resume`` read it.
+
+        Raises:
+            ConfigError: if ``path`` is another run's folder.
         """
         target = Path(path)
-        target.mkdir(parents=True, exist_ok=True)
+        source = self.folder
+        if target.resolve() != source.resolve():
+            if (target / CHECKPOINT).exists():
+                raise ConfigError(f"{str(target)!r} already holds a run; save to another folder")
+            target.mkdir(parents=True, exist_ok=True)
+            for name in RUN_FILES:
+                if name != CHECKPOINT and (source / name).is_file():
+                    shutil.copy2(source / name, target / name)
         self._trainer.save(target)
         return target
 
     @classmethod
     def load(cls, path: str | Path) -> Agent:
-        """Load a run folder written by ``train`` or :meth:`save`; training continues there."""
+        """Load a run folder written by ``train`` or :meth:`save`; training continues there.
+
+        ``Agent.load`` gives the class of the run's algorithm; ``CEM.load`` and the like refuse
+        another algorithm's run.
+
+        Raises:
+            CheckpointError: if the folder holds no readable run.
+            ConfigError: if the run is another algorithm's than ``cls``'s.
+        """
         meta, _ = load_checkpoint(Path(path))
-        agent = cls.__new__(AGENTS.get(meta.get("algorithm", ""), cls))
-        agent._trainer = Trainer.resume(path)
-        agent.summary = None
+        algorithm = meta.get("algorithm", "")
+        if cls.algorithm and algorithm != cls.algorithm:
+            raise ConfigError(
+                f"{str(path)!r} holds a {algorithm!r} run; load it with {AGENTS[algorithm].__name__}.load "
+                "or Agent.load"
+                if algorithm in AGENTS
+                else f"{str(path)!r} holds a run of an unknown algorithm {algorithm!r}"
+            )
+        agent = cls.__new__(AGENTS.get(algorithm, cls))
+        agent._attach(Trainer.resume(path), None)
         return agent
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{name} must be an integer, not {value!r}")
+    return int(value)
 
 
 def _agent_class(entry: Entry) -> type[Agent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
+        if self.target is not None and not math.isfinite(self.target):
+            raise ConfigError(f"target={self.target!r} must be a finite number")
         if self.max_seconds is not None:
             check_range("max_seconds", self.max_seconds, 0, low_open=True)
         if self.max_iterations is not None:

@@ -1,0 +1,102 @@
+"""The Python API: whole run folders, recurrent act(), no temporary folders left, validated input."""
+
+import gc
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from policysearch import CEM, ES, Agent
+from policysearch.envs import make_env
+from policysearch.errors import ConfigError
+from policysearch.seeding import evaluation_seeds
+
+
+def _temporary_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("policysearch-*"))
+
+
+def test_save_writes_a_whole_run_folder_that_resumes_with_its_history(tmp_path: Path, capsys) -> None:
+    with CEM("FrozenLake-v1", n_sessions=100) as agent:
+        agent.train(max_iterations=2)
+        saved = agent.save(tmp_path / "saved")
+    for name in ("checkpoint", "metrics.jsonl", "summary.json", "learning_curve.png"):
+        assert (saved / name).is_file(), name
+    code, out, err = run_cli(["evaluate", saved, "--episodes", "100"], capsys)
+    assert code == 0, err and json.loads(out)["episodes"] == 100
+    loaded = Agent.load(saved)
+    assert isinstance(loaded, CEM)
+    loaded.train(max_iterations=3)
+    iterations = [
+        json.loads(line)["iteration"] for line in (saved / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert iterations == [1, 2, 3]
+
+
+def test_no_temporary_folder_is_left_behind(tmp_path: Path) -> None:
+    before = _temporary_folders()
+    agent = CEM("FrozenLake-v1", n_sessions=50)
+    agent.train(max_iterations=1)
+    assert agent.folder in _temporary_folders() - before
+    del agent
+    gc.collect()
+    with pytest.raises(ConfigError):
+        CEM("FrozenLake-v1", n_sessions=0)
+    with CEM("FrozenLake-v1", n_sessions=50) as agent:
+        agent.train(max_iterations=1)
+    assert _temporary_folders() == before
+    with CEM("FrozenLake-v1", out=tmp_path / "kept", n_sessions=50) as agent:
+        agent.train(max_iterations=1)
+    assert (tmp_path / "kept" / "checkpoint").is_file()
+
+
+def test_load_of_another_algorithms_run_is_refused(tmp_path: Path) -> None:
+    with ES("CartPole-v1", out=tmp_path / "es", population=6, hidden=[4]) as agent:
+        agent.train(max_iterations=1)
+    with pytest.raises(ConfigError, match=r"ES\.load"):
+        CEM.load(tmp_path / "es")
+    assert isinstance(Agent.load(tmp_path / "es"), ES)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda a: a.evaluate(episodes=0), "episodes"),
+        (lambda a: a.evaluate(seed=-1), "seed"),
+        (lambda a: a.evaluate(episodes="5"), "integer"),
+        (lambda a: a.train(max_iterations="5"), "max_iterations"),
+        (lambda a: a.train(target=float("nan")), "target"),
+        (lambda a: a.act(np.zeros(3)), "shape"),
+        (lambda a: a.act("left"), "shape"),
+    ],
+)
+def test_api_arguments_are_validated_as_the_command_lines(call, match: str, tmp_path: Path) -> None:
+    with (
+        CEM("CartPole-v1", out=tmp_path / "r", n_sessions=10, hidden=[4]) as agent,
+        pytest.raises(ConfigError, match=match),
+    ):
+        call(agent)
+
+
+def test_act_keeps_a_recurrent_policys_state_and_scores_as_evaluate(tmp_path: Path) -> None:
+    env_id = "LunarLander-v3"
+    with CEM(env_id, policy="gru", out=tmp_path / "r", n_sessions=8, hidden=[8]) as agent:
+        agent.train(max_iterations=1)
+        expected = agent.evaluate(episodes=3, seed=2)
+        env = make_env(env_id)
+        returns = []
+        for reset_seed in evaluation_seeds(3, 2):
+            obs, _ = env.reset(seed=int(reset_seed))
+            agent.reset()
+            total, done = 0.0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+        env.close()
+    assert np.mean(returns) == pytest.approx(expected["mean_return"], abs=1e-9)
+    assert np.std(returns) == pytest.approx(expected["std_return"], abs=1e-9)
