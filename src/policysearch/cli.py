@@ -40,6 +40,7 @@ _OPTION_KEYS = {
     "address",
     "workers",
     "n_envs",
+    "tensorboard",
 }
 
 
@@ -86,13 +87,22 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
+    ] = None,
 ) -> None:
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
+    from .tensorboard_logger import TensorBoardLogger
     from .trainer import Trainer, TrainOptions
 
     if resume is not None:
+        callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
         trainer = Trainer.resume(
-            resume, max_seconds=max_seconds, max_iterations=max_iterations, progress=not quiet
+            resume,
+            max_seconds=max_seconds,
+            max_iterations=max_iterations,
+            callbacks=callbacks,
+            progress=not quiet,
         )
     else:
         given = {
@@ -109,6 +119,7 @@ def train(
             "address": address,
             "workers": workers,
             "n_envs": n_envs,
+            "tensorboard": tensorboard,
         }
         merged = _merge_config(config, given, set_ or [])
         if not merged.get("algorithm"):
@@ -116,11 +127,15 @@ def train(
         if not merged.get("env"):
             raise ConfigError("missing --env ENV_ID")
         merged["env_id"] = merged.pop("env")
+        log_dir = merged.pop("tensorboard", None)
+        if log_dir is not None and not isinstance(log_dir, str | Path):
+            raise ConfigError(f"tensorboard={log_dir!r} is not a folder path")
         try:
             options = TrainOptions(**merged)
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
-        trainer = Trainer(options, progress=not quiet, force=force)
+        callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
+        trainer = Trainer(options, callbacks=callbacks, progress=not quiet, force=force)
     summary = trainer.train()
     verdict = "solved" if summary["solved"] else "not solved"
     print(
