@@ -1,4 +1,4 @@
-"""The command line: ``policysearch train``, ``policysearch evaluate``.
+"""The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``.
 
 Exit status: 0 on success (also when the target was not reached), 2 for bad input with a one-line
 message on stderr, 1 for an internal failure, 130 when interrupted.
@@ -24,6 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Direct policy search for reinforcement learning: the crossentropy method and ES.",
 )
+
 
 #: Keys a --config file may hold besides hyperparameters (dashes or underscores).
 _OPTION_KEYS = {
@@ -180,6 +181,20 @@ def record(
     trainer = Trainer.resume(folder)
     frames = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
     print(f"wrote {frames} frames to {out}", file=sys.stderr)
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
+    out: Annotated[Path, typer.Option("--out", help="The PNG file to write.")],
+    x: Annotated[str, typer.Option("--x", help="iteration | env_steps | wall_time.")] = "env_steps",
+) -> None:
+    """Overlay the learning curves of runs: the mean over seeds with its band, one subplot per env."""
+    from .plotting import plot_runs
+
+    read = plot_runs(runs, out, x)
+    groups = {(run.env_id, run.algorithm, run.policy) for run in read}
+    print(f"wrote {out}: {len(read)} runs in {len(groups)} groups", file=sys.stderr)
 
 
 @app.command()
