@@ -1,4 +1,4 @@
-"""The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``.
+"""The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
 
 Exit status: 0 on success (also when the target was not reached), 2 for bad input with a one-line
 message on stderr, 1 for an internal failure, 130 when interrupted.
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import __version__
 from .config import load_yaml, parse_assignments
 from .errors import ConfigError, PolicySearchError
 
@@ -24,6 +25,22 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Direct policy search for reinforcement learning: the crossentropy method and ES.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"policysearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
 
 
 #: Keys a --config file may hold besides hyperparameters (dashes or underscores).
