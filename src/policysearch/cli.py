@@ -210,8 +210,9 @@ def plot(
     from .plotting import plot_runs
 
     read = plot_runs(runs, out, x)
-    groups = {(run.env_id, run.algorithm, run.policy) for run in read}
-    print(f"wrote {out}: {len(read)} runs in {len(groups)} groups", file=sys.stderr)
+    groups = len({(run.env_id, run.algorithm, run.policy) for run in read})
+    runs_text = f"{len(read)} run" + ("s" if len(read) != 1 else "")
+    print(f"wrote {out}: {runs_text} in {groups} group" + ("s" if groups != 1 else ""), file=sys.stderr)
 
 
 @app.command()
