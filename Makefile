@@ -9,8 +9,9 @@ PIP = $(BIN)/python -m pip --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The core with pycma, so that every command of the README works (train cmaes needs the cma extra).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+	$(PIP) install -e ".[cma]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

@@ -1,11 +1,15 @@
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import policysearch
 from conftest import run_cli, snapshot
 
 FAST = ["--set", "n_sessions=300", "--max-iterations", "3"]
@@ -158,3 +162,25 @@ def test_console_script_exit_code_and_no_traceback() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["--version"], capsys)
+    assert code == 0 and err == ""
+    assert out == f"policysearch {policysearch.__version__}\n"
+    assert policysearch.__version__ == importlib.metadata.version("policysearch")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", policysearch.__version__)
+
+
+def test_cmaes_without_pycma_gives_the_install_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "cma", None)  # import cma now raises ImportError
+    code, _, err = run_cli(["train", "cmaes", "--env", "CartPole-v1", "--out", tmp_path / "r"], capsys)
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    (pin,) = pyproject["project"]["optional-dependencies"]["cma"]
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"pip install {pin}" in err  # the same pin as the extra that make run installs
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    assert re.search(r"^\$\(VENV\)/\.installed:.*\n\t\$\(PIP\) install -e \"\.\[cma\]\"", makefile, re.M)
+    assert not (tmp_path / "r").exists()

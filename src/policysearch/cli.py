@@ -1,4 +1,4 @@
-"""The command line: ``policysearch train``, ``policysearch evaluate``.
+"""The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
 
 Exit status: 0 on success (also when the target was not reached), 2 for bad input with a one-line
 message on stderr, 1 for an internal failure, 130 when interrupted.
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import __version__
 from .config import load_yaml, parse_assignments
 from .errors import ConfigError, PolicySearchError
 from .registry import POLICY_KINDS, REGISTRY
@@ -27,6 +28,23 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Direct policy search for reinforcement learning: the crossentropy method and ES.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"policysearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
 
 #: Keys a --config file may hold besides hyperparameters (dashes or underscores).
 _OPTION_KEYS = {
@@ -43,6 +61,7 @@ _OPTION_KEYS = {
     "address",
     "workers",
     "n_envs",
+    "tensorboard",
 }
 
 
@@ -89,17 +108,26 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
+    ] = None,
 ) -> None:
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
     import time
 
+    from .tensorboard_logger import TensorBoardLogger
     from .trainer import Trainer, TrainOptions
 
     started = time.perf_counter()
 
     if resume is not None:
+        callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
         trainer = Trainer.resume(
-            resume, max_seconds=max_seconds, max_iterations=max_iterations, progress=not quiet
+            resume,
+            max_seconds=max_seconds,
+            max_iterations=max_iterations,
+            callbacks=callbacks,
+            progress=not quiet,
         )
     else:
         given = {
@@ -116,6 +144,7 @@ def train(
             "address": address,
             "workers": workers,
             "n_envs": n_envs,
+            "tensorboard": tensorboard,
         }
         merged = _merge_config(config, given, set_ or [])
         if not merged.get("algorithm"):
@@ -123,11 +152,15 @@ def train(
         if not merged.get("env"):
             raise ConfigError("missing --env ENV_ID")
         merged["env_id"] = merged.pop("env")
+        log_dir = merged.pop("tensorboard", None)
+        if log_dir is not None and not isinstance(log_dir, str | Path):
+            raise ConfigError(f"tensorboard={log_dir!r} is not a folder path")
         try:
             options = TrainOptions(**merged)
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
-        trainer = Trainer(options, progress=not quiet, force=force)
+        callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
+        trainer = Trainer(options, callbacks=callbacks, progress=not quiet, force=force)
     summary = trainer.train(clock_start=started)
     verdict = "solved" if summary["solved"] else "not solved"
     print(
@@ -176,6 +209,21 @@ def record(
         f"return {video.episode_return:.6g})",
         file=sys.stderr,
     )
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
+    out: Annotated[Path, typer.Option("--out", help="The PNG file to write.")],
+    x: Annotated[str, typer.Option("--x", help="iteration | env_steps | wall_time.")] = "env_steps",
+) -> None:
+    """Overlay the learning curves of runs: the mean over seeds with its band, one subplot per env."""
+    from .plotting import plot_runs
+
+    read = plot_runs(runs, out, x)
+    groups = len({(run.env_id, run.algorithm, run.policy) for run in read})
+    runs_text = f"{len(read)} run" + ("s" if len(read) != 1 else "")
+    print(f"wrote {out}: {runs_text} in {groups} group" + ("s" if groups != 1 else ""), file=sys.stderr)
 
 
 @app.command()

@@ -301,6 +301,7 @@ class Trainer:
             self.last_returns,
             f"{opts.algorithm} ({self.policy}) on {opts.env_id}, seed {opts.seed}",
             opts.target,
+            summary=summary,
         )
         for watcher in watchers:
             watcher.on_end(summary)

@@ -1,9 +1,10 @@
 """CMA-ES as the search distribution over policy weights ("other P(theta) will work as well").
 
-The library pycma does the work (``pip install 'policysearch[cma]'``); this module only connects
-it: it names candidates, plays them deterministically, and converts returns to pycma's
-minimisation at this one boundary. pycma samples from numpy's global generator, which is seeded
-from the iteration's generator before every ``ask``, so runs are reproducible and resumable.
+The library pycma does the work (the ``cma`` extra, which ``make run`` installs; else
+``pip install cma==4.5.0``); this module only connects it: it names candidates, plays them
+deterministically, and converts returns to pycma's minimisation at this one boundary. pycma samples
+from numpy's global generator, which is seeded from the iteration's generator before every ``ask``,
+so runs are reproducible and resumable.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ class CMAES(WeightSearch):
         try:
             import cma
         except ImportError:
-            raise ConfigError("cmaes needs pycma: pip install 'policysearch[cma]'") from None
+            raise ConfigError(
+                "cmaes needs pycma, policysearch's 'cma' extra (make run installs it): pip install cma==4.5.0"
+            ) from None
         super().__init__(observation_space, action_space, config, rng, policy)
         x0 = flatten(self.net)
         if config.zero_init:
