@@ -62,13 +62,21 @@ _OPTION_KEYS = {
     "workers",
     "n_envs",
     "tensorboard",
+    "no_preset",
 }
 
 
-def _merge_config(path: Path | None, given: dict[str, Any], sets: list[str]) -> dict[str, Any]:
-    """Options from the YAML config, overridden by flags given on the command line."""
+def _merge_config(
+    path: Path | None, given: dict[str, Any], sets: list[str], sources: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Options from the YAML config, overridden by flags given on the command line.
+
+    ``sources``, if given, receives where each option and hyperparameter came from (``config``,
+    ``command line``, ``--set``), keyed by ``option`` or ``hyperparameters.name``.
+    """
     options: dict[str, Any] = {}
     hyper: dict[str, Any] = {}
+    origin: dict[str, str] = {}
     if path is not None:
         for key, value in load_yaml(path).items():
             key = key.replace("-", "_")
@@ -76,13 +84,22 @@ def _merge_config(path: Path | None, given: dict[str, Any], sets: list[str]) -> 
                 if not isinstance(value, dict):
                     raise ConfigError(f"config {str(path)!r}: {key!r} must be a mapping")
                 hyper.update(value)
+                origin.update({f"hyperparameters.{k}": "config" for k in value})
             elif key in _OPTION_KEYS:
                 options[key] = value
+                origin[key] = "config"
             else:
                 hyper[key] = value
-    options.update({k: v for k, v in given.items() if v is not None})
-    hyper.update(parse_assignments(sets))
+                origin[f"hyperparameters.{key}"] = "config"
+    flags = {k: v for k, v in given.items() if v is not None}
+    options.update(flags)
+    origin.update(dict.fromkeys(flags, "command line"))
+    assigned = parse_assignments(sets)
+    hyper.update(assigned)
+    origin.update({f"hyperparameters.{k}": "--set" for k in assigned})
     options["hyperparameters"] = hyper
+    if sources is not None:
+        sources.update(origin)
     return options
 
 
@@ -108,6 +125,17 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    no_preset: Annotated[
+        bool | None,
+        typer.Option(
+            "--no-preset",
+            help="The algorithm's defaults only, even where the env has a preset (the evaluation "
+            "protocol stays).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the resolved options and hyperparameters, and exit.")
+    ] = False,
     tensorboard: Annotated[
         Path | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
     ] = None,
@@ -145,8 +173,10 @@ def train(
             "workers": workers,
             "n_envs": n_envs,
             "tensorboard": tensorboard,
+            "no_preset": no_preset,
         }
-        merged = _merge_config(config, given, set_ or [])
+        sources: dict[str, str] = {}
+        merged = _merge_config(config, given, set_ or [], sources)
         if not merged.get("algorithm"):
             raise ConfigError("missing ALGO (e.g. 'policysearch train cem --env Taxi-v4')")
         if not merged.get("env"):
@@ -159,6 +189,11 @@ def train(
             options = TrainOptions(**merged)
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
+        if dry_run:
+            from .factory import describe_run, make_run
+
+            print(describe_run(make_run(options), sources))
+            return
         callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
         trainer = Trainer(options, callbacks=callbacks, progress=not quiet, force=force)
     summary = trainer.train(clock_start=started)
@@ -169,6 +204,28 @@ def train(
         f"{summary['env_steps']:,} env steps, {summary['wall_time_s']:.1f} s -> {trainer.folder}",
         file=sys.stderr,
     )
+
+
+@app.command()
+def presets(
+    env: Annotated[str | None, typer.Argument(help="An env id: show its presets in full.")] = None,
+) -> None:
+    """List the envs that have presets (one id per line), or show one env's presets in full."""
+    import yaml
+
+    from .presets import all_presets, env_ids, eval_episodes_for
+
+    if env is None:
+        print("\n".join(env_ids()))
+        return
+    bare = env.rpartition(":")[2]
+    if bare not in env_ids():
+        raise ConfigError(f"no preset for {env!r} (see 'policysearch presets' for the list)")
+    shown: dict[str, Any] = {"eval_episodes": eval_episodes_for(env)}
+    for name, preset in all_presets().get(bare, {}).items():
+        shown[name] = {"policy": preset.policy, **preset.hyperparameters}
+    print(f"# {bare}: the presets of policysearch train ALGO --env {bare}")
+    print(yaml.safe_dump(shown, sort_keys=False, default_flow_style=None).rstrip())
 
 
 @app.command()

@@ -8,11 +8,12 @@ resumed one (which then loads its checkpoint's arrays) are built by the same cod
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from .algorithms.base import Algorithm
-from .config import canonical_names, from_mapping
+from .config import as_dict, canonical_names, from_mapping
 from .envs import make_env
 from .options import TrainOptions
 from .presets import Preset, eval_episodes_for, preset_for
@@ -48,7 +49,7 @@ def resolve_hyperparameters(
     The user's keys are first brought to the fields' current names (a former name warns unless
     ``warn`` is False), so that they override the preset's under either name.
     """
-    preset = preset_for(options.env_id, options.algorithm)
+    preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     applies = preset is not None and preset.policy == policy
     tuned = dict(preset.hyperparameters) if preset is not None and applies else {}
     given = canonical_names(cls.config_class, options.hyperparameters, warn=warn)
@@ -70,7 +71,7 @@ def make_run(options: TrainOptions, warn: bool = True) -> Run:
     env = make_env(options.env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
-    preset = preset_for(options.env_id, options.algorithm)
+    preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     policy = options.policy or (
         preset.policy if preset is not None else default_policy(options.algorithm, obs_space, act_space)
     )
@@ -82,3 +83,61 @@ def make_run(options: TrainOptions, warn: bool = True) -> Run:
     algorithm = cls(obs_space, act_space, config, seeds.init(), policy)
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used)
+
+
+def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
+    """The resolved options and hyperparameters of ``run`` as YAML, each with where it came from.
+
+    Args:
+        run: a built run.
+        sources: where the user's options came from (``command line``, ``config``, ``--set``),
+            keyed by option name or ``hyperparameters.NAME``; anything else is a default, the
+            preset's, or the evaluation protocol's.
+
+    The output is a valid ``--config`` file for the same run.
+    """
+    given = dict(sources or {})
+    opts = run.options
+    cls = type(run.algorithm)
+    user = canonical_names(cls.config_class, opts.hyperparameters, warn=False)
+    former = {canonical: raw for raw, canonical in zip(opts.hyperparameters, user, strict=True)}
+    preset = f"preset ({run.preset.env_id})" if run.preset is not None else None
+
+    def line(indent: str, key: str, value: Any, source: str) -> str:
+        text = f"{indent}{key}: {json.dumps(value)}"
+        return f"{text:<48} # {source}"
+
+    resolved = {
+        "algorithm": opts.algorithm,
+        "env": opts.env_id,
+        "policy": run.policy,
+        "seed": opts.seed,
+        "target": opts.target,
+        "max_seconds": opts.max_seconds,
+        "max_iterations": opts.max_iterations,
+        "eval_episodes": run.eval_episodes,
+        "out": str(opts.run_folder()),
+        "backend": opts.backend,
+        "address": opts.address,
+        "workers": opts.workers,
+        "n_envs": opts.n_envs,
+        "no_preset": opts.no_preset,
+    }
+    lines = [f"# policysearch train {opts.algorithm} --env {opts.env_id}: resolved, nothing run"]
+    for key, value in resolved.items():
+        source = given.get(key, "default")
+        if key == "policy" and key not in given:
+            source = preset or "the algorithm's default for the spaces"
+        elif key == "eval_episodes" and key not in given:
+            source = "evaluation protocol"
+        lines.append(line("", key, value, source))
+    lines.append("hyperparameters:")
+    for key, value in as_dict(run.config).items():
+        if key in user:
+            source = given.get(f"hyperparameters.{former[key]}", "given")
+        elif run.preset is not None and key in run.preset.hyperparameters:
+            source = preset or "preset"
+        else:
+            source = "default"
+        lines.append(line("  ", key, value, source))
+    return "\n".join(lines)

@@ -46,6 +46,9 @@ class TrainOptions:
     workers: int = 1
     #: Environments each worker steps side by side.
     n_envs: int = 16
+    #: The algorithm's defaults only: no preset's policy or hyperparameters (the env's evaluation
+    #: protocol stays).
+    no_preset: bool = False
     #: Algorithm hyperparameters (validated by the algorithm's config class).
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 

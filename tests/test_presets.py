@@ -1,0 +1,69 @@
+"""Presets as data: listed, shown, resolved with --dry-run, dropped with --no-preset, and each one runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_cli
+from policysearch.presets import all_presets, env_ids
+
+
+def test_presets_lists_every_env_one_per_line(capsys) -> None:
+    code, out, _ = run_cli(["presets"], capsys)
+    assert code == 0 and out.split("\n")[:-1] == env_ids()
+    assert set(all_presets()) <= set(env_ids())
+
+
+def test_presets_env_shows_its_presets_in_full(capsys) -> None:
+    code, out, _ = run_cli(["presets", "Pendulum-v1"], capsys)
+    shown = yaml.safe_load(out)
+    assert code == 0 and shown["cem"]["policy"] == "mlp" and shown["cem"]["start_groups"] == 40
+    assert shown["eval_episodes"] == 100
+    code, _, err = run_cli(["presets", "NoSuch-v0"], capsys)
+    assert code == 2 and "no preset" in err
+
+
+def test_dry_run_prints_where_each_value_came_from_and_touches_nothing(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("seed: 3\nhyperparameters:\n  elite_memory: 2\n")
+    args = ["train", "cem", "--env", "Pendulum-v1", "--config", config, "--set", "percentile=80"]
+    code, out, err = run_cli([*args, "--out", tmp_path / "run", "--dry-run"], capsys)
+    assert code == 0, err and not (tmp_path / "run").exists()
+    sources = {
+        line.split(":")[0].strip(): line.split("#")[1].strip() for line in out.splitlines() if "#" in line[1:]
+    }
+    assert sources["seed"] == "config" and sources["elite_memory"] == "config"
+    assert sources["percentile"] == "--set" and sources["start_groups"] == "preset (Pendulum-v1)"
+    assert sources["learning_rate"] == "default" and sources["eval_episodes"] == "evaluation protocol"
+    # the output is a config for the same run
+    resolved = tmp_path / "resolved.yml"
+    resolved.write_text(out)
+    code, again, err = run_cli(["train", "--config", resolved, "--dry-run"], capsys)
+    assert code == 0, err
+    assert yaml.safe_load(again) == yaml.safe_load(out)
+
+
+def test_no_preset_drops_tuned_values_but_keeps_the_evaluation_protocol(tmp_path: Path, capsys) -> None:
+    code, out, _ = run_cli(["train", "cem", "--env", "Pendulum-v1", "--no-preset", "--dry-run"], capsys)
+    resolved = yaml.safe_load(out)
+    assert code == 0 and resolved["hyperparameters"]["start_groups"] == 0 and resolved["no_preset"]
+    args = ["train", "cem", "--env", "Taxi-v4", "--no-preset", "--max-iterations", "1", "--quiet"]
+    code, _, err = run_cli([*args, "--out", tmp_path / "taxi"], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "taxi" / "summary.json").read_text())
+    assert summary["eval_episodes"] == 1000 and summary["policy"] == "tabular"
+
+
+PRESETS = [(env_id, name) for env_id, by_algorithm in all_presets().items() for name in by_algorithm]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("env_id", "algorithm"), PRESETS, ids=[f"{a}-{e}" for e, a in PRESETS])
+def test_each_preset_runs_an_iteration(env_id: str, algorithm: str, tmp_path: Path, capsys) -> None:
+    args = ["train", algorithm, "--env", env_id, "--max-iterations", "1", "--quiet", "--out", tmp_path / "r"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["iterations"] == 1 and summary["policy"] == all_presets()[env_id][algorithm].policy
