@@ -1,9 +1,11 @@
-"""The documentation: the generated hyperparameter tables cover every field of the config classes."""
+"""The documentation: the tutorial notebook runs, the generated tables cover every field."""
 
 import dataclasses
 import importlib.util
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 
 from policysearch.algorithms import ALGORITHMS
@@ -70,3 +72,14 @@ def test_field_without_comment_fails() -> None:
 
     with pytest.raises(ValueError, match=r"Undocumented\.b has no '#:' comment"):
         hook.table(Undocumented)
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_runs_top_to_bottom(tmp_path) -> None:
+    notebook = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
