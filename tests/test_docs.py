@@ -1,7 +1,8 @@
-"""The documentation: the tutorial notebook runs, the generated tables cover every field."""
+"""The documentation: the tutorial notebook runs, the generated tables cover every field, links resolve."""
 
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
 import nbclient
@@ -72,6 +73,36 @@ def test_field_without_comment_fails() -> None:
 
     with pytest.raises(ValueError, match=r"Undocumented\.b has no '#:' comment"):
         hook.table(Undocumented)
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+RELATIVE_PATH = re.compile(r"`(\.\./[^`\s]*)`")
+
+
+def relative_targets(path: Path) -> list[str]:
+    text = path.read_text()
+    targets = [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+    return targets + RELATIVE_PATH.findall(text)
+
+
+def test_readme_is_a_short_landing_page_whose_links_resolve() -> None:
+    readme = REPO / "README.md"
+    lines = readme.read_text().splitlines()
+    assert len(lines) < 220
+    assert lines[2].strip().startswith("make run") and lines[3].strip().startswith("make test")
+    targets = relative_targets(readme)
+    assert targets, "the README links to the docs"
+    for target in targets:
+        resolved = (REPO / target.split("#")[0]).resolve()
+        assert resolved.exists(), f"README links to {target}, which does not exist"
+        assert resolved.is_relative_to(REPO), f"README sends the reader outside the repository: {target}"
+
+
+def test_docs_never_point_outside_the_repository() -> None:
+    for page in [REPO / "README.md", *DOCS.rglob("*.md"), REPO / "benchmarks" / "README.md"]:
+        for target in relative_targets(page):
+            resolved = (page.parent / target.split("#")[0]).resolve()
+            assert resolved.is_relative_to(REPO), f"{page.relative_to(REPO)} points outside: {target}"
 
 
 @pytest.mark.slow
