@@ -7,7 +7,8 @@ A page writes a marker on a line of its own,
 
 and the build replaces it with a table of every field of the class (name, type, default, the
 range its ``__post_init__`` checks, and the ``#:`` comment above the field in the source), so the
-docs list exactly the fields the code has. Fields inherited from a base dataclass are read from
+docs list exactly the fields the code has, followed by the class's ``aliases`` and former names
+(``renamed``). Fields inherited from a base dataclass are read from
 the base's source. A field without a ``#:`` comment, or a marker naming nothing, fails the build.
 
 ``table(cls)`` is also what the tests call.
@@ -31,7 +32,7 @@ def config_class(what: str) -> type:
     """The dataclass a marker names: ``ALGO POLICY`` through the registry, or a dotted path."""
     parts = what.split()
     if len(parts) == 2:
-        from policysearch.algorithms import resolve
+        from policysearch.registry import resolve
 
         cls: type = resolve(parts[0], parts[1]).config_class
         return cls
@@ -197,8 +198,11 @@ def table(cls: type) -> str:
     aliases = getattr(cls, "aliases", None)
     if isinstance(aliases, dict) and aliases:
         names = ", ".join(f"`{old}` for `{new}`" for old, new in sorted(aliases.items()))
-        rows.append("")
-        rows.append(f"Other names accepted: {names}.")
+        rows += ["", f"Other names accepted: {names}."]
+    renamed = getattr(cls, "renamed", None)
+    if isinstance(renamed, dict) and renamed:
+        names = ", ".join(f"`{old}` (now `{getattr(r, 'new', r)}`)" for old, r in sorted(renamed.items()))
+        rows += ["", f"Former names, still accepted with a deprecation warning: {names}."]
     return "\n".join(rows)
 
 
