@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,19 +14,29 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e ".[cma]"
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[test,cma]"
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[cma,docs]"
 	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[test,cma,docs]"
+	touch $@ $(VENV)/.installed $(VENV)/.installed-docs
 
 run: $(VENV)/.installed
 	$(BIN)/policysearch train cem --env CartPole-v1 --target 475 --max-seconds 120 --out runs/demo --force
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks
 	$(BIN)/mypy
 
-test: lint
+# The documentation site, into site/ (open site/index.html); warnings and broken links fail it
+# (not with --quiet: it hides the warnings that --strict counts).
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The docs are built here too, so that they cannot rot; the tutorial notebook runs in pytest.
+test: lint docs
 	$(BIN)/pytest -n 2 --durations=10
 
 # Everything not marked slow (the learning tests): for quick iteration; CI runs `make test`.
@@ -37,4 +47,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) runs build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs build site .cache src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

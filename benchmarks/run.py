@@ -16,10 +16,10 @@ What it measures:
    policy: a raw Gymnasium loop, the policysearch sampler (``make_sampler``: the vectorised
    tabular model) and the generic env runner (``EnvRunner``). Neural suite: CartPole-v1 with a
    stochastic MLP through ``make_runner`` vs the same native vector env stepped with random actions.
-3. Optionally (``--peers``), peer baselines (../shared/bench/peers: the course's CEM, pycma over a
-   linear policy, EvoTorch PGPE) on the same envs and seeds, each run right after ours on that env
-   and seed so that both are measured under the same machine load; a side-by-side table compares
-   our best config with each peer.
+3. Optionally (``--peers --peer-dir DIR``), peer baselines (scripts kept outside this repository,
+   in DIR: the course's CEM, pycma over a linear policy, EvoTorch PGPE) on the same envs and
+   seeds, each run right after ours on that env and seed so that both are measured under the
+   same machine load; a side-by-side table compares our best config with each peer.
 
 How to run (from the repository root)::
 
@@ -27,7 +27,7 @@ How to run (from the repository root)::
     make bench                                            # the same
     .venv/bin/python benchmarks/run.py --envs Taxi-v4 --seeds 0 1
     .venv/bin/python benchmarks/run.py --suite neural --envs CartPole-v1 --seeds 0
-    .venv/bin/python benchmarks/run.py --suite neural --algos es --peers \\
+    .venv/bin/python benchmarks/run.py --suite neural --algos es --peers --peer-dir PEERS \\
         --peer-python /tmp/peervenv/bin/python --envs Pendulum-v1 --seeds 0
 
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
@@ -55,7 +55,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "latest.jsonl"
-DEFAULT_PEER_DIR = REPO.parent / "shared" / "bench" / "peers"
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ TABULAR_ENVS: dict[str, EnvSpec] = {
 }
 TABULAR_CONFIGS: list[Config] = [Config("cem", env) for env in TABULAR_ENVS]
 
-# Targets, caps, seeds and peers as in ../shared/bench/peers/sweep.sh.
+# Targets, caps, seeds and peers as in the peers' own sweep script (sweep.sh beside them).
 NEURAL_ENVS: dict[str, EnvSpec] = {
     "CartPole-v1": EnvSpec(475, 120, (0, 1), LINEAR + COURSE),
     "Acrobot-v1": EnvSpec(-100, 120, (0, 1), LINEAR + COURSE),
@@ -676,9 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
         "neural)",
     )  # fmt: skip
     parser.add_argument(
-        "--peer-dir", type=Path, default=DEFAULT_PEER_DIR, metavar="DIR",
-        help="folder of the peer scripts, each called as PYTHON DIR/NAME.py ENV SEED TARGET "
-        "MAX_SECONDS (default: ../shared/bench/peers)",
+        "--peer-dir", type=Path, metavar="DIR",
+        help="folder of the peer scripts (not part of this repository; needed with --peers), each "
+        "called as PYTHON DIR/NAME.py ENV SEED TARGET MAX_SECONDS",
     )  # fmt: skip
     parser.add_argument(
         "--peer-scripts", nargs="+", choices=[*COURSE, *LINEAR], metavar="NAME",
@@ -751,7 +750,7 @@ def train_and_peers(
             for note in notes:
                 print(f"  error: {note}")
             print(
-                "  peers: ../shared/bench/peers/NAME.py ENV SEED TARGET CAP; they evaluate over 100 "
+                f"  peers: {args.peer_dir}/NAME.py ENV SEED TARGET CAP; they evaluate over 100 "
                 "episodes (reset seeds 10000+i); ours over --eval-episodes (the CLI's default or 1000 "
                 "tabular)"
             )
@@ -763,6 +762,10 @@ def train_and_peers(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.peers and args.peer_dir is None:
+        parser.error("--peers needs --peer-dir DIR: the peer scripts' folder (not part of this repository)")
+    if args.peers and not args.peer_dir.is_dir():
+        parser.error(f"--peer-dir {args.peer_dir}: no such folder")
     plan, notes = select(args, parser)
     t_start = time.perf_counter()
     meta = header(args)
