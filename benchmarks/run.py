@@ -15,7 +15,9 @@ What it measures:
 2. Sampling throughput (env steps per second). Tabular suite, per env with a uniform random
    policy: a raw Gymnasium loop, the policysearch sampler (``make_sampler``: the vectorised
    tabular model) and the generic env runner (``EnvRunner``). Neural suite: CartPole-v1 with a
-   stochastic MLP through ``make_runner`` vs the same native vector env stepped with random actions.
+   stochastic MLP through ``make_runner`` vs the same native vector env stepped with random actions;
+   Acrobot-v1 with a uniform random policy through ``make_runner`` (its numpy dynamics) vs
+   Gymnasium's env in a plain Python loop, Gymnasium's ``SyncVectorEnv`` and ``EnvRunner``.
 3. Optionally (``--peers --peer-dir DIR``), peer baselines (scripts kept outside this repository,
    in DIR: the course's CEM, pycma over a linear policy, EvoTorch PGPE) on the same envs and
    seeds, each run right after ours on that env and seed so that both are measured under the
@@ -158,6 +160,9 @@ RUNNER_SESSIONS = 200  # sessions per EnvRunner.sample call (tabular throughput)
 RUNNER_ENVS = 16
 CARTPOLE_N_ENVS = (64, 256)  # neural throughput: vector env sizes
 CARTPOLE_CALL_SESSIONS = 4  # sessions per sample call, per slot (as in training: more sessions than slots)
+ACROBOT_N_ENVS = (
+    16  # Acrobot throughput: make_runner's n_envs (the default), SyncVectorEnv's and EnvRunner's envs
+)
 
 
 # --------------------------------------------------------------------------------------------- output
@@ -530,6 +535,100 @@ def cartpole_throughput_table(records: list[dict[str, Any]]) -> str:
     return table(title, columns, rows, left=1)
 
 
+class UniformActor:
+    """Uniform random discrete actions, drawn from the runner's noise (one uniform per step)."""
+
+    noise_dim, noise_kind = 1, "uniform"
+
+    def __init__(self, n_actions: int) -> None:
+        self.n_actions = n_actions
+
+    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        assert noise is not None
+        return (noise[:, 0] * self.n_actions).astype(np.int64)
+
+
+def sync_vector_loop(env_id: str, n_envs: int, seconds: float) -> tuple[int, float]:
+    """Gymnasium's SyncVectorEnv of ``n_envs`` envs with uniform random actions (its autoreset on)."""
+    import gymnasium as gym
+
+    from policysearch.envs import make_env
+
+    env = gym.vector.SyncVectorEnv([functools.partial(make_env, env_id)] * n_envs)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    n_actions = int(env.single_action_space.n)  # type: ignore[attr-defined]
+    steps = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(100):
+            env.step(rng.integers(0, n_actions, n_envs))
+        steps += 100
+    elapsed = time.perf_counter() - t0
+    env.close()
+    return n_envs * steps, elapsed
+
+
+def acrobot_throughput(seconds: float) -> dict[str, Any]:
+    """Acrobot-v1, random policy: make_runner (numpy) vs the raw env, SyncVectorEnv, EnvRunner."""
+    from policysearch.envs import make_env
+    from policysearch.sampling import EnvRunner, VectorRunner, make_runner
+
+    env_id, n_envs = "Acrobot-v1", ACROBOT_N_ENVS
+    actor = UniformActor(3)
+    raw_steps, raw_s = raw_loop(env_id, seconds)
+    sync_steps, sync_s = sync_vector_loop(env_id, n_envs, seconds)
+
+    runner = make_runner(env_id, n_envs)
+    slots = runner.dynamics.n if isinstance(runner, VectorRunner) else n_envs
+    per_call = CARTPOLE_CALL_SESSIONS * slots
+    v_steps, v_s, v_calls = timed_calls(
+        lambda i: runner.sample(actor, per_call, np.random.default_rng(i)).env_steps, seconds
+    )
+    runner.close()
+
+    env_runner = EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
+    e_steps, e_s, e_calls = timed_calls(
+        lambda i: env_runner.sample(actor, 2 * n_envs, np.random.default_rng(i)).env_steps, seconds
+    )
+    env_runner.close()
+
+    raw_rate, sync_rate, v_rate, e_rate = raw_steps / raw_s, sync_steps / sync_s, v_steps / v_s, e_steps / e_s
+    return {
+        "section": "throughput_acrobot", "env": env_id,
+        "raw_steps_per_s": round(raw_rate), "sync_vector_steps_per_s": round(sync_rate),
+        "runner_steps_per_s": round(v_rate), "ratio": round(v_rate / raw_rate, 2),
+        "sync_ratio": round(v_rate / sync_rate, 2),
+        "env_runner_steps_per_s": round(e_rate), "env_runner_ratio": round(e_rate / raw_rate, 2),
+        "raw": {"steps": raw_steps, "seconds": round(raw_s, 3)},
+        "sync_vector": {"n_envs": n_envs, "steps": sync_steps, "seconds": round(sync_s, 3)},
+        "runner": {"type": type(runner).__name__, "slots": slots, "sessions_per_call": per_call,
+                   "calls": v_calls, "steps": v_steps, "seconds": round(v_s, 3)},
+        "env_runner": {"n_envs": n_envs, "sessions_per_call": 2 * n_envs, "calls": e_calls,
+                       "steps": e_steps, "seconds": round(e_s, 3)},
+    }  # fmt: skip
+
+
+def acrobot_throughput_table(record: dict[str, Any]) -> str:
+    columns = ["env", "raw_steps_per_s", "sync_vector_steps_per_s", "runner_steps_per_s", "ratio",
+               "sync_ratio", "env_runner_steps_per_s", "env_runner_ratio"]  # fmt: skip
+    if "error" in record:
+        rows = [[record["env"], "ERROR", record["error"], *["-"] * 5]]
+    else:
+        r = record
+        rows = [[
+            r["env"], fmt(r["raw_steps_per_s"], ","), fmt(r["sync_vector_steps_per_s"], ","),
+            fmt(r["runner_steps_per_s"], ","), fmt(r["ratio"], ".1f"), fmt(r["sync_ratio"], ".1f"),
+            fmt(r["env_runner_steps_per_s"], ","), fmt(r["env_runner_ratio"], ".2f"),
+        ]]  # fmt: skip
+    title = (
+        "Acrobot-v1 sampling throughput, env steps/s with a uniform random policy: make_runner "
+        "(numpy dynamics) vs the raw env, SyncVectorEnv and EnvRunner (ratios: runner / raw, runner / sync)"
+    )
+    return table(title, columns, rows, left=1)
+
+
 # -------------------------------------------------------------------------------------- selection
 
 
@@ -819,6 +918,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"time in actor.act / sampling time; ~{args.throughput_seconds:g} s each"
         )
         records += ntp
+        log("throughput Acrobot-v1 ...")
+        try:
+            acro = acrobot_throughput(args.throughput_seconds)
+        except Exception as exc:
+            acro = {
+                "section": "throughput_acrobot",
+                "env": "Acrobot-v1",
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+        print()
+        print(acrobot_throughput_table(acro))
+        print(
+            "  raw: make_env('Acrobot-v1') stepped with env.action_space.sample() in a Python loop; sync: "
+            f"gym.vector.SyncVectorEnv of {ACROBOT_N_ENVS} make_env, random actions, autoreset; runner: "
+            f"make_runner('Acrobot-v1', {ACROBOT_N_ENVS}).sample(actor, {CARTPOLE_CALL_SESSIONS} * slots, "
+            f"rng) repeated; env_runner: EnvRunner(make_env, {ACROBOT_N_ENVS}).sample(actor, "
+            f"{2 * ACROBOT_N_ENVS}, rng); "
+            f"actor: uniform random actions from the runner's noise; ~{args.throughput_seconds:g} s each"
+        )
+        records.append(acro)
 
     total = time.perf_counter() - t_start
     records.append({"section": "end", "total_s": round(total, 2)})

@@ -143,6 +143,7 @@ def test_vector_runner_reproduces_the_env_runner(env_id: str, space: str, determ
         ("CartPole-v1", [-0.05] * 4, [0.05] * 4),
         ("Pendulum-v1", [-np.pi, -1], [np.pi, 1]),
         ("MountainCar-v0", [-0.6, 0], [-0.4, 0]),
+        ("Acrobot-v1", [-0.1] * 4, [0.1] * 4),
     ],
 )
 def test_vector_start_states_follow_the_envs_start_distribution(env_id: str, low: list, high: list) -> None:
@@ -158,7 +159,6 @@ def test_vector_start_states_follow_the_envs_start_distribution(env_id: str, low
 
 
 def test_only_plain_classic_control_envs_are_vectorised() -> None:
-    assert not isinstance(make_runner("Acrobot-v1", 4), VectorRunner)
     assert not isinstance(make_runner("MountainCarContinuous-v0", 4), VectorRunner)
     env = gym.wrappers.ClipReward(make_env("Pendulum-v1"), -1, 1)
     assert vector_dynamics(env) is None

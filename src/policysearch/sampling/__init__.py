@@ -81,9 +81,9 @@ def _single_threaded_blas() -> None:
 def make_runner(env_id: str, n_envs: int, probe: gym.Env | None = None) -> SeededRunner:
     """The fastest exact way to step ``env_id`` in this process.
 
-    CartPole (also with hidden velocities), Pendulum and MountainCar step as numpy arrays of at
-    least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side by side.
-    Numpy's BLAS runs on one thread from then on (in this process). ``probe``, an env of
+    CartPole (also with hidden velocities), Pendulum, MountainCar and Acrobot step as numpy arrays
+    of at least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side
+    by side. Numpy's BLAS runs on one thread from then on (in this process). ``probe``, an env of
     ``env_id`` the caller already made (and still owns), saves making one to look at.
     """
     _single_threaded_blas()
