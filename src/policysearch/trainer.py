@@ -22,7 +22,7 @@ from . import __version__
 from .algorithms import Algorithm, default_policy, resolve
 from .config import as_dict, check_range, from_mapping
 from .envs import make_env
-from .errors import CheckpointError, ConfigError, PolicySearchError
+from .errors import BackendError, CheckpointError, ConfigError, PolicySearchError
 from .evaluation import Evaluation, evaluate_actor
 from .logging import Callback, ProgressBar
 from .plotting import plot_learning_curve
@@ -38,7 +38,7 @@ from .runfolder import (
     save_checkpoint,
     write_json,
 )
-from .sampling import ModelSampler, Sampler, make_sampler
+from .sampling import Sampler, make_sampler
 from .seeding import SeedTree
 
 #: The contract's floor on evaluation episodes.
@@ -91,7 +91,11 @@ class TrainOptions:
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
         if self.backend == "ray":
-            raise ConfigError("backend='ray' is not available yet in this version; use 'local'")
+            from .sampling.raycluster import check_ray_options
+
+            check_ray_options(self.address)
+        elif self.address is not None:
+            raise ConfigError("address is for backend='ray' (add --backend ray)")
 
     def run_folder(self) -> Path:
         """The run folder, default ``runs/<algo>-<env>-<seed>``."""
@@ -241,9 +245,9 @@ class Trainer:
             return "max_seconds"
         return None
 
-    def _evaluate(self) -> Evaluation:
+    def _evaluate(self, sampler: Sampler) -> Evaluation:
         result = evaluate_actor(
-            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0
+            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0, sampler=sampler
         )
         self.eval_env_steps += result.env_steps
         return result
@@ -257,23 +261,37 @@ class Trainer:
         target = self.options.target
         if target is None or metrics["max_return"] < target:
             return None
-        episodes = min(self.eval_episodes, 1000 if isinstance(sampler, ModelSampler) else 20)
+        episodes = min(self.eval_episodes, 1000 if sampler.cheap else 20)
         check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng)
         self.env_steps += check.env_steps
         metrics["greedy_return"] = float(check.returns.mean())
         if metrics["greedy_return"] < target:
             return None
-        result = self._evaluate()
+        result = self._evaluate(sampler)
         metrics["eval_mean_return"] = result.mean
         return result if result.mean >= target else None
 
     def train(self) -> dict[str, Any]:
         """Run until the target is confirmed or a budget is spent; returns summary.json's content."""
+        opts = self.options
+        # Before the run folder is touched: a backend that cannot start is bad input.
+        sampler = make_sampler(
+            opts.env_id, opts.n_envs, opts.workers, backend=opts.backend, address=opts.address
+        )
+        try:
+            return self._train(sampler)
+        except BackendError as exc:
+            raise BackendError(
+                f"{exc}; the last checkpoint is kept: continue with policysearch train --resume {self.folder}"
+            ) from None
+        finally:
+            sampler.close()
+
+    def _train(self, sampler: Sampler) -> dict[str, Any]:
         if self._log is None:
             self._log = self._prepare_folder()
         metrics_log = self._log
         opts = self.options
-        sampler = make_sampler(opts.env_id, opts.n_envs, opts.workers)
         watchers = list(self.callbacks)
         if self.progress:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
@@ -281,35 +299,34 @@ class Trainer:
             watchers.insert(0, ProgressBar(total, label, self.iteration))
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
-        try:
-            while stop is None:
-                tick = time.perf_counter()
-                rng = self.seeds.iteration(self.iteration)
-                request = self.algorithm.ask(rng)
-                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.common)
-                status = self.algorithm.tell(sessions, rng)
-                self.iteration += 1
-                self.env_steps += sessions.env_steps
-                self.episodes += sessions.n
-                self.last_returns = sessions.returns
-                metrics: dict[str, Any] = {
-                    "iteration": self.iteration,
-                    "env_steps": self.env_steps,
-                    "episodes": self.episodes,
-                    **status,
-                }
-                solved_by = self._check_target(sampler, metrics, rng)
-                elapsed = time.perf_counter() - tick
-                metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
-                metrics["wall_time_s"] = self._wall()
-                metrics_log.append(metrics)
-                self.save()
-                for watcher in watchers:
-                    watcher.on_iteration(self.iteration, metrics)
-                stop = "target" if solved_by is not None else self._budget_spent()
-        finally:
-            sampler.close()
-        final = solved_by or self._evaluate()
+        while stop is None:
+            tick = time.perf_counter()
+            restarts = sampler.restarts
+            rng = self.seeds.iteration(self.iteration)
+            request = self.algorithm.ask(rng)
+            sessions = sampler.sample(request.actor, request.n_sessions, rng, request.common)
+            status = self.algorithm.tell(sessions, rng)
+            self.iteration += 1
+            self.env_steps += sessions.env_steps
+            self.episodes += sessions.n
+            self.last_returns = sessions.returns
+            metrics: dict[str, Any] = {
+                "iteration": self.iteration,
+                "env_steps": self.env_steps,
+                "episodes": self.episodes,
+                **status,
+            }
+            solved_by = self._check_target(sampler, metrics, rng)
+            elapsed = time.perf_counter() - tick
+            metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
+            metrics["wall_time_s"] = self._wall()
+            metrics["worker_restarts"] = sampler.restarts - restarts
+            metrics_log.append(metrics)
+            self.save()
+            for watcher in watchers:
+                watcher.on_iteration(self.iteration, metrics)
+            stop = "target" if solved_by is not None else self._budget_spent()
+        final = solved_by or self._evaluate(sampler)
         summary = self._summary(final, stop or "max_iterations")
         self.save()
         write_json(self.folder / SUMMARY, summary)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
-from ..seeding import session_reset_seeds, stream_keys, stream_normal, stream_uniform, train_reset_seeds
+from ..seeding import request_seeds, stream_keys, stream_normal, stream_uniform
 from .session import Sessions
 
 
@@ -39,8 +39,8 @@ class SeededRunner(ABC):
     """A runner of whole sessions, each with its own reset and noise seed (the shape workers hold)."""
 
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
-        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
-        return self.run(actor, session_reset_seeds(rng, n, common), train_reset_seeds(rng, n))
+        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see request_seeds)."""
+        return self.run(actor, *request_seeds(rng, n, common))
 
     @abstractmethod
     def run(
