@@ -155,8 +155,12 @@ class Trainer:
         max_iterations: int | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
+        **placement: Any,
     ) -> Trainer:
         """Continue the run in ``folder`` from its checkpoint; budgets may be given again.
+
+        ``placement`` may give again where it runs (``workers``, ``n_envs``, ``backend``,
+        ``address``; None keeps the stored value): the same seed gives the same run on any.
 
         Raises:
             CheckpointError: if the folder has no readable checkpoint.
@@ -171,6 +175,12 @@ class Trainer:
                 stored["max_seconds"] = max_seconds
             if max_iterations is not None:
                 stored["max_iterations"] = max_iterations
+            unknown = set(placement) - {"workers", "n_envs", "backend", "address"}
+            if unknown:
+                raise ConfigError(f"a resumed run cannot change {', '.join(sorted(unknown))}")
+            stored.update({k: v for k, v in placement.items() if v is not None})
+            if placement.get("backend") == "local" and placement.get("address") is None:
+                stored["address"] = None
             trainer = cls(TrainOptions(**stored), callbacks, progress)
             trainer.algorithm.load_state_arrays(
                 {k: v for k, v in arrays.items() if not k.startswith("trainer.")}
