@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[test,cma]"
+	$(PIP) install -e ".[test,cma,ray]"
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
