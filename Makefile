@@ -26,7 +26,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n 2 --durations=10
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=10
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py

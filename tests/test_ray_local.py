@@ -12,7 +12,7 @@ from policysearch import Trainer, TrainOptions
 from policysearch.errors import BackendError, ConfigError
 from policysearch.sampling import raycluster
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 
 def es(out: Path, **kw) -> TrainOptions:

@@ -23,6 +23,7 @@ import pickle
 import re
 import shutil
 import socket
+import sys
 import sysconfig
 import tempfile
 import time
@@ -191,6 +192,8 @@ class RayTransport(Transport):
             for worker in range(workers):
                 self._start(worker)
             self._wait_started()
+            pids = ", ".join(str(p) for p in self.pids)
+            print(f"ray: sampling on {self.describe()} (actor pids {pids})", file=sys.stderr, flush=True)
         except BaseException:
             self._shutdown()
             raise
@@ -367,6 +370,9 @@ class RayTransport(Transport):
         """Kill the actors; stop the local instance (or leave the cluster)."""
         if not self.ray.is_initialized():
             return
+        if self.sessions_by_node:
+            played = ", ".join(f"{n} on node {node[:8]}" for node, n in sorted(self.sessions_by_node.items()))
+            print(f"ray: sessions played: {played}", file=sys.stderr, flush=True)
         for worker in range(self.size):
             self._drop(worker)
         self._shutdown()

@@ -264,12 +264,14 @@ class ShardedSampler:
         done: dict[int, Sessions] = {}
         idle_since: float | None = None
         while len(done) < len(shares):
-            for worker in transport.ready():
-                queue = busy.setdefault(worker, [])
-                while pending and len(queue) < self.in_flight:
-                    k = pending.popleft()
-                    queue.append(k)
-                    transport.submit(worker, common, shares[k])
+            ready = transport.ready()
+            for depth in range(1, self.in_flight + 1):  # one share per worker, then a second...
+                for worker in ready:
+                    queue = busy.setdefault(worker, [])
+                    if pending and len(queue) < depth:
+                        k = pending.popleft()
+                        queue.append(k)
+                        transport.submit(worker, common, shares[k])
             if any(busy.values()):
                 idle_since = None
             elif not transport.starting():
