@@ -157,7 +157,8 @@ class RayTransport(Transport):
         workers: how many actors.
         address: ``HOST:PORT`` of a running cluster's head, ``auto`` (the cluster this machine
             belongs to), or None: a local Ray instance is started for the run and stopped after
-            it (all its sockets on 127.0.0.1).
+            it (all its sockets on 127.0.0.1). If this process already called ``ray.init``, that
+            connection is used (and left open) instead.
 
     Raises:
         BackendError: if Ray is missing, the cluster unreachable, or has fewer CPUs than
@@ -171,6 +172,7 @@ class RayTransport(Transport):
         check_ray_options(address)
         self.factory, self.size, self.address = factory, workers, address
         self._temp: str | None = None
+        self._owned = False
         self.ray = self._connect()
         try:
             cpus = float(self.ray.cluster_resources().get("CPU", 0))
@@ -208,6 +210,10 @@ class RayTransport(Transport):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
 
+        if ray.is_initialized():  # the caller's own connection: used as it is, and left open
+            self._owned = False
+            return ray
+        self._owned = True
         runtime_env: dict[str, Any] = {}
         shipped = modules_to_ship(self.factory.env_id)
         if shipped:
@@ -244,7 +250,7 @@ class RayTransport(Transport):
         return ray
 
     def _shutdown(self) -> None:
-        if self.ray.is_initialized():
+        if self._owned and self.ray.is_initialized():
             self.ray.shutdown()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
