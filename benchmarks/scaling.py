@@ -176,10 +176,52 @@ def step_costs() -> list[dict[str, Any]]:
         sampler = make_sampler(env_id, 16, 1)
         try:
             iterate(sampler, algo, 1)
+            cpu = time.process_time()
             seconds, steps = iterate(sampler, algo, 2, first=1)
+            cpu = time.process_time() - cpu
         finally:
             sampler.close()
-        rows.append({"env": env_id, "params": int(algo.es.mu.numel()), "steps_per_s": steps / seconds})
+        rows.append(
+            {
+                "env": env_id,
+                "params": int(algo.es.mu.numel()),
+                "steps_per_s": steps / seconds,
+                "steps_per_cpu_s": steps / cpu,
+                "cpu_us_per_step": 1e6 * cpu / steps,
+            }
+        )
+    return rows
+
+
+def driver_costs() -> list[dict[str, Any]]:
+    """The driver's serial work per iteration (ask and tell, no sampling), for large populations."""
+    from policysearch.sampling.session import Outcomes, Sessions
+
+    rows = []
+    for env_id, population in (("Hopper-v5", 64), ("Hopper-v5", 1024), ("Humanoid-v5", 1440)):
+        algo = make_es(env_id, population=population, reward_shift=0.0)
+        dim = algo.spec.obs_dim
+        times = []
+        for i in range(4):
+            rng = np.random.default_rng(i)
+            start = time.perf_counter()
+            request = algo.ask(rng)
+            n = request.n_sessions
+            lengths = np.full(n, 1000)
+            outcomes = Outcomes(rng.normal(size=n), lengths, rng.normal(size=(n, dim)), np.ones((n, dim)))
+            empty = np.zeros((0, n))
+            flags = np.zeros(n, dtype=bool)
+            algo.tell(Sessions(empty, empty, empty, lengths, flags, ~flags, outcomes), rng)
+            times.append(time.perf_counter() - start)
+        rows.append(
+            {
+                "env": env_id,
+                "params": int(algo.es.mu.numel()),
+                "population": population,
+                "ask_tell_ms": 1e3 * statistics.median(times[1:]),
+                "per_candidate_us": 1e6 * statistics.median(times[1:]) / population,
+            }
+        )
     return rows
 
 
@@ -231,7 +273,8 @@ def main() -> None:
         "per-share overhead (an empty share) and the final evaluation (100 episodes)",
         overheads(["local", "ray"] if use_ray else ["local"], args),
     )
-    table("one core's env steps/s, linear ES population of 16", step_costs())
+    table("one core's env steps per wall and CPU second (in-process, linear ES, 16 candidates)", step_costs())
+    table("the driver's ask + tell per iteration (linear policy, no sampling)", driver_costs())
     end = os.getloadavg()
     print(f"\nload average before {load[0]:.2f}, after {end[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
     if use_ray:
