@@ -71,19 +71,26 @@ BACKENDS = [("in-process", "local", 1), ("process", "local", 2), ("ray", "ray", 
 
 
 def iteration_rates(args: argparse.Namespace, backends: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
-    rows = []
-    for label, backend, workers in backends:
-        sampler = make_sampler(ENV, 16, workers, backend=backend)
-        try:
-            times, steps = [], 0
-            for _ in range(args.repeats):
+    """Repeats interleaved across backends (the machine's load drifts), each on a fresh sampler."""
+    times: dict[tuple[str, int], list[float]] = {(label, w): [] for label, _, w in backends}
+    steps = 0
+    for repeat in range(args.repeats):
+        for label, backend, workers in backends:
+            sampler = make_sampler(ENV, 16, workers, backend=backend)
+            try:
                 algo = make_es(ENV)
                 iterate(sampler, algo, 1)  # warm-up: imports, the noise table, the first shares
                 seconds, steps = iterate(sampler, algo, args.iterations, first=1)
-                times.append(seconds)
-        finally:
-            sampler.close()
-        median = statistics.median(times)
+            finally:
+                sampler.close()
+            times[(label, workers)].append(seconds)
+            print(
+                f"  repeat {repeat}: {label} x{workers}: {args.iterations / seconds:.2f} it/s",
+                file=sys.stderr,
+            )
+    rows = []
+    for (label, workers), seconds in times.items():
+        median = statistics.median(seconds)
         rows.append(
             {
                 "backend": label,
@@ -91,10 +98,9 @@ def iteration_rates(args: argparse.Namespace, backends: list[tuple[str, str, int
                 "it_per_s": args.iterations / median,
                 "s_per_it": median / args.iterations,
                 "steps_per_it": steps / args.iterations,
-                "spread": (max(times) - min(times)) / median,
+                "spread": (max(seconds) - min(seconds)) / median,
             }
         )
-        print(f"  {label} x{workers}: {rows[-1]['it_per_s']:.2f} it/s", file=sys.stderr)
     return rows
 
 
@@ -144,6 +150,7 @@ def overheads(backends: list[str], args: argparse.Namespace) -> list[dict[str, A
                     start = time.perf_counter()
                     sampler.run(actor, empty)
                     calls.append(time.perf_counter() - start)
+                pipelined = pipelined_share(sampler, actor, workers)
                 evaluate_actor(actor, ENV, 100, sampler=sampler)
                 evals = []
                 for _ in range(args.repeats):
@@ -162,11 +169,27 @@ def overheads(backends: list[str], args: argparse.Namespace) -> list[dict[str, A
                     "backend": label,
                     "workers": workers,
                     "share_ms": 1e3 * statistics.median(calls),
+                    "pipelined_share_ms": 1e3 * pipelined,
                     "eval_s": statistics.median(evals),
                     "eval_steps": result.env_steps,
                 }
             )
     return rows
+
+
+def pipelined_share(sampler: Any, actor: Any, workers: int, count: int = 200) -> float:
+    """Seconds per empty share when ``count`` of them are in flight at once (the driver's cost per task)."""
+    from policysearch.sampling.sharded import Share
+
+    transport = sampler.transport
+    empty = np.zeros(0, dtype=np.int64)
+    start = time.perf_counter()
+    for k in range(count):
+        transport.submit(k % workers, actor, Share(10**9, k, 0, empty, None, None, True))
+    got = 0
+    while got < count:
+        got += len(transport.collect(timeout=1.0))
+    return (time.perf_counter() - start) / count
 
 
 def step_costs() -> list[dict[str, Any]]:
@@ -270,7 +293,7 @@ def main() -> None:
     sizes = bytes_per_candidate("local") + (bytes_per_candidate("ray") if use_ray else [])
     table("bytes per candidate sent by the transports (2 workers), beyond one copy of the weights", sizes)
     table(
-        "per-share overhead (an empty share) and the final evaluation (100 episodes)",
+        "per-share overhead (one empty share; 200 in flight) and the final evaluation (100 episodes)",
         overheads(["local", "ray"] if use_ray else ["local"], args),
     )
     table("one core's env steps per wall and CPU second (in-process, linear ES, 16 candidates)", step_costs())
