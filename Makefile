@@ -19,7 +19,7 @@ $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[test,cma,docs]"
+	$(PIP) install -e ".[test,cma,docs,ray]"
 	touch $@ $(VENV)/.installed $(VENV)/.installed-docs
 
 run: $(VENV)/.installed
@@ -36,12 +36,13 @@ docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The docs are built here too, so that they cannot rot; the tutorial notebook runs in pytest.
+# The Ray tests share one xdist worker (--dist loadgroup): they start a two-node cluster.
 test: lint docs
-	$(BIN)/pytest -n 2 --durations=10
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=10
 
 # Everything not marked slow (the learning tests): for quick iteration; CI runs `make test`.
 test-fast: lint
-	$(BIN)/pytest -n 2 -m "not slow" --durations=10
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" --durations=10
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py

@@ -1,11 +1,12 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from policysearch.cli import main
 
-TIMING_KEYS = {"wall_time_s", "steps_per_s"}
+TIMING_KEYS = {"wall_time_s", "steps_per_s", "worker_restarts"}
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -27,3 +28,13 @@ def metrics_without_timings(folder: Path) -> list[dict]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file of a folder with its content, to check nothing was touched."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Under CI (CI=true) a Ray test that was skipped fails the run: Ray must be tested for real."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("CI") == "true" and item.get_closest_marker("ray"):
+        report.outcome = "failed"
+        report.longrepr = f"a Ray test was skipped under CI=true: {report.longrepr}"

@@ -137,3 +137,13 @@ def test_keyed_streams_are_uniform_normal_and_independent_of_the_batch() -> None
     np.testing.assert_allclose([z.mean(), z.std(), (z**4).mean()], [0, 1, 3], atol=0.05)
     # the purposes take different streams from equal seeds
     assert not np.array_equal(stream_keys(np.arange(5), START_STREAM), stream_keys(np.arange(5)))
+
+
+def test_ray_is_imported_only_when_asked_for() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, policysearch.trainer, policysearch.cli, policysearch.sampling\n"
+    code += "print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

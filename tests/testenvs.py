@@ -68,3 +68,35 @@ class Exploding(gym.Env):
 gym.register("BoxObsUnboundedAction-v0", entry_point=BoxObsUnboundedAction, max_episode_steps=5)
 gym.register("NaNRewardBox-v0", entry_point=NaNRewardBox, max_episode_steps=20)
 gym.register("Exploding-v0", entry_point=Exploding, max_episode_steps=10)
+
+
+class Dying(gym.Wrapper):
+    """CartPole whose process SIGKILLs itself in ``step`` when a flag file exists.
+
+    ``$POLICYSEARCH_TEST_KILL_ONCE``: the first process to step after the file appears removes
+    it and dies (one worker killed mid-share). ``$POLICYSEARCH_TEST_KILL_ALWAYS``: every process
+    that steps while the file exists dies (every worker lost).
+    """
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1").unwrapped)
+
+    def step(self, action):
+        import os
+        import signal
+
+        once = os.environ.get("POLICYSEARCH_TEST_KILL_ONCE")
+        always = os.environ.get("POLICYSEARCH_TEST_KILL_ALWAYS")
+        if always and os.path.exists(always):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if once:
+            try:
+                os.unlink(once)
+            except FileNotFoundError:
+                pass
+            else:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.env.step(action)
+
+
+gym.register("DyingCartPole-v1", entry_point=Dying, max_episode_steps=200)

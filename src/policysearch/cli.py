@@ -156,6 +156,10 @@ def train(
             max_iterations=max_iterations,
             callbacks=callbacks,
             progress=not quiet,
+            workers=workers,
+            n_envs=n_envs,
+            backend=backend,
+            address=address,
         )
     else:
         given = {
@@ -233,16 +237,29 @@ def evaluate(
     folder: Annotated[Path, typer.Argument(help="Run folder.")],
     episodes: Annotated[int, typer.Option(help="Episodes (fresh, held-out seeds).")] = 100,
     seed: Annotated[int, typer.Option(help="Evaluation seed.")] = 0,
+    backend: Annotated[str, typer.Option(help="local | ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray address (HOST:PORT or auto).")] = None,
+    workers: Annotated[int, typer.Option(help="Workers the episodes are spread over.")] = 1,
 ) -> None:
     """Evaluate the deterministic policy of a run; prints one JSON object."""
     from .config import check_range
     from .evaluation import evaluate_actor
+    from .sampling import make_sampler
     from .trainer import Trainer
 
     check_range("episodes", episodes, 1)
     check_range("seed", seed, 0)
-    trainer = Trainer.resume(folder)
-    result = evaluate_actor(trainer.algorithm.greedy_actor(), trainer.options.env_id, episodes, seed)
+    trainer = Trainer.resume(folder, workers=workers, backend=backend, address=address)
+    opts = trainer.options
+    sampler = None
+    if backend != "local" or workers > 1:
+        sampler = make_sampler(opts.env_id, opts.n_envs, workers, backend=backend, address=address)
+    try:
+        actor = trainer.algorithm.greedy_actor()
+        result = evaluate_actor(actor, opts.env_id, episodes, seed, sampler=sampler)
+    finally:
+        if sampler is not None:
+            sampler.close()
     print(json.dumps(result.as_dict()))
 
 

@@ -17,3 +17,7 @@ class EnvError(PolicySearchError):
 
 class CheckpointError(PolicySearchError):
     """A checkpoint or run folder is missing, unreadable, or was not written by policysearch."""
+
+
+class BackendError(PolicySearchError):
+    """The sampling backend cannot run: Ray missing or unreachable, too few CPUs, every worker lost."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .policies.base import Actor
-from .sampling import make_runner
+from .sampling import Sampler, make_runner
 from .seeding import evaluation_seeds
 
 
@@ -37,12 +37,23 @@ class Evaluation:
         }
 
 
-def evaluate_actor(actor: Actor, env_id: str, episodes: int, seed: int = 0, n_envs: int = 32) -> Evaluation:
+def evaluate_actor(
+    actor: Actor,
+    env_id: str,
+    episodes: int,
+    seed: int = 0,
+    n_envs: int = 32,
+    sampler: Sampler | None = None,
+) -> Evaluation:
     """Play ``episodes`` fresh episodes of the real environment with a deterministic ``actor``.
 
     Reset seeds come from :func:`~policysearch.seeding.evaluation_seeds`, disjoint from every
-    seed used in training.
+    seed used in training. With a ``sampler``, the episodes are spread over its workers (the
+    same returns as in this process).
     """
+    if sampler is not None:
+        sessions = sampler.run(actor, evaluation_seeds(episodes, seed))
+        return Evaluation(sessions.returns, sessions.env_steps)
     runner = make_runner(env_id, min(n_envs, episodes))
     try:
         sessions = runner.run(actor, evaluation_seeds(episodes, seed))

@@ -54,6 +54,9 @@ class ProgressBar:
         if "elite_threshold" in metrics:
             parts.append(f"elite≥{metrics['elite_threshold']:.3g}")
         parts.append(f"{metrics.get('steps_per_s', 0):,.0f} steps/s")
+        if metrics.get("worker_restarts"):
+            lost = metrics["worker_restarts"]
+            parts.append(f"{lost} worker{'s' if lost > 1 else ''} lost, shares re-run")
         self.progress.update(self.task, completed=iteration, stats="  ".join(parts))
 
     def on_end(self, summary: dict[str, Any]) -> None:

@@ -67,7 +67,11 @@ class TrainOptions:
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
         if self.backend == "ray":
-            raise ConfigError("backend='ray' is not available yet in this version; use 'local'")
+            from .sampling.raycluster import check_ray_options
+
+            check_ray_options(self.address)
+        elif self.address is not None:
+            raise ConfigError("address is for backend='ray' (add --backend ray)")
 
     def run_folder(self) -> Path:
         """The run folder, default ``runs/<algo>-<env>-<seed>``."""

@@ -70,13 +70,13 @@ def session_reset_seeds(rng: np.random.Generator, n: int, common: int = 0) -> np
     return train_reset_seeds(rng, n)
 
 
-def request_seeds(rng: np.random.Generator, n: int, start_period: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The reset seeds and noise seeds of a request's ``n`` sessions, drawn in that order.
+def request_seeds(rng: np.random.Generator, n: int, common: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Reset seeds and noise seeds of a request's ``n`` training sessions, drawn from ``rng``.
 
-    Every sampler draws a request's seeds here, so that a session's seeds (and so the session) do
-    not depend on which runner, worker or transport plays it.
+    Every sampler draws them here, in this order, before splitting the request, so that a
+    session's seeds (and so the session) do not depend on where it is played.
     """
-    return session_reset_seeds(rng, n, start_period), train_reset_seeds(rng, n)
+    return session_reset_seeds(rng, n, common), train_reset_seeds(rng, n)
 
 
 def evaluation_seeds(n: int, seed: int = 0) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__
 from .algorithms import Algorithm
 from .config import as_dict
-from .errors import CheckpointError, ConfigError, PolicySearchError
+from .errors import BackendError, CheckpointError, ConfigError, PolicySearchError
 from .evaluation import Evaluation, evaluate_actor
 from .factory import make_run
 from .logging import Callback, ProgressBar
@@ -40,7 +40,7 @@ from .runfolder import (
     save_checkpoint,
     write_json,
 )
-from .sampling import ModelSampler, Sampler, make_sampler
+from .sampling import Sampler, make_sampler
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
 
@@ -124,8 +124,12 @@ class Trainer:
         max_iterations: int | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
+        **placement: Any,
     ) -> Trainer:
         """Continue the run in ``folder`` from its checkpoint; budgets may be given again.
+
+        ``placement`` may give again where it runs (``workers``, ``n_envs``, ``backend``,
+        ``address``; None keeps the stored value): the same seed gives the same run on any.
 
         Raises:
             CheckpointError: if the folder has no readable checkpoint.
@@ -140,9 +144,14 @@ class Trainer:
                 stored["max_seconds"] = max_seconds
             if max_iterations is not None:
                 stored["max_iterations"] = max_iterations
-            return cls(
-                TrainOptions(**stored), callbacks, progress, resumed=Resumed.from_checkpoint(meta, arrays)
-            )
+            unknown = set(placement) - {"workers", "n_envs", "backend", "address"}
+            if unknown:
+                raise ConfigError(f"a resumed run cannot change {', '.join(sorted(unknown))}")
+            stored.update({k: v for k, v in placement.items() if v is not None})
+            if placement.get("backend") == "local" and placement.get("address") is None:
+                stored["address"] = None
+            resumed = Resumed.from_checkpoint(meta, arrays)
+            return cls(TrainOptions(**stored), callbacks, progress, resumed=resumed)
         except PolicySearchError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
@@ -208,9 +217,9 @@ class Trainer:
             return "max_seconds"
         return None
 
-    def _evaluate(self) -> Evaluation:
+    def _evaluate(self, sampler: Sampler) -> Evaluation:
         result = evaluate_actor(
-            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0
+            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0, sampler=sampler
         )
         self.eval_env_steps += result.env_steps
         return result
@@ -224,13 +233,13 @@ class Trainer:
         target = self.options.target
         if target is None or metrics["max_return"] < target:
             return None
-        episodes = min(self.eval_episodes, 1000 if isinstance(sampler, ModelSampler) else 20)
+        episodes = min(self.eval_episodes, 1000 if sampler.cheap else 20)
         check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng)
         self.env_steps += check.env_steps
         metrics["greedy_return"] = float(check.returns.mean())
         if metrics["greedy_return"] < target:
             return None
-        result = self._evaluate()
+        result = self._evaluate(sampler)
         metrics["eval_mean_return"] = result.mean
         return result if result.mean >= target else None
 
@@ -243,17 +252,29 @@ class Trainer:
                 the command; the Python API's clock starts here, not when the agent was made.
         """
         self._started = time.perf_counter() if clock_start is None else clock_start
+        opts = self.options
         try:
-            return self._train()
+            # Before the run folder is touched: a backend that cannot start is bad input.
+            sampler = make_sampler(
+                opts.env_id, opts.n_envs, opts.workers, backend=opts.backend, address=opts.address
+            )
+            try:
+                return self._train(sampler)
+            except BackendError as exc:
+                raise BackendError(
+                    f"{exc}; the last checkpoint is kept: continue with policysearch train --resume "
+                    f"{self.folder}"
+                ) from None
+            finally:
+                sampler.close()
         finally:
             self.prior_wall, self._started = self._wall(), None
 
-    def _train(self) -> dict[str, Any]:
+    def _train(self, sampler: Sampler) -> dict[str, Any]:
         if self._log is None:
             self._log = self._prepare_folder()
         metrics_log = self._log
         opts = self.options
-        sampler = make_sampler(opts.env_id, opts.n_envs, opts.workers)
         watchers = list(self.callbacks)
         if self.progress:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
@@ -261,37 +282,36 @@ class Trainer:
             watchers.insert(0, ProgressBar(total, label, self.iteration))
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
-        try:
-            while stop is None:
-                tick = time.perf_counter()
-                rng = self.seeds.iteration(self.iteration)
-                request = self.algorithm.ask(rng)
-                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
-                status = self.algorithm.tell(request, sessions, rng)
-                self.iteration += 1
-                self.env_steps += sessions.env_steps
-                self.episodes += sessions.n
-                returns = self.last_returns = sessions.returns
-                metrics: dict[str, Any] = {
-                    "iteration": self.iteration,
-                    "env_steps": self.env_steps,
-                    "episodes": self.episodes,
-                    "mean_return": float(returns.mean()),
-                    "max_return": float(returns.max()),
-                    **status,
-                }
-                solved_by = self._check_target(sampler, metrics, rng)
-                elapsed = time.perf_counter() - tick
-                metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
-                metrics["wall_time_s"] = self._wall()
-                metrics_log.append(metrics)
-                self.save()
-                for watcher in watchers:
-                    watcher.on_iteration(self.iteration, metrics)
-                stop = "target" if solved_by is not None else self._budget_spent()
-        finally:
-            sampler.close()
-        final = solved_by or self._evaluate()
+        while stop is None:
+            tick = time.perf_counter()
+            restarts = sampler.restarts
+            rng = self.seeds.iteration(self.iteration)
+            request = self.algorithm.ask(rng)
+            sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+            status = self.algorithm.tell(request, sessions, rng)
+            self.iteration += 1
+            self.env_steps += sessions.env_steps
+            self.episodes += sessions.n
+            returns = self.last_returns = sessions.returns
+            metrics: dict[str, Any] = {
+                "iteration": self.iteration,
+                "env_steps": self.env_steps,
+                "episodes": self.episodes,
+                "mean_return": float(returns.mean()),
+                "max_return": float(returns.max()),
+                **status,
+            }
+            solved_by = self._check_target(sampler, metrics, rng)
+            elapsed = time.perf_counter() - tick
+            metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
+            metrics["wall_time_s"] = self._wall()
+            metrics["worker_restarts"] = sampler.restarts - restarts
+            metrics_log.append(metrics)
+            self.save()
+            for watcher in watchers:
+                watcher.on_iteration(self.iteration, metrics)
+            stop = "target" if solved_by is not None else self._budget_spent()
+        final = solved_by or self._evaluate(sampler)
         summary = self._summary(final, stop or "max_iterations")
         self.save()
         write_json(self.folder / SUMMARY, summary)

@@ -133,7 +133,10 @@ class Algorithm(ABC):
             raise ValueError(f"tell expects {request.n_sessions} sessions for the request, got {sessions.n}")
         metrics = self._tell(request, sessions, rng)
         if self.normalizer is not None:
-            self.normalizer.update(sessions.observations[sessions.mask()])
+            if sessions.has_steps:
+                self.normalizer.update(sessions.observations[sessions.mask()])
+            else:  # only per-session statistics came back (ES asks for no steps)
+                self.normalizer.update_sessions(*sessions.observation_stats())
         clash = TRAINER_METRICS & metrics.keys()
         if clash:
             raise ValueError(

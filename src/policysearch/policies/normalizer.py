@@ -30,6 +30,30 @@ class RunningNormalizer:
         self.var = m2 / total
         self.count = total
 
+    def update_sessions(self, count: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Merge per-session statistics, in session order, into the statistics.
+
+        Args:
+            count: ``(N,)`` observations of each session.
+            mean: ``(N, dim)`` mean of each session's observations.
+            m2: ``(N, dim)`` sum of squared deviations from that mean.
+
+        The result depends only on these numbers, not on where each session was played, so that
+        workers can send three rows per session instead of every observation.
+        """
+        count = np.asarray(count, dtype=np.float64)
+        n = float(count.sum())
+        if n <= 0:
+            return
+        batch_mean = (count[:, None] * mean).sum(axis=0) / n
+        batch_m2 = m2.sum(axis=0) + (count[:, None] * (mean - batch_mean) ** 2).sum(axis=0)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        merged = self.var * self.count + batch_m2 + delta**2 * self.count * n / total
+        self.mean = self.mean + delta * n / total
+        self.var = merged / total
+        self.count = total
+
     @property
     def std(self) -> np.ndarray:
         """Standard deviation (floored, so constant features do not blow up)."""

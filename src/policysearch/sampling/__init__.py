@@ -1,7 +1,9 @@
 """Sampling sessions: the only place where environments are stepped.
 
 :func:`make_sampler` picks the fastest exact way to sample an environment: the vectorised
-tabular model for toy-text MDPs, otherwise real environments stepped side by side.
+tabular model for toy-text MDPs, otherwise real environments stepped side by side by the
+sampling core (:mod:`.sharded`) in this process, in local worker processes (:mod:`.pool`) or on
+Ray actors (:mod:`.raycluster`, with ``backend="ray"``); all three give the same sessions.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ import numpy as np
 
 from ..envs import make_env
 from ..policies.base import Actor
-from .pool import ProcessSampler
+from .pool import ProcessTransport
 from .runner import EnvRunner, SeededRunner
 from .session import Session, Sessions
+from .sharded import InProcess, RunnerFactory, ShardedSampler, Transport
 from .tabular_model import TabularModel
 from .vector import VectorRunner, vector_dynamics
 
 __all__ = [
     "EnvRunner",
+    "InProcess",
     "ModelSampler",
-    "ProcessSampler",
+    "ProcessTransport",
+    "RunnerFactory",
     "Sampler",
     "SeededRunner",
     "Session",
     "Sessions",
+    "ShardedSampler",
     "TabularModel",
+    "Transport",
     "VectorRunner",
     "make_runner",
     "make_sampler",
@@ -38,11 +45,20 @@ __all__ = [
 class Sampler(Protocol):
     """Anything that runs whole sessions of an actor."""
 
+    #: Sessions are nearly free (a tabular model): the trainer checks a target on many of them.
+    cheap: bool
+    #: Workers lost (and replaced or given up) so far.
+    restarts: int
+
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
         """Run ``n`` sessions, all randomness drawn from ``rng``.
 
         With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random numbers).
         """
+        ...
+
+    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+        """One session of the real environment per reset seed (the evaluation's)."""
         ...
 
     def close(self) -> None:
@@ -51,17 +67,31 @@ class Sampler(Protocol):
 
 
 class ModelSampler:
-    """Samples a :class:`TabularModel` (no environments to close)."""
+    """Samples a :class:`TabularModel`; the real environment (evaluation) is run in this process."""
 
-    def __init__(self, model: TabularModel) -> None:
+    cheap = True
+    restarts = 0
+
+    def __init__(self, model: TabularModel, env_id: str, n_envs: int = 16) -> None:
         self.model = model
+        self.env_id, self.n_envs = env_id, n_envs
+        self._runner: SeededRunner | None = None
 
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
         """Run ``n`` sessions on the model (with ``common``, in groups of common start states)."""
         return self.model.sample(actor, n, rng, common)
 
+    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+        """Sessions of the real environment with these reset seeds."""
+        if self._runner is None:
+            self._runner = make_runner(self.env_id, self.n_envs)
+        return self._runner.run(actor, reset_seeds, noise_seeds)
+
     def close(self) -> None:
-        """Nothing to release."""
+        """Close the real environment's runner, if one was made."""
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
 
 
 @functools.cache
@@ -97,25 +127,45 @@ def make_runner(env_id: str, n_envs: int, probe: gym.Env | None = None) -> Seede
     return EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
 
 
-def make_sampler(env_id: str, n_envs: int = 16, workers: int = 1, use_model: bool = True) -> Sampler:
+def make_sampler(
+    env_id: str,
+    n_envs: int = 16,
+    workers: int = 1,
+    use_model: bool = True,
+    backend: str = "local",
+    address: str | None = None,
+) -> Sampler:
     """The sampler for ``env_id``.
 
-    Tabular toy-text MDPs are sampled in-process from their own tables (``workers`` does not
-    apply); other environments by the fastest runner, in ``workers`` processes when above one.
+    Tabular toy-text MDPs are sampled in-process from their own tables (``workers`` and
+    ``backend`` do not apply); other environments by the fastest runner, in this process with
+    one local worker, else in ``workers`` processes, or on ``workers`` Ray actors with
+    ``backend="ray"``.
 
     Args:
         env_id: a Gymnasium id.
         n_envs: environments stepped side by side by each runner.
-        workers: sampling processes.
+        workers: sampling workers (processes, or Ray actors of one CPU each).
         use_model: allow the vectorised tabular model where it is exact.
+        backend: ``local`` or ``ray``.
+        address: the Ray cluster (``HOST:PORT`` or ``auto``); None starts a local Ray instance.
+
+    Raises:
+        BackendError: if Ray is missing, unreachable, or has fewer CPUs than ``workers``.
     """
     env = make_env(env_id)
-    try:
-        model = TabularModel.from_env(env) if use_model else None
-        if model is not None:
-            return ModelSampler(model)
-        if workers > 1:
-            return ProcessSampler(env_id, n_envs, workers)
-        return make_runner(env_id, n_envs, probe=env)
-    finally:
-        env.close()
+    model = TabularModel.from_env(env) if use_model else None
+    env.close()
+    if model is not None:
+        return ModelSampler(model, env_id, n_envs)
+    factory = RunnerFactory(env_id, n_envs)
+    transport: Transport
+    if backend == "ray":
+        from .raycluster import RayTransport
+
+        transport = RayTransport(factory, workers, address)
+    elif workers > 1:
+        transport = ProcessTransport(factory, workers)
+    else:
+        transport = InProcess(factory())
+    return ShardedSampler(transport)

@@ -1,99 +1,157 @@
-"""Sampling with worker processes on one machine.
+"""Sampling with worker processes on one machine: the process transport of the sampling core.
 
-Each worker builds its own environments from the env id (a live env is never pickled) and runs a
-contiguous share of the sessions of every request. Every session has its own reset and noise
-seeds, so the batch is identical whatever the number of workers (a test checks it). What crosses
-the process boundary per request is the actor (numpy weights) and the seeds; sessions come back.
+Each worker builds its own environments from a :class:`~policysearch.sampling.sharded.RunnerFactory`
+(a live env is never pickled) and plays the shares it is sent. What crosses the process boundary
+per request is the actor's common part once per worker (numpy weights) and per share its seeds
+(and an ES share's noise offsets); sessions, or only their returns and observation statistics,
+come back. Messages are pickled here, so the bytes each way are counted exactly. A worker that
+dies is seen as a closed pipe: the core re-runs its shares and this transport starts another.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-from multiprocessing.connection import Connection
+import pickle
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
-import numpy as np
-
-from ..errors import EnvError
-from ..policies.base import Actor
-from ..seeding import request_seeds
-from .session import Sessions, concatenate
+from .sharded import Reply, RunnerFactory, Share, Transport, serve
 
 
-def _serve(conn: Connection, env_id: str, n_envs: int) -> None:
-    """A worker's loop: build the runner, then run requests until told to stop."""
-    from . import make_runner
-
-    runner = make_runner(env_id, n_envs)
+def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
+    """A worker's loop: build the runner, then play shares until told to stop."""
+    runner = factory()
+    common: Any = None
     try:
         while True:
-            message = conn.recv()
+            message = pickle.loads(conn.recv_bytes())
             if message[0] == "close":
                 break
-            _, actor, reset_seeds, noise_seeds, first = message
-            try:
-                reply: tuple[str, Any] = ("ok", runner.run(actor, reset_seeds, noise_seeds, first))
-            except EnvError as exc:
-                reply = ("env-error", str(exc))
-            except Exception as exc:  # reported to the parent, which raises it
-                reply = ("error", f"{type(exc).__name__}: {exc}")
-            conn.send(reply)
+            _, blob, share = message
+            if blob is not None:
+                common = pickle.loads(blob)
+            reply = serve(runner, common, share, worker)
+            conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent is gone or stopping: leave quietly
     finally:
         runner.close()
 
 
-class ProcessSampler:
-    """Spreads the sessions of each request over ``workers`` processes.
+class ProcessTransport(Transport):
+    """``workers`` local processes, each with its own runner.
 
     Args:
-        env_id: the environment id, made afresh in each worker.
-        n_envs: environments per worker.
-        workers: worker processes (at least 2; one worker is the in-process runner).
+        factory: builds each worker's runner.
+        workers: how many processes.
     """
 
-    def __init__(self, env_id: str, n_envs: int, workers: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.conns: list[Connection] = []
-        self.procs: list[Any] = []
-        for _ in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, env_id, n_envs), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
+    kind = "worker process"
+    patience = 120.0
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
-        """Run ``n`` sessions, split into contiguous shares, one per worker."""
-        reset_seeds, noise_seeds = request_seeds(rng, n, common)
-        shares = [s for s in np.array_split(np.arange(n), len(self.conns)) if s.size]
-        for conn, share in zip(self.conns, shares, strict=False):
-            conn.send(("run", actor, reset_seeds[share], noise_seeds[share], int(share[0])))
-        parts = []
-        for conn, _ in zip(self.conns, shares, strict=False):
+    def __init__(self, factory: RunnerFactory, workers: int) -> None:
+        super().__init__()
+        self.factory, self.size = factory, workers
+        self._ctx = mp.get_context("spawn")
+        self.conns: list[Connection | None] = [None] * workers
+        self.procs: list[Any] = [None] * workers
+        self._holds: list[int] = [-1] * workers  # request whose common part each worker holds
+        self._lost: list[int] = []
+        self._blob: tuple[int, bytes] = (-1, b"")  # the latest request's common part, pickled
+        for worker in range(workers):
+            self._start(worker)
+
+    def _start(self, worker: int) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_serve, args=(child, self.factory, worker), daemon=True)
+        proc.start()
+        child.close()
+        self.conns[worker], self.procs[worker], self._holds[worker] = parent, proc, -1
+
+    def pids(self) -> list[int | None]:
+        """Process ids of the workers (None where a worker was given up)."""
+        return [None if p is None else p.pid for p in self.procs]
+
+    def ready(self) -> list[int]:
+        """Workers with an open pipe (a new process queues shares while it starts)."""
+        return [w for w, conn in enumerate(self.conns) if conn is not None and w not in self._lost]
+
+    def submit(self, worker: int, common: Any, share: Share) -> None:
+        """Pickle and send; the common part only if the worker lacks this request's."""
+        conn = self.conns[worker]
+        assert conn is not None
+        blob = None
+        if self._holds[worker] != share.request:
+            if self._blob[0] != share.request:
+                self._blob = (share.request, pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
+            blob = self._blob[1]
+        data = pickle.dumps(("run", blob, share), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            conn.send_bytes(data)
+        except (BrokenPipeError, ConnectionError, OSError):
+            self._lost.append(worker)
+            return
+        self._holds[worker] = share.request
+        self.common_bytes += len(blob or b"")
+        self.share_bytes += len(data) - len(blob or b"")
+
+    def collect(self, timeout: float) -> list[Reply]:
+        """Replies from the pipes that have one; a closed pipe is a lost worker."""
+        replies = [Reply(w, "lost", f"{self.kind} {w} could not be reached") for w in self._lost]
+        self._lost = []
+        lost = {r.worker for r in replies}
+        conns = {id(c): w for w, c in enumerate(self.conns) if c is not None and w not in lost}
+        live = [c for c in self.conns if c is not None and id(c) in conns]
+        if not live:
+            return replies
+        for conn in wait(live, timeout=0 if replies else timeout):
+            assert isinstance(conn, Connection)
+            worker = conns[id(conn)]
             try:
-                status, payload = conn.recv()
-            except EOFError:
-                raise RuntimeError("a sampling worker died") from None
-            if status == "env-error":
-                raise EnvError(payload)
-            if status == "error":
-                raise RuntimeError(f"a sampling worker failed: {payload}")
-            parts.append(payload)
-        return concatenate(parts)
+                data = conn.recv_bytes()
+            except (EOFError, ConnectionError, OSError):
+                code = self.procs[worker].exitcode if self.procs[worker] is not None else None
+                replies.append(Reply(worker, "lost", f"{self.kind} {worker} died (exit code {code})"))
+                continue
+            self.reply_bytes += len(data)
+            replies.append(pickle.loads(data))
+        return replies
+
+    def _stop(self, worker: int) -> None:
+        conn, proc = self.conns[worker], self.procs[worker]
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(timeout=5)
+        self.conns[worker] = self.procs[worker] = None
+
+    def replace(self, worker: int) -> None:
+        """Start a new process in the lost one's place."""
+        self._stop(worker)
+        self._start(worker)
+
+    def retire(self, worker: int) -> None:
+        """Give up the lost worker's place."""
+        self._stop(worker)
 
     def close(self) -> None:
-        """Stop the workers (they exit on their own; stragglers are terminated)."""
+        """Stop the workers (they exit on their own; stragglers are killed)."""
         for conn in self.conns:
-            try:
-                conn.send(("close",))
-            except (BrokenPipeError, OSError):
-                pass
+            if conn is not None:
+                try:
+                    conn.send_bytes(pickle.dumps(("close",)))
+                except (BrokenPipeError, ConnectionError, OSError):
+                    pass
         for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+            if proc is not None:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(timeout=5)
         for conn in self.conns:
-            conn.close()
+            if conn is not None:
+                conn.close()
+        self.conns = [None] * self.size
+        self.procs = [None] * self.size

@@ -39,7 +39,7 @@ class SeededRunner(ABC):
     """A runner of whole sessions, each with its own reset and noise seed (the shape workers hold)."""
 
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
-        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see session_reset_seeds)."""
+        """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see request_seeds)."""
         return self.run(actor, *request_seeds(rng, n, common))
 
     @abstractmethod

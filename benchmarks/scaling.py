@@ -1,0 +1,311 @@
+"""Scaling benchmark: ES on Hopper-v5 with 1 and 2 workers on the process and Ray backends.
+
+    .venv/bin/python benchmarks/scaling.py [--iterations 8] [--repeats 3] [--no-ray]
+
+Prints four tables (see docs/scaling.md for how they feed the scaling model):
+
+1. iterations per second of ES (Hopper-v5's preset, linear policy), the same seed's iterations
+   on every backend (so every row does exactly the same sessions), median over repeats;
+2. bytes the transports send per candidate beyond the one copy of the weights per worker and
+   iteration (shares out, replies back), for a linear policy and an MLP with ~100x the parameters;
+3. the per-share overhead of each transport (an empty share's round trip) and of the final
+   evaluation (100 episodes) with 1 and 2 workers;
+4. one core's env steps per second for Hopper-v5 and Humanoid-v5 under a linear ES population.
+
+The machine is shared: the load average is printed with the tables; compare ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from policysearch.algorithms import resolve
+from policysearch.config import from_mapping
+from policysearch.envs import make_env
+from policysearch.evaluation import evaluate_actor
+from policysearch.presets import preset_for
+from policysearch.sampling import make_sampler
+from policysearch.seeding import SeedTree
+
+ENV = "Hopper-v5"
+
+
+def make_es(env_id: str, policy: str = "linear", **extra: Any) -> Any:
+    env = make_env(env_id)
+    cls = resolve("es", policy)
+    hyper = {**preset_for(env_id).hyperparameters.get(cls.__name__, {}), **extra}
+    algo = cls(
+        env.observation_space,
+        env.action_space,
+        from_mapping(cls.config_class, hyper),
+        SeedTree(0).init(),
+        policy,
+    )
+    env.close()
+    return algo
+
+
+def iterate(sampler: Any, algo: Any, iterations: int, first: int = 0) -> tuple[float, int]:
+    """Seconds and env steps of ``iterations`` ES iterations from iteration ``first``."""
+    seeds, steps = SeedTree(0), 0
+    start = time.perf_counter()
+    for i in range(first, first + iterations):
+        rng = seeds.iteration(i)
+        request = algo.ask(rng)
+        sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+        algo.tell(request, sessions, rng)
+        steps += sessions.env_steps
+    return time.perf_counter() - start, steps
+
+
+BACKENDS = [("in-process", "local", 1), ("process", "local", 2), ("ray", "ray", 1), ("ray", "ray", 2)]
+
+
+def iteration_rates(args: argparse.Namespace, backends: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    """Repeats interleaved across backends (the machine's load drifts), each on a fresh sampler."""
+    times: dict[tuple[str, int], list[float]] = {(label, w): [] for label, _, w in backends}
+    steps = 0
+    for repeat in range(args.repeats):
+        for label, backend, workers in backends:
+            sampler = make_sampler(ENV, 16, workers, backend=backend)
+            try:
+                algo = make_es(ENV)
+                iterate(sampler, algo, 1)  # warm-up: imports, the noise table, the first shares
+                seconds, steps = iterate(sampler, algo, args.iterations, first=1)
+            finally:
+                sampler.close()
+            times[(label, workers)].append(seconds)
+            print(
+                f"  repeat {repeat}: {label} x{workers}: {args.iterations / seconds:.2f} it/s",
+                file=sys.stderr,
+            )
+    rows = []
+    for (label, workers), seconds in times.items():
+        median = statistics.median(seconds)
+        rows.append(
+            {
+                "backend": label,
+                "workers": workers,
+                "it_per_s": args.iterations / median,
+                "s_per_it": median / args.iterations,
+                "steps_per_it": steps / args.iterations,
+                "spread": (max(seconds) - min(seconds)) / median,
+            }
+        )
+    return rows
+
+
+def bytes_per_candidate(backend: str) -> list[dict[str, Any]]:
+    rows = []
+    for policy, extra in (("linear", {}), ("mlp", {"hidden": (56, 56)})):
+        algo = make_es(ENV, policy, **extra)
+        params = int(algo.es.mu.numel())
+        sampler = make_sampler(ENV, 16, 2, backend=backend)
+        try:
+            iterate(sampler, algo, 1)
+            t = sampler.transport
+            before = (t.common_bytes, t.share_bytes, t.reply_bytes)
+            iterations = 3
+            iterate(sampler, algo, iterations, first=1)
+            common, share, reply = (
+                b - a for a, b in zip(before, (t.common_bytes, t.share_bytes, t.reply_bytes), strict=True)
+            )
+        finally:
+            sampler.close()
+        candidates = algo.config.population * iterations
+        rows.append(
+            {
+                "backend": backend,
+                "policy": policy,
+                "params": params,
+                "weights_bytes_per_worker_it": common / (2 * iterations),
+                "out_per_candidate": share / candidates,
+                "back_per_candidate": reply / candidates,
+            }
+        )
+    return rows
+
+
+def overheads(backends: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    algo = make_es(ENV)
+    actor = algo.greedy_actor()
+    for backend in backends:
+        for workers in (1, 2):
+            sampler = make_sampler(ENV, 16, workers, backend=backend)
+            try:
+                empty = np.zeros(0, dtype=np.int64)
+                sampler.run(actor, empty)
+                calls = []
+                for _ in range(30):
+                    start = time.perf_counter()
+                    sampler.run(actor, empty)
+                    calls.append(time.perf_counter() - start)
+                pipelined = pipelined_share(sampler, actor, workers)
+                evaluate_actor(actor, ENV, 100, sampler=sampler)
+                evals = []
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    result = evaluate_actor(actor, ENV, 100, sampler=sampler)
+                    evals.append(time.perf_counter() - start)
+            finally:
+                sampler.close()
+            label = (
+                "in-process"
+                if backend == "local" and workers == 1
+                else ("process" if backend == "local" else "ray")
+            )
+            rows.append(
+                {
+                    "backend": label,
+                    "workers": workers,
+                    "share_ms": 1e3 * statistics.median(calls),
+                    "pipelined_share_ms": 1e3 * pipelined,
+                    "eval_s": statistics.median(evals),
+                    "eval_steps": result.env_steps,
+                }
+            )
+    return rows
+
+
+def pipelined_share(sampler: Any, actor: Any, workers: int, count: int = 200) -> float:
+    """Seconds per empty share when ``count`` of them are in flight at once (the driver's cost per task)."""
+    from policysearch.sampling.sharded import Share
+
+    transport = sampler.transport
+    empty = np.zeros(0, dtype=np.int64)
+    start = time.perf_counter()
+    for k in range(count):
+        transport.submit(k % workers, actor, Share(10**9, k, 0, empty, None, None, True))
+    got = 0
+    while got < count:
+        got += len(transport.collect(timeout=1.0))
+    return (time.perf_counter() - start) / count
+
+
+def step_costs() -> list[dict[str, Any]]:
+    rows = []
+    for env_id in ("Hopper-v5", "Humanoid-v5"):
+        algo = make_es(env_id, population=16, reward_shift=0.0)
+        sampler = make_sampler(env_id, 16, 1)
+        try:
+            iterate(sampler, algo, 1)
+            cpu = time.process_time()
+            seconds, steps = iterate(sampler, algo, 2, first=1)
+            cpu = time.process_time() - cpu
+        finally:
+            sampler.close()
+        rows.append(
+            {
+                "env": env_id,
+                "params": int(algo.es.mu.numel()),
+                "steps_per_s": steps / seconds,
+                "steps_per_cpu_s": steps / cpu,
+                "cpu_us_per_step": 1e6 * cpu / steps,
+            }
+        )
+    return rows
+
+
+def driver_costs() -> list[dict[str, Any]]:
+    """The driver's serial work per iteration (ask and tell, no sampling), for large populations."""
+    from policysearch.sampling.session import Outcomes, Sessions
+
+    rows = []
+    for env_id, population in (("Hopper-v5", 64), ("Hopper-v5", 1024), ("Humanoid-v5", 1440)):
+        algo = make_es(env_id, population=population, reward_shift=0.0)
+        dim = algo.spec.obs_dim
+        times = []
+        for i in range(4):
+            rng = np.random.default_rng(i)
+            start = time.perf_counter()
+            request = algo.ask(rng)
+            n = request.n_sessions
+            lengths = np.full(n, 1000)
+            outcomes = Outcomes(rng.normal(size=n), lengths, rng.normal(size=(n, dim)), np.ones((n, dim)))
+            empty = np.zeros((0, n))
+            flags = np.zeros(n, dtype=bool)
+            algo.tell(Sessions(empty, empty, empty, lengths, flags, ~flags, outcomes), rng)
+            times.append(time.perf_counter() - start)
+        rows.append(
+            {
+                "env": env_id,
+                "params": int(algo.es.mu.numel()),
+                "population": population,
+                "ask_tell_ms": 1e3 * statistics.median(times[1:]),
+                "per_candidate_us": 1e6 * statistics.median(times[1:]) / population,
+            }
+        )
+    return rows
+
+
+def table(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    keys = list(rows[0])
+    cells = [[f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=8, help="timed ES iterations per repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats (the median is shown)")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray backend")
+    args = parser.parse_args()
+    use_ray = not args.no_ray
+    temp = tempfile.mkdtemp(prefix="ps-ray-", dir="/tmp")
+    if use_ray:  # one local Ray instance for every Ray row (127.0.0.1 only, its own temp dir)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        import ray
+
+        ray.init(
+            address="local",
+            num_cpus=os.cpu_count() or 1,
+            include_dashboard=False,
+            object_store_memory=256 * 1024**2,
+            _temp_dir=temp,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
+    load = os.getloadavg()
+    backends = [b for b in BACKENDS if use_ray or b[1] != "ray"]
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs", file=sys.stderr)
+    rates = iteration_rates(args, backends)
+    by = {(r["backend"], r["workers"]): r["it_per_s"] for r in rates}
+    for r in rates:
+        base = by.get(("in-process", 1)) if r["backend"] == "process" else by.get((r["backend"], 1))
+        r["speedup_vs_1"] = r["it_per_s"] / base if base else float("nan")
+    table(f"ES on {ENV} (linear, preset population 64), iterations/s, median of {args.repeats}", rates)
+    sizes = bytes_per_candidate("local") + (bytes_per_candidate("ray") if use_ray else [])
+    table("bytes per candidate sent by the transports (2 workers), beyond one copy of the weights", sizes)
+    table(
+        "per-share overhead (one empty share; 200 in flight) and the final evaluation (100 episodes)",
+        overheads(["local", "ray"] if use_ray else ["local"], args),
+    )
+    table("one core's env steps per wall and CPU second (in-process, linear ES, 16 candidates)", step_costs())
+    table("the driver's ask + tell per iteration (linear policy, no sampling)", driver_costs())
+    end = os.getloadavg()
+    print(f"\nload average before {load[0]:.2f}, after {end[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
+    if use_ray:
+        import ray
+
+        ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""One sampling core, several transports.
+
+:class:`ShardedSampler` is the whole of sampling's logic: it draws every session's seeds, splits a
+request into contiguous shares, hands them to a :class:`Transport`, gathers the answers in
+session order, raises a worker's error, and re-runs the shares of a worker that died on another
+one (a share is named by its seeds, so it comes out the same wherever it runs). A transport only
+moves a share to where it runs and its answer back: this process (:class:`InProcess`), local
+worker processes (:class:`~policysearch.sampling.pool.ProcessTransport`) or Ray actors
+(:class:`~policysearch.sampling.raycluster.RayTransport`). The three give identical sessions.
+
+A worker is built once from a picklable :class:`RunnerFactory` (env id and envs per worker) and
+reused. Per request a worker receives the actor's part common to every share once (the weights)
+and per share its seeds and the actor's part for its own sessions (an ES population sends only
+its candidates' noise offsets: see ``split`` and ``join`` below).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import BackendError, EnvError
+from ..policies.base import Actor
+from ..seeding import request_seeds
+from .runner import SeededRunner
+from .session import Sessions, concatenate
+
+Status = Literal["ok", "env-error", "error", "lost"]
+
+
+@dataclass(frozen=True)
+class RunnerFactory:
+    """Makes a worker's runner: ``n_envs`` environments of ``env_id`` (picklable, built where it runs)."""
+
+    env_id: str
+    n_envs: int
+
+    def __call__(self) -> SeededRunner:
+        """The fastest exact runner of the env in this process."""
+        from . import make_runner
+
+        return make_runner(self.env_id, self.n_envs)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A contiguous part of a request, everything a worker needs to play it besides the common part.
+
+    Attributes:
+        request: the request's number (a worker keeps the common part of the latest one).
+        index: the share's place in its request.
+        first: index of its first session in the request (the index the actor sees).
+        reset_seeds: one reset seed per session.
+        noise_seeds: one action-noise seed per session (None: a deterministic actor).
+        part: the actor's part for these sessions (None: the common part plays them as it is).
+        keep_steps: send the steps back, or only the per-session numbers (Sessions.without_steps).
+    """
+
+    request: int
+    index: int
+    first: int
+    reset_seeds: np.ndarray
+    noise_seeds: np.ndarray | None
+    part: Any
+    keep_steps: bool
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A worker's answer: ``ok`` with sessions, an error message, or ``lost`` (the worker is gone)."""
+
+    worker: int
+    status: Status
+    payload: Any = None
+    request: int = -1
+    index: int = -1
+
+
+def split_actor(actor: Actor, bounds: list[tuple[int, int]]) -> tuple[Any, list[Any]]:
+    """The part of ``actor`` common to every share, and each share's own part.
+
+    An actor that can name a share's part (``split(bounds)`` returning the common part and one
+    part per share, and ``join(part)`` on the common part) sends it; any other actor is common
+    to every share as it is.
+    """
+    split: Callable[[list[tuple[int, int]]], tuple[Any, list[Any]]] | None = getattr(actor, "split", None)
+    if split is None or len(bounds) < 2:
+        return actor, [None] * len(bounds)
+    return split(bounds)
+
+
+def play(runner: SeededRunner, common: Any, share: Share) -> Sessions:
+    """Play a share on ``runner``: where a share runs, on every transport."""
+    actor = common if share.part is None else common.join(share.part)
+    sessions = runner.run(actor, share.reset_seeds, share.noise_seeds, share.first)
+    return sessions if share.keep_steps else sessions.without_steps()
+
+
+def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> Reply:
+    """Play a share and turn an error into a reply (what remote workers send back)."""
+    try:
+        return Reply(worker, "ok", play(runner, common, share), share.request, share.index)
+    except EnvError as exc:
+        return Reply(worker, "env-error", str(exc), share.request, share.index)
+    except Exception as exc:  # reported to the driver, which raises it
+        return Reply(worker, "error", f"{type(exc).__name__}: {exc}", share.request, share.index)
+
+
+class Transport(ABC):
+    """Moves shares to where they run, and their replies back.
+
+    Workers are numbered from 0 to ``size - 1``; a lost worker's number is reused by its
+    replacement.
+    """
+
+    #: What a worker is, for messages ("worker process", "Ray actor").
+    kind = "worker"
+    #: How many workers it holds.
+    size = 1
+    #: Seconds to wait for a worker to become ready when none is (a replacement starting).
+    patience = 60.0
+
+    def __init__(self) -> None:
+        #: Bytes of the common parts sent (one per worker and request).
+        self.common_bytes = 0
+        #: Bytes of the shares sent (seeds and per-share parts).
+        self.share_bytes = 0
+        #: Bytes of the replies received.
+        self.reply_bytes = 0
+
+    @abstractmethod
+    def ready(self) -> list[int]:
+        """Workers that can take shares now."""
+
+    def starting(self) -> bool:
+        """Whether a worker is being started (and may become ready)."""
+        return False
+
+    @abstractmethod
+    def submit(self, worker: int, common: Any, share: Share) -> None:
+        """Send a share (and, if ``worker`` lacks it, the request's common part)."""
+
+    @abstractmethod
+    def collect(self, timeout: float) -> list[Reply]:
+        """Replies that arrived within ``timeout`` seconds (a lost worker is a ``lost`` reply)."""
+
+    @abstractmethod
+    def replace(self, worker: int) -> None:
+        """Start a new worker in place of a lost one."""
+
+    @abstractmethod
+    def retire(self, worker: int) -> None:
+        """Give up a lost worker's place."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop every worker."""
+
+    def describe(self) -> str:
+        """Where the workers are, for the log."""
+        return f"{self.size} {self.kind}{'es' if self.kind.endswith('s') else 's'}"
+
+
+class InProcess(Transport):
+    """Plays shares in this process, on one runner (errors propagate as they are)."""
+
+    kind = "in-process runner"
+
+    def __init__(self, runner: SeededRunner) -> None:
+        super().__init__()
+        self.runner = runner
+        self._queue: list[tuple[Any, Share]] = []
+
+    def ready(self) -> list[int]:
+        """The one worker: this process."""
+        return [0]
+
+    def submit(self, worker: int, common: Any, share: Share) -> None:
+        """Queue the share (played on :meth:`collect`)."""
+        self._queue.append((common, share))
+
+    def collect(self, timeout: float) -> list[Reply]:
+        """Play the queued shares."""
+        queue, self._queue = self._queue, []
+        return [Reply(0, "ok", play(self.runner, c, s), s.request, s.index) for c, s in queue]
+
+    def replace(self, worker: int) -> None:
+        """Never lost."""
+
+    def retire(self, worker: int) -> None:
+        """Never lost."""
+
+    def close(self) -> None:
+        """Close the runner's environments."""
+        self.runner.close()
+
+
+class ShardedSampler:
+    """Runs each request as contiguous shares on a transport's workers (see the module doc).
+
+    Args:
+        transport: where shares run.
+        shares_per_worker: shares a request is split into per worker (more balance the load
+            between unequal workers; fewer keep the per-share overhead small).
+        min_share: fewest sessions in a share (a runner steps many envs side by side).
+        in_flight: shares queued per worker, so that a worker never waits for the driver.
+    """
+
+    #: Sessions cost real environment steps (a tabular model's are nearly free).
+    cheap = False
+
+    def __init__(
+        self, transport: Transport, shares_per_worker: int = 1, min_share: int = 1, in_flight: int = 2
+    ) -> None:
+        self.transport = transport
+        self.shares_per_worker, self.min_share, self.in_flight = shares_per_worker, min_share, in_flight
+        #: Workers lost and replaced (or given up) since the sampler started.
+        self.restarts = 0
+        self._request = 0
+        self._fresh: set[int] = set()  # replacements that have not finished a share yet
+
+    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+        """Run ``n`` sessions, their seeds drawn from ``rng`` (:func:`~policysearch.seeding.request_seeds`).
+
+        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random numbers).
+        """
+        return self.run(actor, *request_seeds(rng, n, common))
+
+    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+        """One session per reset seed (evaluation gives its own seeds), in order."""
+        n = len(reset_seeds)
+        pieces = max(1, min(self.transport.size * self.shares_per_worker, n // max(1, self.min_share)))
+        cuts = np.linspace(0, n, pieces + 1).astype(np.int64)
+        bounds = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a or n == 0]
+        common, parts = split_actor(actor, bounds)
+        keep = bool(getattr(actor, "keep_steps", True))
+        self._request += 1
+        shares = [
+            Share(
+                self._request,
+                k,
+                lo,
+                reset_seeds[lo:hi],
+                None if noise_seeds is None else noise_seeds[lo:hi],
+                part,
+                keep,
+            )
+            for k, ((lo, hi), part) in enumerate(zip(bounds, parts, strict=True))
+        ]
+        return concatenate(self._gather(common, shares))
+
+    def _gather(self, common: Any, shares: list[Share]) -> list[Sessions]:
+        """Every share's sessions, re-running the shares of lost workers elsewhere."""
+        transport = self.transport
+        pending = deque(range(len(shares)))
+        busy: dict[int, list[int]] = {}
+        done: dict[int, Sessions] = {}
+        idle_since: float | None = None
+        while len(done) < len(shares):
+            ready = transport.ready()
+            for depth in range(1, self.in_flight + 1):  # one share per worker, then a second...
+                for worker in ready:
+                    queue = busy.setdefault(worker, [])
+                    if pending and len(queue) < depth:
+                        k = pending.popleft()
+                        queue.append(k)
+                        transport.submit(worker, common, shares[k])
+            if any(busy.values()):
+                idle_since = None
+            elif not transport.starting():
+                raise BackendError(f"every sampling {transport.kind} is gone ({self.restarts} lost)")
+            else:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > transport.patience:
+                    raise BackendError(
+                        f"no sampling {transport.kind} became ready within {transport.patience:.0f} s "
+                        f"({self.restarts} lost)"
+                    )
+            for reply in transport.collect(timeout=0.5):
+                worker = reply.worker
+                if reply.status == "lost":
+                    pending.extendleft(reversed(busy.pop(worker, [])))
+                    self.restarts += 1
+                    if worker in self._fresh:  # its replacement died before finishing anything
+                        self._fresh.discard(worker)
+                        transport.retire(worker)
+                    else:
+                        self._fresh.add(worker)
+                        transport.replace(worker)
+                    continue
+                queue = busy.get(worker, [])
+                if reply.request != self._request or reply.index not in queue:
+                    continue  # an answer to a share already played elsewhere
+                queue.remove(reply.index)
+                if reply.status == "env-error":
+                    raise EnvError(reply.payload)
+                if reply.status == "error":
+                    raise RuntimeError(f"a sampling {transport.kind} failed: {reply.payload}")
+                self._fresh.discard(worker)
+                done[reply.index] = reply.payload
+        return [done[k] for k in range(len(shares))]
+
+    def close(self) -> None:
+        """Stop the transport's workers."""
+        self.transport.close()

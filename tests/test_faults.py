@@ -1,0 +1,104 @@
+"""Faults cost only time: a lost sampling worker's shares are re-run, the numbers stay the same."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import metrics_without_timings, run_cli
+from policysearch import Trainer, TrainOptions
+from policysearch.errors import BackendError
+from policysearch.runfolder import load_checkpoint
+from policysearch.sampling import InProcess, ProcessTransport, RunnerFactory, ShardedSampler, make_runner
+
+ENV = "testenvs:DyingCartPole-v1"
+
+
+def options(out: Path, **kw) -> TrainOptions:
+    base = dict(algorithm="cem", env_id=ENV, policy="mlp", seed=4, max_iterations=4, out=str(out))
+    base["hyperparameters"] = {"n_sessions": 24, "hidden": [8]}
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+class TouchAt:
+    """A callback that creates ``path`` after iteration ``at`` (the next one then loses workers)."""
+
+    def __init__(self, path: Path, at: int) -> None:
+        self.path, self.at = path, at
+
+    def on_iteration(self, iteration: int, metrics: dict) -> None:
+        if iteration == self.at:
+            self.path.touch()
+
+    def on_end(self, summary: dict) -> None:
+        pass
+
+
+def restarts(folder: Path) -> list[int]:
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)["worker_restarts"] for line in lines]
+
+
+def test_a_worker_killed_mid_iteration_costs_only_time(tmp_path: Path, monkeypatch) -> None:
+    flag = tmp_path / "kill-once"
+    monkeypatch.setenv("POLICYSEARCH_TEST_KILL_ONCE", str(flag))
+    Trainer(options(tmp_path / "one")).train()  # in-process: the flag is never created
+    Trainer(options(tmp_path / "killed", workers=2, n_envs=3), callbacks=[TouchAt(flag, 2)]).train()
+    assert not flag.exists(), "no worker stepped after the flag appeared"
+    assert restarts(tmp_path / "killed") == [0, 0, 1, 0]
+    assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "killed")
+    a = json.loads((tmp_path / "one" / "summary.json").read_text())
+    b = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert a["eval_mean_return"] == b["eval_mean_return"]
+
+
+def test_every_worker_lost_stops_the_run_and_resume_finishes_it(tmp_path: Path, monkeypatch) -> None:
+    flag = tmp_path / "kill-always"
+    monkeypatch.setenv("POLICYSEARCH_TEST_KILL_ALWAYS", str(flag))
+    es = {"algorithm": "es", "policy": "linear", "hyperparameters": {"population": 8}}
+    folder = tmp_path / "lost"
+    with pytest.raises(BackendError) as info:
+        Trainer(options(folder, workers=2, **es), callbacks=[TouchAt(flag, 2)]).train()
+    message = str(info.value)
+    assert "every sampling worker process is gone" in message and "--resume" in message
+    assert "\n" not in message
+    meta, _ = load_checkpoint(folder)
+    assert meta["iteration"] == 2 and not (folder / "summary.json").exists()
+    flag.unlink()
+    Trainer.resume(folder).train()
+    Trainer(options(tmp_path / "straight", **es)).train()
+    assert metrics_without_timings(folder) == metrics_without_timings(tmp_path / "straight")
+
+
+def test_lost_workers_exit_2_on_the_command_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    flag = tmp_path / "kill-always"
+    flag.touch()
+    monkeypatch.setenv("POLICYSEARCH_TEST_KILL_ALWAYS", str(flag))
+    args = ["train", "cem", "--env", ENV, "--workers", "2", "--max-iterations", "2", "--out", tmp_path / "r"]
+    code, _, err = run_cli([*args, "--quiet"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "gone" in err, err
+
+
+def test_the_transports_give_the_same_sessions_and_count_their_bytes() -> None:
+    from policysearch.envs import make_env
+    from policysearch.policies.numpy_policy import NumpyActor
+    from policysearch.policies.spec import make_spec
+    from policysearch.policies.torch_policy import TorchPolicy
+
+    env = make_env("Acrobot-v1")
+    spec = make_spec(env.observation_space, env.action_space, "mlp", (8,), "tanh", "parameter")
+    actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
+    local = ShardedSampler(InProcess(make_runner("Acrobot-v1", 4)))
+    pool = ShardedSampler(ProcessTransport(RunnerFactory("Acrobot-v1", 3), 2), shares_per_worker=3)
+    try:
+        a = local.sample(actor, 13, np.random.default_rng(7), common=2)
+        b = pool.sample(actor, 13, np.random.default_rng(7), common=2)
+        for field in ("observations", "actions", "rewards", "lengths", "terminated", "returns"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        t = pool.transport
+        assert t.common_bytes > 0 and t.share_bytes > 0 and t.reply_bytes > t.share_bytes
+    finally:
+        local.close()
+        pool.close()

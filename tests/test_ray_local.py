@@ -1,0 +1,85 @@
+"""The Ray backend on a local instance of its own, and its bad input (no cluster needed)."""
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import metrics_without_timings, run_cli
+from policysearch import Trainer, TrainOptions
+from policysearch.errors import BackendError, ConfigError
+from policysearch.sampling import raycluster
+
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+
+
+def es(out: Path, **kw) -> TrainOptions:
+    base = dict(algorithm="es", env_id="CartPole-v1", policy="linear", seed=2, max_iterations=3, out=str(out))
+    base["hyperparameters"] = {"population": 10, "sigma_schedule": "adaptive"}
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_a_local_ray_instance_gives_the_local_result(tmp_path: Path, capsys) -> None:
+    Trainer(es(tmp_path / "local")).train()
+    Trainer(es(tmp_path / "ray", backend="ray", workers=2)).train()
+    assert metrics_without_timings(tmp_path / "local") == metrics_without_timings(tmp_path / "ray")
+    a = json.loads((tmp_path / "local" / "summary.json").read_text())
+    b = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert a["eval_mean_return"] == b["eval_mean_return"]
+    code, out, err = run_cli(["evaluate", tmp_path / "ray", "--backend", "ray", "--workers", "2"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["mean_return"] == a["eval_mean_return"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--address", "nohost"], "not HOST:PORT"),
+        (["--address", "10.0.0.1:99999"], "not HOST:PORT"),
+        (["--address", f"127.0.0.1:{free_port()}"], "cannot reach the Ray cluster"),
+        (["--workers", "64"], "--workers 64 needs 64 CPUs"),
+    ],
+)
+def test_bad_ray_input_is_one_line_exit_2_and_no_folder(tmp_path: Path, capsys, extra, message) -> None:
+    start = time.monotonic()
+    args = ["train", "es", "--env", "CartPole-v1", "--backend", "ray", *extra, "--out", tmp_path / "r"]
+    code, _, err = run_cli([*args, "--quiet"], capsys)
+    assert time.monotonic() - start < 30
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_ray_not_installed_is_bad_input(tmp_path: Path, monkeypatch, capsys) -> None:
+    real = raycluster.importlib.util.find_spec
+    monkeypatch.setattr(raycluster.importlib.util, "find_spec", lambda n: None if n == "ray" else real(n))
+    with pytest.raises(BackendError, match=r"pip install 'policysearch\[ray\]'"):
+        es(tmp_path / "r", backend="ray")
+    code, _, err = run_cli(
+        ["train", "es", "--env", "CartPole-v1", "--backend", "ray", "--out", tmp_path / "r"], capsys
+    )
+    assert code == 2 and "not installed" in err and not (tmp_path / "r").exists()
+
+
+def test_an_address_needs_the_ray_backend(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="backend='ray'"):
+        es(tmp_path / "r", address="127.0.0.1:6379")
+
+
+def test_versions_are_compared_and_custom_modules_shipped() -> None:
+    here = raycluster.versions()
+    assert set(here) == set(raycluster.CHECKED_PACKAGES) and "missing" not in here.values()
+    assert raycluster.version_mismatch(here) is None
+    assert raycluster.version_mismatch({**here, "numpy": "0.0"}) == f"numpy {here['numpy']} (driver: 0.0)"
+    shipped = raycluster.modules_to_ship("testenvs:DyingCartPole-v1")
+    assert len(shipped) == 1 and shipped[0].endswith("testenvs.py")
+    assert raycluster.modules_to_ship("CartPole-v1") == []
+    assert raycluster.modules_to_ship("gymnasium.envs.classic_control:CartPole-v1") == []
