@@ -276,7 +276,7 @@ def test_cem_solves_cartpole(tmp_path: Path, seed: int) -> None:
             env_id="CartPole-v1",
             seed=seed,
             target=475,
-            max_seconds=60,
+            max_iterations=50,  # seeds 0, 1, 2 needed 6, 13 and 9
             out=str(tmp_path / "r"),
         )
     ).train()
@@ -334,7 +334,7 @@ def test_cem_solves_mountain_car_with_its_preset(tmp_path: Path, seed: int) -> N
         env_id="MountainCar-v0",
         seed=seed,
         target=-110,
-        max_seconds=120,
+        max_iterations=150,  # seeds 0, 1, 2 needed 32, 69 and 47
         out=str(tmp_path / "r"),
     )
     summary = Trainer(options).train()
