@@ -38,3 +38,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
     if report.skipped and os.environ.get("CI") == "true" and item.get_closest_marker("ray"):
         report.outcome = "failed"
         report.longrepr = f"a Ray test was skipped under CI=true: {report.longrepr}"
+
+
+def assert_same_sessions(fast, slow) -> None:
+    """Two batches of sessions are equal in every array (the vector runners against real envs)."""
+    import numpy as np
+
+    np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
+    np.testing.assert_array_equal(fast.lengths, slow.lengths)
+    np.testing.assert_array_equal(fast.observations, slow.observations)
+    np.testing.assert_array_equal(fast.actions, slow.actions)
+    np.testing.assert_array_equal(fast.rewards, slow.rewards)
+    np.testing.assert_array_equal(fast.terminated, slow.terminated)
+    np.testing.assert_array_equal(fast.truncated, slow.truncated)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import assert_same_sessions, run_cli
 from policysearch import Trainer, TrainOptions
 from policysearch.envs import make_env
 from policysearch.evaluation import evaluate_actor
@@ -129,12 +129,7 @@ def test_vector_runner_reproduces_the_env_runner(env_id: str, space: str, determ
 
     fast = runner.run(actor, seeds, noise_seeds)
     slow = EnvRunner(env_fn, 5, env_id).run(actor, seeds, noise_seeds)
-    np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
-    np.testing.assert_array_equal(fast.lengths, slow.lengths)
-    np.testing.assert_array_equal(fast.observations, slow.observations)
-    np.testing.assert_array_equal(fast.actions, slow.actions)
-    np.testing.assert_array_equal(fast.rewards, slow.rewards)
-    np.testing.assert_array_equal(fast.terminated, slow.terminated)
+    assert_same_sessions(fast, slow)
 
 
 @pytest.mark.parametrize(

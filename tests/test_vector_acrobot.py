@@ -9,11 +9,12 @@ import pytest
 import torch
 from gymnasium.envs.classic_control.acrobot import AcrobotEnv
 
+from conftest import assert_same_sessions
 from policysearch.envs import make_env
 from policysearch.policies.numpy_policy import NumpyActor
 from policysearch.policies.spec import make_spec
 from policysearch.policies.torch_policy import TorchPolicy
-from policysearch.sampling import EnvRunner, Sessions, VectorRunner, make_runner, vector_dynamics
+from policysearch.sampling import EnvRunner, VectorRunner, make_runner, vector_dynamics
 from policysearch.sampling.vector import AcrobotDynamics, Dynamics
 
 
@@ -97,16 +98,6 @@ def env_starting_like(dynamics: Dynamics, physics: dict[str, Any]) -> Callable[[
         return env
 
     return env_fn
-
-
-def assert_same_sessions(fast: Sessions, slow: Sessions) -> None:
-    np.testing.assert_array_equal(fast.observations[0], slow.observations[0])  # the same start states
-    np.testing.assert_array_equal(fast.lengths, slow.lengths)
-    np.testing.assert_array_equal(fast.observations, slow.observations)
-    np.testing.assert_array_equal(fast.actions, slow.actions)
-    np.testing.assert_array_equal(fast.rewards, slow.rewards)
-    np.testing.assert_array_equal(fast.terminated, slow.terminated)
-    np.testing.assert_array_equal(fast.truncated, slow.truncated)
 
 
 @pytest.mark.parametrize(
