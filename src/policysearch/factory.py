@@ -42,14 +42,14 @@ class Run:
 
 
 def resolve_hyperparameters(
-    options: TrainOptions, policy: str, cls: type[Algorithm], warn: bool = True
+    options: TrainOptions, preset: Preset | None, policy: str, cls: type[Algorithm], warn: bool = True
 ) -> tuple[dict[str, Any], Preset | None]:
-    """The hyperparameters of a run: its preset's (if tuned for ``policy``) under the user's.
+    """The hyperparameters of a run: its ``preset``'s (if tuned for ``policy``) under the user's.
 
     The user's keys are first brought to the fields' current names (a former name warns unless
-    ``warn`` is False), so that they override the preset's under either name.
+    ``warn`` is False), so that they override the preset's under either name. Returns them with
+    the preset if it applied.
     """
-    preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     applies = preset is not None and preset.policy == policy
     tuned = dict(preset.hyperparameters) if preset is not None and applies else {}
     given = canonical_names(cls.config_class, options.hyperparameters, warn=warn)
@@ -77,7 +77,7 @@ def make_run(options: TrainOptions, warn: bool = True) -> Run:
     )
     cls = resolve(options.algorithm, policy)
     cls.check_spaces(obs_space, act_space, policy)
-    hyper, used = resolve_hyperparameters(options, policy, cls, warn)
+    hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn)
     config: Any = from_mapping(cls.config_class, hyper, warn=False)
     seeds = SeedTree(options.seed)
     algorithm = cls(obs_space, act_space, config, seeds.init(), policy)
