@@ -41,6 +41,7 @@ from .runfolder import (
     write_json,
 )
 from .sampling import Sampler, make_sampler
+from .seeding import SeedTree
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
 
@@ -97,9 +98,6 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress, self.force = progress, force
         self.run = make_run(options, warn=resumed is None)
-        self.algorithm: Algorithm = self.run.algorithm
-        self.policy, self.config = self.run.policy, self.run.config
-        self.eval_episodes, self.seeds = self.run.eval_episodes, self.run.seeds
         self.folder = options.run_folder()
         self.iteration = self.env_steps = self.episodes = self.eval_env_steps = 0
         self.prior_wall = 0.0
@@ -115,6 +113,31 @@ class Trainer:
             self.last_returns = resumed.arrays.get("trainer.last_returns")
         self._started: float | None = None
         self._log: MetricsLog | None = None
+
+    @property
+    def algorithm(self) -> Algorithm:
+        """The run's algorithm."""
+        return self.run.algorithm
+
+    @property
+    def policy(self) -> str:
+        """The resolved policy kind."""
+        return self.run.policy
+
+    @property
+    def config(self) -> Any:
+        """The validated hyperparameters."""
+        return self.run.config
+
+    @property
+    def eval_episodes(self) -> int:
+        """Episodes of the final evaluation."""
+        return self.run.eval_episodes
+
+    @property
+    def seeds(self) -> SeedTree:
+        """The run's seed tree."""
+        return self.run.seeds
 
     @classmethod
     def resume(
