@@ -15,10 +15,6 @@ from policysearch.errors import ConfigError
 from policysearch.seeding import evaluation_seeds
 
 
-def _temporary_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("policysearch-*"))
-
-
 def test_save_writes_a_whole_run_folder_that_resumes_with_its_history(tmp_path: Path, capsys) -> None:
     with CEM("FrozenLake-v1", n_sessions=100) as agent:
         agent.train(max_iterations=2)
@@ -36,18 +32,25 @@ def test_save_writes_a_whole_run_folder_that_resumes_with_its_history(tmp_path: 
     assert iterations == [1, 2, 3]
 
 
-def test_no_temporary_folder_is_left_behind(tmp_path: Path) -> None:
-    before = _temporary_folders()
+def test_no_temporary_folder_is_left_behind(tmp_path: Path, monkeypatch) -> None:
+    made: list[Path] = []  # the agents' own temporary folders (other tests make theirs alongside)
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs):
+        made.append(Path(mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
     agent = CEM("FrozenLake-v1", n_sessions=50)
     agent.train(max_iterations=1)
-    assert agent.folder in _temporary_folders() - before
+    assert agent.folder == made[0] and (made[0] / "checkpoint").is_file()
     del agent
     gc.collect()
     with pytest.raises(ConfigError):
         CEM("FrozenLake-v1", n_sessions=0)
     with CEM("FrozenLake-v1", n_sessions=50) as agent:
         agent.train(max_iterations=1)
-    assert _temporary_folders() == before
+    assert len(made) == 3 and not any(folder.exists() for folder in made)
     with CEM("FrozenLake-v1", out=tmp_path / "kept", n_sessions=50) as agent:
         agent.train(max_iterations=1)
     assert (tmp_path / "kept" / "checkpoint").is_file()
