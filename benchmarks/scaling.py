@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from policysearch.algorithms import resolve
 from policysearch.config import from_mapping
 from policysearch.envs import make_env
 from policysearch.evaluation import evaluate_actor
 from policysearch.presets import preset_for
+from policysearch.registry import resolve
 from policysearch.sampling import make_sampler
 from policysearch.seeding import SeedTree
 
@@ -42,7 +42,8 @@ ENV = "Hopper-v5"
 def make_es(env_id: str, policy: str = "linear", **extra: Any) -> Any:
     env = make_env(env_id)
     cls = resolve("es", policy)
-    hyper = {**preset_for(env_id).hyperparameters.get(cls.__name__, {}), **extra}
+    preset = preset_for(env_id, "es")
+    hyper = {**(preset.hyperparameters if preset else {}), **extra}
     algo = cls(
         env.observation_space,
         env.action_space,
@@ -234,7 +235,7 @@ def driver_costs() -> list[dict[str, Any]]:
             outcomes = Outcomes(rng.normal(size=n), lengths, rng.normal(size=(n, dim)), np.ones((n, dim)))
             empty = np.zeros((0, n))
             flags = np.zeros(n, dtype=bool)
-            algo.tell(Sessions(empty, empty, empty, lengths, flags, ~flags, outcomes), rng)
+            algo.tell(request, Sessions(empty, empty, empty, lengths, flags, ~flags, outcomes), rng)
             times.append(time.perf_counter() - start)
         rows.append(
             {
