@@ -4,12 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_cli
 from policysearch import ConfigError, Trainer, TrainOptions
 from policysearch.optim import ESConfig, EvolutionStrategy, maximize, minimize
 from policysearch.optim.es import centered_ranks
 from policysearch.optim.noise_table import NoiseTable
+from policysearch.optim.steps import SGD, TorchAdam
 
 
 def sphere(x: np.ndarray) -> float:
@@ -234,3 +236,42 @@ def test_es_solves_pendulum(tmp_path: Path) -> None:
     )
     summary = Trainer(options).train()
     assert summary["solved"] and summary["eval_mean_return"] >= -200
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        (lambda p: TorchAdam([p], lr=0.05), lambda p: torch.optim.Adam([p], lr=0.05)),
+        (
+            lambda p: TorchAdam([p], lr=0.01, weight_decay=0.1),
+            lambda p: torch.optim.Adam([p], lr=0.01, weight_decay=0.1),
+        ),
+        (lambda p: SGD([p], lr=0.05, momentum=0.9), lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.9)),
+        (
+            lambda p: SGD([p], lr=0.05, momentum=0.5, weight_decay=0.01),
+            lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.5, weight_decay=0.01),
+        ),
+    ],
+)
+def test_es_optimisers_are_torch_optim_bit_for_bit(make) -> None:
+    """ES's optimisers skip torch.optim's import cost; the numbers (and saved state) are its own."""
+    ours_of, theirs_of = make
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=257)
+    ours_p, theirs_p = (torch.tensor(x0, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ours, theirs = ours_of(ours_p), theirs_of(theirs_p)
+    for step in range(60):
+        grad = rng.normal(size=257) * 3
+        for p, opt in ((ours_p, ours), (theirs_p, theirs)):
+            opt.zero_grad()
+            p.grad = torch.as_tensor(grad.copy())
+            opt.step()
+        assert torch.equal(ours_p, theirs_p), f"step {step}"
+        if step == 30:  # a resume from torch.optim's saved state continues it exactly
+            state = {k: v.numpy().copy() for k, v in theirs.state[theirs_p].items()}
+            ours = ours_of(ours_p)
+            ours.load_state_arrays(state)
+    saved = ours.state_arrays()
+    assert set(saved) == set(theirs.state[theirs_p])
+    for key, value in theirs.state[theirs_p].items():
+        np.testing.assert_array_equal(saved[key], value.numpy())

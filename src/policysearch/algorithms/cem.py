@@ -18,9 +18,9 @@ import torch
 
 from ..config import Renamed, check_range
 from ..errors import ConfigError
+from ..optim.steps import Adam
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
-from ..policies.torch_policy import Adam
 from ..sampling.session import Sessions
 from .base import Request
 from .elite import EliteMemory, select_elite, select_elite_by_group

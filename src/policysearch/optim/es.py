@@ -7,7 +7,8 @@ estimates the gradient of the expected score with the log-derivative trick,
 
     grad_mu = 1 / (N sigma) * sum_i xi_i R_i,
 
-which a torch optimiser (SGD with momentum, or Adam) follows. sigma is fixed, decays on a
+which a first-order optimiser (SGD with momentum, or Adam: :mod:`.steps`, ``torch.optim``'s
+updates without its import cost) follows. sigma is fixed, decays on a
 schedule, or is adapted per parameter by its own log-derivative gradient, as separable NES and
 PGPE do: log sigma <- log sigma + sigma_lr / 2 * mean_i R_i (xi_i^2 - 1).
 
@@ -25,6 +26,7 @@ import torch
 
 from ..config import check_range
 from ..errors import ConfigError
+from .steps import SGD, TorchAdam
 
 
 @dataclass
@@ -48,7 +50,7 @@ class ESConfig:
     mirrored: bool = True
     #: ``centered_rank`` (ranks mapped to [-0.5, 0.5]) or ``normalize`` ((R - mean) / std).
     fitness_shaping: Literal["centered_rank", "normalize"] = "centered_rank"
-    #: Torch optimiser of mu: ``adam`` or ``sgd`` (with ``momentum``).
+    #: Optimiser of mu: ``adam`` or ``sgd`` (with ``momentum``), as in ``torch.optim``.
     optimizer: Literal["adam", "sgd"] = "adam"
     #: Learning rate of the optimiser.
     learning_rate: float = 0.05
@@ -112,12 +114,11 @@ class EvolutionStrategy:
         self.mu = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         self.sigma = np.full(x0.size, self.config.sigma)
         cfg = self.config
+        self.optimizer: TorchAdam | SGD
         if cfg.optimizer == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
-                [self.mu], lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-            )
+            self.optimizer = TorchAdam([self.mu], lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         else:
-            self.optimizer = torch.optim.SGD(
+            self.optimizer = SGD(
                 [self.mu], lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
         self._noise: np.ndarray | None = None
@@ -165,8 +166,7 @@ class EvolutionStrategy:
         self.mu.grad = torch.as_tensor(-grad)  # optimisers minimise
         self.optimizer.step()
         if cfg.learning_rate_decay != 1.0:
-            for group in self.optimizer.param_groups:
-                group["lr"] *= cfg.learning_rate_decay
+            self.optimizer.lr *= cfg.learning_rate_decay
         if cfg.sigma_schedule == "decay":
             self.sigma = np.maximum(self.sigma * cfg.sigma_decay, cfg.sigma_min)
         elif cfg.sigma_schedule == "adaptive":
@@ -185,11 +185,10 @@ class EvolutionStrategy:
         arrays = {
             "es.mu": self.mean,
             "es.sigma": self.sigma.copy(),
-            "es.lr": np.array(self.optimizer.param_groups[0]["lr"]),
+            "es.lr": np.array(self.optimizer.lr),
         }
-        state = self.optimizer.state.get(self.mu, {})
-        for key, value in state.items():
-            arrays[f"es.opt.{key}"] = np.array(value.detach().numpy() if torch.is_tensor(value) else value)
+        for key, value in self.optimizer.state_arrays().items():
+            arrays[f"es.opt.{key}"] = value
         return arrays
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -197,17 +196,10 @@ class EvolutionStrategy:
         with torch.no_grad():
             self.mu.copy_(torch.as_tensor(np.asarray(arrays["es.mu"], dtype=np.float64)))
         self.sigma = np.asarray(arrays["es.sigma"], dtype=np.float64).copy()
-        for group in self.optimizer.param_groups:
-            group["lr"] = float(arrays["es.lr"])
-        state = {
-            k[len("es.opt.") :]: torch.as_tensor(np.asarray(v))
-            for k, v in arrays.items()
-            if k.startswith("es.opt.")
-        }
-        if state:
-            if "step" in state:
-                state["step"] = state["step"].to(torch.float32)
-            self.optimizer.state[self.mu] = state
+        self.optimizer.lr = float(arrays["es.lr"])
+        self.optimizer.load_state_arrays(
+            {k[len("es.opt.") :]: v for k, v in arrays.items() if k.startswith("es.opt.")}
+        )
 
 
 def maximize(
