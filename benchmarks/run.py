@@ -522,7 +522,7 @@ def solve_table(env_id: str, rows: Sequence[dict[str, Any]]) -> str:
                 ratio_line = "  fastest median: no comparison (no peer runs, or no figures)"
             else:
                 ratio_line = (
-                    f"  fastest median: ours {r['ours']} {r['ours_median_wall_s']:.2f} s vs peer "
+                    f"  fastest median: ours {r['ours']} {r['ours_median_wall_s']:.2f} s vs "
                     f"{r['peer']} {r['peer_median_wall_s']:.2f} s: ours / peer = "
                     f"{r['ratio_bound']}{r['ratio']:.2f}"
                 )
@@ -1028,16 +1028,16 @@ def train_and_peers(
     for env_id, spec, jobs, seeds in plan:
         for seed in seeds:
             for job in jobs:
-                log(f"{job.config.label:>12}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
+                log(f"{job.config.label:>17}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
                 rec = run_ours(job, seed)
-                log(f"{'':>12}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
+                log(f"{'':>17}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
                 ours.append(rec)
             if args.peers:
                 cap = args.peer_seconds or spec.peer_cap or spec.cap
                 for name in peer_names(spec, args):
-                    log(f"{name:>12}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
+                    log(f"{name:>17}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
                     prec = run_peer(name, env_id, seed, spec.target, cap, args)
-                    log(f"{'':>12}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
+                    log(f"{'':>17}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
                     peers.append(prec)
     print()
     print(train_table(ours))
