@@ -11,7 +11,11 @@ What it measures:
    and TMPDIR/summary.json is read (solved, wall_time_s, env_steps, iterations, eval_mean_return).
    Two suites, edited in the tables right below: ``tabular`` (tabular CEM on toy-text envs, the
    default) and ``neural`` (cem, es and cmaes with neural policies on classic control, Box2D,
-   MuJoCo and the partially observable CartPoleNoVelocity); ``all`` is both.
+   MuJoCo and the partially observable CartPoleNoVelocity); ``all`` is both. A third,
+   ``solve`` (issue 15), runs cem, es and cmaes each as is (presets allowed) and with
+   ``--no-preset`` on six control tasks over seeds 0-4, and prints per task the time to solve:
+   solved count, median and worst seed's wall time and env steps, an unsolved seed counting as
+   its cap; with ``--peers``, beside the peers, and our fastest median over the fastest peer's.
 2. Sampling throughput (env steps per second). Tabular suite, per env with a uniform random
    policy: a raw Gymnasium loop, the policysearch sampler (``make_sampler``: the vectorised
    tabular model) and the generic env runner (``EnvRunner``). Neural suite: CartPole-v1 with a
@@ -31,6 +35,8 @@ How to run (from the repository root)::
     .venv/bin/python benchmarks/run.py --suite neural --envs CartPole-v1 --seeds 0
     .venv/bin/python benchmarks/run.py --suite neural --algos es --peers --peer-dir PEERS \\
         --peer-python /tmp/peervenv/bin/python --envs Pendulum-v1 --seeds 0
+    .venv/bin/python benchmarks/run.py --suite solve --envs CartPole-v1 --peers --peer-dir PEERS \\
+        --peer-python /tmp/peervenv/bin/python                 # one task per run: the suite takes hours
 
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
 JSON object per line to benchmarks/results/latest.jsonl (replaced on each run).
@@ -90,6 +96,7 @@ class Config:
         policy: ``--policy`` (None: the CLI's default for the env).
         extra: further CLI arguments, as one shell-quoted string.
         name: the label in the tables (None: ``algo`` or ``algo:policy``).
+        cap: ``--max-seconds`` of its runs (None: the env's ``cap``).
     """
 
     algo: str
@@ -97,6 +104,7 @@ class Config:
     policy: str | None = None
     extra: str = ""
     name: str | None = None
+    cap: float | None = None
 
     @property
     def label(self) -> str:
@@ -149,9 +157,39 @@ NEURAL_CONFIGS: list[Config] = [  # hyperparameters come from the presets (src/p
     Config("cmaes", "Hopper-v5", "linear", extra="--workers 2"),
 ]
 
+# Time to solve (issue 15): each algorithm with its defaults (presets allowed) and with
+# --no-preset, beside the peers, over seeds 0-4; targets and caps of the issue. The long tasks
+# run with --workers 2, cem with a cap of 1800 s there, es, cmaes and the peers 900 s.
+SOLVE_SEEDS = (0, 1, 2, 3, 4)
+SOLVE_ENVS: dict[str, EnvSpec] = {
+    "CartPole-v1": EnvSpec(475, 60, SOLVE_SEEDS, LINEAR),
+    "Acrobot-v1": EnvSpec(-100, 120, SOLVE_SEEDS, LINEAR),
+    "Pendulum-v1": EnvSpec(-200, 300, SOLVE_SEEDS, LINEAR),
+    "InvertedPendulum-v5": EnvSpec(1000, 120, SOLVE_SEEDS, LINEAR),
+    "LunarLanderContinuous-v3": EnvSpec(200, 900, SOLVE_SEEDS, LINEAR),
+    "HalfCheetah-v5": EnvSpec(3000, 900, SOLVE_SEEDS, LINEAR),
+}
+SOLVE_LONG = {"LunarLanderContinuous-v3": 1800.0, "HalfCheetah-v5": 1800.0}  # env -> cem's cap
+
+
+def solve_configs(env: str, algos: Sequence[str] = ("cem", "es", "cmaes")) -> list[Config]:
+    """The time-to-solve configs of ``env``: each algorithm as is, then with ``--no-preset``."""
+    workers = "--workers 2" if env in SOLVE_LONG else ""
+    configs = []
+    for algo in algos:
+        cap = SOLVE_LONG.get(env) if algo == "cem" else None
+        configs.append(Config(algo, env, extra=workers, cap=cap))
+        extra = f"--no-preset {workers}".strip()
+        configs.append(Config(algo, env, extra=extra, name=f"{algo} --no-preset", cap=cap))
+    return configs
+
+
+SOLVE_CONFIGS: list[Config] = [c for env in SOLVE_ENVS for c in solve_configs(env)]
+
 SUITES: dict[str, tuple[dict[str, EnvSpec], list[Config]]] = {
     "tabular": (TABULAR_ENVS, TABULAR_CONFIGS),
     "neural": (NEURAL_ENVS, NEURAL_CONFIGS),
+    "solve": (SOLVE_ENVS, SOLVE_CONFIGS),
     "all": ({**TABULAR_ENVS, **NEURAL_ENVS}, TABULAR_CONFIGS + NEURAL_CONFIGS),
 }
 
@@ -346,6 +384,164 @@ def peer_table(ours: list[dict[str, Any]], peers: list[dict[str, Any]]) -> tuple
         "'>' = a lower bound, the peer did not solve within its cap)"
     )
     return table(title, columns, rows, left=3), notes
+
+
+# ---------------------------------------------------------------------------------- time to solve
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A run's time or env steps to solve; a lower bound when the run did not solve.
+
+    Attributes:
+        value: seconds or env steps (None: unknown, the run failed before reporting them).
+        bound: True when the run did not solve: the true figure is above ``value`` (its cap for
+            the time, the steps it used for the env steps).
+        seed: the run's seed.
+    """
+
+    value: float | None
+    bound: bool
+    seed: int
+
+    @property
+    def rank(self) -> tuple[int, float]:
+        """Sort key: every solved run before every unsolved one, then by value (unknown last)."""
+        return (int(self.bound), np.inf if self.value is None else self.value)
+
+    def show(self, spec: str) -> str:
+        if self.value is None:
+            return "?"
+        return (">" if self.bound else "") + format(self.value, spec)
+
+
+def figures(runs: Sequence[dict[str, Any]], key: str) -> list[Figure]:
+    """Per run, ``key`` (wall_time_s or env_steps) as a Figure; an unsolved run's time is its cap."""
+    out = []
+    for r in runs:
+        solved = "error" not in r and bool(r.get("solved"))
+        value = r.get(key) if "error" not in r else None
+        if key == "wall_time_s" and not solved:
+            value = r.get("cap_s")
+        out.append(Figure(None if value is None else float(value), not solved, int(r["seed"])))
+    return out
+
+
+def median(figs: Sequence[Figure]) -> Figure:
+    """The median, a lower bound if a figure it is made of is one (seed: -1, not one run's)."""
+    ranked = sorted(figs, key=lambda f: f.rank)
+    n = len(ranked)
+    middle = ranked[(n - 1) // 2 : n // 2 + 1]  # one figure, or the two middle ones
+    values = [f.value for f in middle]
+    value = None if None in values else float(np.mean([v for v in values if v is not None]))
+    return Figure(value, any(f.bound for f in middle), -1)
+
+
+def worst(figs: Sequence[Figure]) -> Figure:
+    """The worst seed's figure: the slowest unsolved one if any run did not solve."""
+    return max(figs, key=lambda f: f.rank)
+
+
+def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One row of the time-to-solve table: solved count, median and worst wall time and env steps."""
+    times, steps = figures(runs, "wall_time_s"), figures(runs, "env_steps")
+    m_t, w_t, m_s, w_s = median(times), worst(times), median(steps), worst(steps)
+    return {
+        "section": "solve", "env": env_id, "config": label, "seeds": [int(r["seed"]) for r in runs],
+        "solved": sum(not f.bound for f in times), "runs": len(runs),
+        "median_wall_s": m_t.value, "median_wall_bound": m_t.bound,
+        "worst_wall_s": w_t.value, "worst_wall_bound": w_t.bound, "worst_wall_seed": w_t.seed,
+        "median_env_steps": m_s.value, "median_env_steps_bound": m_s.bound,
+        "worst_env_steps": w_s.value, "worst_env_steps_bound": w_s.bound, "worst_env_steps_seed": w_s.seed,
+        "errors": [r["error"] for r in runs if "error" in r],
+    }  # fmt: skip
+
+
+def solve_ratio(env_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Our fastest median wall time vs the fastest peer's, as ours / peer.
+
+    ``'>'`` (a lower bound) when our median is one and the peer's is not, ``'<'`` the other way
+    round, ``'?'`` when both are: neither config solved on most seeds.
+    """
+
+    def fastest(group: list[dict[str, Any]]) -> dict[str, Any] | None:
+        def rank(r: dict[str, Any]) -> tuple[int, float]:
+            return (int(r["median_wall_bound"]), r["median_wall_s"] or np.inf)
+
+        return min(group, key=rank) if group else None
+
+    ours = fastest([r for r in rows if not r.get("peer")])
+    peer = fastest([r for r in rows if r.get("peer")])
+    out: dict[str, Any] = {
+        "section": "solve_ratio", "env": env_id, "ours": ours and ours["config"],
+        "ours_median_wall_s": ours and ours["median_wall_s"], "peer": peer and peer["config"],
+        "peer_median_wall_s": peer and peer["median_wall_s"], "ratio": None, "ratio_bound": None,
+    }  # fmt: skip
+    if ours and peer and ours["median_wall_s"] and peer["median_wall_s"]:
+        o_bound, p_bound = ours["median_wall_bound"], peer["median_wall_bound"]
+        out["ratio"] = round(ours["median_wall_s"] / peer["median_wall_s"], 3)
+        out["ratio_bound"] = {(False, False): "", (True, False): ">", (False, True): "<"}.get(
+            (o_bound, p_bound), "?"
+        )
+    return out
+
+
+def solve_rows(
+    plan: Sequence[tuple[str, EnvSpec, list[Job], list[int]]],
+    ours: Sequence[dict[str, Any]],
+    peers: Sequence[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Per env of the plan: a solve_summary per config of ours, then per peer, then the solve_ratio."""
+    out: list[dict[str, Any]] = []
+    for env_id, _, jobs, _ in plan:
+        rows = []
+        for job in jobs:
+            runs = [r for r in ours if r["env"] == env_id and r["config"] == job.config.label]
+            if runs:
+                rows.append(solve_summary(env_id, job.config.label, runs))
+        for name in dict.fromkeys(p["script"] for p in peers if p["env"] == env_id):
+            runs = [p for p in peers if p["env"] == env_id and p["script"] == name]
+            rows.append({**solve_summary(env_id, f"{name} (peer)", runs), "peer": name})
+        out += [*rows, solve_ratio(env_id, rows)]
+    return out
+
+
+def solve_table(env_id: str, rows: Sequence[dict[str, Any]]) -> str:
+    """The time-to-solve table of one env from its solve rows, and the ratio line under it."""
+    columns = [
+        "config", "solved", "median_wall_s", "worst_wall_s", "seed",
+        "median_env_steps", "worst_env_steps", "seed",
+    ]  # fmt: skip
+    body = []
+    ratio_line = ""
+    for r in rows:
+        if r["env"] != env_id:
+            continue
+        if r["section"] == "solve_ratio":
+            if r["ratio"] is None:
+                ratio_line = "  fastest median: no comparison (no peer runs, or no figures)"
+            else:
+                ratio_line = (
+                    f"  fastest median: ours {r['ours']} {r['ours_median_wall_s']:.2f} s vs "
+                    f"{r['peer']} {r['peer_median_wall_s']:.2f} s: ours / peer = "
+                    f"{r['ratio_bound']}{r['ratio']:.2f}"
+                )
+            continue
+
+        def cell(key: str, spec: str, r: dict[str, Any] = r) -> str:
+            return Figure(r[f"{key}_s" if "wall" in key else key], r[f"{key}_bound"], -1).show(spec)
+
+        body.append([
+            r["config"], f"{r['solved']}/{r['runs']}", cell("median_wall", ".2f"),
+            cell("worst_wall", ".2f"), str(r["worst_wall_seed"]), cell("median_env_steps", ",.0f"),
+            cell("worst_env_steps", ",.0f"), str(r["worst_env_steps_seed"]),
+        ])  # fmt: skip
+    seeds = sorted({s for r in rows if r["env"] == env_id and r["section"] == "solve" for s in r["seeds"]})
+    title = (
+        f"Time to solve {env_id}, seeds {' '.join(map(str, seeds))} (an unsolved seed counts as its cap "
+        "and shows as '>cap'; its env steps as '>used')"
+    )
+    return "\n".join([table(title, columns, body, left=1), ratio_line])
 
 
 # --------------------------------------------------------------------------------------- throughput
@@ -670,14 +866,21 @@ def select(
                     parser.error(f"no default target for {name!r} in the {args.suite} suite (known: {known})")
                 env_id = name
                 peers = COURSE if args.suite == "tabular" else LINEAR
-                envs[env_id] = EnvSpec(target, 60.0, (0,), peers)
+                seeds = SOLVE_SEEDS if args.suite == "solve" else (0,)
+                envs[env_id] = EnvSpec(target, 60.0, seeds, peers)
             if target is not None:
                 envs[env_id] = replace(envs[env_id], target=target)
             wanted.append(env_id)
             if not any(c.env == env_id for c in configs):  # no config for it: the default policy
-                algos = args.algos or ["cem"]
-                configs = configs + [Config(a, env_id) for a in algos]
-                notes.append(f"{env_id}: no config in the suite, running {', '.join(algos)} with defaults")
+                if args.suite == "solve":
+                    algos = args.algos or ["cem", "es", "cmaes"]
+                    configs = configs + solve_configs(env_id, algos)
+                    how = "as is and with --no-preset"
+                else:
+                    algos = args.algos or ["cem"]
+                    configs = configs + [Config(a, env_id) for a in algos]
+                    how = "with defaults"
+                notes.append(f"{env_id}: no config in the suite, running {', '.join(algos)} {how}")
         order = wanted
     else:
         order = list(dict.fromkeys(c.env for c in configs))
@@ -688,7 +891,7 @@ def select(
             Job(
                 c,
                 spec.target,
-                args.max_seconds if args.max_seconds is not None else spec.cap,
+                args.max_seconds if args.max_seconds is not None else c.cap or spec.cap,
                 args.eval_episodes if args.eval_episodes is not None else spec.eval_episodes,
             )
             for c in configs
@@ -725,7 +928,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--suite", choices=sorted(SUITES), default="tabular",
         help="tabular: tabular CEM on toy-text envs; neural: cem/es/cmaes with neural policies; "
-        "all: both (default: %(default)s)",
+        "all: both; solve: time to solve, cem/es/cmaes as is and with --no-preset over seeds 0-4 "
+        "(hours: pick a task with --envs) (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--algos", nargs="+", choices=["cem", "es", "cmaes"], metavar="ALGO",
@@ -738,7 +942,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--seeds", nargs="+", type=int, metavar="SEED",
-        help="training seeds, for every env (default: each env's own, 0 1 2 tabular, 0 1 or 0 neural)",
+        help="training seeds, for every env (default: each env's own, 0 1 2 tabular, 0 1 or 0 neural, "
+        "0-4 solve)",
     )  # fmt: skip
     parser.add_argument(
         "--max-seconds", type=float, metavar="S",
@@ -771,7 +976,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--peer-seconds", type=float, metavar="S",
         help="MAX_SECONDS of each peer run (default: each env's peer cap: 200 tabular, the env's cap "
-        "neural)",
+        "neural and solve)",
     )  # fmt: skip
     parser.add_argument(
         "--peer-dir", type=Path, metavar="DIR",
@@ -823,16 +1028,16 @@ def train_and_peers(
     for env_id, spec, jobs, seeds in plan:
         for seed in seeds:
             for job in jobs:
-                log(f"{job.config.label:>12}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
+                log(f"{job.config.label:>17}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
                 rec = run_ours(job, seed)
-                log(f"{'':>12}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
+                log(f"{'':>17}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
                 ours.append(rec)
             if args.peers:
                 cap = args.peer_seconds or spec.peer_cap or spec.cap
                 for name in peer_names(spec, args):
-                    log(f"{name:>12}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
+                    log(f"{name:>17}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
                     prec = run_peer(name, env_id, seed, spec.target, cap, args)
-                    log(f"{'':>12}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
+                    log(f"{'':>17}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
                     peers.append(prec)
     print()
     print(train_table(ours))
@@ -841,6 +1046,17 @@ def train_and_peers(
         if (r["env"], r["config"]) not in seen and "cmd" in r:
             seen.add((r["env"], r["config"]))
             print(f"  {short(r['cmd'])}")
+    if args.suite == "solve":
+        rows = solve_rows(plan, ours, peers)
+        for env_id, *_ in plan:
+            print()
+            print(solve_table(env_id, rows))
+        for r in rows:
+            for error in r.get("errors", []):
+                print(f"  error: {r['config']} on {r['env']}: {error}")
+        if args.peers:
+            print(f"  peers: {args.peer_dir}/NAME.py ENV SEED TARGET CAP, interleaved with ours per seed")
+        return ours + peers + rows
     if args.peers:
         print()
         if peers:
