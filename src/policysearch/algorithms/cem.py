@@ -74,8 +74,9 @@ class CEMConfig:
     alpha: float = 1.0
     #: Entropy bonus weight (against premature collapse).
     entropy_coef: float = 1e-3
-    #: Normalise observations by their running mean and standard deviation.
-    normalize_obs: bool = False
+    #: Normalise observations by their running mean and standard deviation (on by default, as
+    #: in ES and CMA-ES: raw observations of control tasks differ in scale by orders of magnitude).
+    normalize_obs: bool = True
     #: Exploration in parameter space: each session plays its own copy of the network, its weights
     #: perturbed by Gaussian noise of this standard deviation (0: off). Finds the rare successes
     #: of tasks such as MountainCar, where per-step action noise never builds up momentum.

@@ -47,8 +47,9 @@ class ESPolicyConfig(ESConfig):
     #: Common random numbers: 1 makes every candidate meet the same start states in an iteration
     #: (its ``k``-th episode starts like every other candidate's ``k``-th), so that scores differ
     #: by policy rather than by the luck of the start; 0 gives every session its own start. (ES
-    #: compares all candidates at once, so there is no other number of groups, as CEM has.)
-    start_groups: int = 0
+    #: compares all candidates at once, so there is no other number of groups, as CEM has.) On by
+    #: default: the lecture's remedy for stochastic starts, free where the starts do not vary.
+    start_groups: int = 1
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
 
