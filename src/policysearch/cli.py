@@ -6,7 +6,11 @@ message on stderr, 1 for an internal failure, 130 when interrupted.
 
 from __future__ import annotations
 
+import errno
 import json
+import math
+import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -14,10 +18,11 @@ from typing import Annotated, Any
 
 import typer
 
-from . import __version__
+from . import __version__, interrupts
 from .config import load_yaml, parse_assignments
-from .errors import ConfigError, PolicySearchError
+from .errors import ConfigError, Interrupted, PolicySearchError
 from .registry import POLICY_KINDS, REGISTRY
+from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
 _ALGORITHMS_HELP = "Algorithm: " + "; ".join(f"{name}, {e.summary}" for name, e in REGISTRY.items()) + "."
 
@@ -97,10 +102,20 @@ def _merge_config(
     assigned = parse_assignments(sets)
     hyper.update(assigned)
     origin.update({f"hyperparameters.{k}": "--set" for k in assigned})
+    for key, value in hyper.items():
+        _check_finite(key, value)
     options["hyperparameters"] = hyper
     if sources is not None:
         sources.update(origin)
     return options
+
+
+def _check_finite(key: str, value: Any) -> None:
+    """Refuse infinity and NaN in a hyperparameter (YAML reads ``.inf`` and ``.nan`` as floats)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    for item in values:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ConfigError(f"{key}={value!r} is not a finite number")
 
 
 @app.command()
@@ -200,7 +215,11 @@ def train(
             return
         callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
         trainer = Trainer(options, callbacks=callbacks, progress=not quiet, force=force)
-    summary = trainer.train(clock_start=started)
+    try:
+        summary = trainer.train(clock_start=started)
+    except Interrupted as exc:
+        exc.hint = _resume_hint(trainer)
+        raise
     verdict = "solved" if summary["solved"] else "not solved"
     print(
         f"{verdict}: eval mean {summary['eval_mean_return']:.4g} ± {summary['eval_std_return']:.3g} "
@@ -208,6 +227,15 @@ def train(
         f"{summary['env_steps']:,} env steps, {summary['wall_time_s']:.1f} s -> {trainer.folder}",
         file=sys.stderr,
     )
+
+
+def _resume_hint(trainer: Any) -> str:
+    """What to do after an interrupted training: resume it, if it has written a checkpoint."""
+    from .runfolder import CHECKPOINT
+
+    if (trainer.folder / CHECKPOINT).is_file():
+        return f"resume with: policysearch train --resume {shlex.quote(str(trainer.folder))}"
+    return "no checkpoint was written: nothing to resume"
 
 
 @app.command()
@@ -247,8 +275,8 @@ def evaluate(
     from .sampling import make_sampler
     from .trainer import Trainer
 
-    check_range("episodes", episodes, 1)
-    check_range("seed", seed, 0)
+    check_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
+    check_range("seed", seed, 0, max_evaluation_seed(episodes))
     trainer = Trainer.resume(folder, workers=workers, backend=backend, address=address)
     opts = trainer.options
     sampler = None
@@ -275,7 +303,7 @@ def record(
     from .recording import record_episode
     from .trainer import Trainer
 
-    check_range("seed", seed, 0)
+    check_range("seed", seed, 0, max_evaluation_seed(1))
     trainer = Trainer.resume(folder)
     video = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
     print(
@@ -362,29 +390,79 @@ def _one_line_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
+#: OS errors that the user's machine or paths cause (exit 2), whatever the path.
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and maps errors to exit codes and one-line messages."""
+    """Entry point: runs the app and maps errors to exit codes and one-line messages.
+
+    0 on success; 2 for bad input, an env that fails, or an OS error on a path the user gave; 1
+    for a bug of ours (with the traceback); 130 on SIGINT and 143 on SIGTERM.
+    """
     import warnings
 
     warnings.showwarning = _one_line_warning
+    restore = interrupts.install()
+    try:
+        status = _run(argv)
+    finally:
+        restore()
+    if status:
+        sys.exit(status)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command; returns its exit status, having printed the one line that explains it."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="policysearch", standalone_mode=False)
+        result = command.main(args=argv, prog_name="policysearch", standalone_mode=False)
+    except Interrupted as exc:
+        print(_interrupted_line(exc), file=sys.stderr)
+        return exc.exit_status
     except PolicySearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             command.main(args=["--help"], prog_name="policysearch", standalone_mode=False)
         else:
             print(f"error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, typer.Abort):
-        print("interrupted; continue with: policysearch train --resume DIR", file=sys.stderr)
-        sys.exit(130)
+        return 2
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        return 130
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # an internal failure: show where, exit 1
-        traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+        return int(exc.exit_code)
+    except MemoryError as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        print(f"error: out of memory{detail}; ask for less (fewer sessions or episodes)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None and exc.errno not in _USER_ERRNOS:
+            return _internal_error(exc)
+        path = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"error: {path}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
+    # typer turns a KeyboardInterrupt it sees into exit status 130, returned in this mode
+    if result == 130:
+        print("interrupted", file=sys.stderr)
+    return result if isinstance(result, int) else 0
+
+
+def _interrupted_line(exc: Interrupted) -> str:
+    name = "" if exc.signum == signal.SIGINT else f" ({signal.Signals(exc.signum).name})"
+    return f"interrupted{name}; {exc.hint}" if exc.hint else f"interrupted{name}"
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A failure of ours: the traceback, then one line asking for a report; exit status 1."""
+    traceback.print_exception(exc)
+    print(
+        f"internal error: {type(exc).__name__}: {exc} -- this is a bug in policysearch "
+        f"{__version__}; please report it with the traceback above",
+        file=sys.stderr,
+    )
+    return 1

@@ -66,11 +66,15 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
     frames = _replay(env_id, reset_seed, start, episode.actions, episode.rewards)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
-    else:
-        imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
-    os.replace(tmp, path)
+    try:
+        if path.suffix.lower() == ".gif":
+            imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
+        else:
+            imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return Recording(len(frames), float(sessions.returns[0]))
 
 
@@ -88,23 +92,36 @@ def _replay(
     except EnvError as exc:
         raise EnvError(f"cannot render {env_id!r}: {exc}") from None
     try:
-        env.reset(seed=reset_seed)
+        _env_call(env_id, "reset", env.reset, seed=reset_seed)
         if start is not None:
             env.unwrapped.state = start.copy()  # type: ignore[attr-defined]
-        frames: list[Any] = [env.render()]
+        frames: list[Any] = [_env_call(env_id, "render", env.render)]
         if frames[0] is None:
             raise EnvError(f"environment {env_id!r} does not render rgb_array frames")
         rewards = []
-        for action in actions:
+        for t, action in enumerate(actions, 1):
             step = action.item() if np.ndim(action) == 0 else action
-            _, reward, _, _, _ = env.step(step)
+            _, reward, _, _, _ = _env_call(env_id, f"step {t}", env.step, step)
             rewards.append(float(reward))
-            frames.append(env.render())
+            frames.append(_env_call(env_id, "render", env.render))
+            if np.shape(frames[-1]) != np.shape(frames[0]):
+                raise EnvError(
+                    f"environment {env_id!r} rendered a frame of shape {np.shape(frames[-1])} after "
+                    f"frames of shape {np.shape(frames[0])}"
+                )
     finally:
-        env.close()
+        _env_call(env_id, "close", env.close)
     if not np.array_equal(rewards, expected):
         raise EnvError(
             f"the rendered replay of {env_id!r} earned {sum(rewards)}, not the episode's "
             f"{float(np.sum(expected))}: the env does not replay its episodes exactly"
         )
     return frames
+
+
+def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call an env's method, turning its failure into an :class:`EnvError` naming the call."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as exc:
+        raise EnvError(f"environment {env_id!r} raised in {what}: {type(exc).__name__}: {exc}") from exc

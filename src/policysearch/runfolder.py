@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, RunFolderError
 
 CHECKPOINT = "checkpoint"
 METRICS = "metrics.jsonl"
@@ -30,25 +30,42 @@ _META_KEY = "__meta__"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a torn one."""
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a torn one.
+
+    Raises:
+        RunFolderError: if the OS refuses (no space left, read-only, ...); the old file stays
+            and no temporary file is left behind.
+    """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunFolderError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON: NaN and infinity, which JSON has not, are a bug of the writer."""
+    return json.dumps(obj, allow_nan=False, **kwargs)
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode())
+    """Atomically write ``obj`` as indented (strict) JSON."""
+    atomic_write(path, (_dumps(obj, indent=2) + "\n").encode())
 
 
 def save_checkpoint(folder: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Atomically write the checkpoint: JSON metadata and named arrays in one ``.npz``."""
     buffer = io.BytesIO()
     header = {"format": _FORMAT, "version": _VERSION, **meta}
-    payload = {_META_KEY: np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    payload = {_META_KEY: np.frombuffer(_dumps(header).encode(), dtype=np.uint8)}
     payload.update({k: np.asarray(v) for k, v in arrays.items()})
     np.savez(buffer, **payload)  # type: ignore[arg-type]
     atomic_write(folder / CHECKPOINT, buffer.getvalue())
@@ -105,10 +122,14 @@ class MetricsLog:
         self.path = Path(folder) / METRICS
         if keep_until is not None:
             kept = [r for r in read_metrics(folder) if r.get("iteration", 0) <= keep_until]
-            atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+            atomic_write(self.path, "".join(_dumps(r) + "\n" for r in kept).encode())
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record and flush it."""
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        """Append one record (strict JSON) and flush it."""
+        line = _dumps(record) + "\n"
+        try:
+            with open(self.path, "a") as f:
+                f.write(line)
+                f.flush()
+        except OSError as exc:
+            raise RunFolderError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from None

@@ -22,9 +22,11 @@ import numpy as np
 from . import __version__
 from .algorithms import Algorithm
 from .config import as_dict
-from .errors import BackendError, CheckpointError, ConfigError, PolicySearchError
+from .envs import episode_limit
+from .errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
 from .evaluation import Evaluation, evaluate_actor
 from .factory import make_run
+from .guards import RunGuard
 from .logging import Callback, ProgressBar
 from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plotting import plot_learning_curve
@@ -303,37 +305,44 @@ class Trainer:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
+        guard = RunGuard(sampler, self.algorithm, episode_limit(opts.env_id))
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
-        while stop is None:
-            tick = time.perf_counter()
-            restarts = sampler.restarts
-            rng = self.seeds.iteration(self.iteration)
-            request = self.algorithm.ask(rng)
-            sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
-            status = self.algorithm.tell(request, sessions, rng)
-            self.iteration += 1
-            self.env_steps += sessions.env_steps
-            self.episodes += sessions.n
-            returns = self.last_returns = sessions.returns
-            metrics: dict[str, Any] = {
-                "iteration": self.iteration,
-                "env_steps": self.env_steps,
-                "episodes": self.episodes,
-                "mean_return": float(returns.mean()),
-                "max_return": float(returns.max()),
-                **status,
-            }
-            solved_by = self._check_target(sampler, metrics, rng)
-            elapsed = time.perf_counter() - tick
-            metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
-            metrics["wall_time_s"] = self._wall()
-            metrics["worker_restarts"] = sampler.restarts - restarts
-            metrics_log.append(metrics)
-            self.save()
-            for watcher in watchers:
-                watcher.on_iteration(self.iteration, metrics)
-            stop = "target" if solved_by is not None else self._budget_spent()
+        try:
+            while stop is None:
+                tick = time.perf_counter()
+                restarts = sampler.restarts
+                rng = self.seeds.iteration(self.iteration)
+                request = self.algorithm.ask(rng)
+                guard.check_request(self.iteration + 1, request.n_sessions)
+                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+                guard.check_sessions(sessions)
+                status = self.algorithm.tell(request, sessions, rng)
+                self.iteration += 1
+                self.env_steps += sessions.env_steps
+                self.episodes += sessions.n
+                returns = self.last_returns = sessions.returns
+                metrics: dict[str, Any] = {
+                    "iteration": self.iteration,
+                    "env_steps": self.env_steps,
+                    "episodes": self.episodes,
+                    "mean_return": float(returns.mean()),
+                    "max_return": float(returns.max()),
+                    **status,
+                }
+                solved_by = self._check_target(sampler, metrics, rng)
+                elapsed = time.perf_counter() - tick
+                metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
+                metrics["wall_time_s"] = self._wall()
+                metrics["worker_restarts"] = sampler.restarts - restarts
+                guard.check_iteration(metrics, self.algorithm.state_arrays())
+                metrics_log.append(metrics)
+                self.save()
+                for watcher in watchers:
+                    watcher.on_iteration(self.iteration, metrics)
+                stop = "target" if solved_by is not None else self._budget_spent()
+        except EnvError as exc:
+            raise guard.in_iteration(exc) from None
         final = solved_by or self._evaluate(sampler)
         summary = self._summary(final, stop or "max_iterations")
         self.save()
