@@ -231,10 +231,11 @@ def train(
 
 def _resume_hint(trainer: Any) -> str:
     """What to do after an interrupted training: resume it, if it has written a checkpoint."""
-    from .runfolder import CHECKPOINT
-
-    if (trainer.folder / CHECKPOINT).is_file():
+    run = trainer.held
+    if run is not None and run.committed:
         return f"resume with: policysearch train --resume {shlex.quote(str(trainer.folder))}"
+    if run is not None and run.replaces:
+        return f"no checkpoint was written: the run that was in {trainer.folder} is unchanged"
     return "no checkpoint was written: nothing to resume"
 
 

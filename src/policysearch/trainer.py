@@ -10,7 +10,6 @@ The trainer computes the batch's ``mean_return`` and ``max_return`` itself from 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,9 +33,9 @@ from .presets import DEFAULT_MAX_ITERATIONS
 from .runfolder import (
     CHECKPOINT,
     CURVE,
-    RUN_FILES,
     SUMMARY,
     MetricsLog,
+    RunFolder,
     load_checkpoint,
     read_metrics,
     save_checkpoint,
@@ -114,7 +113,8 @@ class Trainer:
             self.prior_wall = resumed.wall_time_s
             self.last_returns = resumed.arrays.get("trainer.last_returns")
         self._started: float | None = None
-        self._log: MetricsLog | None = None
+        #: The run folder while this trainer holds it (from the first train() call on).
+        self._held: RunFolder | None = None
 
     @property
     def algorithm(self) -> Algorithm:
@@ -140,6 +140,11 @@ class Trainer:
     def seeds(self) -> SeedTree:
         """The run's seed tree."""
         return self.run.seeds
+
+    @property
+    def held(self) -> RunFolder | None:
+        """The run folder as this trainer holds it (None before the first :meth:`train`)."""
+        return self._held
 
     @classmethod
     def resume(
@@ -186,23 +191,14 @@ class Trainer:
 
     # -- the run folder -------------------------------------------------------------------------
 
-    def _prepare_folder(self) -> MetricsLog:
-        folder = self.folder
-        if self.resumed:
-            return MetricsLog(folder, keep_until=self.iteration)
-        existing = [name for name in RUN_FILES if (folder / name).exists()]
-        if existing and not self.force:
-            raise ConfigError(
-                f"run folder {str(folder)!r} already holds a run; continue it with "
-                f"--resume {folder}, replace it with --force, or choose another --out"
-            )
-        if folder.exists() and not folder.is_dir():
-            raise ConfigError(f"run folder {str(folder)!r} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            path = folder / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return MetricsLog(folder)
+    def _open_run(self) -> RunFolder:
+        """Hold the run folder: a new run's (written at its first checkpoint), or reopen this one's."""
+        if self.resumed or (self._held is not None and self._held.committed):
+            return RunFolder.reopen(self.folder, self.iteration, self.episodes)
+        opts = self.options
+        return RunFolder.create(
+            self.folder, opts.algorithm, opts.env_id, self.policy, opts.seed, force=self.force
+        )
 
     def _wall(self) -> float:
         """Wall time of the run: what earlier sessions spent, plus this :meth:`train` call's so far."""
@@ -227,7 +223,12 @@ class Trainer:
         arrays = self.algorithm.state_arrays()
         if self.last_returns is not None:
             arrays["trainer.last_returns"] = self.last_returns
-        save_checkpoint(self.folder if folder is None else folder, meta, arrays)
+        if folder is None and self._held is not None and self._held.is_open:
+            self._held.save_checkpoint(meta, arrays)
+        else:
+            if self._held is not None:
+                meta["run_id"] = self._held.identity.run_id
+            save_checkpoint(self.folder if folder is None else folder, meta, arrays)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -271,6 +272,8 @@ class Trainer:
     def train(self, clock_start: float | None = None) -> dict[str, Any]:
         """Run until the target is confirmed or a budget is spent; returns summary.json's content.
 
+        The run folder is locked while the run trains (a second writer is refused).
+
         Args:
             clock_start: when this session of the run began (``time.perf_counter()``); default
                 now. The command line passes its own start, so that ``wall_time_s`` counts from
@@ -296,9 +299,13 @@ class Trainer:
             self.prior_wall, self._started = self._wall(), None
 
     def _train(self, sampler: Sampler) -> dict[str, Any]:
-        if self._log is None:
-            self._log = self._prepare_folder()
-        metrics_log = self._log
+        self._held = held = self._open_run()
+        try:
+            return self._loop(sampler, held.metrics)
+        finally:
+            held.close()
+
+    def _loop(self, sampler: Sampler, metrics_log: MetricsLog) -> dict[str, Any]:
         opts = self.options
         watchers = list(self.callbacks)
         if self.progress:
