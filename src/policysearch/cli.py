@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from . import __version__, interrupts
@@ -270,9 +271,14 @@ def evaluate(
     address: Annotated[str | None, typer.Option(help="Ray address (HOST:PORT or auto).")] = None,
     workers: Annotated[int, typer.Option(help="Workers the episodes are spread over.")] = 1,
 ) -> None:
-    """Evaluate the deterministic policy of a run; prints one JSON object."""
+    """Evaluate the deterministic policy of a run; prints one JSON object.
+
+    A long evaluation prints a progress line to stderr every few seconds; interrupted, it prints
+    the object for the episodes played so far (with ``"interrupted": true``).
+    """
     from .config import check_range
-    from .evaluation import evaluate_actor
+    from .evaluation import evaluation_parts
+    from .logging import Ticker
     from .sampling import make_sampler
     from .trainer import Trainer
 
@@ -283,12 +289,27 @@ def evaluate(
     sampler = None
     if backend != "local" or workers > 1:
         sampler = make_sampler(opts.env_id, opts.n_envs, workers, backend=backend, address=address)
+    actor = trainer.algorithm.greedy_actor()
+    result = None
+    ticker = Ticker()
     try:
-        actor = trainer.algorithm.greedy_actor()
-        result = evaluate_actor(actor, opts.env_id, episodes, seed, sampler=sampler)
+        for result in evaluation_parts(actor, opts.env_id, episodes, seed, sampler=sampler):
+            if ticker.due() and result.episodes < episodes:
+                rate = result.episodes / ticker.elapsed
+                print(
+                    f"evaluated {result.episodes:,} of {episodes:,} episodes: mean "
+                    f"{result.mean:.4g} ({rate:,.0f} episodes/s)",
+                    file=sys.stderr,
+                )
+    except Interrupted as exc:
+        if result is not None:
+            print(json.dumps({**result.as_dict(), "interrupted": True}))
+            exc.hint = f"printed the result of the {result.episodes:,} of {episodes:,} episodes played"
+        raise
     finally:
         if sampler is not None:
             sampler.close()
+    assert result is not None
     print(json.dumps(result.as_dict()))
 
 
@@ -346,9 +367,10 @@ def bandit(
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
-    from .bandits import BASELINES, make_player, run
+    from .bandits import BASELINES, make_player, play
     from .config import check_range
     from .envs import make_env
+    from .logging import Ticker
 
     if method not in BASELINES:
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
@@ -362,21 +384,41 @@ def bandit(
         player = make_player(method, environment, seed=seed, **parse_assignments(set_ or []))
     except TypeError as exc:
         raise ConfigError(f"invalid option for {method}: {exc}") from None
-    log = run(environment, player, rounds, seed=seed, unit="episode" if per_user else "step")
-    print(
-        json.dumps(
-            {
-                "method": method,
-                "env_id": env,
-                "rounds": rounds,
-                "seed": seed,
-                "mean_reward": float(log.rewards.mean()),
-                "cumulative_reward": float(log.rewards.sum()),
-                "cumulative_regret": float(log.regrets.sum()),
-                "action_counts": [int(c) for c in log.action_counts],
-            }
-        )
-    )
+    reward = regret = 0.0
+    played = 0
+    counts = np.zeros(int(getattr(environment.action_space, "n", 0)), dtype=np.int64)
+
+    def report(**extra: Any) -> None:
+        record = {
+            "method": method,
+            "env_id": env,
+            "rounds": played,
+            "seed": seed,
+            "mean_reward": reward / played,
+            "cumulative_reward": reward,
+            "cumulative_regret": regret,
+            "action_counts": [int(c) for c in counts],
+        }
+        print(json.dumps({**record, **extra}))
+
+    ticker = Ticker()
+    try:
+        for part in play(environment, player, rounds, seed=seed, unit="episode" if per_user else "step"):
+            reward += float(part.rewards.sum())
+            regret += float(part.regrets.sum())
+            counts += part.action_counts
+            played += part.rewards.size
+            if ticker.due() and played < rounds:
+                print(
+                    f"played {played:,} of {rounds:,} rounds: mean reward {reward / played:.4g}",
+                    file=sys.stderr,
+                )
+    except Interrupted as exc:
+        if played:
+            report(interrupted=True)
+            exc.hint = f"printed the result of the {played:,} of {rounds:,} rounds played"
+        raise
+    report()
 
 
 def _one_line_warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -62,3 +63,28 @@ class ProgressBar:
     def on_end(self, summary: dict[str, Any]) -> None:
         """Stop drawing."""
         self.progress.stop()
+
+
+class Ticker:
+    """Says when a progress line is due: at most one every ``every`` seconds (the first after one).
+
+    Args:
+        every: seconds between lines.
+    """
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.start = self.last = time.monotonic()
+
+    def due(self) -> bool:
+        """True if a line is due now (and counts it as printed)."""
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the ticker was made."""
+        return time.monotonic() - self.start

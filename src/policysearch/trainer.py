@@ -382,7 +382,7 @@ class Trainer:
             "wall_time_s": self._wall(),
             "eval_mean_return": final.mean,
             "eval_std_return": final.std,
-            "eval_episodes": int(final.returns.size),
+            "eval_episodes": final.episodes,
             "eval_env_steps": self.eval_env_steps,
             "hyperparameters": as_dict(self.config),
             "checkpoint": str(self.folder / CHECKPOINT),
