@@ -165,6 +165,27 @@ def train(
     started = time.perf_counter()
 
     if resume is not None:
+        fixed = {
+            "ALGO": algo,
+            "--env": env,
+            "--policy": policy,
+            "--seed": seed,
+            "--eval-episodes": eval_episodes,
+            "--out": out,
+            "--config": config,
+            "--set": set_,
+            "--force": force or None,
+            "--no-preset": no_preset,
+            "--dry-run": dry_run or None,
+        }
+        refused = [flag for flag, value in fixed.items() if value is not None]
+        if refused:
+            raise ConfigError(
+                f"{refused[0]} cannot be given with --resume: the run continues with the algorithm, "
+                f"env, policy, seed, hyperparameters and folder stored in {str(resume)!r}; only "
+                f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend and "
+                f"--address may be given again"
+            )
         callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
         trainer = Trainer.resume(
             resume,
@@ -172,6 +193,7 @@ def train(
             max_iterations=max_iterations,
             callbacks=callbacks,
             progress=not quiet,
+            target=target,
             workers=workers,
             n_envs=n_envs,
             backend=backend,

@@ -45,6 +45,8 @@ from .sampling import Sampler, make_sampler
 from .seeding import SeedTree
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
+#: Options a resumed run may change: its budgets, and where it samples.
+RESUMABLE = ("max_iterations", "max_seconds", "target", "workers", "n_envs", "backend", "address")
 
 
 @dataclass(frozen=True)
@@ -154,31 +156,36 @@ class Trainer:
         max_iterations: int | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
-        **placement: Any,
+        **changes: Any,
     ) -> Trainer:
         """Continue the run in ``folder`` from its checkpoint; budgets may be given again.
 
-        ``placement`` may give again where it runs (``workers``, ``n_envs``, ``backend``,
-        ``address``; None keeps the stored value): the same seed gives the same run on any.
+        Args:
+            folder: the run folder.
+            max_seconds: a new wall-time budget (of the whole run).
+            max_iterations: a new iteration budget (of the whole run).
+            callbacks: watchers.
+            progress: show a progress bar.
+            **changes: other options of :data:`RESUMABLE` to change (``target``, ``workers``,
+                ...); None keeps the stored value. The same seed gives the same run wherever
+                it samples.
 
         Raises:
             CheckpointError: if the folder has no readable checkpoint.
+            ConfigError: for an option that cannot change on resume.
         """
+        changes = {"max_seconds": max_seconds, "max_iterations": max_iterations, **changes}
+        fixed = sorted(set(changes) - set(RESUMABLE))
+        if fixed:
+            raise ConfigError(f"{fixed[0]} cannot change when a run resumes (only {', '.join(RESUMABLE)})")
         folder = Path(folder)
         meta, arrays = load_checkpoint(folder)
         try:
             stored = dict(meta["options"])
             stored["out"] = str(folder)
             stored["hyperparameters"] = meta["hyperparameters"]
-            if max_seconds is not None:
-                stored["max_seconds"] = max_seconds
-            if max_iterations is not None:
-                stored["max_iterations"] = max_iterations
-            unknown = set(placement) - {"workers", "n_envs", "backend", "address"}
-            if unknown:
-                raise ConfigError(f"a resumed run cannot change {', '.join(sorted(unknown))}")
-            stored.update({k: v for k, v in placement.items() if v is not None})
-            if placement.get("backend") == "local" and placement.get("address") is None:
+            stored.update({k: v for k, v in changes.items() if v is not None})
+            if changes.get("backend") == "local" and changes.get("address") is None:
                 stored["address"] = None
             resumed = Resumed.from_checkpoint(meta, arrays)
             return cls(TrainOptions(**stored), callbacks, progress, resumed=resumed)
