@@ -243,7 +243,10 @@ def train(
     except Interrupted as exc:
         exc.hint = _resume_hint(trainer)
         raise
-    verdict = "solved" if summary["solved"] else "not solved"
+    if summary["target"] is None:
+        verdict = "no target given"
+    else:
+        verdict = "solved" if summary["solved"] else f"not solved (target {summary['target']:g})"
     print(
         f"{verdict}: eval mean {summary['eval_mean_return']:.4g} ± {summary['eval_std_return']:.3g} "
         f"over {summary['eval_episodes']} episodes after {summary['iterations']} iterations, "
