@@ -84,7 +84,11 @@ def _merge_config(
     hyper: dict[str, Any] = {}
     origin: dict[str, str] = {}
     if path is not None:
-        for key, value in load_yaml(path).items():
+        try:
+            loaded = load_yaml(path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"config {str(path)!r} is not a text file (it is not UTF-8)") from None
+        for key, value in loaded.items():
             key = key.replace("-", "_")
             if key in ("hyperparameters", "set"):
                 if not isinstance(value, dict):

@@ -45,16 +45,33 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         fps: frames per second of the video.
 
     Raises:
-        ConfigError: for another suffix or a non-positive fps.
+        ConfigError: for another suffix, a non-positive fps, or a path that cannot be written.
         EnvError: if the environment cannot render frames, or the rendered replay diverges.
     """
-    import imageio.v2 as imageio
-
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
     if fps < 1:
         raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
+    if path.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
+    try:  # before the episode is played: the folder must take the file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+        tmp.touch()
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"cannot write the video to {str(path)!r}: its folder is a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        return _record(actor, env_id, path, tmp, seed, fps)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _record(actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: int) -> Recording:
+    import imageio.v2 as imageio
+
     reset_seed = int(evaluation_seeds(1, seed)[0])
     runner = make_runner(env_id, 1)
     try:
@@ -64,17 +81,11 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         runner.close()
     episode = sessions.session(0)
     frames = _replay(env_id, reset_seed, start, episode.actions, episode.rewards)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.suffix.lower() == ".gif":
-            imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
-        else:
-            imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if path.suffix.lower() == ".gif":
+        imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
+    else:
+        imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
+    os.replace(tmp, path)
     return Recording(len(frames), float(sessions.returns[0]))
 
 
