@@ -163,6 +163,7 @@ def train(
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
     import time
 
+    from .runfolder import recover
     from .tensorboard_logger import TensorBoardLogger
     from .trainer import Trainer, TrainOptions
 
@@ -190,6 +191,7 @@ def train(
                 f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend and "
                 f"--address may be given again"
             )
+        recover(resume)  # refuses a folder in use; puts back a run that --force was replacing
         callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
         trainer = Trainer.resume(
             resume,

@@ -90,16 +90,28 @@ class RunGuard:
         self.iteration = 0
         self._fits: set[int] = set()
 
-    def check_request(self, iteration: int, n_sessions: int) -> None:
-        """Refuse a batch of ``n_sessions`` that cannot fit in the memory available now.
+    def check_request(self, iteration: int, request: Any) -> None:
+        """Refuse a batch that cannot fit in the memory available now, or a policy not finite.
 
-        Called at the start of each iteration, before the batch is sampled; each size is checked
-        once per run (a run keeps its batch size).
+        Called at the start of each iteration, before the batch is sampled. Each batch size is
+        checked once per run (a run keeps its batch size); the arrays the request's actor holds
+        (the candidates' weights) every time.
+
+        Args:
+            iteration: the iteration (1-based) about to be sampled.
+            request: what the algorithm asked for (an ``n_sessions`` and an ``actor``).
 
         Raises:
             ConfigError: with the estimate and the memory available.
+            NumericalError: if the actor's weights are not finite.
         """
         self.iteration = iteration
+        for name, array in _arrays_of(request.actor):
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                raise NumericalError(
+                    f"iteration {iteration}: the policy to sample holds non-finite weights ({name!r})"
+                )
+        n_sessions = int(request.n_sessions)
         if n_sessions in self._fits:
             return
         need = n_sessions * self.session_bytes
@@ -162,3 +174,14 @@ class RunGuard:
                     f"iteration {self.iteration}: the algorithm's state {key!r} holds {bad} "
                     f"non-finite value(s) after the update"
                 )
+
+
+def _arrays_of(actor: Any) -> list[tuple[str, np.ndarray]]:
+    """The numpy arrays an actor holds, directly or in a dict (its weights), by attribute name."""
+    found = []
+    for key, value in getattr(actor, "__dict__", {}).items():
+        if isinstance(value, np.ndarray):
+            found.append((key, value))
+        elif isinstance(value, dict):
+            found.extend((f"{key}.{k}", v) for k, v in value.items() if isinstance(v, np.ndarray))
+    return found

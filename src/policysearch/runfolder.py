@@ -408,6 +408,21 @@ class RunFolder:
             _remove_empty(self._created)
 
 
+def recover(folder: str | Path) -> None:
+    """Make ``folder`` ready to be read for ``--resume``: finish or undo a swap a kill cut short.
+
+    Raises:
+        RunFolderError: if a run is training into the folder now.
+    """
+    folder = Path(folder)
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        lock = _Lock(folder)
+        try:
+            _recover(folder)
+        finally:
+            lock.release()
+
+
 def _verify(path: Path, meta: dict[str, Any]) -> Identity:
     """The identity of the folder's run, after checking that its checkpoint belongs to it."""
     found = Identity.of_checkpoint(meta)

@@ -328,7 +328,7 @@ class Trainer:
                 restarts = sampler.restarts
                 rng = self.seeds.iteration(self.iteration)
                 request = self.algorithm.ask(rng)
-                guard.check_request(self.iteration + 1, request.n_sessions)
+                guard.check_request(self.iteration + 1, request)
                 sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
                 guard.check_sessions(sessions)
                 status = self.algorithm.tell(request, sessions, rng)
