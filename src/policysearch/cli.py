@@ -1,7 +1,8 @@
 """The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
 
-Exit status: 0 on success (also when the target was not reached), 2 for bad input with a one-line
-message on stderr, 1 for an internal failure, 130 when interrupted.
+Exit status: 0 on success (also when the target was not reached); 2 for bad input, an env that
+fails, or an OS error on a path the user gave, with a one-line message on stderr; 1 for a bug of
+ours (the traceback and a request to report it); 130 on SIGINT and 143 on SIGTERM, with one line.
 """
 
 from __future__ import annotations
