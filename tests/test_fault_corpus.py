@@ -818,15 +818,29 @@ def test_resume_applies_budgets_target_and_where_it_runs(existing: Path, tmp_pat
 # -- 7. progress for logs ----------------------------------------------------------------------
 
 
-def test_progress_off_a_terminal_is_plain_uncut_lines(tmp_path: Path) -> None:
+def test_progress_off_a_terminal_is_plain_uncut_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from policysearch.logging import ProgressBar
+
+    bar = ProgressBar(3, "cem Taxi-v4", every=0.0)
+    metrics = {"env_steps": 123_456, "mean_return": -70.5, "max_return": 8, "steps_per_s": 2e6}
+    for i in (1, 2, 3):
+        bar.on_iteration(i, {**metrics, "elite_threshold": -3.25})
+    bar.on_end({})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"cem Taxi-v4: iteration {i}/3, 123,456 env steps, mean -70.5, best 8, elite≥-3.25, 2,000,000 steps/s"
+        for i in (1, 2, 3)
+    ]
     args = ["train", "cem", "--env", "testenvs:Fine-v0", "--set", "n_sessions=20", "--max-iterations", "3"]
     code, _, err = cli([*args, "--out", tmp_path / "run"])
     assert code == 0, err
-    lines = err.strip().splitlines()
-    assert lines[0].startswith("cem testenvs:Fine-v0: iteration 1/3, 200 env steps, mean 10, best 10")
-    assert lines[-2].startswith("cem testenvs:Fine-v0: iteration 3/3, 600 env steps")
-    assert lines[-1].startswith("no target given: eval mean 10")
-    assert str(tmp_path / "run") in lines[-1] and "steps/s" in lines[-2]
+    lines = err.strip().splitlines()  # a short run: the last iteration's line, and the verdict
+    assert len(lines) == 2
+    assert lines[0].startswith("cem testenvs:Fine-v0: iteration 3/3, 600 env steps, mean 10, best 10")
+    assert lines[0].endswith("steps/s")
+    assert lines[1].startswith("no target given: eval mean 10") and lines[1].endswith(str(tmp_path / "run"))
 
 
 @pytest.mark.parametrize("moved", [0, 3, 5])

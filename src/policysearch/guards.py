@@ -89,6 +89,31 @@ class RunGuard:
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0
         self._fits: set[int] = set()
+        self._check_plan(algorithm)
+
+    def _check_plan(self, algorithm: Any) -> None:
+        """Refuse, before the first ``ask``, a batch that the hyperparameters make too large.
+
+        An algorithm's ``ask`` may allocate per candidate (its weights, a sampled table) before
+        the request can be checked: an ES population of 10**9 filled 20 GB before failing. The
+        planned batch is its candidates (``n_sessions`` or ``population``) times the episodes
+        of each, each candidate costing about the size of one policy.
+        """
+        cfg = algorithm.config
+        candidates = getattr(cfg, "n_sessions", None) or getattr(cfg, "population", None)
+        if not candidates:
+            return
+        per = getattr(cfg, "episodes_per_candidate", None) or 1
+        # one candidate's policy: what the deterministic actor holds (its weights or table)
+        policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
+        need = int(candidates) * (int(per) * self.session_bytes + policy)
+        have = available_memory()
+        if have is not None and need > have:
+            raise ConfigError(
+                f"a batch of {int(candidates) * int(per):,} sessions of up to {self.horizon:,} steps "
+                f"needs about {format_bytes(need)} of memory, but {format_bytes(have)} is "
+                f"available; ask for fewer sessions"
+            )
 
     def check_request(self, iteration: int, request: Any) -> None:
         """Refuse a batch that cannot fit in the memory available now, or a policy not finite.

@@ -24,7 +24,7 @@ class ProgressBar:
     """Progress on stderr: iteration, env steps, mean and best return, elite threshold, steps/s.
 
     On a terminal, a rich progress bar. Otherwise (a log file, CI, ``nohup``) plain lines, never
-    cut: the first iteration's, then one every ``every`` seconds, and the last one's.
+    cut: one every ``every`` seconds, and the last iteration's at the end.
 
     Args:
         total: iterations planned, if known.
@@ -39,7 +39,6 @@ class ProgressBar:
         self.ticker = Ticker(every)
         self.printed = True  # nothing to repeat at the end
         if not sys.stderr.isatty():
-            self.ticker.last -= every  # the first iteration's line is due at once
             return
         console = Console(file=sys.stderr)
         self.progress = Progress(
