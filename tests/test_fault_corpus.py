@@ -488,6 +488,19 @@ NON_FINITE = {
 }
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "key"), [("ES", "reward_shift"), ("ES", "sigma"), ("CEM", "n_sessions"), ("CEM", "hidden")]
+)
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_the_python_api_refuses_non_finite_hyperparameters(algorithm: str, key: str, value: float) -> None:
+    import policysearch
+    from policysearch.errors import ConfigError
+
+    given = [value] if key == "hidden" else value
+    with pytest.raises(ConfigError, match=f"{key}.*not a finite number"):
+        getattr(policysearch, algorithm)("CartPole-v1", **{key: given})
+
+
 @pytest.mark.parametrize("case", sorted(NON_FINITE))
 def test_non_finite_values_are_refused_before_anything_is_written(
     case: str, existing: Path, tmp_path: Path
@@ -496,7 +509,8 @@ def test_non_finite_values_are_refused_before_anything_is_written(
     (tmp_path / "inf.yaml").write_text("hyperparameters:\n  smoothing: .inf\n")
     before = snapshot(existing)
     args = [a.format(tmp=tmp_path) for a in args]
-    code, _, err = cli(["train", *args, "--set", "n_sessions=20", *QUICK, "--out", existing, "--force"])
+    size = "population=8" if args[0] == "es" else "n_sessions=20"
+    code, _, err = cli(["train", *args, "--set", size, *QUICK, "--out", existing, "--force"])
     assert code == 2
     one_line(err, needle)
     if "testenvs" in args[2]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import shlex
 import signal
 import sys
@@ -108,20 +107,10 @@ def _merge_config(
     assigned = parse_assignments(sets)
     hyper.update(assigned)
     origin.update({f"hyperparameters.{k}": "--set" for k in assigned})
-    for key, value in hyper.items():
-        _check_finite(key, value)
     options["hyperparameters"] = hyper
     if sources is not None:
         sources.update(origin)
     return options
-
-
-def _check_finite(key: str, value: Any) -> None:
-    """Refuse infinity and NaN in a hyperparameter (YAML reads ``.inf`` and ``.nan`` as floats)."""
-    values = value if isinstance(value, list | tuple) else [value]
-    for item in values:
-        if isinstance(item, float) and not math.isfinite(item):
-            raise ConfigError(f"{key}={value!r} is not a finite number")
 
 
 @app.command()

@@ -88,6 +88,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value) and hint in (int, float):
+        raise ConfigError(f"{name}={value!r} is not a finite number")  # YAML reads .inf and .nan
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise ConfigError(f"{name} must be an integer, not {value!r}")
