@@ -77,7 +77,8 @@ class Dying(gym.Wrapper):
 
     ``$POLICYSEARCH_TEST_KILL_ONCE``: the first process to step after the file appears removes
     it and dies (one worker killed mid-share). ``$POLICYSEARCH_TEST_KILL_ALWAYS``: every process
-    that steps while the file exists dies (every worker lost).
+    that steps while the file exists dies (every worker lost). ``$POLICYSEARCH_TEST_SEGFAULT_ONCE``:
+    as KILL_ONCE, by a real segmentation fault (a read of address 0).
     """
 
     def __init__(self):
@@ -98,11 +99,23 @@ class Dying(gym.Wrapper):
                 pass
             else:
                 os.kill(os.getpid(), signal.SIGKILL)
+        segfault = os.environ.get("POLICYSEARCH_TEST_SEGFAULT_ONCE")
+        if segfault:
+            try:
+                os.unlink(segfault)
+            except FileNotFoundError:
+                pass
+            else:
+                import ctypes
+
+                ctypes.string_at(0)
         return self.env.step(action)
 
 
 gym.register("DyingCartPole-v1", entry_point=Dying, max_episode_steps=200)
-# -- envs that fail in one place each (the fault corpus, tests/test_faults.py) ------------------
+
+
+# -- envs that fail in one place each (the fault corpus, tests/test_fault_corpus.py) -----------
 
 
 class Fine(gym.Env):
