@@ -440,6 +440,21 @@ def test_signals_stop_other_commands_with_130_or_143_and_print_what_was_measured
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_long_final_evaluation_shows_progress_and_stops_with_130(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    args = ["train", "cem", "--env", "CartPole-v1", "--set", "n_sessions=50", "--max-iterations", "1"]
+    proc = start([*args, "--eval-episodes", 10**9, "--out", folder])
+    line = proc.stderr.readline()  # off a terminal: plain lines
+    assert line.startswith("final evaluation: evaluated "), line
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    err = "\n".join(line for line in err.splitlines() if not line.startswith("final evaluation: "))
+    one_line(err, f"interrupted; resume with: policysearch train --resume {folder}")
+    assert load_checkpoint(folder)[0]["iteration"] == 1 and not (folder / "summary.json").exists()
+    assert not (folder / LOCK).exists()
+
+
 def rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -299,7 +299,7 @@ def evaluate(
     """
     from .config import check_range
     from .evaluation import evaluation_parts
-    from .logging import Ticker
+    from .logging import EvaluationProgress
     from .sampling import make_sampler
     from .trainer import Trainer
 
@@ -312,16 +312,10 @@ def evaluate(
         sampler = make_sampler(opts.env_id, opts.n_envs, workers, backend=backend, address=address)
     actor = trainer.algorithm.greedy_actor()
     result = None
-    ticker = Ticker()
+    progress = EvaluationProgress(episodes)
     try:
         for result in evaluation_parts(actor, opts.env_id, episodes, seed, sampler=sampler):
-            if ticker.due() and result.episodes < episodes:
-                rate = result.episodes / ticker.elapsed
-                print(
-                    f"evaluated {result.episodes:,} of {episodes:,} episodes: mean "
-                    f"{result.mean:.4g} ({rate:,.0f} episodes/s)",
-                    file=sys.stderr,
-                )
+            progress.update(result.episodes, result.mean)
     except Interrupted as exc:
         if result is not None:
             print(json.dumps({**result.as_dict(), "interrupted": True}))

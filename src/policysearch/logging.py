@@ -111,3 +111,28 @@ class Ticker:
     def elapsed(self) -> float:
         """Seconds since the ticker was made."""
         return time.monotonic() - self.start
+
+
+class EvaluationProgress:
+    """A line on stderr every few seconds while a long evaluation runs (``evaluate``, the trainer's).
+
+    Args:
+        episodes: the episodes planned.
+        label: what is evaluated, if anything is to be named before the numbers.
+        every: seconds between lines.
+    """
+
+    def __init__(self, episodes: int, label: str = "", every: float = 5.0) -> None:
+        self.episodes, self.label = episodes, label
+        self.ticker = Ticker(every)
+
+    def update(self, episodes: int, mean: float) -> None:
+        """Print a line if one is due and the evaluation is not done (``episodes`` played so far)."""
+        if episodes < self.episodes and self.ticker.due():
+            rate = episodes / max(self.ticker.elapsed, 1e-9)
+            print(
+                f"{self.label}evaluated {episodes:,} of {self.episodes:,} episodes: mean {mean:.4g} "
+                f"({rate:,.0f} episodes/s)",
+                file=sys.stderr,
+                flush=True,
+            )

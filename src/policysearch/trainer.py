@@ -23,10 +23,10 @@ from .algorithms import Algorithm
 from .config import as_dict
 from .envs import episode_limit
 from .errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
-from .evaluation import Evaluation, evaluate_actor
+from .evaluation import Evaluation, evaluation_parts
 from .factory import make_run
 from .guards import RunGuard
-from .logging import Callback, ProgressBar
+from .logging import Callback, EvaluationProgress, ProgressBar
 from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plotting import plot_learning_curve
 from .presets import DEFAULT_MAX_ITERATIONS
@@ -251,9 +251,14 @@ class Trainer:
         return None
 
     def _evaluate(self, sampler: Sampler) -> Evaluation:
-        result = evaluate_actor(
-            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0, sampler=sampler
-        )
+        """The evaluation protocol's episodes (a long one in parts, with progress lines)."""
+        actor, episodes = self.algorithm.greedy_actor(), self.eval_episodes
+        progress = EvaluationProgress(episodes, "final evaluation: ") if self.progress else None
+        result = None
+        for result in evaluation_parts(actor, self.options.env_id, episodes, seed=0, sampler=sampler):
+            if progress is not None:
+                progress.update(result.episodes, result.mean)
+        assert result is not None
         self.eval_env_steps += result.env_steps
         return result
 
