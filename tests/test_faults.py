@@ -81,6 +81,39 @@ def test_lost_workers_exit_2_on_the_command_line(tmp_path: Path, monkeypatch, ca
     assert code == 2 and len(err.strip().splitlines()) == 1 and "gone" in err, err
 
 
+def test_a_worker_that_segfaults_is_restarted_by_the_command_line(tmp_path: Path) -> None:
+    """A real SIGSEGV in a worker costs only time: exit 0, no traceback, the same metrics."""
+    import os
+    import subprocess
+    import sys
+
+    flag = tmp_path / "segfault-once"
+    flag.touch()
+    env = dict(os.environ, POLICYSEARCH_TEST_SEGFAULT_ONCE=str(flag))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    env.pop("PYTHONFAULTHANDLER", None)
+    args = ["train", "cem", "--env", ENV, "--policy", "mlp", "--seed", "4", "--set", "n_sessions=24"]
+    args += ["--set", "hidden=[8]", "--max-iterations", "3", "--quiet"]
+    run = [sys.executable, "-m", "policysearch", *args]
+    killed = subprocess.run(
+        [*run, "--workers", "2", "--out", str(tmp_path / "killed")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 0, killed.stderr
+    assert not flag.exists(), "no worker stepped"
+    lines = killed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("no target given") and "Traceback" not in killed.stderr
+    assert restarts(tmp_path / "killed") == [1, 0, 0]
+    straight = subprocess.run(
+        [*run, "--out", str(tmp_path / "one")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert straight.returncode == 0, straight.stderr
+    assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "killed")
+
+
 def test_the_transports_give_the_same_sessions_and_count_their_bytes() -> None:
     from policysearch.envs import make_env
     from policysearch.policies.numpy_policy import NumpyActor

@@ -1,5 +1,7 @@
 """Small environments for tests, registered on import (``--env testenvs:Name-v0``)."""
 
+from typing import ClassVar
+
 import gymnasium as gym
 import numpy as np
 
@@ -75,7 +77,8 @@ class Dying(gym.Wrapper):
 
     ``$POLICYSEARCH_TEST_KILL_ONCE``: the first process to step after the file appears removes
     it and dies (one worker killed mid-share). ``$POLICYSEARCH_TEST_KILL_ALWAYS``: every process
-    that steps while the file exists dies (every worker lost).
+    that steps while the file exists dies (every worker lost). ``$POLICYSEARCH_TEST_SEGFAULT_ONCE``:
+    as KILL_ONCE, by a real segmentation fault (a read of address 0).
     """
 
     def __init__(self):
@@ -96,7 +99,166 @@ class Dying(gym.Wrapper):
                 pass
             else:
                 os.kill(os.getpid(), signal.SIGKILL)
+        segfault = os.environ.get("POLICYSEARCH_TEST_SEGFAULT_ONCE")
+        if segfault:
+            try:
+                os.unlink(segfault)
+            except FileNotFoundError:
+                pass
+            else:
+                import ctypes
+
+                ctypes.string_at(0)
         return self.env.step(action)
 
 
 gym.register("DyingCartPole-v1", entry_point=Dying, max_episode_steps=200)
+
+
+# -- envs that fail in one place each (the fault corpus, tests/test_fault_corpus.py) -----------
+
+
+class Fine(gym.Env):
+    """A well-behaved base: Box(2) observations, two actions, episodes of up to 10 steps."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+    render_mode = "rgb_array"
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, render_mode=None):
+        self.t = 0
+
+    def obs(self):
+        return np.zeros(2, np.float32)
+
+    def reward(self):
+        return 1.0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.obs(), self.reward(), False, False, {}
+
+    def render(self):
+        return np.zeros((8, 8, 3), np.uint8)
+
+
+class RaisingInit(Fine):
+    def __init__(self, render_mode=None):
+        raise RuntimeError("no licence for the simulator")
+
+
+class RaisingReset(Fine):
+    def reset(self, *, seed=None, options=None):
+        raise RuntimeError("the simulator would not start")
+
+
+class OldApiReset(Fine):
+    def reset(self, *, seed=None, options=None):
+        return self.obs()
+
+
+class OldApiStep(Fine):
+    def step(self, action):
+        return self.obs(), 1.0, False, {}
+
+
+class StringReward(Fine):
+    def reward(self):
+        return "one"
+
+
+class InfReward(Fine):
+    def reward(self):
+        return float("inf") if self.t == 4 else 1.0
+
+
+class HugeReward(Fine):
+    def reward(self):
+        return 1e308
+
+
+class NaNObs(Fine):
+    def obs(self):
+        return np.full(2, np.nan if self.t == 3 else 0.0, np.float32)
+
+
+class NaNObsReset(Fine):
+    def obs(self):
+        return np.full(2, np.nan, np.float32)
+
+
+class WrongShapeReset(Fine):
+    def obs(self):
+        return np.zeros(3, np.float32)
+
+
+class WrongShapeStep(Fine):
+    def obs(self):
+        return np.zeros(3 if self.t == 5 else 2, np.float32)
+
+
+class DiscreteOutOfRange(Fine):
+    observation_space = gym.spaces.Discrete(3)
+
+    def obs(self):
+        return 7 if self.t == 2 else 0
+
+
+class RaisingRender(Fine):
+    def render(self):
+        raise RuntimeError("no display")
+
+
+class HugeTable(Fine):
+    observation_space = gym.spaces.Discrete(10**12)
+
+    def obs(self):
+        return 0
+
+
+class Slow(Fine):
+    """Sleeps 2 ms a step: a run that lasts long enough to be signalled or locked."""
+
+    def step(self, action):
+        import time
+
+        time.sleep(0.002)
+        return super().step(action)
+
+
+class SlowRender(Fine):
+    """Renders in 10 ms: a video of its 1000-step episodes takes long enough to be signalled."""
+
+    def render(self):
+        import time
+
+        time.sleep(0.01)
+        return super().render()
+
+
+for _cls in (
+    Fine,
+    RaisingInit,
+    RaisingReset,
+    OldApiReset,
+    OldApiStep,
+    StringReward,
+    InfReward,
+    HugeReward,
+    NaNObs,
+    NaNObsReset,
+    WrongShapeReset,
+    WrongShapeStep,
+    DiscreteOutOfRange,
+    RaisingRender,
+    HugeTable,
+    Slow,
+):
+    gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)
+gym.register("SlowRender-v0", entry_point=SlowRender, max_episode_steps=1000)

@@ -31,7 +31,7 @@ the long-term loss, which is the point of the clickbait question).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -39,7 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_range
-from .errors import ConfigError
+from .errors import ConfigError, EnvError
 
 ContextFn = Callable[[np.ndarray], int]
 Unit = Literal["step", "episode"]
@@ -417,6 +417,10 @@ class RoundLog:
         return np.cumsum(self.regrets)
 
 
+#: Rounds :func:`play` records at a time (memory does not grow with the number of rounds).
+CHUNK_ROUNDS = 65_536
+
+
 def run(
     env: gym.Env[Any, Any],
     player: Player,
@@ -437,42 +441,93 @@ def run(
             user of the retention MDP), and its reward and regret are sums over its steps.
 
     Returns:
-        The per-round log.
+        The per-round log (for a number of rounds too large to keep, see :func:`play`).
 
     Raises:
         ConfigError: for ``rounds`` below 1 or an unknown ``unit``.
+        EnvError: if the environment fails or its info lacks ``"expected_rewards"``.
+    """
+    parts = list(play(env, player, rounds, seed, unit))
+    return RoundLog(
+        np.concatenate([p.rewards for p in parts]),
+        np.concatenate([p.expected for p in parts]),
+        np.concatenate([p.regrets for p in parts]),
+        np.concatenate([p.steps for p in parts]),
+        np.sum([p.action_counts for p in parts], axis=0),
+        parts[-1].episodes,
+    )
+
+
+def play(
+    env: gym.Env[Any, Any],
+    player: Player,
+    rounds: int,
+    seed: int | None = None,
+    unit: Unit = "step",
+    chunk: int = CHUNK_ROUNDS,
+) -> Iterator[RoundLog]:
+    """:func:`run`, yielding the log of every ``chunk`` rounds as they are played.
+
+    Each yielded log covers its own rounds (``action_counts`` too); its ``episodes`` counts the
+    episodes begun so far. The rounds played are the same whatever ``chunk`` is.
     """
     check_range("rounds", rounds, 1)
     if unit not in ("step", "episode"):
         raise ConfigError(f"unit={unit!r} is not one of 'step', 'episode'")
+    env_id = env.spec.id if env.spec is not None else type(env).__name__
     n_actions = int(getattr(env.action_space, "n", 0))
-    rewards = np.zeros(rounds)
-    expected = np.zeros(rounds)
-    regrets = np.zeros(rounds)
-    steps = np.zeros(rounds, dtype=np.int64)
-    counts = np.zeros(n_actions, dtype=np.int64)
-    observation, info = env.reset(seed=seed)
+    observation, info = _env_call(env_id, "reset", env.reset, seed=seed)
     episodes = 1
-    i = 0
-    while i < rounds:
-        values = np.asarray(info["expected_rewards"], dtype=np.float64)
-        action = int(player.act(observation, info))
-        next_observation, reward, terminated, truncated, next_info = env.step(action)
-        player.update(observation, action, float(reward), info)
-        rewards[i] += float(reward)
-        expected[i] += values[action]
-        regrets[i] += values.max() - values[action]
-        steps[i] += 1
-        counts[action] += 1
-        done = terminated or truncated
-        if unit == "step" or done:
-            i += 1
-        if done:
-            if i < rounds:
-                next_observation, next_info = env.reset()
-                episodes += 1
-        observation, info = next_observation, next_info
-    return RoundLog(rewards, expected, regrets, steps, counts, episodes)
+    played = 0
+    while played < rounds:
+        size = min(chunk, rounds - played)
+        rewards = np.zeros(size)
+        expected = np.zeros(size)
+        regrets = np.zeros(size)
+        steps = np.zeros(size, dtype=np.int64)
+        counts = np.zeros(n_actions, dtype=np.int64)
+        i = 0
+        while i < size:
+            values = _expected_rewards(env_id, info)
+            action = int(player.act(observation, info))
+            next_observation, reward, terminated, truncated, next_info = _env_call(
+                env_id, "step", env.step, action
+            )
+            player.update(observation, action, float(reward), info)
+            rewards[i] += float(reward)
+            expected[i] += values[action]
+            regrets[i] += values.max() - values[action]
+            steps[i] += 1
+            counts[action] += 1
+            done = terminated or truncated
+            if unit == "step" or done:
+                i += 1
+            if done:
+                if played + i < rounds:
+                    next_observation, next_info = _env_call(env_id, "reset", env.reset)
+                    episodes += 1
+            observation, info = next_observation, next_info
+        played += size
+        yield RoundLog(rewards, expected, regrets, steps, counts, episodes)
+
+
+def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call an env's method, turning its failure into an :class:`EnvError` naming the call."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as exc:
+        raise EnvError(f"environment {env_id!r} raised in {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _expected_rewards(env_id: str, info: Any) -> np.ndarray:
+    """The info's ``"expected_rewards"``, which the baselines and the regret need."""
+    try:
+        return np.asarray(info["expected_rewards"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise EnvError(
+            f"environment {env_id!r} gives no numeric 'expected_rewards' in its info; the bandit "
+            f"baselines need them (see policysearch/BannerAds-v0)"
+        ) from None
 
 
 def compare(

@@ -1,23 +1,29 @@
 """The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
 
-Exit status: 0 on success (also when the target was not reached), 2 for bad input with a one-line
-message on stderr, 1 for an internal failure, 130 when interrupted.
+Exit status: 0 on success (also when the target was not reached); 2 for bad input, an env that
+fails, or an OS error on a path the user gave, with a one-line message on stderr; 1 for a bug of
+ours (the traceback and a request to report it); 130 on SIGINT and 143 on SIGTERM, with one line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
-from . import __version__
+from . import __version__, interrupts
 from .config import load_yaml, parse_assignments
-from .errors import ConfigError, PolicySearchError
+from .errors import ConfigError, Interrupted, PolicySearchError
 from .registry import POLICY_KINDS, REGISTRY
+from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
 _ALGORITHMS_HELP = "Algorithm: " + "; ".join(f"{name}, {e.summary}" for name, e in REGISTRY.items()) + "."
 
@@ -78,7 +84,11 @@ def _merge_config(
     hyper: dict[str, Any] = {}
     origin: dict[str, str] = {}
     if path is not None:
-        for key, value in load_yaml(path).items():
+        try:
+            loaded = load_yaml(path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"config {str(path)!r} is not a text file (it is not UTF-8)") from None
+        for key, value in loaded.items():
             key = key.replace("-", "_")
             if key in ("hyperparameters", "set"):
                 if not isinstance(value, dict):
@@ -143,12 +153,35 @@ def train(
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
     import time
 
+    from .runfolder import recover
     from .tensorboard_logger import TensorBoardLogger
     from .trainer import Trainer, TrainOptions
 
     started = time.perf_counter()
 
     if resume is not None:
+        fixed = {
+            "ALGO": algo,
+            "--env": env,
+            "--policy": policy,
+            "--seed": seed,
+            "--eval-episodes": eval_episodes,
+            "--out": out,
+            "--config": config,
+            "--set": set_,
+            "--force": force or None,
+            "--no-preset": no_preset,
+            "--dry-run": dry_run or None,
+        }
+        refused = [flag for flag, value in fixed.items() if value is not None]
+        if refused:
+            raise ConfigError(
+                f"{refused[0]} cannot be given with --resume: the run continues with the algorithm, "
+                f"env, policy, seed, hyperparameters and folder stored in {str(resume)!r}; only "
+                f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend and "
+                f"--address may be given again"
+            )
+        recover(resume)  # refuses a folder in use; puts back a run that --force was replacing
         callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
         trainer = Trainer.resume(
             resume,
@@ -156,6 +189,7 @@ def train(
             max_iterations=max_iterations,
             callbacks=callbacks,
             progress=not quiet,
+            target=target,
             workers=workers,
             n_envs=n_envs,
             backend=backend,
@@ -206,14 +240,31 @@ def train(
             entry.classes()
         started = time.perf_counter()
         trainer = Trainer(options, callbacks=callbacks, progress=not quiet, force=force)
-    summary = trainer.train(clock_start=started)
-    verdict = "solved" if summary["solved"] else "not solved"
+    try:
+        summary = trainer.train(clock_start=started)
+    except Interrupted as exc:
+        exc.hint = _resume_hint(trainer)
+        raise
+    if summary["target"] is None:
+        verdict = "no target given"
+    else:
+        verdict = "solved" if summary["solved"] else f"not solved (target {summary['target']:g})"
     print(
         f"{verdict}: eval mean {summary['eval_mean_return']:.4g} ± {summary['eval_std_return']:.3g} "
         f"over {summary['eval_episodes']} episodes after {summary['iterations']} iterations, "
         f"{summary['env_steps']:,} env steps, {summary['wall_time_s']:.1f} s -> {trainer.folder}",
         file=sys.stderr,
     )
+
+
+def _resume_hint(trainer: Any) -> str:
+    """What to do after an interrupted training: resume it, if it has written a checkpoint."""
+    run = trainer.held
+    if run is not None and run.committed:
+        return f"resume with: policysearch train --resume {shlex.quote(str(trainer.folder))}"
+    if run is not None and run.replaces:
+        return f"no checkpoint was written: the run that was in {trainer.folder} is unchanged"
+    return "no checkpoint was written: nothing to resume"
 
 
 @app.command()
@@ -247,25 +298,39 @@ def evaluate(
     address: Annotated[str | None, typer.Option(help="Ray address (HOST:PORT or auto).")] = None,
     workers: Annotated[int, typer.Option(help="Workers the episodes are spread over.")] = 1,
 ) -> None:
-    """Evaluate the deterministic policy of a run; prints one JSON object."""
+    """Evaluate the deterministic policy of a run; prints one JSON object.
+
+    A long evaluation prints a progress line to stderr every few seconds; interrupted, it prints
+    the object for the episodes played so far (with ``"interrupted": true``).
+    """
     from .config import check_range
-    from .evaluation import evaluate_actor
+    from .evaluation import evaluation_parts
+    from .logging import EvaluationProgress
     from .sampling import make_sampler
     from .trainer import Trainer
 
-    check_range("episodes", episodes, 1)
-    check_range("seed", seed, 0)
+    check_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
+    check_range("seed", seed, 0, max_evaluation_seed(episodes))
     trainer = Trainer.resume(folder, workers=workers, backend=backend, address=address)
     opts = trainer.options
     sampler = None
     if backend != "local" or workers > 1:
         sampler = make_sampler(opts.env_id, opts.n_envs, workers, backend=backend, address=address)
+    actor = trainer.algorithm.greedy_actor()
+    result = None
+    progress = EvaluationProgress(episodes)
     try:
-        actor = trainer.algorithm.greedy_actor()
-        result = evaluate_actor(actor, opts.env_id, episodes, seed, sampler=sampler)
+        for result in evaluation_parts(actor, opts.env_id, episodes, seed, sampler=sampler):
+            progress.update(result.episodes, result.mean)
+    except Interrupted as exc:
+        if result is not None:
+            print(json.dumps({**result.as_dict(), "interrupted": True}))
+            exc.hint = f"printed the result of the {result.episodes:,} of {episodes:,} episodes played"
+        raise
     finally:
         if sampler is not None:
             sampler.close()
+    assert result is not None
     print(json.dumps(result.as_dict()))
 
 
@@ -281,7 +346,7 @@ def record(
     from .recording import record_episode
     from .trainer import Trainer
 
-    check_range("seed", seed, 0)
+    check_range("seed", seed, 0, max_evaluation_seed(1))
     trainer = Trainer.resume(folder)
     video = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
     print(
@@ -323,9 +388,10 @@ def bandit(
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
-    from .bandits import BASELINES, make_player, run
+    from .bandits import BASELINES, make_player, play
     from .config import check_range
     from .envs import make_env
+    from .logging import Ticker
 
     if method not in BASELINES:
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
@@ -339,21 +405,41 @@ def bandit(
         player = make_player(method, environment, seed=seed, **parse_assignments(set_ or []))
     except TypeError as exc:
         raise ConfigError(f"invalid option for {method}: {exc}") from None
-    log = run(environment, player, rounds, seed=seed, unit="episode" if per_user else "step")
-    print(
-        json.dumps(
-            {
-                "method": method,
-                "env_id": env,
-                "rounds": rounds,
-                "seed": seed,
-                "mean_reward": float(log.rewards.mean()),
-                "cumulative_reward": float(log.rewards.sum()),
-                "cumulative_regret": float(log.regrets.sum()),
-                "action_counts": [int(c) for c in log.action_counts],
-            }
-        )
-    )
+    reward = regret = 0.0
+    played = 0
+    counts = np.zeros(int(getattr(environment.action_space, "n", 0)), dtype=np.int64)
+
+    def report(**extra: Any) -> None:
+        record = {
+            "method": method,
+            "env_id": env,
+            "rounds": played,
+            "seed": seed,
+            "mean_reward": reward / played,
+            "cumulative_reward": reward,
+            "cumulative_regret": regret,
+            "action_counts": [int(c) for c in counts],
+        }
+        print(json.dumps({**record, **extra}))
+
+    ticker = Ticker()
+    try:
+        for part in play(environment, player, rounds, seed=seed, unit="episode" if per_user else "step"):
+            reward += float(part.rewards.sum())
+            regret += float(part.regrets.sum())
+            counts += part.action_counts
+            played += part.rewards.size
+            if ticker.due() and played < rounds:
+                print(
+                    f"played {played:,} of {rounds:,} rounds: mean reward {reward / played:.4g}",
+                    file=sys.stderr,
+                )
+    except Interrupted as exc:
+        if played:
+            report(interrupted=True)
+            exc.hint = f"printed the result of the {played:,} of {rounds:,} rounds played"
+        raise
+    report()
 
 
 def _one_line_warning(
@@ -368,29 +454,79 @@ def _one_line_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
+#: OS errors that the user's machine or paths cause (exit 2), whatever the path.
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and maps errors to exit codes and one-line messages."""
+    """Entry point: runs the app and maps errors to exit codes and one-line messages.
+
+    0 on success; 2 for bad input, an env that fails, or an OS error on a path the user gave; 1
+    for a bug of ours (with the traceback); 130 on SIGINT and 143 on SIGTERM.
+    """
     import warnings
 
     warnings.showwarning = _one_line_warning
+    restore = interrupts.install()
+    try:
+        status = _run(argv)
+    finally:
+        restore()
+    if status:
+        sys.exit(status)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command; returns its exit status, having printed the one line that explains it."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="policysearch", standalone_mode=False)
+        result = command.main(args=argv, prog_name="policysearch", standalone_mode=False)
+    except Interrupted as exc:
+        print(_interrupted_line(exc), file=sys.stderr)
+        return exc.exit_status
     except PolicySearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             command.main(args=["--help"], prog_name="policysearch", standalone_mode=False)
         else:
             print(f"error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, typer.Abort):
-        print("interrupted; continue with: policysearch train --resume DIR", file=sys.stderr)
-        sys.exit(130)
+        return 2
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        return 130
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # an internal failure: show where, exit 1
-        traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+        return int(exc.exit_code)
+    except MemoryError as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        print(f"error: out of memory{detail}; ask for less (fewer sessions or episodes)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None and exc.errno not in _USER_ERRNOS:
+            return _internal_error(exc)
+        path = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"error: {path}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
+    # typer turns a KeyboardInterrupt it sees into exit status 130, returned in this mode
+    if result == 130:
+        print("interrupted", file=sys.stderr)
+    return result if isinstance(result, int) else 0
+
+
+def _interrupted_line(exc: Interrupted) -> str:
+    name = "" if exc.signum == signal.SIGINT else f" ({signal.Signals(exc.signum).name})"
+    return f"interrupted{name}; {exc.hint}" if exc.hint else f"interrupted{name}"
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A failure of ours: the traceback, then one line asking for a report; exit status 1."""
+    traceback.print_exception(exc)
+    print(
+        f"internal error: {type(exc).__name__}: {exc} -- this is a bug in policysearch "
+        f"{__version__}; please report it with the traceback above",
+        file=sys.stderr,
+    )
+    return 1

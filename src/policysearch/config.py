@@ -7,6 +7,7 @@ Every hyperparameter dataclass validates itself on construction (``__post_init__
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 import warnings
@@ -31,7 +32,10 @@ def check_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
-    """Raise :class:`ConfigError` unless ``value`` lies in the interval, naming the field.
+    """Raise :class:`ConfigError` unless ``value`` is finite and lies in the interval, naming the field.
+
+    Infinity and NaN are refused whatever the bounds: no option or hyperparameter means
+    anything with them (an unbounded side is written ``None``).
 
     Args:
         name: the field's name, as the user writes it.
@@ -41,15 +45,22 @@ def check_range(
         low_open: exclude ``low`` itself.
         high_open: exclude ``high`` itself.
     """
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={value!r} is not a finite number")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high or value != value:  # value != value catches NaN
-        left = "-inf" if low is None else f"{low:g}"
-        right = "inf" if high is None else f"{high:g}"
+    if too_low or too_high:
+        left = "-inf" if low is None else _bound(low)
+        right = "inf" if high is None else _bound(high)
         opening = "(" if low_open or low is None else "["
         closing = ")" if high_open or high is None else "]"
         interval = f"{opening}{left}, {right}{closing}"
         raise ConfigError(f"{name}={value!r} is out of range: it must lie in {interval}")
+
+
+def _bound(value: float) -> str:
+    """A bound as the user would write it (integers in full, floats shortest)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
@@ -77,6 +88,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value) and hint in (int, float):
+        raise ConfigError(f"{name}={value!r} is not a finite number")  # YAML reads .inf and .nan
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise ConfigError(f"{name} must be an integer, not {value!r}")

@@ -1,6 +1,12 @@
-"""Exceptions that mean "bad input": the CLI turns them into a one-line message and exit status 2."""
+"""Exceptions that mean "bad input": the CLI turns them into a one-line message and exit status 2.
+
+:class:`Interrupted` is apart: a signal (SIGINT, SIGTERM) stopped the command, and the CLI exits
+with 128 plus the signal's number.
+"""
 
 from __future__ import annotations
+
+import signal
 
 
 class PolicySearchError(Exception):
@@ -21,3 +27,29 @@ class CheckpointError(PolicySearchError):
 
 class BackendError(PolicySearchError):
     """The sampling backend cannot run: Ray missing or unreachable, too few CPUs, every worker lost."""
+
+
+class RunFolderError(PolicySearchError):
+    """The run folder cannot be used: not writable, in use by another run, or holding another run."""
+
+
+class Interrupted(BaseException):
+    """A signal stopped the command (raised by the CLI's handlers of SIGINT and SIGTERM).
+
+    Like :class:`KeyboardInterrupt` it is not an :class:`Exception`, so that no ``except
+    Exception`` on the way (an env's error handling, say) mistakes it for a failure.
+
+    Attributes:
+        signum: the signal's number.
+        hint: what the user can do next (set by the command that was interrupted), or None.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.hint: str | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's convention: 128 plus the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum

@@ -1,40 +1,66 @@
-"""The evaluation protocol: the deterministic policy over fresh episodes with held-out seeds."""
+"""The evaluation protocol: the deterministic policy over fresh episodes with held-out seeds.
+
+A long evaluation is played in parts small enough for memory (:func:`evaluation_parts`), so that
+its memory does not grow with the number of episodes; the mean and standard deviation of the
+parts are combined exactly as those of one batch would be (to rounding).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from .config import check_range
+from .envs import episode_limit, make_env
+from .errors import EnvError
+from .guards import available_memory, step_bytes
 from .policies.base import Actor
-from .sampling import Sampler, make_runner
+from .sampling import Sampler, make_runner, vector_dynamics
 from .seeding import evaluation_seeds
+
+#: Memory one part of an evaluation may hold (its sessions' arrays), at most.
+PART_BYTES = 256 * 10**6
+#: Episodes of one part, at most.
+PART_EPISODES = 100_000
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Result of an evaluation."""
+    """Result of an evaluation: the returns' count, mean and standard deviation, and env steps.
 
-    returns: np.ndarray
+    ``returns`` holds every episode's return when the evaluation was played in one part (None
+    for a longer one, whose memory does not grow with its episodes).
+    """
+
+    episodes: int
+    mean: float
+    std: float
     env_steps: int
+    returns: np.ndarray | None = None
 
-    @property
-    def mean(self) -> float:
-        """Mean return."""
-        return float(self.returns.mean())
+    @classmethod
+    def of(cls, returns: np.ndarray, env_steps: int) -> Evaluation:
+        """The evaluation of these returns."""
+        return cls(int(returns.size), float(returns.mean()), float(returns.std()), int(env_steps), returns)
 
-    @property
-    def std(self) -> float:
-        """Standard deviation of the returns."""
-        return float(self.returns.std())
+    def combine(self, other: Evaluation) -> Evaluation:
+        """Both evaluations as one (Chan, Golub and LeVeque's pairwise update of mean and variance)."""
+        n = self.episodes + other.episodes
+        delta = other.mean - self.mean
+        mean = self.mean + delta * other.episodes / n
+        m2 = (
+            self.std**2 * self.episodes
+            + other.std**2 * other.episodes
+            + delta**2 * self.episodes * other.episodes / n
+        )
+        return Evaluation(n, mean, math.sqrt(m2 / n), self.env_steps + other.env_steps)
 
     def as_dict(self) -> dict[str, float | int]:
         """The contract's JSON object: mean_return, std_return, episodes."""
-        return {
-            "mean_return": self.mean,
-            "std_return": self.std,
-            "episodes": int(self.returns.size),
-        }
+        return {"mean_return": self.mean, "std_return": self.std, "episodes": self.episodes}
 
 
 def evaluate_actor(
@@ -49,14 +75,69 @@ def evaluate_actor(
 
     Reset seeds come from :func:`~policysearch.seeding.evaluation_seeds`, disjoint from every
     seed used in training. With a ``sampler``, the episodes are spread over its workers (the
-    same returns as in this process).
+    same returns as in this process). Memory does not grow with ``episodes`` (see
+    :func:`evaluation_parts`).
+
+    Raises:
+        ConfigError: for fewer than one episode.
+        EnvError: if the environment fails or returns a non-finite reward.
     """
-    if sampler is not None:
-        sessions = sampler.run(actor, evaluation_seeds(episodes, seed))
-        return Evaluation(sessions.returns, sessions.env_steps)
-    runner = make_runner(env_id, min(n_envs, episodes))
+    check_range("episodes", episodes, 1)
+    result = None
+    for part in evaluation_parts(actor, env_id, episodes, seed, n_envs, sampler):
+        result = part
+    assert result is not None
+    return result
+
+
+def evaluation_parts(
+    actor: Actor,
+    env_id: str,
+    episodes: int,
+    seed: int = 0,
+    n_envs: int = 32,
+    sampler: Sampler | None = None,
+) -> Iterator[Evaluation]:
+    """Evaluate in parts; yields the evaluation of all episodes played so far after each part.
+
+    A part holds as many episodes as fit in :data:`PART_BYTES` at the env's time limit (at most
+    :data:`PART_EPISODES`, and a quarter of the memory available), but no fewer than the envs
+    stepped side by side; the trainer's evaluations (100 or 1000 episodes) are one part for the
+    classic-control and toy-text tasks.
+    """
+    part = part_episodes(env_id, episodes, n_envs)
+    runner = make_runner(env_id, min(n_envs, episodes)) if sampler is None else None
+    play = runner.run if runner is not None else sampler.run  # type: ignore[union-attr]
     try:
-        sessions = runner.run(actor, evaluation_seeds(episodes, seed))
+        total: Evaluation | None = None
+        for first in range(0, episodes, part):
+            n = min(part, episodes - first)
+            seeds = evaluation_seeds(n, seed, first)
+            sessions = play(actor, seeds)
+            result = Evaluation.of(sessions.returns, sessions.env_steps)
+            if not math.isfinite(result.mean):
+                raise EnvError(f"environment {env_id!r} returned non-finite rewards in the evaluation")
+            total = result if total is None else total.combine(result)
+            yield total
     finally:
-        runner.close()
-    return Evaluation(sessions.returns, sessions.env_steps)
+        if runner is not None:
+            runner.close()
+
+
+def part_episodes(env_id: str, episodes: int, n_envs: int = 32) -> int:
+    """Episodes of one part of an evaluation of ``env_id`` (see :func:`evaluation_parts`).
+
+    At least ``n_envs`` (and 64, what a vectorised runner steps at once), so that every env
+    slot has an episode to play.
+    """
+    env = make_env(env_id)
+    try:
+        objects = vector_dynamics(env) is None  # envs stepped as objects cost more per step
+        per_episode = episode_limit(env_id) * step_bytes(env.observation_space, env.action_space, objects)
+    finally:
+        env.close()
+    budget = PART_BYTES
+    have = available_memory()
+    if have is not None:
+        budget = min(budget, have // 4)
+    return min(episodes, max(n_envs, 64, min(PART_EPISODES, budget // per_episode)))

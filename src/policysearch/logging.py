@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -20,15 +21,25 @@ class Callback(Protocol):
 
 
 class ProgressBar:
-    """A rich progress bar on stderr: iteration, mean and best return, elite threshold, steps/s.
+    """Progress on stderr: iteration, env steps, mean and best return, elite threshold, steps/s.
+
+    On a terminal, a rich progress bar. Otherwise (a log file, CI, ``nohup``) plain lines, never
+    cut: one every ``every`` seconds, and the last iteration's at the end.
 
     Args:
         total: iterations planned, if known.
         description: the label (algorithm and env).
         start: iterations already done (on resume).
+        every: seconds between plain lines.
     """
 
-    def __init__(self, total: int | None, description: str, start: int = 0) -> None:
+    def __init__(self, total: int | None, description: str, start: int = 0, every: float = 5.0) -> None:
+        self.total, self.description = total, description
+        self.progress: Progress | None = None
+        self.ticker = Ticker(every)
+        self.printed = True  # nothing to repeat at the end
+        if not sys.stderr.isatty():
+            return
         console = Console(file=sys.stderr)
         self.progress = Progress(
             TextColumn("{task.description}"),
@@ -49,7 +60,7 @@ class ProgressBar:
         self.progress.start()
 
     def on_iteration(self, iteration: int, metrics: dict[str, Any]) -> None:
-        """Advance the bar and show the iteration's numbers."""
+        """Advance the bar (or print a line when one is due) with the iteration's numbers."""
         parts = [f"mean {metrics['mean_return']:.3g}", f"best {metrics['max_return']:.3g}"]
         if "elite_threshold" in metrics:
             parts.append(f"elite≥{metrics['elite_threshold']:.3g}")
@@ -57,8 +68,71 @@ class ProgressBar:
         if metrics.get("worker_restarts"):
             lost = metrics["worker_restarts"]
             parts.append(f"{lost} worker{'s' if lost > 1 else ''} lost, shares re-run")
-        self.progress.update(self.task, completed=iteration, stats="  ".join(parts))
+        if self.progress is not None:
+            self.progress.update(self.task, completed=iteration, stats="  ".join(parts))
+            return
+        of = f"/{self.total}" if self.total else ""
+        self._line = (
+            f"{self.description}: iteration {iteration}{of}, {metrics.get('env_steps', 0):,} env "
+            f"steps, {', '.join(parts)}"
+        )
+        self.printed = self.ticker.due() or bool(metrics.get("worker_restarts"))
+        if self.printed:
+            print(self._line, file=sys.stderr, flush=True)
 
     def on_end(self, summary: dict[str, Any]) -> None:
-        """Stop drawing."""
-        self.progress.stop()
+        """Stop drawing (off a terminal: the last iteration's line, if it was not printed)."""
+        if self.progress is not None:
+            self.progress.stop()
+        elif not self.printed:
+            print(self._line, file=sys.stderr, flush=True)
+
+
+class Ticker:
+    """Says when a progress line is due: at most one every ``every`` seconds (the first after one).
+
+    Args:
+        every: seconds between lines.
+    """
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.start = self.last = time.monotonic()
+
+    def due(self) -> bool:
+        """True if a line is due now (and counts it as printed)."""
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the ticker was made."""
+        return time.monotonic() - self.start
+
+
+class EvaluationProgress:
+    """A line on stderr every few seconds while a long evaluation runs (``evaluate``, the trainer's).
+
+    Args:
+        episodes: the episodes planned.
+        label: what is evaluated, if anything is to be named before the numbers.
+        every: seconds between lines.
+    """
+
+    def __init__(self, episodes: int, label: str = "", every: float = 5.0) -> None:
+        self.episodes, self.label = episodes, label
+        self.ticker = Ticker(every)
+
+    def update(self, episodes: int, mean: float) -> None:
+        """Print a line if one is due and the evaluation is not done (``episodes`` played so far)."""
+        if episodes < self.episodes and self.ticker.due():
+            rate = episodes / max(self.ticker.elapsed, 1e-9)
+            print(
+                f"{self.label}evaluated {episodes:,} of {self.episodes:,} episodes: mean {mean:.4g} "
+                f"({rate:,.0f} episodes/s)",
+                file=sys.stderr,
+                flush=True,
+            )

@@ -45,16 +45,33 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         fps: frames per second of the video.
 
     Raises:
-        ConfigError: for another suffix or a non-positive fps.
+        ConfigError: for another suffix, a non-positive fps, or a path that cannot be written.
         EnvError: if the environment cannot render frames, or the rendered replay diverges.
     """
-    import imageio.v2 as imageio
-
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
     if fps < 1:
         raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
+    if path.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
+    try:  # before the episode is played: the folder must take the file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+        tmp.touch()
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"cannot write the video to {str(path)!r}: its folder is a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        return _record(actor, env_id, path, tmp, seed, fps)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _record(actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: int) -> Recording:
+    import imageio.v2 as imageio
+
     reset_seed = int(evaluation_seeds(1, seed)[0])
     runner = make_runner(env_id, 1)
     try:
@@ -64,8 +81,6 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         runner.close()
     episode = sessions.session(0)
     frames = _replay(env_id, reset_seed, start, episode.actions, episode.rewards)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".gif":
         imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
     else:
@@ -88,23 +103,36 @@ def _replay(
     except EnvError as exc:
         raise EnvError(f"cannot render {env_id!r}: {exc}") from None
     try:
-        env.reset(seed=reset_seed)
+        _env_call(env_id, "reset", env.reset, seed=reset_seed)
         if start is not None:
             env.unwrapped.state = start.copy()  # type: ignore[attr-defined]
-        frames: list[Any] = [env.render()]
+        frames: list[Any] = [_env_call(env_id, "render", env.render)]
         if frames[0] is None:
             raise EnvError(f"environment {env_id!r} does not render rgb_array frames")
         rewards = []
-        for action in actions:
+        for t, action in enumerate(actions, 1):
             step = action.item() if np.ndim(action) == 0 else action
-            _, reward, _, _, _ = env.step(step)
+            _, reward, _, _, _ = _env_call(env_id, f"step {t}", env.step, step)
             rewards.append(float(reward))
-            frames.append(env.render())
+            frames.append(_env_call(env_id, "render", env.render))
+            if np.shape(frames[-1]) != np.shape(frames[0]):
+                raise EnvError(
+                    f"environment {env_id!r} rendered a frame of shape {np.shape(frames[-1])} after "
+                    f"frames of shape {np.shape(frames[0])}"
+                )
     finally:
-        env.close()
+        _env_call(env_id, "close", env.close)
     if not np.array_equal(rewards, expected):
         raise EnvError(
             f"the rendered replay of {env_id!r} earned {sum(rewards)}, not the episode's "
             f"{float(np.sum(expected))}: the env does not replay its episodes exactly"
         )
     return frames
+
+
+def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call an env's method, turning its failure into an :class:`EnvError` naming the call."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as exc:
+        raise EnvError(f"environment {env_id!r} raised in {what}: {type(exc).__name__}: {exc}") from exc

@@ -23,6 +23,10 @@ import numpy as np
 EVAL_SEED_BASE = 2**40
 #: Training reset seeds are drawn from ``[0, TRAIN_SEED_LIMIT)``.
 TRAIN_SEED_LIMIT = 2**31
+#: Evaluation seed ``s`` starts its episodes' reset seeds at ``EVAL_SEED_BASE + s * EVAL_SEED_STRIDE``.
+EVAL_SEED_STRIDE = 10**9
+#: Most episodes of one evaluation: their reset seeds must fit an int64.
+MAX_EVAL_EPISODES = 2**63 - EVAL_SEED_BASE
 
 _INIT, _ITERATION = 0, 1
 
@@ -79,15 +83,22 @@ def request_seeds(rng: np.random.Generator, n: int, common: int = 0) -> tuple[np
     return session_reset_seeds(rng, n, common), train_reset_seeds(rng, n)
 
 
-def evaluation_seeds(n: int, seed: int = 0) -> np.ndarray:
+def evaluation_seeds(n: int, seed: int = 0, first: int = 0) -> np.ndarray:
     """Reset seeds of ``n`` evaluation episodes, disjoint from every training seed.
 
     Args:
         n: number of episodes.
-        seed: the evaluation seed; different values give disjoint sets of episodes.
+        seed: the evaluation seed; different values give disjoint sets of episodes (of up to
+            :data:`EVAL_SEED_STRIDE` episodes each).
+        first: index of the first episode (to draw a long evaluation in parts).
     """
-    start = EVAL_SEED_BASE + int(seed) * 10**9
+    start = EVAL_SEED_BASE + int(seed) * EVAL_SEED_STRIDE + int(first)
     return np.arange(start, start + n, dtype=np.int64)
+
+
+def max_evaluation_seed(episodes: int) -> int:
+    """The largest evaluation seed whose ``episodes`` reset seeds fit numpy's int64 (-1: none does)."""
+    return (2**63 - EVAL_SEED_BASE - int(episodes)) // EVAL_SEED_STRIDE
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

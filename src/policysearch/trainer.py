@@ -10,7 +10,6 @@ The trainer computes the batch's ``mean_return`` and ``max_return`` itself from 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,19 +21,21 @@ import numpy as np
 from . import __version__
 from .algorithms import Algorithm
 from .config import as_dict
-from .errors import BackendError, CheckpointError, ConfigError, PolicySearchError
-from .evaluation import Evaluation, evaluate_actor
+from .envs import episode_limit
+from .errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
+from .evaluation import Evaluation, evaluation_parts
 from .factory import make_run
-from .logging import Callback, ProgressBar
+from .guards import RunGuard
+from .logging import Callback, EvaluationProgress, ProgressBar
 from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plotting import plot_learning_curve
 from .presets import DEFAULT_MAX_ITERATIONS
 from .runfolder import (
     CHECKPOINT,
     CURVE,
-    RUN_FILES,
     SUMMARY,
     MetricsLog,
+    RunFolder,
     load_checkpoint,
     read_metrics,
     save_checkpoint,
@@ -44,6 +45,8 @@ from .sampling import Sampler, make_sampler
 from .seeding import SeedTree
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
+#: Options a resumed run may change: its budgets, and where it samples.
+RESUMABLE = ("max_iterations", "max_seconds", "target", "workers", "n_envs", "backend", "address")
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class Trainer:
             self.prior_wall = resumed.wall_time_s
             self.last_returns = resumed.arrays.get("trainer.last_returns")
         self._started: float | None = None
-        self._log: MetricsLog | None = None
+        #: The run folder while this trainer holds it (from the first train() call on).
+        self._held: RunFolder | None = None
 
     @property
     def algorithm(self) -> Algorithm:
@@ -139,6 +143,11 @@ class Trainer:
         """The run's seed tree."""
         return self.run.seeds
 
+    @property
+    def held(self) -> RunFolder | None:
+        """The run folder as this trainer holds it (None before the first :meth:`train`)."""
+        return self._held
+
     @classmethod
     def resume(
         cls,
@@ -147,31 +156,36 @@ class Trainer:
         max_iterations: int | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
-        **placement: Any,
+        **changes: Any,
     ) -> Trainer:
         """Continue the run in ``folder`` from its checkpoint; budgets may be given again.
 
-        ``placement`` may give again where it runs (``workers``, ``n_envs``, ``backend``,
-        ``address``; None keeps the stored value): the same seed gives the same run on any.
+        Args:
+            folder: the run folder.
+            max_seconds: a new wall-time budget (of the whole run).
+            max_iterations: a new iteration budget (of the whole run).
+            callbacks: watchers.
+            progress: show a progress bar.
+            **changes: other options of :data:`RESUMABLE` to change (``target``, ``workers``,
+                ...); None keeps the stored value. The same seed gives the same run wherever
+                it samples.
 
         Raises:
             CheckpointError: if the folder has no readable checkpoint.
+            ConfigError: for an option that cannot change on resume.
         """
+        changes = {"max_seconds": max_seconds, "max_iterations": max_iterations, **changes}
+        fixed = sorted(set(changes) - set(RESUMABLE))
+        if fixed:
+            raise ConfigError(f"{fixed[0]} cannot change when a run resumes (only {', '.join(RESUMABLE)})")
         folder = Path(folder)
         meta, arrays = load_checkpoint(folder)
         try:
             stored = dict(meta["options"])
             stored["out"] = str(folder)
             stored["hyperparameters"] = meta["hyperparameters"]
-            if max_seconds is not None:
-                stored["max_seconds"] = max_seconds
-            if max_iterations is not None:
-                stored["max_iterations"] = max_iterations
-            unknown = set(placement) - {"workers", "n_envs", "backend", "address"}
-            if unknown:
-                raise ConfigError(f"a resumed run cannot change {', '.join(sorted(unknown))}")
-            stored.update({k: v for k, v in placement.items() if v is not None})
-            if placement.get("backend") == "local" and placement.get("address") is None:
+            stored.update({k: v for k, v in changes.items() if v is not None})
+            if changes.get("backend") == "local" and changes.get("address") is None:
                 stored["address"] = None
             resumed = Resumed.from_checkpoint(meta, arrays)
             return cls(TrainOptions(**stored), callbacks, progress, resumed=resumed)
@@ -184,23 +198,14 @@ class Trainer:
 
     # -- the run folder -------------------------------------------------------------------------
 
-    def _prepare_folder(self) -> MetricsLog:
-        folder = self.folder
-        if self.resumed:
-            return MetricsLog(folder, keep_until=self.iteration)
-        existing = [name for name in RUN_FILES if (folder / name).exists()]
-        if existing and not self.force:
-            raise ConfigError(
-                f"run folder {str(folder)!r} already holds a run; continue it with "
-                f"--resume {folder}, replace it with --force, or choose another --out"
-            )
-        if folder.exists() and not folder.is_dir():
-            raise ConfigError(f"run folder {str(folder)!r} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            path = folder / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return MetricsLog(folder)
+    def _open_run(self) -> RunFolder:
+        """Hold the run folder: a new run's (written at its first checkpoint), or reopen this one's."""
+        if self.resumed or (self._held is not None and self._held.committed):
+            return RunFolder.reopen(self.folder, self.iteration, self.episodes)
+        opts = self.options
+        return RunFolder.create(
+            self.folder, opts.algorithm, opts.env_id, self.policy, opts.seed, force=self.force
+        )
 
     def _wall(self) -> float:
         """Wall time of the run: what earlier sessions spent, plus this :meth:`train` call's so far."""
@@ -225,7 +230,12 @@ class Trainer:
         arrays = self.algorithm.state_arrays()
         if self.last_returns is not None:
             arrays["trainer.last_returns"] = self.last_returns
-        save_checkpoint(self.folder if folder is None else folder, meta, arrays)
+        if folder is None and self._held is not None and self._held.is_open:
+            self._held.save_checkpoint(meta, arrays)
+        else:
+            if self._held is not None:
+                meta["run_id"] = self._held.identity.run_id
+            save_checkpoint(self.folder if folder is None else folder, meta, arrays)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -241,9 +251,14 @@ class Trainer:
         return None
 
     def _evaluate(self, sampler: Sampler) -> Evaluation:
-        result = evaluate_actor(
-            self.algorithm.greedy_actor(), self.options.env_id, self.eval_episodes, seed=0, sampler=sampler
-        )
+        """The evaluation protocol's episodes (a long one in parts, with progress lines)."""
+        actor, episodes = self.algorithm.greedy_actor(), self.eval_episodes
+        progress = EvaluationProgress(episodes, "final evaluation: ") if self.progress else None
+        result = None
+        for result in evaluation_parts(actor, self.options.env_id, episodes, seed=0, sampler=sampler):
+            if progress is not None:
+                progress.update(result.episodes, result.mean)
+        assert result is not None
         self.eval_env_steps += result.env_steps
         return result
 
@@ -268,6 +283,8 @@ class Trainer:
 
     def train(self, clock_start: float | None = None) -> dict[str, Any]:
         """Run until the target is confirmed or a budget is spent; returns summary.json's content.
+
+        The run folder is locked while the run trains (a second writer is refused).
 
         Args:
             clock_start: when this session of the run began (``time.perf_counter()``); default
@@ -294,46 +311,57 @@ class Trainer:
             self.prior_wall, self._started = self._wall(), None
 
     def _train(self, sampler: Sampler) -> dict[str, Any]:
-        if self._log is None:
-            self._log = self._prepare_folder()
-        metrics_log = self._log
+        self._held = held = self._open_run()
+        try:
+            return self._loop(sampler, held.metrics)
+        finally:
+            held.close()
+
+    def _loop(self, sampler: Sampler, metrics_log: MetricsLog) -> dict[str, Any]:
         opts = self.options
         watchers = list(self.callbacks)
         if self.progress:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
+        guard = RunGuard(sampler, self.algorithm, episode_limit(opts.env_id))
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
-        while stop is None:
-            tick = time.perf_counter()
-            restarts = sampler.restarts
-            rng = self.seeds.iteration(self.iteration)
-            request = self.algorithm.ask(rng)
-            sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
-            status = self.algorithm.tell(request, sessions, rng)
-            self.iteration += 1
-            self.env_steps += sessions.env_steps
-            self.episodes += sessions.n
-            returns = self.last_returns = sessions.returns
-            metrics: dict[str, Any] = {
-                "iteration": self.iteration,
-                "env_steps": self.env_steps,
-                "episodes": self.episodes,
-                "mean_return": float(returns.mean()),
-                "max_return": float(returns.max()),
-                **status,
-            }
-            solved_by = self._check_target(sampler, metrics, rng)
-            elapsed = time.perf_counter() - tick
-            metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
-            metrics["wall_time_s"] = self._wall()
-            metrics["worker_restarts"] = sampler.restarts - restarts
-            metrics_log.append(metrics)
-            self.save()
-            for watcher in watchers:
-                watcher.on_iteration(self.iteration, metrics)
-            stop = "target" if solved_by is not None else self._budget_spent()
+        try:
+            while stop is None:
+                tick = time.perf_counter()
+                restarts = sampler.restarts
+                rng = self.seeds.iteration(self.iteration)
+                request = self.algorithm.ask(rng)
+                guard.check_request(self.iteration + 1, request)
+                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+                guard.check_sessions(sessions)
+                status = self.algorithm.tell(request, sessions, rng)
+                self.iteration += 1
+                self.env_steps += sessions.env_steps
+                self.episodes += sessions.n
+                returns = self.last_returns = sessions.returns
+                metrics: dict[str, Any] = {
+                    "iteration": self.iteration,
+                    "env_steps": self.env_steps,
+                    "episodes": self.episodes,
+                    "mean_return": float(returns.mean()),
+                    "max_return": float(returns.max()),
+                    **status,
+                }
+                solved_by = self._check_target(sampler, metrics, rng)
+                elapsed = time.perf_counter() - tick
+                metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
+                metrics["wall_time_s"] = self._wall()
+                metrics["worker_restarts"] = sampler.restarts - restarts
+                guard.check_iteration(metrics, self.algorithm.state_arrays())
+                metrics_log.append(metrics)
+                self.save()
+                for watcher in watchers:
+                    watcher.on_iteration(self.iteration, metrics)
+                stop = "target" if solved_by is not None else self._budget_spent()
+        except EnvError as exc:
+            raise guard.in_iteration(exc) from None
         final = solved_by or self._evaluate(sampler)
         summary = self._summary(final, stop or "max_iterations")
         self.save()
@@ -366,7 +394,7 @@ class Trainer:
             "wall_time_s": self._wall(),
             "eval_mean_return": final.mean,
             "eval_std_return": final.std,
-            "eval_episodes": int(final.returns.size),
+            "eval_episodes": final.episodes,
             "eval_env_steps": self.eval_env_steps,
             "hyperparameters": as_dict(self.config),
             "checkpoint": str(self.folder / CHECKPOINT),

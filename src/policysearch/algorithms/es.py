@@ -61,6 +61,7 @@ class ESPolicyConfig(ESConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
+        check_range("reward_shift", self.reward_shift)  # any finite number
         check_range("start_groups", self.start_groups, 0, 1)
         for size in self.hidden:
             check_range("hidden", size, 1)

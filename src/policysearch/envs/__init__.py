@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from .make import DEFAULT_MAX_EPISODE_STEPS, make_env, resolve_env_id
+from .make import DEFAULT_MAX_EPISODE_STEPS, episode_limit, make_env, resolve_env_id
 
-__all__ = ["DEFAULT_MAX_EPISODE_STEPS", "make_env", "resolve_env_id"]
+__all__ = ["DEFAULT_MAX_EPISODE_STEPS", "episode_limit", "make_env", "resolve_env_id"]
 
 
 def _register() -> None:

@@ -30,6 +30,16 @@ def resolve_env_id(env_id: str) -> str:
         importlib.import_module(module)
     except ImportError as exc:
         raise EnvError(f"cannot import module {module!r} for environment {env_id!r}: {exc}") from None
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else module
+        raise EnvError(
+            f"cannot import module {module!r} for environment {env_id!r}: syntax error in {where}: {exc.msg}"
+        ) from None
+    except Exception as exc:  # the module's own code failed while it was imported
+        raise EnvError(
+            f"cannot import module {module!r} for environment {env_id!r}: "
+            f"it raised {type(exc).__name__}: {exc}"
+        ) from None
     return name
 
 
@@ -50,6 +60,20 @@ def wrappers(env: gym.Env) -> list[gym.Wrapper]:
 def only_passive_wrappers(env: gym.Env, allowed: frozenset[str] = frozenset()) -> bool:
     """True if every wrapper around ``env`` is passive (:data:`PASSIVE_WRAPPERS`) or ``allowed``."""
     return all(type(w).__name__ in PASSIVE_WRAPPERS | allowed for w in wrappers(env))
+
+
+def episode_limit(env_id: str) -> int:
+    """The episode cap :func:`make_env` applies to ``env_id`` (its own time limit, else the default).
+
+    Raises:
+        EnvError: for an unknown id.
+    """
+    name = resolve_env_id(env_id)
+    try:
+        spec = gym.spec(name)
+    except gym.error.Error as exc:
+        raise EnvError(f"unknown environment {env_id!r}: {exc}") from None
+    return int(spec.max_episode_steps or DEFAULT_MAX_EPISODE_STEPS)
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
@@ -73,6 +97,9 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
+            # policysearch checks every observation and reward itself, as errors that name the
+            # session and step (sampling/runner.py); the passive checker would only warn, once
+            kwargs = {"disable_env_checker": True, **kwargs}
             return gym.make(name, max_episode_steps=steps, **kwargs)
     except gym.error.Error as exc:
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
@@ -80,3 +107,5 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
         raise  # the env's own validation (policysearch envs) already names the option
     except (TypeError, ValueError, ImportError) as exc:
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
+    except Exception as exc:  # the env's constructor failed
+        raise EnvError(f"cannot make environment {env_id!r}: {type(exc).__name__}: {exc}") from None

@@ -13,14 +13,28 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Literal
 
+from ..errors import EnvError
+from ..interrupts import blocked_in_children
+from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, serve
 
 
 def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
-    """A worker's loop: build the runner, then play shares until told to stop."""
-    runner = factory()
+    """A worker's loop: build the runner, then play shares until told to stop.
+
+    A runner that cannot be built (the env fails in this process) answers every share with the
+    error, which the driver raises (a worker that died instead would only be restarted).
+    """
+    runner: SeededRunner | None = None
+    failure: tuple[Literal["env-error", "error"], str] | None = None
+    try:
+        runner = factory()
+    except EnvError as exc:
+        failure = ("env-error", str(exc))
+    except Exception as exc:
+        failure = ("error", f"{type(exc).__name__}: {exc}")
     common: Any = None
     try:
         while True:
@@ -30,12 +44,17 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
             _, blob, share = message
             if blob is not None:
                 common = pickle.loads(blob)
-            reply = serve(runner, common, share, worker)
+            if runner is None:
+                assert failure is not None
+                reply = Reply(worker, failure[0], failure[1], share.request, share.index)
+            else:
+                reply = serve(runner, common, share, worker)
             conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent is gone or stopping: leave quietly
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
 
 
 class ProcessTransport(Transport):
@@ -58,15 +77,18 @@ class ProcessTransport(Transport):
         self._holds: list[int] = [-1] * workers  # request whose common part each worker holds
         self._lost: list[int] = []
         self._blob: tuple[int, bytes] = (-1, b"")  # the latest request's common part, pickled
+        self._unanswered = [0] * workers  # shares sent to each worker and not answered yet
         for worker in range(workers):
             self._start(worker)
 
     def _start(self, worker: int) -> None:
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=_serve, args=(child, self.factory, worker), daemon=True)
-        proc.start()
+        with blocked_in_children():  # Ctrl-C signals the whole group: it is the driver's to handle
+            proc.start()
         child.close()
         self.conns[worker], self.procs[worker], self._holds[worker] = parent, proc, -1
+        self._unanswered[worker] = 0
 
     def pids(self) -> list[int | None]:
         """Process ids of the workers (None where a worker was given up)."""
@@ -92,6 +114,7 @@ class ProcessTransport(Transport):
             self._lost.append(worker)
             return
         self._holds[worker] = share.request
+        self._unanswered[worker] += 1
         self.common_bytes += len(blob or b"")
         self.share_bytes += len(data) - len(blob or b"")
 
@@ -114,6 +137,7 @@ class ProcessTransport(Transport):
                 replies.append(Reply(worker, "lost", f"{self.kind} {worker} died (exit code {code})"))
                 continue
             self.reply_bytes += len(data)
+            self._unanswered[worker] -= 1
             replies.append(pickle.loads(data))
         return replies
 
@@ -137,7 +161,14 @@ class ProcessTransport(Transport):
         self._stop(worker)
 
     def close(self) -> None:
-        """Stop the workers (they exit on their own; stragglers are killed)."""
+        """Stop the workers (they exit on their own; stragglers are killed).
+
+        Workers still playing shares of a request that was given up (interrupted, or stopped by
+        another worker's error) are killed at once rather than waited for.
+        """
+        for worker, proc in enumerate(self.procs):
+            if proc is not None and self._unanswered[worker] > 0 and proc.is_alive():
+                proc.kill()
         for conn in self.conns:
             if conn is not None:
                 try:

@@ -76,11 +76,24 @@ class EnvRunner(SeededRunner):
     def __init__(self, env_fn: Callable[[], gym.Env], n_envs: int, env_id: str = "") -> None:
         self.envs = [env_fn() for _ in range(max(1, n_envs))]
         self.env_id = env_id or str(self.envs[0].spec.id if self.envs[0].spec else "env")
+        self.observation_space = self.envs[0].observation_space
 
     def close(self) -> None:
-        """Close every environment."""
+        """Close every environment.
+
+        Raises:
+            EnvError: if an environment raises in ``close``.
+        """
+        failure = None
         for env in self.envs:
-            env.close()
+            try:
+                env.close()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise EnvError(
+                f"environment {self.env_id!r} raised in close: {type(failure).__name__}: {failure}"
+            ) from failure
 
     def run(
         self,
@@ -95,7 +108,9 @@ class EnvRunner(SeededRunner):
         request passes where its part starts).
 
         Raises:
-            EnvError: if the environment returns a non-finite reward or raises in ``step``.
+            EnvError: if the environment raises in ``reset`` or ``step``, answers in another shape
+                than Gymnasium's, or returns an observation outside its observation space (wrong
+                shape or type, not finite, a Discrete index out of range) or a non-finite reward.
         """
         n = len(reset_seeds)
         records: list[tuple[list[Any], list[Any], list[float], bool]] = [([], [], [], False)] * n
@@ -110,7 +125,19 @@ class EnvRunner(SeededRunner):
             i = next_session
             next_session += 1
             current[slot] = i
-            obs[slot], _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
+            try:
+                result = self.envs[slot].reset(seed=int(reset_seeds[i]))
+            except Exception as exc:
+                raise EnvError(
+                    f"environment {self.env_id!r} raised in reset of session {first_index + i}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise EnvError(
+                    f"environment {self.env_id!r}: reset returned {_shape_of(result)}, not the "
+                    f"pair (observation, info) of Gymnasium's API"
+                )
+            obs[slot] = result[0]
             start_sessions(actor, np.array([first_index + i]))
             records[i] = ([], [], [], False)
 
@@ -120,9 +147,9 @@ class EnvRunner(SeededRunner):
             active = [s for s in range(slots) if current[s] >= 0]
             if not active:
                 break
-            batch = np.stack([np.asarray(obs[s]) for s in active])
             ids = np.array([current[s] for s in active], dtype=np.int64)
             steps = np.array([len(records[i][1]) for i in ids], dtype=np.int64)
+            batch = self._observations([obs[s] for s in active], first_index + ids, steps)
             draws = step_noise(actor, keys, ids, steps)
             actions = np.asarray(actor.act(batch, first_index + ids, draws))
             for j, slot in enumerate(active):
@@ -133,25 +160,99 @@ class EnvRunner(SeededRunner):
                 acts.append(action)
                 try:
                     env_action = action.item() if action.ndim == 0 else action
-                    obs[slot], reward, term, trunc, _ = self.envs[slot].step(env_action)
+                    result = self.envs[slot].step(env_action)
                 except Exception as exc:
                     raise EnvError(
-                        f"environment {self.env_id!r} raised in step {len(acts)} of a session: "
-                        f"{type(exc).__name__}: {exc}"
+                        f"environment {self.env_id!r} raised in step {len(acts)} of session "
+                        f"{first_index + i}: {type(exc).__name__}: {exc}"
                     ) from exc
-                reward = float(reward)
-                if not np.isfinite(reward):
+                try:
+                    obs[slot], reward, term, trunc, _ = result
+                    reward = float(reward)
+                except (TypeError, ValueError):
                     raise EnvError(
-                        f"environment {self.env_id!r} returned a non-finite reward ({reward}) "
-                        f"at step {len(acts)} of a session"
-                    )
+                        f"environment {self.env_id!r}: step {len(acts)} of session {first_index + i} "
+                        f"returned {_shape_of(result)}, not (observation, reward, terminated, "
+                        f"truncated, info) of Gymnasium's API with a numeric reward"
+                    ) from None
                 rewards.append(reward)
                 if term or trunc:
                     records[i] = (observations, acts, rewards, bool(term))
                     current[slot] = -1
                     if next_session < n:
                         start(slot)
-        return _pad(records)
+        sessions = _pad(records)
+        finite = np.isfinite(sessions.rewards)
+        if not finite.all():
+            t, i = np.argwhere(~finite)[0]
+            raise EnvError(
+                f"environment {self.env_id!r} returned a non-finite reward "
+                f"({sessions.rewards[t, i]}) at step {t + 1} of session {first_index + i}"
+            )
+        return sessions
+
+    def _observations(self, observations: list[Any], sessions: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The batch of observations, checked against the observation space in one pass.
+
+        Raises:
+            EnvError: naming the session and the call (``reset``, or step ``t``) that returned the
+                first observation that does not belong to the space.
+        """
+        space = self.observation_space
+        try:
+            batch = np.stack([np.asarray(o) for o in observations])
+        except ValueError:  # not all of one shape: report the first that is not the space's
+            batch = None
+        problem = _observation_problem(space, batch) if batch is not None else "shape"
+        if problem is None:
+            return batch  # type: ignore[return-value]
+        for j, o in enumerate(observations):
+            single = np.asarray(o)[None]
+            if _observation_problem(space, single) is not None:
+                where = "reset" if steps[j] == 0 else f"step {steps[j]}"
+                raise EnvError(
+                    f"environment {self.env_id!r}: {where} of session {sessions[j]} returned "
+                    f"{_describe(np.asarray(o), space)}"
+                )
+        raise EnvError(f"environment {self.env_id!r} returned observations outside {space}")
+
+
+def _observation_problem(space: gym.Space[Any], batch: np.ndarray) -> str | None:
+    """What is wrong with a batch of observations of ``space`` (None if nothing), vectorised."""
+    if isinstance(space, gym.spaces.Box | gym.spaces.Discrete) and batch.shape[1:] != space.shape:
+        return "shape"
+    if isinstance(space, gym.spaces.Discrete):
+        if batch.dtype.kind not in "iu":
+            return "type"
+        low = int(space.start)
+        if not ((batch >= low) & (batch < low + int(space.n))).all():
+            return "range"
+    elif isinstance(space, gym.spaces.Box):
+        if batch.dtype.kind not in "fiub":
+            return "type"
+        if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+            return "finite"
+    return None
+
+
+def _describe(obs: np.ndarray, space: gym.Space[Any]) -> str:
+    """The user's words for what is wrong with one observation of ``space``."""
+    problem = _observation_problem(space, obs[None])
+    value = obs.tolist() if obs.dtype != object else obs
+    if problem == "shape":
+        return f"an observation of shape {obs.shape}, where its space {space} has shape {space.shape}"
+    if problem == "type":
+        return f"an observation of type {obs.dtype} ({value!r}), not a member of its space {space}"
+    if problem == "range":
+        return f"observation {value!r}, outside its space {space}"
+    return f"a non-finite observation {value!r}"
+
+
+def _shape_of(result: Any) -> str:
+    """What an env's call returned, in a few words."""
+    if isinstance(result, tuple):
+        return f"a tuple of {len(result)}"
+    return f"a {type(result).__name__}"
 
 
 def _pad(records: list[tuple[list[Any], list[Any], list[float], bool]]) -> Sessions:

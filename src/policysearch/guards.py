@@ -1,0 +1,212 @@
+"""The trainer's checks of every iteration: the batch must fit in memory, the results be finite.
+
+Both fail before anything is written: a batch that cannot fit is refused before it is sampled
+(:class:`~policysearch.errors.ConfigError`, exit status 2, with the estimate), and non-finite
+numbers stop the run before they reach metrics.jsonl or the checkpoint. Non-finite numbers that an
+environment returned are caught where they are sampled (an
+:class:`~policysearch.errors.EnvError` naming the env, the session and the step); any found here
+come from our own computation (:class:`NumericalError`, exit status 1). Every check is one
+vectorised pass over a batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from .errors import ConfigError, EnvError
+from .sampling import InProcess, ModelSampler, Sessions, ShardedSampler, VectorRunner
+
+#: Bytes a session step costs beyond its arrays when envs are stepped as Python objects (the
+#: runner keeps each step's observation, action and reward in lists before padding them).
+OBJECT_STEP_BYTES = 200
+
+
+class NumericalError(RuntimeError):
+    """Our own computation produced a non-finite number (a bug: the CLI exits with status 1)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def step_bytes(observation_space: gym.Space[Any], action_space: gym.Space[Any], objects: bool) -> int:
+    """Estimated bytes one sampled step holds.
+
+    Its observation, action and reward, twice (for the copies the sampler and the update make),
+    plus the runner's per-step Python objects if ``objects``.
+    """
+
+    def size(space: gym.Space[Any]) -> int:
+        if isinstance(space, gym.spaces.Discrete):
+            return 8
+        shape = space.shape or ()
+        return int(np.prod(shape, dtype=np.int64)) * max(np.dtype(space.dtype or np.float64).itemsize, 4)
+
+    data = size(observation_space) + size(action_space) + 8
+    return 2 * data + (OBJECT_STEP_BYTES if objects else 0)
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as the user reads them (``1.5 GB``)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1000
+    return f"{n:.3g} EB"  # pragma: no cover
+
+
+class RunGuard:
+    """The checks of one training run.
+
+    Args:
+        sampler: the run's sampler (its kind decides the memory estimate).
+        algorithm: the run's algorithm (its spaces decide the size of a step).
+        horizon: the env's episode time limit (a session is at most this long).
+    """
+
+    def __init__(self, sampler: Any, algorithm: Any, horizon: int) -> None:
+        # envs stepped as objects, unless this process steps them as arrays (workers may too)
+        objects = isinstance(sampler, ShardedSampler) and not (
+            isinstance(sampler.transport, InProcess) and isinstance(sampler.transport.runner, VectorRunner)
+        )
+        if isinstance(sampler, ModelSampler):
+            horizon = sampler.model.max_steps
+        self.session_bytes = horizon * step_bytes(
+            algorithm.observation_space, algorithm.action_space, objects
+        )
+        self.horizon = horizon
+        #: The iteration being run (1-based), as the last :meth:`check_request` said.
+        self.iteration = 0
+        self._fits: set[int] = set()
+        self._check_plan(algorithm)
+
+    def _check_plan(self, algorithm: Any) -> None:
+        """Refuse, before the first ``ask``, a batch that the hyperparameters make too large.
+
+        An algorithm's ``ask`` may allocate per candidate (its weights, a sampled table) before
+        the request can be checked: an ES population of 10**9 filled 20 GB before failing. The
+        planned batch is its candidates (``n_sessions`` or ``population``) times the episodes
+        of each, each candidate costing about the size of one policy.
+        """
+        cfg = algorithm.config
+        candidates = getattr(cfg, "n_sessions", None) or getattr(cfg, "population", None)
+        if not candidates:
+            return
+        per = getattr(cfg, "episodes_per_candidate", None) or 1
+        # one candidate's policy: what the deterministic actor holds (its weights or table)
+        policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
+        need = int(candidates) * (int(per) * self.session_bytes + policy)
+        have = available_memory()
+        if have is not None and need > have:
+            raise ConfigError(
+                f"a batch of {int(candidates) * int(per):,} sessions of up to {self.horizon:,} steps "
+                f"needs about {format_bytes(need)} of memory, but {format_bytes(have)} is "
+                f"available; ask for fewer sessions"
+            )
+
+    def check_request(self, iteration: int, request: Any) -> None:
+        """Refuse a batch that cannot fit in the memory available now, or a policy not finite.
+
+        Called at the start of each iteration, before the batch is sampled. Each batch size is
+        checked once per run (a run keeps its batch size); the arrays the request's actor holds
+        (the candidates' weights) every time.
+
+        Args:
+            iteration: the iteration (1-based) about to be sampled.
+            request: what the algorithm asked for (an ``n_sessions`` and an ``actor``).
+
+        Raises:
+            ConfigError: with the estimate and the memory available.
+            NumericalError: if the actor's weights are not finite.
+        """
+        self.iteration = iteration
+        for name, array in _arrays_of(request.actor):
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                raise NumericalError(
+                    f"iteration {iteration}: the policy to sample holds non-finite weights ({name!r})"
+                )
+        n_sessions = int(request.n_sessions)
+        if n_sessions in self._fits:
+            return
+        need = n_sessions * self.session_bytes
+        have = available_memory()
+        if have is not None and need > have:
+            raise ConfigError(
+                f"a batch of {n_sessions:,} sessions of up to {self.horizon:,} steps needs about "
+                f"{format_bytes(need)} of memory, but {format_bytes(have)} is available; "
+                f"ask for fewer sessions"
+            )
+        self._fits.add(n_sessions)
+
+    def in_iteration(self, exc: EnvError) -> EnvError:
+        """The env's error, naming the iteration it happened in (raise it ``from None``)."""
+        return EnvError(f"iteration {self.iteration}: {exc}")
+
+    def check_sessions(self, sessions: Sessions) -> None:
+        """Stop the run if a sampled session's return is not finite (before the update sees it).
+
+        Raises:
+            EnvError: if an env's finite rewards add up to a non-finite return.
+            NumericalError: for a non-finite reward of our own sampling (envs stepped as arrays).
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            returns = sessions.returns
+        finite = np.isfinite(returns)
+        if finite.all():
+            return
+        i = int(np.flatnonzero(~finite)[0])
+        if not sessions.has_steps or np.isfinite(sessions.rewards[:, i]).all():
+            # an env's rewards were each checked where it was stepped (sampling/runner.py)
+            raise EnvError(  # the trainer adds the iteration, as to every env error
+                f"the rewards of session {i} add up to {returns[i]}: the environment's rewards are too large"
+            )
+        raise NumericalError(
+            f"iteration {self.iteration}: session {i} of the batch has a non-finite reward "
+            f"({returns[i]}), produced by policysearch's own sampling of the environment"
+        )
+
+    def check_iteration(self, metrics: dict[str, Any], state: dict[str, np.ndarray]) -> None:
+        """Stop the run if the iteration's update produced a non-finite metric or state array.
+
+        Called after the update, before the iteration's metrics and checkpoint are written.
+
+        Args:
+            metrics: the iteration's metrics record.
+            state: the algorithm's state arrays after the update (what the checkpoint stores).
+
+        Raises:
+            NumericalError: naming the metric or array.
+        """
+        for key, value in metrics.items():
+            if isinstance(value, float) and not np.isfinite(value):
+                raise NumericalError(f"iteration {self.iteration}: the metric {key!r} is {value}")
+        for key, array in state.items():
+            array = np.asarray(array)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                bad = int((~np.isfinite(array)).sum())
+                raise NumericalError(
+                    f"iteration {self.iteration}: the algorithm's state {key!r} holds {bad} "
+                    f"non-finite value(s) after the update"
+                )
+
+
+def _arrays_of(actor: Any) -> list[tuple[str, np.ndarray]]:
+    """The numpy arrays an actor holds, directly or in a dict (its weights), by attribute name."""
+    found = []
+    for key, value in getattr(actor, "__dict__", {}).items():
+        if isinstance(value, np.ndarray):
+            found.append((key, value))
+        elif isinstance(value, dict):
+            found.extend((f"{key}.{k}", v) for k, v in value.items() if isinstance(v, np.ndarray))
+    return found
