@@ -227,12 +227,18 @@ def test_cmaes_solves_cartpole(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_es_solves_pendulum(tmp_path: Path) -> None:
-    """Seed 2 reaches -200 in 71 iterations. Seeds 0 and 1 stay near -800 for 600 iterations with
-    ES's defaults (the same metrics before and after 0.2.0's refactor): the defaults are the
-    defaults-and-speed issue's to make robust."""
+@pytest.mark.parametrize("seed", [2, 4])
+def test_es_solves_pendulum(tmp_path: Path, seed: int) -> None:
+    """ES's defaults, with common start states (start_groups=1), reach -200 on seeds 1, 2, 3, 4 in
+    195, 168, 478 and 201 iterations (seed 0: -228 after 600); without them only seed 2 did, and
+    seeds 0 and 1 stayed near -800. The two quickest are tested, with 1.5x their iterations."""
     options = TrainOptions(
-        algorithm="es", env_id="Pendulum-v1", seed=2, target=-200, max_iterations=200, out=str(tmp_path / "r")
+        algorithm="es",
+        env_id="Pendulum-v1",
+        seed=seed,
+        target=-200,
+        max_iterations=300,
+        out=str(tmp_path / "r"),
     )
     summary = Trainer(options).train()
     assert summary["solved"] and summary["eval_mean_return"] >= -200
