@@ -33,7 +33,7 @@ class CEMConfig:
 
     #: Candidates per iteration: sessions, or with ``episodes_per_candidate`` > 1 perturbed
     #: copies of the network (``param_noise``) each played that many times.
-    n_sessions: int = 100
+    n_sessions: int = 50
     #: Sessions per candidate; a candidate is scored by their average return, so that lucky
     #: starts do not win (useful with ``param_noise``, where candidates differ).
     episodes_per_candidate: int = 1
@@ -54,7 +54,7 @@ class CEMConfig:
     #: Iterations whose elite take part in the threshold and the fit (1: only the current).
     elite_memory: int = 1
     #: Hidden layer sizes (mlp), or the hidden state size (gru: the first entry).
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] = (32,)
     #: Hidden activation.
     activation: Literal["tanh", "relu"] = "tanh"
     #: The Gaussian policy's standard deviation: ``parameter`` (a learned log std per action
