@@ -1,6 +1,6 @@
 """Scaling benchmark: ES on Hopper-v5 with 1 and 2 workers on the process and Ray backends.
 
-    .venv/bin/python benchmarks/scaling.py [--iterations 8] [--repeats 3] [--no-ray]
+    .venv/bin/python benchmarks/scaling.py [--iterations 30] [--repeats 3] [--no-ray]
 
 Prints four tables (see docs/scaling.md for how they feed the scaling model):
 
@@ -261,7 +261,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=8, help="timed ES iterations per repeat")
+    parser.add_argument("--iterations", type=int, default=30, help="timed ES iterations per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="repeats (the median is shown)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray backend")
     args = parser.parse_args()
