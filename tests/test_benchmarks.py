@@ -120,3 +120,23 @@ def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_p
     runs = [ours(s, False, 60.5, 100, "es") for s in range(3)]  # none of ours solved: a lower bound
     [ratio] = [r for r in bench.solve_rows(plan, runs, peers) if r["section"] == "solve_ratio"]
     assert (ratio["ratio"], ratio["ratio_bound"]) == (50.0, ">")
+
+
+def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
+    """benchmarks/scaling.py is not run by CI: its ES iterations and driver costs are, once and
+    small, so that it cannot fall behind the library's seams again (it did after issue 12)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_scaling", RUN_PY.parent / "scaling.py")
+    assert spec and spec.loader
+    scaling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scaling)
+    from policysearch.sampling import make_sampler
+
+    sampler = make_sampler(scaling.ENV, 4, 1)
+    try:
+        algo = scaling.make_es(scaling.ENV, population=8)
+        seconds, steps = scaling.iterate(sampler, algo, 2)
+    finally:
+        sampler.close()
+    assert seconds > 0 and steps >= 16
+    rows = scaling.driver_costs()
+    assert [r["population"] for r in rows] == [64, 1024, 1440] and all(r["ask_tell_ms"] > 0 for r in rows)
