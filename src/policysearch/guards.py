@@ -106,14 +106,9 @@ class RunGuard:
         per = getattr(cfg, "episodes_per_candidate", None) or 1
         # one candidate's policy: what the deterministic actor holds (its weights or table)
         policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
-        need = int(candidates) * (int(per) * self.session_bytes + policy)
-        have = available_memory()
-        if have is not None and need > have:
-            raise ConfigError(
-                f"a batch of {int(candidates) * int(per):,} sessions of up to {self.horizon:,} steps "
-                f"needs about {format_bytes(need)} of memory, but {format_bytes(have)} is "
-                f"available; ask for fewer sessions"
-            )
+        self._refuse_beyond_memory(
+            int(candidates) * int(per), int(candidates) * (int(per) * self.session_bytes + policy)
+        )
 
     def check_request(self, iteration: int, request: Any) -> None:
         """Refuse a batch that cannot fit in the memory available now, or a policy not finite.
@@ -139,15 +134,18 @@ class RunGuard:
         n_sessions = int(request.n_sessions)
         if n_sessions in self._fits:
             return
-        need = n_sessions * self.session_bytes
+        self._refuse_beyond_memory(n_sessions, n_sessions * self.session_bytes)
+        self._fits.add(n_sessions)
+
+    def _refuse_beyond_memory(self, sessions: int, need: int) -> None:
+        """Raise ConfigError if ``need`` bytes for a batch of ``sessions`` exceed the memory available."""
         have = available_memory()
         if have is not None and need > have:
             raise ConfigError(
-                f"a batch of {n_sessions:,} sessions of up to {self.horizon:,} steps needs about "
+                f"a batch of {sessions:,} sessions of up to {self.horizon:,} steps needs about "
                 f"{format_bytes(need)} of memory, but {format_bytes(have)} is available; "
                 f"ask for fewer sessions"
             )
-        self._fits.add(n_sessions)
 
     def in_iteration(self, exc: EnvError) -> EnvError:
         """The env's error, naming the iteration it happened in (raise it ``from None``)."""
