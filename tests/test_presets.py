@@ -48,7 +48,7 @@ def test_dry_run_prints_where_each_value_came_from_and_touches_nothing(tmp_path:
 def test_no_preset_drops_tuned_values_but_keeps_the_evaluation_protocol(tmp_path: Path, capsys) -> None:
     code, out, _ = run_cli(["train", "cem", "--env", "Pendulum-v1", "--no-preset", "--dry-run"], capsys)
     resolved = yaml.safe_load(out)
-    assert code == 0 and resolved["hyperparameters"]["start_groups"] == 0 and resolved["no_preset"]
+    assert code == 0 and resolved["hyperparameters"]["start_groups"] == "auto" and resolved["no_preset"]
     args = ["train", "cem", "--env", "Taxi-v4", "--no-preset", "--max-iterations", "1", "--quiet"]
     code, _, err = run_cli([*args, "--out", tmp_path / "taxi"], capsys)
     assert code == 0, err

@@ -21,10 +21,12 @@ from ..errors import ConfigError
 from ..optim.steps import Adam
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
+from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .elite import EliteMemory, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
+from .population import candidate_noise, population_request
 
 
 @dataclass
@@ -42,8 +44,11 @@ class CEMConfig:
     #: states (each its ``k``-th session like the others' ``k``-th), and the elite is chosen
     #: within each group, so that candidates are ranked by how they play rather than by where
     #: they start (Pendulum, whose return depends more on the start state than on the policy).
-    #: The remembered elite of past iterations joins the fit.
-    start_groups: int = 0
+    #: The remembered elite of past iterations joins the fit. ``auto``: 1 under
+    #: ``search=weights`` (the candidates are different policies, all ranked on the same starts,
+    #: as ES does), 0 under ``search=actions`` (the candidates are sessions of one policy, whose
+    #: fit needs many starts).
+    start_groups: int | Literal["auto"] = "auto"
     #: How the elite is chosen among start groups: ``within`` (the top ``percentile`` of each
     #: group) or ``relative`` (the top ``percentile`` of all candidates by how far they beat
     #: their group's mean return, so that the groups whose candidates differ most, where the
@@ -83,6 +88,21 @@ class CEMConfig:
     param_noise: float = 0.0
     #: Factor applied to ``param_noise`` after every iteration (1: constant), down to 5% of it.
     param_noise_decay: float = 1.0
+    #: What the elite is fitted in: ``actions`` (the network is fitted to the elite's state-action
+    #: pairs by maximum likelihood) or ``weights`` (the lecture's black-box view: the candidates
+    #: are weight vectors drawn from a Gaussian N(mu, diag sigma^2), each played deterministically,
+    #: and mu and sigma become the elite's mean and standard deviation; a gait or a swing-up is
+    #: explored in the weights rather than by per-step action noise).
+    #: ``auto``: weights for continuous (Box) actions, where per-step action noise explores
+    #: poorly, actions for discrete ones.
+    search: Literal["auto", "actions", "weights"] = "auto"
+    #: ``search=weights``: the initial standard deviation of every weight.
+    weight_std: float = 0.5
+    #: ``search=weights``: the floor of every weight's standard deviation, so that the search
+    #: never collapses onto one policy before it is good.
+    weight_std_min: float = 0.1
+    #: ``search=weights``: numbers in the shared noise table the candidates are drawn from.
+    noise_table_size: int = 10_000_000
 
     #: Former names of fields (accepted with a deprecation warning).
     renamed: ClassVar[dict[str, Renamed]] = {
@@ -93,7 +113,8 @@ class CEMConfig:
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
         check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
-        check_range("start_groups", self.start_groups, 0)
+        if self.start_groups != "auto":
+            check_range("start_groups", self.start_groups, 0)
         check_range("percentile", self.percentile, 0, 100)
         check_range("elite_memory", self.elite_memory, 1, 20)
         for size in self.hidden:
@@ -106,6 +127,13 @@ class CEMConfig:
         check_range("entropy_coef", self.entropy_coef, 0)
         check_range("param_noise", self.param_noise, 0)
         check_range("param_noise_decay", self.param_noise_decay, 0, 1, low_open=True)
+        check_range("weight_std", self.weight_std, 0, low_open=True)
+        check_range("weight_std_min", self.weight_std_min, 0)
+        check_range("noise_table_size", self.noise_table_size, 1000)
+        if self.search == "weights" and self.param_noise:
+            raise ConfigError(
+                "param_noise perturbs the network of search=actions; search=weights has weight_std"
+            )
 
 
 class CEM(NeuralAlgorithm):
@@ -134,6 +162,20 @@ class CEM(NeuralAlgorithm):
         super().__init__(observation_space, action_space, config, rng, policy)
         self.memory = EliteMemory(config.elite_memory - 1)
         self.updates = 0
+        #: ``search`` and ``start_groups`` with ``auto`` resolved for these spaces.
+        self.search: str = config.search
+        if self.search == "auto":
+            self.search = "weights" if isinstance(action_space, gym.spaces.Box) else "actions"
+        if self.search == "weights" and config.param_noise:
+            raise ConfigError(
+                "param_noise perturbs the network of search=actions; search=weights has weight_std"
+            )
+        auto = 1 if self.search == "weights" else 0
+        self.start_groups: int = auto if config.start_groups == "auto" else config.start_groups
+        if self.search == "weights":
+            self.table = (int(rng.integers(2**31)), config.noise_table_size)
+            self.mu = flatten(self.net)
+            self.sigma = np.full(self.mu.size, config.weight_std)
 
     @property
     def param_noise(self) -> float:
@@ -149,7 +191,23 @@ class CEM(NeuralAlgorithm):
     def ask(self, rng: np.random.Generator) -> Request:
         """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
         cfg = self.config
-        k, groups = cfg.episodes_per_candidate, cfg.start_groups
+        k, groups = cfg.episodes_per_candidate, self.start_groups
+        if self.search == "weights":
+            mean, std = self._norm()
+            return population_request(
+                self.spec,
+                self.layout,
+                self.table,
+                self.mu,
+                self.sigma,
+                rng,
+                cfg.n_sessions,
+                False,
+                k,
+                groups,
+                mean,
+                std,
+            )
         if cfg.param_noise == 0:
             return Request(self.actor(deterministic=False), cfg.n_sessions, k, groups)
         params = self.net.numpy_params()
@@ -163,7 +221,9 @@ class CEM(NeuralAlgorithm):
         return Request(NumpyActor(self.spec, stacked, mean, std, group=k), cfg.n_sessions, k, groups)
 
     def greedy_actor(self) -> Actor:
-        """The argmax, or the Gaussian mean."""
+        """The argmax, or the Gaussian mean (with ``search=weights``, of the mean weights mu)."""
+        if self.search == "weights":
+            return self.vector_actor(self.mu[None])
         return self.actor(deterministic=True)
 
     # -- learning ------------------------------------------------------------------------------
@@ -172,18 +232,22 @@ class CEM(NeuralAlgorithm):
         """Select the elite candidates (with the remembered elite) and fit the policy to them."""
         cfg = self.config
         scores = request.scores(sessions.returns)
-        current = {
-            "scores": scores,
-            "obs": sessions.observations,
-            "actions": sessions.actions,
-            "lengths": sessions.lengths,
-        }
+        if self.search == "weights":
+            vectors = self.mu + self.sigma * candidate_noise(request, self.table, self.mu.size)
+            current = {"scores": scores, "vectors": vectors}
+        else:
+            current = {
+                "scores": scores,
+                "obs": sessions.observations,
+                "actions": sessions.actions,
+                "lengths": sessions.lengths,
+            }
         memory = self.memory.entries
         pool = [current, *memory]
-        if cfg.start_groups:
+        if self.start_groups:
             fresh_elite, threshold = select_elite_by_group(
                 scores,
-                cfg.start_groups,
+                self.start_groups,
                 cfg.percentile,
                 rng,
                 fill_with_worst=False,
@@ -200,24 +264,39 @@ class CEM(NeuralAlgorithm):
             offset += m["scores"].size
             if keep.size:
                 chosen.append(_take(m, keep))
+        metrics = {
+            "mean_score": float(scores.mean()),
+            "elite_threshold": float(threshold),
+            "elite_size": float(elite.sum()),
+        }
+        if self.search == "weights":
+            metrics.update(self._fit_weights(np.concatenate([m["vectors"] for m in chosen])))
+        else:
+            metrics.update(self._fit_actions(chosen, rng))
+        self.updates += 1
+        fresh = np.flatnonzero(elite[: scores.size])
+        if cfg.elite_memory > 1 and fresh.size:
+            self.memory.push(_take(current, fresh))
+        return metrics
+
+    def _fit_weights(self, elite: np.ndarray) -> dict[str, float]:
+        """Refit: mu and sigma become the elite's mean and standard deviation (smoothed by alpha, floored)."""
+        cfg = self.config
+        variance = cfg.alpha * elite.var(axis=0) + (1 - cfg.alpha) * self.sigma**2
+        self.mu = cfg.alpha * elite.mean(axis=0) + (1 - cfg.alpha) * self.mu
+        self.sigma = np.maximum(np.sqrt(variance), cfg.weight_std_min)
+        return {"weight_std": float(self.sigma.mean())}
+
+    def _fit_actions(self, chosen: list[dict[str, np.ndarray]], rng: np.random.Generator) -> dict[str, float]:
+        """Fit the network to the elite's state-action pairs (smoothed by alpha)."""
+        cfg = self.config
         before = [p.detach().clone() for p in self.net.parameters()] if cfg.alpha < 1 else []
         loss, entropy = self._fit(chosen, rng)
         if before:
             with torch.no_grad():
                 for p, old in zip(self.net.parameters(), before, strict=True):
                     p.mul_(cfg.alpha).add_(old, alpha=1 - cfg.alpha)
-        self.updates += 1
-        fresh = np.flatnonzero(elite[: scores.size])
-        if cfg.elite_memory > 1 and fresh.size:
-            self.memory.push(_take(current, fresh))
-        return {
-            "mean_score": float(scores.mean()),
-            "elite_threshold": float(threshold),
-            "elite_size": float(elite.sum()),
-            "loss": loss,
-            "entropy": entropy,
-            "param_noise": self.param_noise,
-        }
+        return {"loss": loss, "entropy": entropy, "param_noise": self.param_noise}
 
     def _fit(self, elite: list[dict[str, np.ndarray]], rng: np.random.Generator) -> tuple[float, float]:
         cfg = self.config
@@ -265,6 +344,8 @@ class CEM(NeuralAlgorithm):
         """Network weights and the number of updates (for the decay of ``param_noise``)."""
         arrays = {f"policy.{k}": v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
         arrays["cem.updates"] = np.array(self.updates)
+        if self.search == "weights":
+            arrays["cem.mu"], arrays["cem.sigma"] = self.mu.copy(), self.sigma.copy()
         return arrays
 
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -278,10 +359,17 @@ class CEM(NeuralAlgorithm):
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
         self.updates = int(arrays["cem.updates"])
+        if self.search == "weights":
+            if "cem.mu" not in arrays or np.asarray(arrays["cem.mu"]).shape != self.mu.shape:
+                raise ConfigError("checkpoint does not hold this policy's search=weights distribution")
+            self.mu = np.asarray(arrays["cem.mu"], dtype=np.float64).copy()
+            self.sigma = np.asarray(arrays["cem.sigma"], dtype=np.float64).copy()
 
 
 def _take(m: dict[str, np.ndarray], candidates: np.ndarray) -> dict[str, np.ndarray]:
     """The given candidates of a batch, each with all its sessions, cut to their longest one."""
+    if "vectors" in m:  # search=weights: a candidate is its weight vector
+        return {"scores": m["scores"][candidates], "vectors": m["vectors"][candidates]}
     group = m["lengths"].size // m["scores"].size
     idx = (candidates[:, None] * group + np.arange(group)).ravel()
     horizon = int(m["lengths"][idx].max())

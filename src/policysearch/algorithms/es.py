@@ -8,7 +8,6 @@ normalised with statistics gathered from the population's rollouts, saved with t
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,14 +17,12 @@ import numpy as np
 from ..config import Renamed, check_range
 from ..errors import ConfigError
 from ..optim.es import ESConfig, EvolutionStrategy
-from ..optim.noise_table import NoiseTable
 from ..policies.base import Actor
-from ..policies.numpy_policy import NumpyActor
-from ..policies.spec import PolicySpec
-from ..policies.weights import Layout, flatten, unflatten
+from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
+from .population import candidate_noise, population_request
 
 
 @dataclass
@@ -68,86 +65,6 @@ class ESPolicyConfig(ESConfig):
         check_range("noise_table_size", self.noise_table_size, 1000)
 
 
-class PopulationActor:
-    """Plays the candidates mu + sigma * sign_i * table[offset_i], built where it runs.
-
-    Pickled, it carries mu, sigma and one offset and sign per candidate: the weights are rebuilt
-    from the shared noise table in the process that acts. A sampler that splits a request into
-    shares sends the weights once (:meth:`split`: everything but the offsets) and each share its
-    own candidates' offsets and signs (:meth:`join` puts them back together where it runs).
-    ES reads only the sessions' returns and observation statistics (``keep_steps``).
-    """
-
-    noise_dim = 0
-    noise_kind: Literal["uniform", "normal"] = "uniform"
-    keep_steps = False
-
-    def __init__(
-        self,
-        spec: PolicySpec,
-        layout: Layout,
-        mu: np.ndarray,
-        sigma: np.ndarray,
-        offsets: np.ndarray,
-        signs: np.ndarray,
-        table: tuple[int, int],
-        group: int,
-        obs_mean: np.ndarray | None,
-        obs_std: np.ndarray | None,
-        first: int = 0,
-    ) -> None:
-        self.spec, self.layout = spec, layout
-        self.mu, self.sigma = mu.astype(np.float32), sigma.astype(np.float32)
-        self.offsets, self.signs, self.table, self.group = offsets, signs, table, group
-        self.obs_mean, self.obs_std = obs_mean, obs_std
-        #: Index of the first candidate held (a share's actor holds only its own candidates).
-        self.first = first
-        self._actor: NumpyActor | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_actor": None}
-
-    def split(self, bounds: list[tuple[int, int]]) -> tuple[PopulationActor, list[Any]]:
-        """The weights without offsets, and per share ``[lo, hi)`` of sessions its candidates' part."""
-        common = copy.copy(self)
-        common.offsets, common.signs, common._actor = self.offsets[:0], self.signs[:0], None
-        parts = []
-        for lo, hi in bounds:
-            first, last = lo // self.group, -(-hi // self.group)
-            parts.append((first, self.offsets[first:last], self.signs[first:last]))
-        return common, parts
-
-    def join(self, part: tuple[int, np.ndarray, np.ndarray]) -> PopulationActor:
-        """The actor of one share: these weights with the share's candidates (from :meth:`split`)."""
-        joined = copy.copy(self)
-        joined.first, joined.offsets, joined.signs = part
-        joined._actor = None
-        return joined
-
-    def _built(self) -> NumpyActor:
-        if self._actor is None:
-            offsets, signs = self.offsets, self.signs
-            if len(offsets) == 1:
-                # One candidate would take NumpyActor's single-network path, which rounds
-                # differently from the population's: a dummy second keeps every share alike.
-                offsets, signs = np.repeat(offsets, 2), np.repeat(signs, 2)
-            noise = NoiseTable.shared(*self.table).get(offsets, self.mu.size)
-            vectors = self.mu + self.sigma * signs[:, None] * noise
-            params = unflatten(vectors, self.layout)
-            self._actor = NumpyActor(
-                self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
-            )
-        return self._actor
-
-    def start(self, index: np.ndarray) -> None:
-        """Sessions begin (resets a GRU's hidden state)."""
-        self._built().start(np.asarray(index) - self.first * self.group)
-
-    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
-        """Each session plays its candidate deterministically."""
-        return self._built().act(obs, np.asarray(index) - self.first * self.group, None)
-
-
 class ES(WeightSearch):
     """Evolution strategies over the weights of a linear, MLP or GRU policy."""
 
@@ -175,30 +92,27 @@ class ES(WeightSearch):
     def ask(self, rng: np.random.Generator) -> Request:
         """The population, named by noise-table offsets and signs (mirrored pairs adjacent)."""
         cfg = self.config
-        table = NoiseTable.shared(*self.table)
-        n = self.es.mu.numel()
-        pairs = cfg.population // 2 if cfg.mirrored else cfg.population
-        offsets = table.offsets(rng, pairs, n)
-        if cfg.mirrored:
-            offsets = np.repeat(offsets, 2)
-            signs = np.tile([1.0, -1.0], pairs).astype(np.float32)
-        else:
-            signs = np.ones(cfg.population, dtype=np.float32)
         mean, std = self._norm()
-        k = cfg.episodes_per_candidate
-        actor = PopulationActor(
-            self.spec, self.layout, self.es.mean, self.es.sigma, offsets, signs, self.table, k, mean, std
+        return population_request(
+            self.spec,
+            self.layout,
+            self.table,
+            self.es.mean,
+            self.es.sigma,
+            rng,
+            cfg.population,
+            cfg.mirrored,
+            cfg.episodes_per_candidate,
+            cfg.start_groups,
+            mean,
+            std,
         )
-        candidates = {"offsets": offsets, "signs": signs}
-        return Request(actor, cfg.population, k, cfg.start_groups, candidates)
 
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean (shifted) return and step mu (and sigma)."""
-        assert request.candidates is not None
-        offsets, signs = request.candidates["offsets"], request.candidates["signs"]
-        noise = signs[:, None] * NoiseTable.shared(*self.table).get(offsets, self.es.mu.numel())
+        noise = candidate_noise(request, self.table, self.es.mu.numel())
         shifted = sessions.returns - self.config.reward_shift * sessions.lengths
-        return self.es.tell(request.scores(shifted), noise.astype(np.float64))
+        return self.es.tell(request.scores(shifted), noise)
 
     def greedy_actor(self) -> Actor:
         """The mean mu, acting deterministically."""

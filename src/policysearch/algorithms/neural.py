@@ -69,6 +69,17 @@ class NeuralAlgorithm(Algorithm):
         """An MLP."""
         return "mlp"
 
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """Names and shapes of the network's parameters, in the order of the weight vector."""
+        return layout_of(self.net)
+
+    def vector_actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
+        """An actor of weight vectors ``(C, n)``: candidate ``c`` plays sessions ``c * group`` on."""
+        mean, std = self._norm()
+        params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
+        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
+
     def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The normaliser's mean and standard deviation (None, None without normalisation)."""
         if self.normalizer is None:
@@ -82,14 +93,3 @@ class WeightSearch(NeuralAlgorithm):
     A candidate is a weight vector (:mod:`~policysearch.policies.weights` lays it out), played
     deterministically; its score is the mean return of its sessions.
     """
-
-    @functools.cached_property
-    def layout(self) -> Layout:
-        """Names and shapes of the network's parameters, in the order of the weight vector."""
-        return layout_of(self.net)
-
-    def vector_actor(self, vectors: np.ndarray, group: int = 1) -> NumpyActor:
-        """An actor of weight vectors ``(C, n)``: candidate ``c`` plays sessions ``c * group`` on."""
-        mean, std = self._norm()
-        params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
-        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)

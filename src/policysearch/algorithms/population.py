@@ -1,0 +1,138 @@
+"""Candidates named by noise-table offsets: mu + sigma * sign * table[offset], built where they play.
+
+ES and CEM over weights (``search=weights``) sample their candidates this one way, so that a
+sampler sends each worker the weights once and each share a few numbers per candidate, whatever
+the number of policy parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+import numpy as np
+
+from ..optim.noise_table import NoiseTable
+from ..policies.numpy_policy import NumpyActor
+from ..policies.spec import PolicySpec
+from ..policies.weights import Layout, unflatten
+from .base import Request
+
+
+class PopulationActor:
+    """Plays the candidates mu + sigma * sign_i * table[offset_i], built where it runs.
+
+    Pickled, it carries mu, sigma and one offset and sign per candidate: the weights are rebuilt
+    from the shared noise table in the process that acts. A sampler that splits a request into
+    shares sends the weights once (:meth:`split`: everything but the offsets) and each share its
+    own candidates' offsets and signs (:meth:`join` puts them back together where it runs).
+    ES reads only the sessions' returns and observation statistics (``keep_steps``).
+    """
+
+    noise_dim = 0
+    noise_kind: Literal["uniform", "normal"] = "uniform"
+    keep_steps = False
+
+    def __init__(
+        self,
+        spec: PolicySpec,
+        layout: Layout,
+        mu: np.ndarray,
+        sigma: np.ndarray,
+        offsets: np.ndarray,
+        signs: np.ndarray,
+        table: tuple[int, int],
+        group: int,
+        obs_mean: np.ndarray | None,
+        obs_std: np.ndarray | None,
+        first: int = 0,
+    ) -> None:
+        self.spec, self.layout = spec, layout
+        self.mu, self.sigma = mu.astype(np.float32), sigma.astype(np.float32)
+        self.offsets, self.signs, self.table, self.group = offsets, signs, table, group
+        self.obs_mean, self.obs_std = obs_mean, obs_std
+        #: Index of the first candidate held (a share's actor holds only its own candidates).
+        self.first = first
+        self._actor: NumpyActor | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_actor": None}
+
+    def split(self, bounds: list[tuple[int, int]]) -> tuple[PopulationActor, list[Any]]:
+        """The weights without offsets, and per share ``[lo, hi)`` of sessions its candidates' part."""
+        common = copy.copy(self)
+        common.offsets, common.signs, common._actor = self.offsets[:0], self.signs[:0], None
+        parts = []
+        for lo, hi in bounds:
+            first, last = lo // self.group, -(-hi // self.group)
+            parts.append((first, self.offsets[first:last], self.signs[first:last]))
+        return common, parts
+
+    def join(self, part: tuple[int, np.ndarray, np.ndarray]) -> PopulationActor:
+        """The actor of one share: these weights with the share's candidates (from :meth:`split`)."""
+        joined = copy.copy(self)
+        joined.first, joined.offsets, joined.signs = part
+        joined._actor = None
+        return joined
+
+    def _built(self) -> NumpyActor:
+        if self._actor is None:
+            offsets, signs = self.offsets, self.signs
+            if len(offsets) == 1:
+                # One candidate would take NumpyActor's single-network path, which rounds
+                # differently from the population's: a dummy second keeps every share alike.
+                offsets, signs = np.repeat(offsets, 2), np.repeat(signs, 2)
+            noise = NoiseTable.shared(*self.table).get(offsets, self.mu.size)
+            vectors = self.mu + self.sigma * signs[:, None] * noise
+            params = unflatten(vectors, self.layout)
+            self._actor = NumpyActor(
+                self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
+            )
+        return self._actor
+
+    def start(self, index: np.ndarray) -> None:
+        """Sessions begin (resets a GRU's hidden state)."""
+        self._built().start(np.asarray(index) - self.first * self.group)
+
+    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        """Each session plays its candidate deterministically."""
+        return self._built().act(obs, np.asarray(index) - self.first * self.group, None)
+
+
+def population_request(
+    spec: PolicySpec,
+    layout: Layout,
+    table: tuple[int, int],
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    rng: np.random.Generator,
+    population: int,
+    mirrored: bool,
+    episodes_per_candidate: int,
+    start_groups: int,
+    obs_mean: np.ndarray | None,
+    obs_std: np.ndarray | None,
+) -> Request:
+    """``population`` candidates mu + sigma * xi (mirrored pairs adjacent), as noise-table offsets.
+
+    The request's ``candidates`` hold the offsets and signs, from which :func:`candidate_noise`
+    gives ``tell`` the same xi.
+    """
+    pairs = population // 2 if mirrored else population
+    offsets = NoiseTable.shared(*table).offsets(rng, pairs, mu.size)
+    if mirrored:
+        offsets = np.repeat(offsets, 2)
+        signs = np.tile([1.0, -1.0], pairs).astype(np.float32)
+    else:
+        signs = np.ones(population, dtype=np.float32)
+    k = episodes_per_candidate
+    actor = PopulationActor(spec, layout, mu, sigma, offsets, signs, table, k, obs_mean, obs_std)
+    return Request(actor, population, k, start_groups, {"offsets": offsets, "signs": signs})
+
+
+def candidate_noise(request: Request, table: tuple[int, int], dim: int) -> np.ndarray:
+    """The perturbations xi of a :func:`population_request`'s candidates, ``(population, dim)``."""
+    assert request.candidates is not None
+    offsets, signs = request.candidates["offsets"], request.candidates["signs"]
+    noise = signs[:, None] * NoiseTable.shared(*table).get(offsets, dim)
+    return noise.astype(np.float64)
