@@ -24,7 +24,8 @@ class TrainOptions:
     #: Anything ``gymnasium.make`` accepts, including ``"module:EnvName-v0"``.
     env_id: str = ""
     #: Policy kind; None takes the env's preset's, else the algorithm's default for the spaces
-    #: (tabular CEM for Discrete observations and actions, else mlp).
+    #: (tabular CEM for Discrete observations and actions; linear for Box actions with at least
+    #: 10 observations; else mlp).
     policy: str | None = None
     #: Root seed: the same seed gives the same run.
     seed: int = 0

@@ -122,7 +122,9 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
     """The policy kind used when neither ``--policy`` nor a preset names one.
 
     The first implementation (in registry order) that suggests a kind for these spaces decides:
-    tabular CEM for Discrete observations and actions, else the neural default (mlp).
+    tabular CEM for Discrete observations and actions, else the neural default (linear for Box
+    actions with at least 10 observations, else mlp:
+    :meth:`~policysearch.algorithms.neural.NeuralAlgorithm.default_policy`).
     """
     for cls in entry(name).classes():
         kind = cls.default_policy(observation_space, action_space)

@@ -20,6 +20,9 @@ from ..policies.torch_policy import TorchPolicy
 from ..policies.weights import Layout, layout_of, unflatten
 from .base import Algorithm
 
+#: Observation dimensions from which continuous control gets a linear default policy.
+LINEAR_FROM = 10
+
 
 class NeuralAlgorithm(Algorithm):
     """Base of CEM, ES and CMA-ES over linear, MLP and GRU policies.
@@ -66,7 +69,23 @@ class NeuralAlgorithm(Algorithm):
 
     @classmethod
     def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
-        """An MLP."""
+        """Linear for continuous control with many observations, else an MLP.
+
+        Box observations of at least :data:`LINEAR_FROM` dimensions with Box actions (MuJoCo's
+        locomotion tasks: 11 to 376 observations) get a linear policy, as in ARS: it solves them
+        with far fewer weights to search. The low-dimensional tasks (pendulums, cars, landers: 2
+        to 8 observations) and discrete actions get an MLP, whose nonlinearity a swing-up or a
+        landing needs.
+
+        >>> box = lambda n: gym.spaces.Box(-1.0, 1.0, (n,))
+        >>> NeuralAlgorithm.default_policy(box(17), box(6)), NeuralAlgorithm.default_policy(box(3), box(1))
+        ('linear', 'mlp')
+        """
+        continuous = isinstance(action_space, gym.spaces.Box) and isinstance(
+            observation_space, gym.spaces.Box
+        )
+        if continuous and int(np.prod(observation_space.shape)) >= LINEAR_FROM:
+            return "linear"
         return "mlp"
 
     @functools.cached_property
