@@ -37,8 +37,10 @@ class CEMConfig:
     #: copies of the network (``param_noise``) each played that many times.
     n_sessions: int = 50
     #: Sessions per candidate; a candidate is scored by their average return, so that lucky
-    #: starts do not win (useful with ``param_noise``, where candidates differ).
-    episodes_per_candidate: int = 1
+    #: starts do not win (useful with ``param_noise``, where candidates differ). ``auto``: 2
+    #: under ``search=weights`` (each candidate ranked on two common starts rather than one, so
+    #: that the elite is not fitted to one start state), 1 under ``search=actions``.
+    episodes_per_candidate: int | Literal["auto"] = "auto"
     #: Common random numbers (0: off). The candidates of an iteration form this many groups
     #: (candidate ``c`` in group ``c % start_groups``); a group's candidates meet the same start
     #: states (each its ``k``-th session like the others' ``k``-th), and the elite is chosen
@@ -112,7 +114,8 @@ class CEMConfig:
 
     def __post_init__(self) -> None:
         check_range("n_sessions", self.n_sessions, 1)
-        check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
+        if self.episodes_per_candidate != "auto":
+            check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
         if self.start_groups != "auto":
             check_range("start_groups", self.start_groups, 0)
         check_range("percentile", self.percentile, 0, 100)
@@ -162,7 +165,7 @@ class CEM(NeuralAlgorithm):
         super().__init__(observation_space, action_space, config, rng, policy)
         self.memory = EliteMemory(config.elite_memory - 1)
         self.updates = 0
-        #: ``search`` and ``start_groups`` with ``auto`` resolved for these spaces.
+        #: ``search``, ``start_groups`` and ``episodes_per_candidate`` with ``auto`` resolved.
         self.search: str = config.search
         if self.search == "auto":
             self.search = "weights" if isinstance(action_space, gym.spaces.Box) else "actions"
@@ -170,8 +173,10 @@ class CEM(NeuralAlgorithm):
             raise ConfigError(
                 "param_noise perturbs the network of search=actions; search=weights has weight_std"
             )
-        auto = 1 if self.search == "weights" else 0
-        self.start_groups: int = auto if config.start_groups == "auto" else config.start_groups
+        weights = self.search == "weights"
+        self.start_groups: int = int(weights) if config.start_groups == "auto" else config.start_groups
+        k = config.episodes_per_candidate
+        self.episodes_per_candidate: int = (2 if weights else 1) if k == "auto" else k
         if self.search == "weights":
             self.table = (int(rng.integers(2**31)), config.noise_table_size)
             self.mu = flatten(self.net)
@@ -191,7 +196,7 @@ class CEM(NeuralAlgorithm):
     def ask(self, rng: np.random.Generator) -> Request:
         """Sessions of the current stochastic policy (each with its own weights under param_noise)."""
         cfg = self.config
-        k, groups = cfg.episodes_per_candidate, self.start_groups
+        k, groups = self.episodes_per_candidate, self.start_groups
         if self.search == "weights":
             mean, std = self._norm()
             return population_request(

@@ -84,7 +84,7 @@ class NeuralAlgorithm(Algorithm):
         continuous = isinstance(action_space, gym.spaces.Box) and isinstance(
             observation_space, gym.spaces.Box
         )
-        if continuous and int(np.prod(observation_space.shape)) >= LINEAR_FROM:
+        if continuous and gym.spaces.flatdim(observation_space) >= LINEAR_FROM:
             return "linear"
         return "mlp"
 
