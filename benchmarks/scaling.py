@@ -1,11 +1,12 @@
 """Scaling benchmark: ES on Hopper-v5 with 1 and 2 workers on the process and Ray backends.
 
-    .venv/bin/python benchmarks/scaling.py [--iterations 30] [--repeats 3] [--no-ray]
+    .venv/bin/python benchmarks/scaling.py [--iterations 30] [--repeats 3] [--from-iteration K] [--no-ray]
 
 Prints four tables (see docs/scaling.md for how they feed the scaling model):
 
 1. iterations per second of ES (Hopper-v5's preset, linear policy), the same seed's iterations
-   on every backend (so every row does exactly the same sessions), median over repeats;
+   on every backend (so every row does exactly the same sessions), median over repeats: from
+   the first, or with ``--from-iteration K`` from the state after K (longer episodes);
 2. bytes the transports send per candidate beyond the one copy of the weights per worker and
    iteration (shares out, replies back), for a linear policy and an MLP with ~100x the parameters;
 3. the per-share overhead of each transport (an empty share's round trip) and of the final
@@ -71,8 +72,28 @@ def iterate(sampler: Any, algo: Any, iterations: int, first: int = 0) -> tuple[f
 BACKENDS = [("in-process", "local", 1), ("process", "local", 2), ("ray", "ray", 1), ("ray", "ray", 2)]
 
 
+def trained_state(iterations: int) -> dict[str, np.ndarray] | None:
+    """The ES state after the seed's first ``iterations`` iterations (in-process), or None for 0."""
+    if not iterations:
+        return None
+    algo = make_es(ENV)
+    sampler = make_sampler(ENV, 16, 1)
+    try:
+        iterate(sampler, algo, iterations)
+    finally:
+        sampler.close()
+    return algo.state_arrays()
+
+
 def iteration_rates(args: argparse.Namespace, backends: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
-    """Repeats interleaved across backends (the machine's load drifts), each on a fresh sampler."""
+    """Repeats interleaved across backends (the machine's load drifts), each on a fresh sampler.
+
+    With ``--from-iteration K`` every row starts from the state after the seed's first K
+    iterations (a policy that stands, so episodes are long, as in most of a run's time) and
+    times iterations K + 1 on; else iterations 1 on (the first policies fall within ~33 steps).
+    """
+    first = args.from_iteration
+    state = trained_state(first)
     times: dict[tuple[str, int], list[float]] = {(label, w): [] for label, _, w in backends}
     steps = 0
     for repeat in range(args.repeats):
@@ -80,8 +101,10 @@ def iteration_rates(args: argparse.Namespace, backends: list[tuple[str, str, int
             sampler = make_sampler(ENV, 16, workers, backend=backend)
             try:
                 algo = make_es(ENV)
-                iterate(sampler, algo, 1)  # warm-up: imports, the noise table, the first shares
-                seconds, steps = iterate(sampler, algo, args.iterations, first=1)
+                if state is not None:
+                    algo.load_state_arrays(state)
+                iterate(sampler, algo, 1, first=first)  # warm-up: imports, the noise table, the first shares
+                seconds, steps = iterate(sampler, algo, args.iterations, first=first + 1)
             finally:
                 sampler.close()
             times[(label, workers)].append(seconds)
@@ -263,6 +286,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=30, help="timed ES iterations per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="repeats (the median is shown)")
+    parser.add_argument(
+        "--from-iteration",
+        type=int,
+        default=0,
+        help="time the iterations after this many (trained policies, long episodes); 0: from the first",
+    )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray backend")
     args = parser.parse_args()
     use_ray = not args.no_ray
@@ -290,7 +319,12 @@ def main() -> None:
     for r in rates:
         base = by.get(("in-process", 1)) if r["backend"] == "process" else by.get((r["backend"], 1))
         r["speedup_vs_1"] = r["it_per_s"] / base if base else float("nan")
-    table(f"ES on {ENV} (linear, preset population 64), iterations/s, median of {args.repeats}", rates)
+    first = args.from_iteration + 1
+    table(
+        f"ES on {ENV} (linear, preset population 64), iterations {first}-{first + args.iterations - 1}, "
+        f"iterations/s, median of {args.repeats}",
+        rates,
+    )
     sizes = bytes_per_candidate("local") + (bytes_per_candidate("ray") if use_ray else [])
     table("bytes per candidate sent by the transports (2 workers), beyond one copy of the weights", sizes)
     table(

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 RUN_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
@@ -138,5 +139,9 @@ def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
     finally:
         sampler.close()
     assert seconds > 0 and steps >= 16
+    state = scaling.trained_state(1)  # --from-iteration's starting point loads into a fresh ES
+    fresh = scaling.make_es(scaling.ENV)
+    fresh.load_state_arrays(state)
+    assert not np.array_equal(fresh.es.mean, scaling.make_es(scaling.ENV).es.mean)
     rows = scaling.driver_costs()
     assert [r["population"] for r in rows] == [64, 1024, 1440] and all(r["ask_tell_ms"] > 0 for r in rows)
