@@ -50,6 +50,7 @@ def test_no_preset_drops_tuned_values_but_keeps_the_evaluation_protocol(tmp_path
     code, out, _ = run_cli(["train", "cem", "--env", env, "--no-preset", "--dry-run"], capsys)
     resolved = yaml.safe_load(out)
     assert code == 0 and resolved["hyperparameters"]["start_groups"] == "auto" and resolved["no_preset"]
+    assert '# default (auto: "weights" here)' in out  # what auto means for this env's Box actions
     args = ["train", "cem", "--env", "Taxi-v4", "--no-preset", "--max-iterations", "1", "--quiet"]
     code, _, err = run_cli([*args, "--out", tmp_path / "taxi"], capsys)
     assert code == 0, err

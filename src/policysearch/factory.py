@@ -139,5 +139,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
             source = preset or "preset"
         else:
             source = "default"
+        if value == "auto":  # what the algorithm made of it for these spaces (CEM's resolve_auto)
+            source += f" (auto: {json.dumps(as_dict(run.algorithm.config).get(key, value))} here)"
         lines.append(line("  ", key, value, source))
     return "\n".join(lines)
