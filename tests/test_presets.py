@@ -17,9 +17,9 @@ def test_presets_lists_every_env_one_per_line(capsys) -> None:
 
 
 def test_presets_env_shows_its_presets_in_full(capsys) -> None:
-    code, out, _ = run_cli(["presets", "LunarLanderContinuous-v3"], capsys)
+    code, out, _ = run_cli(["presets", "LunarLander-v3"], capsys)
     shown = yaml.safe_load(out)
-    assert code == 0 and shown["cem"]["policy"] == "mlp" and shown["cem"]["start_groups"] == 20
+    assert code == 0 and shown["cem"]["policy"] == "mlp" and shown["cem"]["start_groups"] == 10
     assert shown["eval_episodes"] == 100
     code, _, err = run_cli(["presets", "NoSuch-v0"], capsys)
     assert code == 2 and "no preset" in err
@@ -28,14 +28,14 @@ def test_presets_env_shows_its_presets_in_full(capsys) -> None:
 def test_dry_run_prints_where_each_value_came_from_and_touches_nothing(tmp_path: Path, capsys) -> None:
     config = tmp_path / "c.yml"
     config.write_text("seed: 3\nhyperparameters:\n  elite_memory: 2\n")
-    args = ["train", "cem", "--env", "LunarLanderContinuous-v3", "--config", config, "--set", "percentile=80"]
+    args = ["train", "cem", "--env", "LunarLander-v3", "--config", config, "--set", "percentile=80"]
     code, out, err = run_cli([*args, "--out", tmp_path / "run", "--dry-run"], capsys)
     assert code == 0, err and not (tmp_path / "run").exists()
     sources = {
         line.split(":")[0].strip(): line.split("#")[1].strip() for line in out.splitlines() if "#" in line[1:]
     }
     assert sources["seed"] == "config" and sources["elite_memory"] == "config"
-    assert sources["percentile"] == "--set" and sources["start_groups"] == "preset (LunarLanderContinuous-v3)"
+    assert sources["percentile"] == "--set" and sources["start_groups"] == "preset (LunarLander-v3)"
     assert sources["learning_rate"] == "default" and sources["eval_episodes"] == "evaluation protocol"
     # the output is a config for the same run
     resolved = tmp_path / "resolved.yml"
@@ -46,11 +46,11 @@ def test_dry_run_prints_where_each_value_came_from_and_touches_nothing(tmp_path:
 
 
 def test_no_preset_drops_tuned_values_but_keeps_the_evaluation_protocol(tmp_path: Path, capsys) -> None:
-    env = "LunarLanderContinuous-v3"
+    env = "LunarLander-v3"
     code, out, _ = run_cli(["train", "cem", "--env", env, "--no-preset", "--dry-run"], capsys)
     resolved = yaml.safe_load(out)
     assert code == 0 and resolved["hyperparameters"]["start_groups"] == "auto" and resolved["no_preset"]
-    assert '# default (auto: "weights" here)' in out  # what auto means for this env's Box actions
+    assert '# default (auto: "actions" here)' in out  # what auto means for this env's discrete actions
     args = ["train", "cem", "--env", "Taxi-v4", "--no-preset", "--max-iterations", "1", "--quiet"]
     code, _, err = run_cli([*args, "--out", tmp_path / "taxi"], capsys)
     assert code == 0, err
