@@ -2,6 +2,8 @@
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -83,3 +85,32 @@ def test_versions_are_compared_and_custom_modules_shipped() -> None:
     assert len(shipped) == 1 and shipped[0].endswith("testenvs.py")
     assert raycluster.modules_to_ship("CartPole-v1") == []
     assert raycluster.modules_to_ship("gymnasium.envs.classic_control:CartPole-v1") == []
+
+
+def test_the_command_line_runs_ray_commands_supervised(tmp_path: Path) -> None:
+    """From the console script a Ray command runs in a child (policysearch.supervisor), which
+    reports its own status: bad input still gives one line and exit 2, and nothing else."""
+    from policysearch import supervisor
+
+    assert supervisor.wanted(["train", "es", "--backend", "ray"]) and supervisor.wanted(
+        ["evaluate", "d", "--backend=ray"]
+    )
+    assert not supervisor.wanted(["train", "es", "--backend", "local"]) and not supervisor.wanted(["presets"])
+    assert not supervisor.wanted(["train", "--resume", str(tmp_path / "none")])  # unreadable: not Ray
+    args = [
+        "train",
+        "es",
+        "--env",
+        "CartPole-v1",
+        "--backend",
+        "ray",
+        "--address",
+        "nohost",
+        "--out",
+        tmp_path / "r",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "policysearch", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
+    assert "not HOST:PORT" in done.stderr and not (tmp_path / "r").exists()

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from . import __version__, interrupts
+from . import __version__, interrupts, supervisor
 from .config import load_yaml, parse_assignments
 from .errors import ConfigError, Interrupted, PolicySearchError
 from .registry import POLICY_KINDS, REGISTRY
@@ -466,12 +466,22 @@ def main(argv: list[str] | None = None) -> None:
     """
     import warnings
 
+    # On Ray, the command line runs the command in a child, so that an abrupt end still gets one
+    # line (a call with ``argv``, from Python, runs in this process)
+    if argv is None and supervisor.wanted(sys.argv[1:]):
+        status = supervisor.run(sys.argv[1:])
+        if status:
+            sys.exit(status)
+        return
+    supervisor.child_started()
     warnings.showwarning = _one_line_warning
     restore = interrupts.install()
+    status = 1
     try:
         status = _run(argv)
     finally:
         restore()
+        supervisor.report(status)
     if status:
         sys.exit(status)
 

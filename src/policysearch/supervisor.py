@@ -1,0 +1,122 @@
+"""A Ray-backed command runs in a child process, so that an abrupt end still gives one line.
+
+When the Ray head goes away, Ray ends the driver's process from its C++ core (exit status 1,
+nothing printed, no Python handler run): no ``except`` in the command could turn that into the
+one-line error and exit status 2 that every failure gets. So ``train`` and ``evaluate`` with
+``--backend ray`` (or resuming a run stored with it) re-run themselves as a child and wait. The
+child reports its own exit status through a pipe just before it exits; a child that ends without
+reporting was ended from outside, and the parent says so in one line (exit 2). The run folder is
+as the last checkpoint left it (files are written atomically), so ``train --resume`` continues it.
+
+Signals: Ctrl-C reaches both processes (they share the terminal's process group), so the parent
+leaves SIGINT to the child and waits for it; SIGTERM sent to the parent is passed on. If the parent
+itself is killed, the child gets SIGTERM (``PR_SET_PDEATHSIG``) and stops as after a SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+#: The environment variable that names the pipe a supervised child reports its status on.
+STATUS_FD = "POLICYSEARCH_STATUS_FD"
+
+
+def wanted(argv: list[str]) -> bool:
+    """Whether ``argv`` is a ``train`` or ``evaluate`` that samples on Ray (and is not a child)."""
+    if STATUS_FD in os.environ or not argv or argv[0] not in ("train", "evaluate"):
+        return False
+    backend = _option(argv, "--backend")
+    if backend is not None:
+        return backend == "ray"
+    folder = _option(argv, "--resume")
+    if argv[0] == "train" and folder is not None:
+        return _stored_backend(Path(folder)) == "ray"
+    return False
+
+
+def run(argv: list[str]) -> int:
+    """Run ``policysearch ARGV`` as a supervised child; its exit status, or 2 if it ended abruptly."""
+    read, write = os.pipe()
+    env = {**os.environ, STATUS_FD: str(write)}
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), start_new_session=False
+    )
+    os.close(write)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    if previous[signal.SIGINT] is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: None)  # the child has it too
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            reported = pipe.read()
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if reported.strip():
+        return int(reported)
+    how = f"signal {-code}" if code < 0 else f"exit status {code}"
+    folder = _option(argv, "--resume") or _option(argv, "--out")
+    resume = (
+        f"resume with: policysearch train --resume {folder}"
+        if argv[0] == "train" and folder
+        else "resume a train run with: policysearch train --resume DIR"
+    )
+    print(
+        f"error: the Ray driver ended abruptly ({how}): the cluster's head is unreachable or "
+        f"gone; the last checkpoint is kept; {resume}",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def child_started() -> None:
+    """In a supervised child: stop with SIGTERM if the parent dies (Linux; elsewhere nothing)."""
+    if STATUS_FD not in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def report(status: int) -> None:
+    """In a supervised child: tell the parent the exit status this process is about to end with."""
+    fd = os.environ.get(STATUS_FD)
+    if fd is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        os.write(int(fd), str(status).encode())
+        os.close(int(fd))
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _stored_backend(folder: Path) -> str | None:
+    """The backend stored in a run folder's checkpoint, if it can be read (else None: not Ray)."""
+    from .runfolder import load_checkpoint
+
+    try:
+        meta, _ = load_checkpoint(folder)
+        backend = meta["options"]["backend"]
+    except Exception:  # an unreadable folder: the command itself will say what is wrong
+        return None
+    return backend if isinstance(backend, str) else None
