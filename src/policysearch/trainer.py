@@ -30,6 +30,7 @@ from .logging import Callback, EvaluationProgress, ProgressBar
 from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plotting import plot_learning_curve
 from .presets import DEFAULT_MAX_ITERATIONS
+from .registry import resolve
 from .runfolder import (
     CHECKPOINT,
     CURVE,
@@ -183,7 +184,8 @@ class Trainer:
         try:
             stored = dict(meta["options"])
             stored["out"] = str(folder)
-            stored["hyperparameters"] = meta["hyperparameters"]
+            policy = stored.get("policy") or meta.get("policy")
+            stored["hyperparameters"] = _as_stored_then(stored["algorithm"], policy, meta["hyperparameters"])
             stored.update({k: v for k, v in changes.items() if v is not None})
             if changes.get("backend") == "local" and changes.get("address") is None:
                 stored["address"] = None
@@ -400,3 +402,15 @@ class Trainer:
             "checkpoint": str(self.folder / CHECKPOINT),
             "policysearch_version": __version__,
         }
+
+
+def _as_stored_then(algorithm: str, policy: str | None, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, completed for the fields added since it was written.
+
+    Those take the values in effect then (the config class's ``stored_before``), so that the run
+    resumes and evaluates as it was trained.
+    """
+    if not policy:
+        return dict(hyperparameters)
+    config_class = resolve(algorithm, policy).config_class
+    return {**getattr(config_class, "stored_before", {}), **hyperparameters}

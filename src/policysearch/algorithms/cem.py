@@ -118,6 +118,10 @@ class CEMConfig:
     #: ``search=weights``: numbers in the shared noise table the candidates are drawn from.
     noise_table_size: int = 10_000_000
 
+    #: What fields added since a run was stored did then: a checkpoint without ``search`` was
+    #: trained by fitting the elite's actions, and resumes that way.
+    stored_before: ClassVar[dict[str, Any]] = {"search": "actions"}
+
     #: Former names of fields (accepted with a deprecation warning).
     renamed: ClassVar[dict[str, Renamed]] = {
         "n_simulations": Renamed("episodes_per_candidate"),
