@@ -112,11 +112,10 @@ def _option(argv: list[str], name: str) -> str | None:
 
 def _stored_backend(folder: Path) -> str | None:
     """The backend stored in a run folder's checkpoint, if it can be read (else None: not Ray)."""
-    from .runfolder import load_checkpoint
+    from .runfolder import read_checkpoint_meta
 
     try:
-        meta, _ = load_checkpoint(folder)
-        backend = meta["options"]["backend"]
+        backend = read_checkpoint_meta(folder)["options"]["backend"]
     except Exception:  # an unreadable folder: the command itself will say what is wrong
         return None
     return backend if isinstance(backend, str) else None
