@@ -149,10 +149,6 @@ class CEMConfig:
         check_range("weight_std", self.weight_std, 0, low_open=True)
         check_range("weight_std_min", self.weight_std_min, 0)
         check_range("noise_table_size", self.noise_table_size, 1000)
-        if self.search == "weights" and self.param_noise:
-            raise ConfigError(
-                "param_noise perturbs the network of search=actions; search=weights has weight_std"
-            )
 
 
 def resolve_auto(config: CEMConfig, action_space: gym.Space[Any]) -> CEMConfig:
