@@ -132,6 +132,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
             source = "evaluation protocol"
         lines.append(line("", key, value, source))
     lines.append("hyperparameters:")
+    effective = as_dict(run.algorithm.config)  # with each ``auto`` resolved (CEM's resolve_auto)
     for key, value in as_dict(run.config).items():
         if key in user:
             source = given.get(f"hyperparameters.{former[key]}", "given")
@@ -139,7 +140,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
             source = preset or "preset"
         else:
             source = "default"
-        if value == "auto":  # what the algorithm made of it for these spaces (CEM's resolve_auto)
-            source += f" (auto: {json.dumps(as_dict(run.algorithm.config).get(key, value))} here)"
+        if value == "auto":  # what the algorithm made of it for these spaces
+            source += f" (auto: {json.dumps(effective.get(key, value))} here)"
         lines.append(line("  ", key, value, source))
     return "\n".join(lines)
