@@ -8,6 +8,7 @@ normalised with statistics gathered from the population's rollouts, saved with t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -24,10 +25,20 @@ from .base import Request
 from .neural import WeightSearch
 from .population import candidate_noise, population_request
 
+#: ``sigma`` under ``auto``, by policy kind. A linear policy on HalfCheetah-v5 without a preset
+#: (50 candidates): sigma 0.1 kept seed 1 near 1100 for 338 iterations, and 0.05 solved seeds 0-4
+#: in 15-43 (1.0-2.2 M env steps). The networks keep 0.1, with which CartPole, Acrobot, the
+#: pendulums and the landers were measured.
+AUTO_SIGMA: dict[str, float] = {"linear": 0.05, "mlp": 0.1, "gru": 0.1}
+
 
 @dataclass
 class ESPolicyConfig(ESConfig):
     """Hyperparameters of ES policy search (those of the black-box ES, and these)."""
+
+    #: Initial standard deviation of the search distribution. ``auto``: 0.05 for a linear policy,
+    #: 0.1 for mlp and gru (:data:`AUTO_SIGMA`).
+    sigma: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
 
     #: Episodes each candidate plays; its score is their mean return.
     episodes_per_candidate: int = 1
@@ -64,6 +75,18 @@ class ESPolicyConfig(ESConfig):
             check_range("hidden", size, 1)
         check_range("noise_table_size", self.noise_table_size, 1000)
 
+    def _check_sigma(self) -> None:
+        """Check that sigma is positive, or ``auto`` (resolved by :func:`resolve_auto`)."""
+        if self.sigma != "auto":
+            super()._check_sigma()
+
+
+def resolve_auto(config: ESPolicyConfig, policy: str) -> ESPolicyConfig:
+    """The config with ``sigma=auto`` replaced by the policy kind's (:data:`AUTO_SIGMA`)."""
+    if config.sigma != "auto":
+        return config
+    return dataclasses.replace(config, sigma=AUTO_SIGMA[policy])
+
 
 class ES(WeightSearch):
     """Evolution strategies over the weights of a linear, MLP or GRU policy."""
@@ -85,6 +108,7 @@ class ES(WeightSearch):
         rng: np.random.Generator,
         policy: str = "mlp",
     ) -> None:
+        config = resolve_auto(config, policy)
         super().__init__(observation_space, action_space, config, rng, policy)
         self.table = (int(rng.integers(2**31)), config.noise_table_size)
         self.es = EvolutionStrategy(flatten(self.net), config, rng)

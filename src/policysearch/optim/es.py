@@ -65,7 +65,7 @@ class ESConfig:
         check_range("population", self.population, 2)
         if self.mirrored and self.population % 2:
             raise ConfigError(f"population={self.population} must be even with mirrored sampling")
-        check_range("sigma", self.sigma, 0, low_open=True)
+        self._check_sigma()
         check_range("sigma_decay", self.sigma_decay, 0, 1, low_open=True)
         check_range("sigma_min", self.sigma_min, 0)
         check_range("sigma_lr", self.sigma_lr, 0)
@@ -73,6 +73,10 @@ class ESConfig:
         check_range("learning_rate_decay", self.learning_rate_decay, 0, 1, low_open=True)
         check_range("momentum", self.momentum, 0, 1, high_open=True)
         check_range("weight_decay", self.weight_decay, 0)
+
+    def _check_sigma(self) -> None:
+        """Check that sigma is positive (a subclass may also allow a value it resolves before use)."""
+        check_range("sigma", self.sigma, 0, low_open=True)
 
 
 def centered_ranks(scores: np.ndarray) -> np.ndarray:
