@@ -87,15 +87,24 @@ def field_ranges(cls: type) -> dict[str, str]:
 
     Only unconditional calls with literal bounds count; a call inside a ``for`` loop checks
     every entry of a sequence field. Calls under an ``if`` are left out (the range holds only
-    sometimes, and the field's doc says when).
+    sometimes, and the field's doc says when). The ``_check_*`` methods that ``__post_init__``
+    calls (a hook a subclass may widen, as ES's ``_check_sigma``) are read the same way.
     """
     ranges: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass) or "__post_init__" not in vars(klass):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        checks = [name for name in vars(klass) if name == "__post_init__" or name.startswith("_check")]
+        if not checks:
             continue
         node, _ = _class_node(klass)
-        post = next(s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__post_init__")
-        for statement, each in _unconditional(post.body):
+        body = [
+            statement
+            for method in node.body
+            if isinstance(method, ast.FunctionDef) and method.name in checks
+            for statement in method.body
+        ]
+        for statement, each in _unconditional(body):
             call = statement.value if isinstance(statement, ast.Expr) else None
             if not isinstance(call, ast.Call) or getattr(call.func, "id", None) != "check_range":
                 continue
@@ -162,7 +171,11 @@ def _value_text(value: Any) -> str:
 
 
 def _markdown(text: str) -> str:
-    """A ``#:`` comment as Markdown in a table cell: ``code`` in single backticks, pipes escaped."""
+    """A ``#:`` comment as Markdown in a table cell.
+
+    ``code`` in single backticks, Sphinx roles such as :data:`AUTO` as plain code, pipes escaped.
+    """
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", text)
     return text.replace("``", "`").replace("|", "\\|")
 
 
