@@ -205,6 +205,16 @@ def test_es_sigma_auto_follows_the_policy_kind(policy: str, sigma: float) -> Non
     np.testing.assert_array_equal(es.es.sigma, sigma)
     given = ES(box, box, ESPolicyConfig(sigma=0.3, hidden=(4,)), np.random.default_rng(0), policy)
     np.testing.assert_array_equal(given.es.sigma, 0.3)
+    with pytest.raises(ConfigError, match="sigma"):
+        ESPolicyConfig(sigma=0.0)
+
+
+def test_es_dry_run_shows_what_sigma_auto_resolves_to(capsys) -> None:
+    for policy, sigma in (("linear", 0.05), ("mlp", 0.1)):
+        args = ["train", "es", "--env", "Pendulum-v1", "--policy", policy, "--dry-run"]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, err
+        assert 'sigma: "auto"' in out and f"(auto: {sigma} here)" in out
 
 
 @pytest.mark.slow

@@ -132,7 +132,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
             source = "evaluation protocol"
         lines.append(line("", key, value, source))
     lines.append("hyperparameters:")
-    effective = as_dict(run.algorithm.config)  # with each ``auto`` resolved (CEM's resolve_auto)
+    effective = as_dict(run.algorithm.config)  # with each ``auto`` resolved (CEM's and ES's resolve_auto)
     for key, value in as_dict(run.config).items():
         if key in user:
             source = given.get(f"hyperparameters.{former[key]}", "given")
