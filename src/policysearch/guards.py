@@ -103,10 +103,8 @@ class RunGuard:
         candidates = getattr(cfg, "n_sessions", None) or getattr(cfg, "population", None)
         if not candidates:
             return
-        # the algorithm's own value where it resolves an ``auto`` (CEM), else the config's
-        per: Any = getattr(algorithm, "episodes_per_candidate", None) or getattr(
-            cfg, "episodes_per_candidate", 1
-        )
+        # the algorithm's config, with any ``auto`` already resolved (CEM's resolve_auto)
+        per = getattr(cfg, "episodes_per_candidate", None) or 1
         # one candidate's policy: what the deterministic actor holds (its weights or table)
         policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
         self._refuse_beyond_memory(
