@@ -31,9 +31,9 @@ import numpy as np
 
 from policysearch.config import from_mapping
 from policysearch.envs import make_env
-from policysearch.evaluation import evaluate_actor
 from policysearch.presets import preset_for
 from policysearch.registry import resolve
+from policysearch.run.evaluation import evaluate_actor
 from policysearch.sampling import make_sampler
 from policysearch.seeding import SeedTree
 

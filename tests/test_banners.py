@@ -18,7 +18,7 @@ from policysearch.bandits import (
     make_player,
     run,
 )
-from policysearch.envs.banners import BannerAdsEnv, BannerAdsRetentionEnv
+from policysearch.bandits.envs import BannerAdsEnv, BannerAdsRetentionEnv
 from policysearch.errors import ConfigError
 
 ENV_IDS = ["policysearch/BannerAds-v0", "policysearch/BannerAdsRetention-v0"]
@@ -291,8 +291,8 @@ def test_policy_search_reaches_95_percent_of_the_optimal_click_rate(
     tmp_path, algorithm, policy, iterations
 ) -> None:
     from policysearch import Trainer, TrainOptions
-    from policysearch.envs.banners import BannerAdsEnv
-    from policysearch.evaluation import evaluate_actor
+    from policysearch.bandits.envs import BannerAdsEnv
+    from policysearch.run.evaluation import evaluate_actor
 
     optimum = BannerAdsEnv().optimal_value()[0]
     options = TrainOptions(
@@ -313,7 +313,7 @@ def test_policy_search_reaches_95_percent_of_the_optimal_click_rate(
 def test_cem_beats_the_myopic_policy_on_retention(tmp_path) -> None:
     from policysearch import Trainer, TrainOptions
     from policysearch.bandits import compare
-    from policysearch.evaluation import evaluate_actor
+    from policysearch.run.evaluation import evaluate_actor
 
     env_id = "policysearch/BannerAdsRetention-v0"
     trainer = Trainer(

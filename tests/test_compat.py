@@ -56,3 +56,61 @@ def test_old_run_resumes_as_before(name: str, tmp_path: Path, capsys) -> None:
     ]
     assert metrics_without_timings(folder) == [close(record) for record in expected]
 
+
+#: Import paths from before the package was regrouped (0.2.0), as the README, docs and tutorial
+#: of 0.1.0 used them, with the name each is imported for.
+FORMER_PATHS = {
+    "policysearch.trainer": ("policysearch.run.trainer", "Trainer"),
+    "policysearch.factory": ("policysearch.run.factory", "make_run"),
+    "policysearch.options": ("policysearch.run.options", "TrainOptions"),
+    "policysearch.guards": ("policysearch.run.guards", "RunGuard"),
+    "policysearch.evaluation": ("policysearch.run.evaluation", "evaluate_actor"),
+    "policysearch.runfolder": ("policysearch.run.runfolder", "load_checkpoint"),
+    "policysearch.interrupts": ("policysearch.run.interrupts", "deferred"),
+    "policysearch.logging": ("policysearch.run.callbacks", "Callback"),
+    "policysearch.plotting": ("policysearch.run.plots", "plot_runs"),
+    "policysearch.tensorboard_logger": ("policysearch.run.tensorboard", "TensorBoardLogger"),
+    "policysearch.supervisor": ("policysearch.cli.supervisor", "wanted"),
+    "policysearch.recording": ("policysearch.cli.video", "record_episode"),
+    "policysearch.checks": ("policysearch.conformance", "check_algorithm"),
+    "policysearch.envs.banners": ("policysearch.bandits.envs", "BannerAdsEnv"),
+}
+
+
+@pytest.mark.parametrize("former", sorted(FORMER_PATHS))
+def test_a_former_import_path_still_works_and_says_where_it_went(former: str) -> None:
+    import importlib
+    import subprocess
+    import sys
+    import warnings
+
+    new, name = FORMER_PATHS[former]
+    # A fresh interpreter: in this one the former module may already be imported (no warning).
+    code = (
+        "import importlib, warnings\n"
+        "warnings.simplefilter('error')\n"
+        f"try:\n    importlib.import_module({former!r})\n"
+        "except DeprecationWarning as w:\n    print(w)\n"
+        "else:\n    print('no warning')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert f"{former} moved to {new}" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(former)
+        namespace: dict = {}
+        exec(f"from {former} import {name}", namespace)  # as the docs of 0.1.0 wrote it
+    assert module is importlib.import_module(new)
+    assert namespace[name] is getattr(module, name)
+
+
+def test_the_former_top_level_imports_of_the_docs_still_work() -> None:
+    """``policysearch.cli.main`` (the console script), ``policysearch.bandits.compare`` and the
+    public names of the package are where they were."""
+    import policysearch
+    from policysearch.bandits import UCB1Player, compare
+    from policysearch.cli import main
+
+    assert callable(main) and callable(compare) and UCB1Player.__name__ == "UCB1Player"
+    for name in policysearch.__all__:
+        assert getattr(policysearch, name) is not None

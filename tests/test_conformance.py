@@ -1,4 +1,4 @@
-"""Every registered algorithm x policy kind x check env meets the contract (policysearch.checks).
+"""Every registered algorithm x policy kind x check env meets the contract (policysearch.conformance).
 
 This replaces the hand-written per-algorithm copies of the determinism, worker-invariance,
 resume and state round-trip tests.
@@ -8,7 +8,7 @@ import pytest
 
 from policysearch import check_algorithm
 from policysearch.algorithms.elite import EliteMemory
-from policysearch.checks import (
+from policysearch.conformance import (
     ContractError,
     check_declarations,
     check_envs,

@@ -26,7 +26,7 @@ import pytest
 import testenvs
 from conftest import snapshot
 from policysearch.cli import main
-from policysearch.runfolder import (
+from policysearch.run.runfolder import (
     IDENTITY,
     LOCK,
     RunFolder,
@@ -299,7 +299,7 @@ def test_os_errors_on_the_users_paths_are_one_line_exit_2(case: str, existing: P
 def test_our_own_bug_is_exit_1_with_the_traceback_and_a_request_to_report_it(
     existing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from policysearch import trainer
+    from policysearch.run import trainer
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("an internal slip")
@@ -770,7 +770,7 @@ class Left:
 
 
 def test_evaluation_in_parts_is_the_evaluation_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from policysearch import evaluation
+    from policysearch.run import evaluation
 
     returns = np.random.default_rng(0).normal(size=1000)
     whole = evaluation.Evaluation.of(returns, 0)
@@ -850,7 +850,7 @@ def test_resume_applies_budgets_target_and_where_it_runs(existing: Path, tmp_pat
 def test_progress_off_a_terminal_is_plain_uncut_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from policysearch.logging import ProgressBar
+    from policysearch.run.callbacks import ProgressBar
 
     bar = ProgressBar(3, "cem Taxi-v4", every=0.0)
     metrics = {"env_steps": 123_456, "mean_return": -70.5, "max_return": 8, "steps_per_s": 2e6}

@@ -9,7 +9,7 @@ import pytest
 from conftest import metrics_without_timings, run_cli
 from policysearch import Trainer, TrainOptions
 from policysearch.errors import BackendError
-from policysearch.runfolder import load_checkpoint
+from policysearch.run.runfolder import load_checkpoint
 from policysearch.sampling import InProcess, ProcessTransport, RunnerFactory, ShardedSampler, make_runner
 
 ENV = "testenvs:DyingCartPole-v1"

@@ -10,11 +10,11 @@ import torch
 from conftest import assert_same_sessions, run_cli
 from policysearch import Trainer, TrainOptions
 from policysearch.envs import make_env
-from policysearch.evaluation import evaluate_actor
 from policysearch.policies.numpy_policy import NumpyActor
 from policysearch.policies.spec import make_spec
 from policysearch.policies.torch_policy import TorchPolicy
-from policysearch.runfolder import load_checkpoint
+from policysearch.run.evaluation import evaluate_actor
+from policysearch.run.runfolder import load_checkpoint
 from policysearch.sampling import EnvRunner, VectorRunner, make_runner, vector_dynamics
 
 SPACES = {
@@ -243,6 +243,47 @@ def test_record_writes_a_video(tmp_path: Path, capsys) -> None:
     assert code == 2 and ".mp4" in err
 
 
+def test_record_scale_and_every_shrink_the_video(tmp_path: Path, capsys) -> None:
+    import imageio.v3 as iio
+
+    Trainer(small(tmp_path / "run", max_iterations=1)).train()
+    written = {}
+    for suffix in ("mp4", "gif"):
+        for name, extra in (("full", []), ("shrunk", ["--scale", "0.5", "--every", "3"])):
+            out = tmp_path / f"{name}.{suffix}"
+            code, _, err = run_cli(["record", tmp_path / "run", "--out", out, *extra], capsys)
+            assert code == 0, err
+            written[name, suffix] = int(err.split()[1])
+    full, shrunk = (list(iio.imiter(tmp_path / f"{name}.mp4")) for name in ("full", "shrunk"))
+    assert (len(full), len(shrunk)) == (written["full", "mp4"], written["shrunk", "mp4"])
+    steps = len(full) - 1  # the start, then one frame per step; the last is always kept
+    assert len(shrunk) == len(range(0, steps + 1, 3)) + (steps % 3 != 0)
+    assert shrunk[0].shape[:2] == (full[0].shape[0] // 2, full[0].shape[1] // 2)
+    # each kept frame lasts three steps: the video plays at the same speed
+    assert iio.immeta(tmp_path / "shrunk.mp4")["fps"] == pytest.approx(
+        iio.immeta(tmp_path / "full.mp4")["fps"] / 3
+    )
+    assert (tmp_path / "shrunk.gif").stat().st_size < (tmp_path / "full.gif").stat().st_size / 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--scale", "0", "scale=0.0 is out of range: it must lie in (0, 1]"),
+        ("--scale", "1.5", "scale=1.5 is out of range: it must lie in (0, 1]"),
+        ("--scale", "nan", "scale=nan is not a finite number"),
+        ("--every", "0", "every=0 is out of range: it must lie in [1, inf)"),
+    ],
+)
+def test_record_refuses_a_bad_scale_or_every(
+    tmp_path: Path, capsys, option: str, value: str, message: str
+) -> None:
+    Trainer(small(tmp_path / "run", max_iterations=1)).train()
+    code, _, err = run_cli(["record", tmp_path / "run", "--out", tmp_path / "v.gif", option, value], capsys)
+    assert code == 2 and err.strip() == f"error: {message}"
+    assert not (tmp_path / "v.gif").exists()
+
+
 @pytest.mark.parametrize(
     ("env_id", "policy"),
     [("CartPole-v1", "mlp"), ("Pendulum-v1", "mlp"), ("MountainCar-v0", "linear"), ("Acrobot-v1", "gru")],
@@ -251,7 +292,7 @@ def test_record_writes_a_video(tmp_path: Path, capsys) -> None:
 def test_record_plays_the_evaluations_episode_of_its_seed(
     tmp_path: Path, env_id: str, policy: str, seed: int
 ) -> None:
-    from policysearch.recording import record_episode
+    from policysearch.cli.video import record_episode
 
     trainer = Trainer(small(tmp_path / "run", env_id=env_id, policy=policy, max_iterations=1))
     trainer.train()

@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import run_cli
 from policysearch.cli import main
-from policysearch.plotting import _mean_band, plot_learning_curve, plot_runs, read_run
+from policysearch.run.plots import _mean_band, plot_learning_curve, plot_runs, read_run
 
 SETTINGS = {
     "cem": ["--set", "n_sessions=40", "--set", "hidden=[8]"],

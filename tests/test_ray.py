@@ -18,7 +18,7 @@ import pytest
 
 from conftest import metrics_without_timings
 from policysearch import Trainer, TrainOptions
-from policysearch.runfolder import load_checkpoint
+from policysearch.run.runfolder import load_checkpoint
 from raynodes import Cluster, cluster_fixture  # noqa: F401 (the cluster fixture)
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]

@@ -2,7 +2,7 @@
 
 The driver runs in the head's namespace; the head's Ray processes (GCS, raylet, its actor) are
 SIGKILLed, the driver is not. Ray then ends the driver's process from its C++ core, which the
-command line's parent process (:mod:`policysearch.supervisor`) turns into one line: the run stops
+command line's parent process (:mod:`policysearch.cli.supervisor`) turns into one line: the run stops
 with exit 2, its last checkpoint intact, and ``train --resume`` on the local backend continues it
 to the uninterrupted result.
 """

@@ -88,9 +88,9 @@ def test_versions_are_compared_and_custom_modules_shipped() -> None:
 
 
 def test_the_command_line_runs_ray_commands_supervised(tmp_path: Path) -> None:
-    """From the console script a Ray command runs in a child (policysearch.supervisor), which
+    """From the console script a Ray command runs in a child (policysearch.cli.supervisor), which
     reports its own status: bad input still gives one line and exit 2, and nothing else."""
-    from policysearch import supervisor
+    from policysearch.cli import supervisor
 
     assert supervisor.wanted(["train", "es", "--backend", "ray"]) and supervisor.wanted(
         ["evaluate", "d", "--backend=ray"]

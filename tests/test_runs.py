@@ -11,7 +11,7 @@ import pytest
 
 from conftest import metrics_without_timings, run_cli
 from policysearch import CEM, Trainer, TrainOptions
-from policysearch.runfolder import load_checkpoint, save_checkpoint
+from policysearch.run.runfolder import load_checkpoint, save_checkpoint
 
 
 def options(out: Path, **kw) -> TrainOptions:

@@ -143,7 +143,7 @@ def test_ray_is_imported_only_when_asked_for() -> None:
     import subprocess
     import sys
 
-    code = "import sys, policysearch.trainer, policysearch.cli, policysearch.sampling\n"
+    code = "import sys, policysearch.run.trainer, policysearch.cli, policysearch.sampling\n"
     code += "print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

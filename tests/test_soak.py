@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import metrics_without_timings
-from policysearch.runfolder import CHECKPOINT, LOCK, read_metrics
+from policysearch.run.runfolder import CHECKPOINT, LOCK, read_metrics
 from test_fault_corpus import cli, iterations_written, one_line, start, wait_for
 
 RUNS = {

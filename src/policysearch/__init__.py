@@ -13,6 +13,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from . import _compat
 from . import envs as envs  # registers the policysearch/ environments
 from .registry import REGISTRY
 
@@ -20,16 +21,18 @@ from .registry import REGISTRY
 _PUBLIC = {
     **{entry.api_name: "api" for entry in REGISTRY.values()},
     "Agent": "api",
-    "check_algorithm": "checks",
+    "check_algorithm": "conformance",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "EnvError": "errors",
     "PolicySearchError": "errors",
-    "TrainOptions": "trainer",
-    "Trainer": "trainer",
+    "TrainOptions": "run.trainer",
+    "Trainer": "run.trainer",
 }
 
 __all__ = [*sorted(_PUBLIC), "__version__"]
+
+_compat.install()
 
 
 def __getattr__(name: str) -> Any:

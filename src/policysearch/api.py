@@ -21,12 +21,12 @@ import numpy as np
 
 from .config import check_range, from_mapping
 from .errors import ConfigError
-from .evaluation import evaluate_actor
-from .logging import Callback
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
-from .runfolder import CHECKPOINT, RUN_FILES, load_checkpoint
-from .trainer import Trainer, TrainOptions
+from .run.callbacks import Callback
+from .run.evaluation import evaluate_actor
+from .run.runfolder import CHECKPOINT, RUN_FILES, load_checkpoint
+from .run.trainer import Trainer, TrainOptions
 
 
 class Agent:

@@ -4,7 +4,7 @@ Importing this package registers, under the ``policysearch/`` namespace:
 
 - ``policysearch/CartPoleNoVelocity-v1``: CartPole-v1 without the velocities (partially observable).
 - ``policysearch/BannerAds-v0`` and ``policysearch/BannerAdsRetention-v0``: the lecture's banner
-  ads as a contextual bandit and as the clickbait MDP (see :mod:`policysearch.envs.banners`).
+  ads as a contextual bandit and as the clickbait MDP (see :mod:`policysearch.bandits.envs`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ def _register() -> None:
             reward_threshold=475.0,
         )
     if "policysearch/BannerAds-v0" not in gym.registry:
-        gym.register("policysearch/BannerAds-v0", entry_point="policysearch.envs.banners:BannerAdsEnv")
+        gym.register("policysearch/BannerAds-v0", entry_point="policysearch.bandits.envs:BannerAdsEnv")
     if "policysearch/BannerAdsRetention-v0" not in gym.registry:
         gym.register(
             "policysearch/BannerAdsRetention-v0",
-            entry_point="policysearch.envs.banners:BannerAdsRetentionEnv",
+            entry_point="policysearch.bandits.envs:BannerAdsRetentionEnv",
         )
 
 

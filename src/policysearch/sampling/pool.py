@@ -16,7 +16,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
 from ..errors import EnvError
-from ..interrupts import blocked_in_children
+from ..run.interrupts import blocked_in_children
 from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, serve
 

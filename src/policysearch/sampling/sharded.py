@@ -44,7 +44,7 @@ class RunnerFactory:
 
     def __call__(self) -> SeededRunner:
         """The fastest exact runner of the env in this process."""
-        from . import make_runner
+        from ..sampling import make_runner
 
         return make_runner(self.env_id, self.n_envs)
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import check_range
-from .envs import episode_limit, make_env
-from .errors import EnvError
+from ..config import check_range
+from ..envs import episode_limit, make_env
+from ..errors import EnvError
+from ..policies.base import Actor
+from ..sampling import Sampler, make_runner, vector_dynamics
+from ..seeding import evaluation_seeds
 from .guards import available_memory, step_bytes
-from .policies.base import Actor
-from .sampling import Sampler, make_runner, vector_dynamics
-from .seeding import evaluation_seeds
 
 #: Memory one part of an evaluation may hold (its sessions' arrays), at most.
 PART_BYTES = 256 * 10**6

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import check_range
-from .errors import ConfigError
+from ..config import check_range
+from ..errors import ConfigError
 
 #: The contract's floor on evaluation episodes.
 MIN_EVAL_EPISODES = 100
@@ -68,7 +68,7 @@ class TrainOptions:
         if self.backend not in ("local", "ray"):
             raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
         if self.backend == "ray":
-            from .sampling.raycluster import check_ray_options
+            from ..sampling.raycluster import check_ray_options
 
             check_ray_options(self.address)
         elif self.address is not None:

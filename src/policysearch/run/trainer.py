@@ -3,7 +3,7 @@
     Trainer -> Algorithm.ask() -> Sampler.sample() -> Algorithm.tell() -> metrics, checkpoint
 
 The trainer owns the run folder; algorithms never see files, samplers never see algorithms.
-:func:`~policysearch.factory.make_run` builds what the trainer runs, for new and resumed runs.
+:func:`~policysearch.run.factory.make_run` builds what the trainer runs, for new and resumed runs.
 The trainer computes the batch's ``mean_return`` and ``max_return`` itself from the sessions.
 """
 
@@ -18,19 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .algorithms import Algorithm
-from .config import as_dict
-from .envs import episode_limit
-from .errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
+from .. import __version__
+from ..algorithms import Algorithm
+from ..config import as_dict
+from ..envs import episode_limit
+from ..errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
+from ..presets import DEFAULT_MAX_ITERATIONS
+from ..registry import resolve
+from ..sampling import Sampler, make_sampler
+from ..seeding import SeedTree
+from .callbacks import Callback, EvaluationProgress, ProgressBar
 from .evaluation import Evaluation, evaluation_parts
 from .factory import make_run
 from .guards import RunGuard
-from .logging import Callback, EvaluationProgress, ProgressBar
 from .options import MIN_EVAL_EPISODES, TrainOptions
-from .plotting import plot_learning_curve
-from .presets import DEFAULT_MAX_ITERATIONS
-from .registry import resolve
+from .plots import plot_learning_curve
 from .runfolder import (
     CHECKPOINT,
     CURVE,
@@ -42,8 +44,6 @@ from .runfolder import (
     save_checkpoint,
     write_json,
 )
-from .sampling import Sampler, make_sampler
-from .seeding import SeedTree
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
 #: Options a resumed run may change: its budgets, and where it samples.
@@ -85,7 +85,7 @@ class Trainer:
 
     Args:
         options: what to train and how.
-        callbacks: extra watchers (see :class:`~policysearch.logging.Callback`).
+        callbacks: extra watchers (see :class:`~policysearch.run.callbacks.Callback`).
         progress: show a progress bar on stderr.
         force: replace an existing run in the folder instead of refusing.
     """

@@ -19,11 +19,13 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from . import __version__, interrupts, supervisor
-from .config import load_yaml, parse_assignments
-from .errors import ConfigError, Interrupted, PolicySearchError
-from .registry import POLICY_KINDS, REGISTRY
-from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
+from .. import __version__
+from ..config import load_yaml, parse_assignments
+from ..errors import ConfigError, Interrupted, PolicySearchError
+from ..registry import POLICY_KINDS, REGISTRY
+from ..run import interrupts
+from ..seeding import MAX_EVAL_EPISODES, max_evaluation_seed
+from . import supervisor
 
 _ALGORITHMS_HELP = "Algorithm: " + "; ".join(f"{name}, {e.summary}" for name, e in REGISTRY.items()) + "."
 
@@ -153,9 +155,9 @@ def train(
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
     import time
 
-    from .runfolder import recover
-    from .tensorboard_logger import TensorBoardLogger
-    from .trainer import Trainer, TrainOptions
+    from ..run.runfolder import recover
+    from ..run.tensorboard import TensorBoardLogger
+    from ..run.trainer import Trainer, TrainOptions
 
     started = time.perf_counter()
 
@@ -228,7 +230,7 @@ def train(
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
         if dry_run:
-            from .factory import describe_run, make_run
+            from ..run.factory import describe_run, make_run
 
             print(describe_run(make_run(options), sources))
             return
@@ -274,7 +276,7 @@ def presets(
     """List the envs that have presets (one id per line), or show one env's presets in full."""
     import yaml
 
-    from .presets import all_presets, env_ids, eval_episodes_for
+    from ..presets import all_presets, env_ids, eval_episodes_for
 
     if env is None:
         print("\n".join(env_ids()))
@@ -303,11 +305,11 @@ def evaluate(
     A long evaluation prints a progress line to stderr every few seconds; interrupted, it prints
     the object for the episodes played so far (with ``"interrupted": true``).
     """
-    from .config import check_range
-    from .evaluation import evaluation_parts
-    from .logging import EvaluationProgress
-    from .sampling import make_sampler
-    from .trainer import Trainer
+    from ..config import check_range
+    from ..run.callbacks import EvaluationProgress
+    from ..run.evaluation import evaluation_parts
+    from ..run.trainer import Trainer
+    from ..sampling import make_sampler
 
     check_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
     check_range("seed", seed, 0, max_evaluation_seed(episodes))
@@ -339,16 +341,26 @@ def record(
     folder: Annotated[Path, typer.Argument(help="Run folder.")],
     out: Annotated[Path, typer.Option("--out", help="Video file (.mp4 or .gif).")],
     seed: Annotated[int, typer.Option(help="Evaluation seed of the episode.")] = 0,
-    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+    fps: Annotated[int, typer.Option(help="Frames per second (env steps per second of video).")] = 30,
+    scale: Annotated[
+        float, typer.Option(help="Resize factor of the frames, in (0, 1]: 0.5 halves width and height.")
+    ] = 1.0,
+    every: Annotated[
+        int, typer.Option(help="Keep every Nth frame (and the last), each shown N times as long.")
+    ] = 1,
 ) -> None:
     """Write a video of the run's deterministic policy playing one episode."""
-    from .config import check_range
-    from .recording import record_episode
-    from .trainer import Trainer
+    from ..config import check_range
+    from ..run.trainer import Trainer
+    from .video import record_episode
 
     check_range("seed", seed, 0, max_evaluation_seed(1))
+    check_range("scale", scale, 0, 1, low_open=True)
+    check_range("every", every, 1)
     trainer = Trainer.resume(folder)
-    video = record_episode(trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps)
+    video = record_episode(
+        trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps, scale, every
+    )
     print(
         f"wrote {video.frames} frames to {out} (evaluation episode 0 of seed {seed}, "
         f"return {video.episode_return:.6g})",
@@ -363,7 +375,7 @@ def plot(
     x: Annotated[str, typer.Option("--x", help="iteration | env_steps | wall_time.")] = "env_steps",
 ) -> None:
     """Overlay the learning curves of runs: the mean over seeds with its band, one subplot per env."""
-    from .plotting import plot_runs
+    from ..run.plots import plot_runs
 
     read = plot_runs(runs, out, x)
     groups = len({(run.env_id, run.algorithm, run.policy) for run in read})
@@ -388,10 +400,10 @@ def bandit(
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
-    from .bandits import BASELINES, make_player, play
-    from .config import check_range
-    from .envs import make_env
-    from .logging import Ticker
+    from ..bandits.players import BASELINES, make_player, play
+    from ..config import check_range
+    from ..envs import make_env
+    from ..run.callbacks import Ticker
 
     if method not in BASELINES:
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")

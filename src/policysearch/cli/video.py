@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .envs import make_env
-from .errors import ConfigError, EnvError
-from .policies.base import Actor
-from .sampling import make_runner
-from .seeding import evaluation_seeds
+from ..config import check_range
+from ..envs import make_env
+from ..errors import ConfigError, EnvError
+from ..policies.base import Actor
+from ..sampling import make_runner
+from ..seeding import evaluation_seeds
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
@@ -34,7 +35,15 @@ class Recording:
     episode_return: float
 
 
-def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, fps: int = 30) -> Recording:
+def record_episode(
+    actor: Actor,
+    env_id: str,
+    path: str | Path,
+    seed: int = 0,
+    fps: int = 30,
+    scale: float = 1.0,
+    every: int = 1,
+) -> Recording:
     """Play evaluation episode 0 of ``seed`` with ``actor`` and write its frames to ``path``.
 
     Args:
@@ -42,10 +51,15 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         env_id: the environment (it must support ``render_mode="rgb_array"``).
         path: ``.mp4`` or ``.gif``; written atomically.
         seed: evaluation seed of the episode (as ``evaluate --seed``).
-        fps: frames per second of the video.
+        fps: frames per second of the episode's steps: the video plays in the env's time at
+            ``fps`` steps per second, whatever ``every`` keeps.
+        scale: resize factor of the frames, in (0, 1] (0.5 halves their width and height).
+        every: keep every ``every``-th frame (the first, then every ``every``-th step, and the
+            last); each kept frame is shown ``every`` times as long, so the video keeps its speed.
 
     Raises:
-        ConfigError: for another suffix, a non-positive fps, or a path that cannot be written.
+        ConfigError: for another suffix, a non-positive fps or ``every``, a ``scale`` outside
+            (0, 1], or a path that cannot be written.
         EnvError: if the environment cannot render frames, or the rendered replay diverges.
     """
     path = Path(path)
@@ -53,6 +67,8 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
     if fps < 1:
         raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
+    check_range("scale", scale, 0, 1, low_open=True)
+    check_range("every", every, 1)
     if path.is_dir():
         raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
     try:  # before the episode is played: the folder must take the file
@@ -64,12 +80,14 @@ def record_episode(actor: Actor, env_id: str, path: str | Path, seed: int = 0, f
     except OSError as exc:
         raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        return _record(actor, env_id, path, tmp, seed, fps)
+        return _record(actor, env_id, path, tmp, seed, fps, scale, every)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _record(actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: int) -> Recording:
+def _record(
+    actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: int, scale: float, every: int
+) -> Recording:
     import imageio.v2 as imageio
 
     reset_seed = int(evaluation_seeds(1, seed)[0])
@@ -80,13 +98,29 @@ def _record(actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: in
     finally:
         runner.close()
     episode = sessions.session(0)
-    frames = _replay(env_id, reset_seed, start, episode.actions, episode.rewards)
+    frames = _shrink(_replay(env_id, reset_seed, start, episode.actions, episode.rewards), scale, every)
     if path.suffix.lower() == ".gif":
-        imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
+        imageio.mimwrite(tmp, frames, duration=1000 * every / fps, loop=0)
     else:
-        imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=2)
+        imageio.mimwrite(tmp, frames, fps=fps / every, macro_block_size=2)
     os.replace(tmp, path)
     return Recording(len(frames), float(sessions.returns[0]))
+
+
+def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
+    """Every ``every``-th frame (the first and the last always), resized by ``scale``."""
+    kept = frames[::every]
+    if (len(frames) - 1) % every:
+        kept.append(frames[-1])
+    if scale == 1:
+        return kept
+    from PIL import Image
+
+    height, width = np.shape(kept[0])[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return [
+        np.asarray(Image.fromarray(np.asarray(frame)).resize(size, Image.Resampling.BOX)) for frame in kept
+    ]
 
 
 def _replay(

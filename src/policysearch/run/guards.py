@@ -16,8 +16,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from .errors import ConfigError, EnvError
-from .sampling import InProcess, ModelSampler, Sessions, ShardedSampler, VectorRunner
+from ..errors import ConfigError, EnvError
+from ..sampling import InProcess, ModelSampler, Sessions, ShardedSampler, VectorRunner
 
 #: Bytes a session step costs beyond its arrays when envs are stepped as Python objects (the
 #: runner keeps each step's observation, action and reward in lists before padding them).

@@ -2,7 +2,7 @@
 
 The command line installs handlers that raise :class:`~policysearch.errors.Interrupted`, which it
 maps to exit status 130 or 143 with a one-line message. Files are written atomically
-(:func:`~policysearch.runfolder.atomic_write`), so a signal at any instant leaves the last complete
+(:func:`~policysearch.run.runfolder.atomic_write`), so a signal at any instant leaves the last complete
 checkpoint; the few steps that must happen together (putting a new run in place of an old one) run
 under :func:`deferred`, which holds a signal back until the section is done.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from .errors import Interrupted
+from ..errors import Interrupted
 
 #: The signals the command line turns into :class:`Interrupted`.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)

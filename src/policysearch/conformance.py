@@ -28,9 +28,9 @@ import numpy as np
 
 from .algorithms.base import Algorithm
 from .errors import EnvError
-from .factory import make_run
-from .options import TrainOptions
 from .registry import POLICY_KINDS, REGISTRY
+from .run.factory import make_run
+from .run.options import TrainOptions
 
 #: Environments of the checks: one with discrete actions and one with continuous actions per kind
 #: of observation (tabular policies need Discrete observations).
@@ -171,7 +171,7 @@ def check_runs(
     Raises:
         ContractError: naming the first guarantee that does not hold.
     """
-    from .trainer import Trainer
+    from .run.trainer import Trainer
 
     label = f"{name} --policy {policy} on {env_id}" + (f" with {hyperparameters}" if hyperparameters else "")
 

@@ -112,7 +112,7 @@ def _option(argv: list[str], name: str) -> str | None:
 
 def _stored_backend(folder: Path) -> str | None:
     """The backend stored in a run folder's checkpoint, if it can be read (else None: not Ray)."""
-    from .runfolder import read_checkpoint_meta
+    from ..run.runfolder import read_checkpoint_meta
 
     try:
         backend = read_checkpoint_meta(folder)["options"]["backend"]

@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .algorithms.base import Algorithm
-from .config import as_dict, canonical_names, from_mapping
-from .envs import make_env
+from ..algorithms.base import Algorithm
+from ..config import as_dict, canonical_names, from_mapping
+from ..envs import make_env
+from ..presets import Preset, eval_episodes_for, preset_for
+from ..registry import default_policy, entry, resolve
+from ..seeding import SeedTree
 from .options import TrainOptions
-from .presets import Preset, eval_episodes_for, preset_for
-from .registry import default_policy, entry, resolve
-from .seeding import SeedTree
 
 
 @dataclass

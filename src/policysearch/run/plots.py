@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 from .runfolder import SUMMARY, atomic_write, load_checkpoint, read_metrics
 
 #: ``--x`` of ``policysearch plot``: the metrics.jsonl key and the axis label.

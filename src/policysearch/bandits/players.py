@@ -38,8 +38,8 @@ from typing import Any, Literal, Protocol
 import gymnasium as gym
 import numpy as np
 
-from .config import check_range
-from .errors import ConfigError, EnvError
+from ..config import check_range
+from ..errors import ConfigError, EnvError
 
 ContextFn = Callable[[np.ndarray], int]
 Unit = Literal["step", "episode"]
@@ -556,7 +556,7 @@ def compare(
     Returns:
         Method name -> one :class:`RoundLog` per seed.
     """
-    from .envs import make_env
+    from ..envs import make_env
 
     logs: dict[str, list[RoundLog]] = {name: [] for name in methods}
     for seed in seeds:
@@ -571,24 +571,3 @@ def compare(
             finally:
                 env.close()
     return logs
-
-
-#: Former names (before 0.2.0, when the bandit players were called agents, like the Python API's
-#: :class:`policysearch.Agent`); importing one warns.
-_RENAMED = {
-    "Agent": "Player",
-    "make_agent": "make_player",
-    **{
-        f"{kind}Agent": f"{kind}Player"
-        for kind in ("Myopic", "EpsilonGreedy", "UCB1", "ThompsonSampling", "DuctTape")
-    },
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        import warnings
-
-        warnings.warn(f"{name!r} is deprecated: use {_RENAMED[name]!r}", FutureWarning, stacklevel=2)
-        return globals()[_RENAMED[name]]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, RunFolderError
+from ..errors import CheckpointError, RunFolderError
 from .interrupts import deferred
 
 CHECKPOINT = "checkpoint"

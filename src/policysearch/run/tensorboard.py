@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .runfolder import read_metrics
 
 #: The file in a TensorBoard run folder that names the run folder whose curves it holds.
