@@ -1,5 +1,6 @@
 """benchmarks/run.py's time-to-solve suite: the plan it makes and its figures, on synthetic runs."""
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -9,17 +10,38 @@ import numpy as np
 import pytest
 
 RUN_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+SIBLINGS = ("suites", "runners", "stats", "report", "throughput")  # the modules run.py is split into
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
+    """run.py loaded by its path, as before; loading it puts benchmarks/ on sys.path for its siblings."""
+    path = list(sys.path)
     spec = importlib.util.spec_from_file_location("benchmarks_run", RUN_PY)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     yield module
-    del sys.modules[spec.name]
+    for name in (spec.name, *SIBLINGS):
+        sys.modules.pop(name, None)
+    sys.path[:] = path
+
+
+@pytest.fixture(scope="module")
+def stats(bench: ModuleType) -> ModuleType:
+    """benchmarks/stats.py, the very module run.py imported."""
+    module = importlib.import_module("stats")
+    assert Path(module.__file__ or "") == RUN_PY.parent / "stats.py"
+    return module
+
+
+@pytest.fixture(scope="module")
+def report(bench: ModuleType) -> ModuleType:
+    """benchmarks/report.py, the very module run.py imported."""
+    module = importlib.import_module("report")
+    assert Path(module.__file__ or "") == RUN_PY.parent / "report.py"
+    return module
 
 
 def ours(seed: int, solved: bool, wall: float, steps: int, config: str = "es", cap: float = 60) -> dict:
@@ -63,12 +85,12 @@ def test_the_long_tasks_give_cem_1800_s_the_others_900_s_and_two_workers(bench) 
     assert [j.config.label for j in jobs] == ["cem", "es", "cmaes:linear"] and seeds == [0, 1]
 
 
-def test_an_unsolved_seed_counts_as_its_cap_in_the_median_and_is_the_worst(bench) -> None:
+def test_an_unsolved_seed_counts_as_its_cap_in_the_median_and_is_the_worst(bench, stats) -> None:
     runs = [ours(0, True, 3.0, 30), ours(1, False, 61.5, 900), ours(2, True, 5.0, 50), ours(3, True, 4.0, 40)]
     runs.append(ours(4, True, 9.0, 20))
     [row] = [
         r
-        for r in bench.solve_rows(plan_for(bench, ["--suite", "solve"])[:1], runs, [])
+        for r in stats.solve_rows(plan_for(bench, ["--suite", "solve"])[:1], runs, [])
         if r.get("config") == "es"
     ]
     assert (row["solved"], row["runs"]) == (4, 5)
@@ -80,7 +102,7 @@ def test_an_unsolved_seed_counts_as_its_cap_in_the_median_and_is_the_worst(bench
     runs[0], runs[2] = ours(0, False, 60.2, 800), ours(2, False, 60.1, 700)  # three of five unsolved
     [row] = [
         r
-        for r in bench.solve_rows(plan_for(bench, ["--suite", "solve"])[:1], runs, [])
+        for r in stats.solve_rows(plan_for(bench, ["--suite", "solve"])[:1], runs, [])
         if r.get("config") == "es"
     ]
     assert (row["median_wall_s"], row["median_wall_bound"]) == (60.0, True)
@@ -88,23 +110,25 @@ def test_an_unsolved_seed_counts_as_its_cap_in_the_median_and_is_the_worst(bench
     assert (row["median_env_steps"], row["median_env_steps_bound"]) == (700.0, True)
 
 
-def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(bench) -> None:
-    figs = bench.figures([ours(0, True, 2.0, 10), ours(1, True, 6.0, 30)], "wall_time_s")
-    assert bench.median(figs) == bench.Figure(4.0, False, -1)
-    figs = bench.figures([ours(0, True, 2.0, 10), ours(1, False, 70.0, 30)], "wall_time_s")
-    assert bench.median(figs) == bench.Figure(31.0, True, -1)  # (2 + cap 60) / 2, a lower bound
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(stats) -> None:
+    figs = stats.figures([ours(0, True, 2.0, 10), ours(1, True, 6.0, 30)], "wall_time_s")
+    assert stats.median(figs) == stats.Figure(4.0, False, -1)
+    figs = stats.figures([ours(0, True, 2.0, 10), ours(1, False, 70.0, 30)], "wall_time_s")
+    assert stats.median(figs) == stats.Figure(31.0, True, -1)  # (2 + cap 60) / 2, a lower bound
     failed = {"env": "CartPole-v1", "config": "es", "seed": 2, "cap_s": 60, "error": "exit 1: boom"}
-    assert bench.figures([failed], "env_steps") == [bench.Figure(None, True, 2)]
-    assert bench.figures([failed], "wall_time_s") == [bench.Figure(60.0, True, 2)]
+    assert stats.figures([failed], "env_steps") == [stats.Figure(None, True, 2)]
+    assert stats.figures([failed], "wall_time_s") == [stats.Figure(60.0, True, 2)]
 
 
-def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_peers(bench) -> None:
+def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_peers(
+    bench, stats, report
+) -> None:
     plan = plan_for(bench, ["--suite", "solve", "--envs", "CartPole-v1", "--seeds", "0", "1", "2"])
     runs = [ours(s, True, w, 100, "es") for s, w in [(0, 2.0), (1, 3.0), (2, 8.0)]]
     runs += [ours(s, s != 1, w, 100, "cem") for s, w in [(0, 1.0), (1, 70.0), (2, 1.5)]]
     peers = [peer(s, True, w, 50) for s, w in [(0, 1.0), (1, 1.2), (2, 4.0)]]
     peers += [peer(s, False, 60.3, 10, "evotorch_pgpe") for s in range(3)]
-    rows = bench.solve_rows(plan, runs, peers)
+    rows = stats.solve_rows(plan, runs, peers)
     [ratio] = [r for r in rows if r["section"] == "solve_ratio"]
     # cem's median is 1.5 (1.0, 1.5, >60), es's 3.0: cem is our fastest; cma_linear's is 1.2
     assert (ratio["ours"], ratio["peer"], ratio["ratio"], ratio["ratio_bound"]) == (
@@ -113,13 +137,13 @@ def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_p
         1.25,
         "",
     )
-    text = bench.solve_table("CartPole-v1", rows)
+    text = report.solve_table("CartPole-v1", rows)
     lines = {line.split("  ")[0]: line.split() for line in text.splitlines()}
     assert lines["cem"][1:5] == ["2/3", "1.50", ">60.00", "1"]
     assert lines["evotorch_pgpe (peer)"][2:5] == ["0/3", ">60.00", ">60.00"]
     assert "ours / peer = 1.25" in text
     runs = [ours(s, False, 60.5, 100, "es") for s in range(3)]  # none of ours solved: a lower bound
-    [ratio] = [r for r in bench.solve_rows(plan, runs, peers) if r["section"] == "solve_ratio"]
+    [ratio] = [r for r in stats.solve_rows(plan, runs, peers) if r["section"] == "solve_ratio"]
     assert (ratio["ratio"], ratio["ratio_bound"]) == (50.0, ">")
 
 
