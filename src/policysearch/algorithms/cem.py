@@ -23,7 +23,7 @@ from ..optim.steps import Adam
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
 from ..policies.weights import flatten
-from ..sampling.session import Sessions
+from ..sampling.session import Sessions, step_mask
 from .base import Request
 from .elite import EliteMemory, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
@@ -413,8 +413,8 @@ def _take(m: dict[str, np.ndarray], candidates: np.ndarray) -> dict[str, np.ndar
 
 
 def _flat(m: dict[str, np.ndarray], key: str) -> np.ndarray:
-    mask = np.arange(m["obs"].shape[0])[:, None] < m["lengths"][None, :]
-    return m[key][mask]
+    """Every step of an elite entry's sessions (time-major padded arrays), flat."""
+    return m[key][step_mask(m["lengths"], m["obs"].shape[0])]
 
 
 def _sequence_batches(

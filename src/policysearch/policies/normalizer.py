@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+
+#: A float, or an array of them (one per feature).
+F = TypeVar("F", float, np.ndarray)
+
+
+def merge_moments(
+    count_a: float, mean_a: F, m2_a: F, count_b: float, mean_b: F, m2_b: F
+) -> tuple[float, F, F]:
+    """Two batches' count, mean and sum of squared deviations from the mean, merged into one.
+
+    Chan, Golub and LeVeque's pairwise update: exact (to rounding) whatever the batches' sizes,
+    so that statistics gathered in parts equal those of one batch. ``count_a + count_b`` must
+    be positive.
+    """
+    total = count_a + count_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * count_b / total
+    m2 = m2_a + m2_b + delta**2 * count_a * count_b / total
+    return total, mean, m2
 
 
 class RunningNormalizer:
@@ -22,13 +43,7 @@ class RunningNormalizer:
         x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
         if not len(x):
             return
-        n, mean, var = len(x), x.mean(axis=0), x.var(axis=0)
-        total = self.count + n
-        delta = mean - self.mean
-        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
-        self.mean = self.mean + delta * n / total
-        self.var = m2 / total
-        self.count = total
+        self._merge(len(x), x.mean(axis=0), x.var(axis=0) * len(x))
 
     def update_sessions(self, count: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
         """Merge per-session statistics, in session order, into the statistics.
@@ -47,12 +62,13 @@ class RunningNormalizer:
             return
         batch_mean = (count[:, None] * mean).sum(axis=0) / n
         batch_m2 = m2.sum(axis=0) + (count[:, None] * (mean - batch_mean) ** 2).sum(axis=0)
-        total = self.count + n
-        delta = batch_mean - self.mean
-        merged = self.var * self.count + batch_m2 + delta**2 * self.count * n / total
-        self.mean = self.mean + delta * n / total
-        self.var = merged / total
-        self.count = total
+        self._merge(n, batch_mean, batch_m2)
+
+    def _merge(self, n: float, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Merge a batch of ``n`` observations with this mean and sum of squared deviations."""
+        before = (self.count, self.mean, self.var * self.count)
+        self.count, self.mean, merged = merge_moments(*before, n, mean, m2)
+        self.var = merged / self.count
 
     @property
     def std(self) -> np.ndarray:

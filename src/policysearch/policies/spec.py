@@ -61,16 +61,6 @@ class PolicySpec:
         gaussian_net = self.action == "gaussian" and self.std_head == "network"
         return 2 * self.act_dim if gaussian_net else self.act_dim
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly dict."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PolicySpec:
-        """Inverse of :meth:`to_json`."""
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fixed)  # type: ignore[arg-type]
-
 
 def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Space[Any], kind: str) -> None:
     """Raise :class:`EnvError` unless a neural policy can act in these spaces."""

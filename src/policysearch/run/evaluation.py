@@ -17,6 +17,7 @@ from ..config import check_range
 from ..envs import episode_limit, make_env
 from ..errors import EnvError
 from ..policies.base import Actor
+from ..policies.normalizer import merge_moments
 from ..sampling import Sampler, make_runner, vector_dynamics
 from ..seeding import evaluation_seeds
 from .guards import available_memory, step_bytes
@@ -48,15 +49,11 @@ class Evaluation:
 
     def combine(self, other: Evaluation) -> Evaluation:
         """Both evaluations as one (Chan, Golub and LeVeque's pairwise update of mean and variance)."""
-        n = self.episodes + other.episodes
-        delta = other.mean - self.mean
-        mean = self.mean + delta * other.episodes / n
-        m2 = (
-            self.std**2 * self.episodes
-            + other.std**2 * other.episodes
-            + delta**2 * self.episodes * other.episodes / n
+        a, b = self, other
+        n, mean, m2 = merge_moments(
+            a.episodes, a.mean, a.std**2 * a.episodes, b.episodes, b.mean, b.std**2 * b.episodes
         )
-        return Evaluation(n, mean, math.sqrt(m2 / n), self.env_steps + other.env_steps)
+        return Evaluation(int(n), mean, math.sqrt(m2 / n), self.env_steps + other.env_steps)
 
     def as_dict(self) -> dict[str, float | int]:
         """The contract's JSON object: mean_return, std_return, episodes."""

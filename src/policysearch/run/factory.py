@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..algorithms.base import Algorithm
 from ..config import as_dict, canonical_names, from_mapping
 from ..envs import make_env
+from ..errors import CheckpointError, ConfigError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
 from .options import TrainOptions
+from .runfolder import load_checkpoint
 
 
 @dataclass
@@ -41,6 +46,42 @@ class Run:
     preset: Preset | None
 
 
+#: Options a resumed run may change: its budgets, and where it samples.
+RESUMABLE = ("max_iterations", "max_seconds", "target", "workers", "n_envs", "backend", "address")
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a checkpoint restores besides the options: the algorithm's arrays and the counters."""
+
+    arrays: dict[str, np.ndarray]
+    iteration: int
+    env_steps: int
+    episodes: int
+    eval_env_steps: int
+    wall_time_s: float
+
+    def algorithm_arrays(self) -> dict[str, np.ndarray]:
+        """The algorithm's arrays (the trainer's own are prefixed ``trainer.``)."""
+        return {k: v for k, v in self.arrays.items() if not k.startswith("trainer.")}
+
+    @classmethod
+    def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Resumed:
+        """Read the counters from a checkpoint's metadata.
+
+        Raises:
+            KeyError, TypeError, ValueError: for a checkpoint without them.
+        """
+        return cls(
+            arrays,
+            int(meta["iteration"]),
+            int(meta["env_steps"]),
+            int(meta["episodes"]),
+            int(meta.get("eval_env_steps", 0)),
+            float(meta["wall_time_s"]),
+        )
+
+
 def resolve_hyperparameters(
     options: TrainOptions, preset: Preset | None, policy: str, cls: type[Algorithm], warn: bool = True
 ) -> tuple[dict[str, Any], Preset | None]:
@@ -56,12 +97,13 @@ def resolve_hyperparameters(
     return {**tuned, **given}, preset if applies else None
 
 
-def make_run(options: TrainOptions, warn: bool = True) -> Run:
+def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     """Build the run that ``options`` describe.
 
     Args:
         options: what to train.
-        warn: warn about former hyperparameter names (not for a checkpoint's own).
+        resumed: what a stored run restores (:func:`stored_run`): the algorithm then loads its
+            arrays, and its own hyperparameters' former names do not warn.
 
     Raises:
         PolicySearchError: for an unknown algorithm or env, a policy that does not suit the env's
@@ -77,12 +119,79 @@ def make_run(options: TrainOptions, warn: bool = True) -> Run:
     )
     cls = resolve(options.algorithm, policy)
     cls.check_spaces(obs_space, act_space, policy)
-    hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn)
+    hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn=resumed is None)
     config: Any = from_mapping(cls.config_class, hyper, warn=False)
     seeds = SeedTree(options.seed)
     algorithm = cls(obs_space, act_space, config, seeds.init(), policy)
+    if resumed is not None:
+        try:
+            algorithm.load_state_arrays(resumed.algorithm_arrays())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _inconsistent(options.run_folder(), exc) from None
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used)
+
+
+def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOptions, Resumed]:
+    """The options and state of the run stored in ``folder``, for it to continue.
+
+    Its hyperparameters are completed for the fields added since it was written, with the
+    values in effect then (the config class's ``stored_before``), so that it resumes and
+    evaluates as it was trained.
+
+    Args:
+        folder: the run folder.
+        changes: options of :data:`RESUMABLE` to change; None keeps the stored value.
+
+    Raises:
+        CheckpointError: if the folder has no readable, consistent checkpoint.
+        ConfigError: for an option that cannot change on resume.
+    """
+    fixed = sorted(set(changes) - set(RESUMABLE))
+    if fixed:
+        raise ConfigError(f"{fixed[0]} cannot change when a run resumes (only {', '.join(RESUMABLE)})")
+    folder = Path(folder)
+    meta, arrays = load_checkpoint(folder)
+    try:
+        stored = dict(meta["options"])
+        stored["out"] = str(folder)
+        policy = stored.get("policy") or meta.get("policy")
+        stored["hyperparameters"] = _as_stored_then(stored["algorithm"], policy, meta["hyperparameters"])
+        stored.update({k: v for k, v in changes.items() if v is not None})
+        if changes.get("backend") == "local" and changes.get("address") is None:
+            stored["address"] = None
+        return TrainOptions(**stored), Resumed.from_checkpoint(meta, arrays)
+    except PolicySearchError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _inconsistent(folder, exc) from None
+
+
+def _inconsistent(folder: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({exc!r})")
+
+
+def _as_stored_then(algorithm: str, policy: str | None, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, completed for the fields added since it was written.
+
+    Those take the values in effect then (the config class's ``stored_before``), so that the run
+    resumes and evaluates as it was trained.
+    """
+    if not policy:
+        return dict(hyperparameters)
+    config_class = resolve(algorithm, policy).config_class
+    return {**getattr(config_class, "stored_before", {}), **hyperparameters}
+
+
+def resolved_hyperparameters(run: Run) -> tuple[dict[str, Any], list[str]]:
+    """The hyperparameters the run uses, each ``auto`` resolved for its env, and those that were ``auto``.
+
+    The checkpoint keeps ``auto`` itself (a resumed run resolves it again, to the same value);
+    summary.json and ``--dry-run`` show what it resolved to.
+    """
+    given = as_dict(run.config)
+    used = as_dict(run.algorithm.config)  # each ``auto`` resolved (CEM's and ES's resolve_auto)
+    return {k: used.get(k, v) for k, v in given.items()}, [k for k, v in given.items() if v == "auto"]
 
 
 def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
@@ -132,15 +241,15 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
             source = "evaluation protocol"
         lines.append(line("", key, value, source))
     lines.append("hyperparameters:")
-    effective = as_dict(run.algorithm.config)  # with each ``auto`` resolved (CEM's and ES's resolve_auto)
-    for key, value in as_dict(run.config).items():
+    values, auto = resolved_hyperparameters(run)
+    for key, value in values.items():
         if key in user:
             source = given.get(f"hyperparameters.{former[key]}", "given")
         elif run.preset is not None and key in run.preset.hyperparameters:
             source = preset or "preset"
         else:
             source = "default"
-        if value == "auto":  # what the algorithm made of it for these spaces
-            source += f" (auto: {json.dumps(effective.get(key, value))} here)"
+        if key in auto:  # the value is what the algorithm made of ``auto`` for these spaces
+            source += " (auto)"
         lines.append(line("  ", key, value, source))
     return "\n".join(lines)

@@ -3,7 +3,8 @@
     Trainer -> Algorithm.ask() -> Sampler.sample() -> Algorithm.tell() -> metrics, checkpoint
 
 The trainer owns the run folder; algorithms never see files, samplers never see algorithms.
-:func:`~policysearch.run.factory.make_run` builds what the trainer runs, for new and resumed runs.
+:func:`~policysearch.run.factory.make_run` builds what the trainer runs, for new and resumed runs
+(:func:`~policysearch.run.factory.stored_run` reads and migrates a stored one).
 The trainer computes the batch's ``mean_return`` and ``max_return`` itself from the sessions.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,13 @@ from .. import __version__
 from ..algorithms import Algorithm
 from ..config import as_dict
 from ..envs import episode_limit
-from ..errors import BackendError, CheckpointError, ConfigError, EnvError, PolicySearchError
+from ..errors import BackendError, EnvError
 from ..presets import DEFAULT_MAX_ITERATIONS
-from ..registry import resolve
 from ..sampling import Sampler, make_sampler
 from ..seeding import SeedTree
 from .callbacks import Callback, EvaluationProgress, ProgressBar
 from .evaluation import Evaluation, evaluation_parts
-from .factory import make_run
+from .factory import Resumed, make_run, resolved_hyperparameters, stored_run
 from .guards import RunGuard
 from .options import MIN_EVAL_EPISODES, TrainOptions
 from .plots import plot_learning_curve
@@ -39,43 +38,12 @@ from .runfolder import (
     SUMMARY,
     MetricsLog,
     RunFolder,
-    load_checkpoint,
     read_metrics,
     save_checkpoint,
     write_json,
 )
 
 __all__ = ["MIN_EVAL_EPISODES", "Resumed", "TrainOptions", "Trainer"]
-#: Options a resumed run may change: its budgets, and where it samples.
-RESUMABLE = ("max_iterations", "max_seconds", "target", "workers", "n_envs", "backend", "address")
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """What a checkpoint restores besides the options: the algorithm's arrays and the counters."""
-
-    arrays: dict[str, np.ndarray]
-    iteration: int
-    env_steps: int
-    episodes: int
-    eval_env_steps: int
-    wall_time_s: float
-
-    @classmethod
-    def from_checkpoint(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Resumed:
-        """Read the counters from a checkpoint's metadata.
-
-        Raises:
-            KeyError, TypeError, ValueError: for a checkpoint without them.
-        """
-        return cls(
-            arrays,
-            int(meta["iteration"]),
-            int(meta["env_steps"]),
-            int(meta["episodes"]),
-            int(meta.get("eval_env_steps", 0)),
-            float(meta["wall_time_s"]),
-        )
 
 
 class Trainer:
@@ -101,16 +69,13 @@ class Trainer:
         self.options = options
         self.callbacks = list(callbacks)
         self.progress, self.force = progress, force
-        self.run = make_run(options, warn=resumed is None)
+        self.run = make_run(options, resumed)
         self.folder = options.run_folder()
         self.iteration = self.env_steps = self.episodes = self.eval_env_steps = 0
         self.prior_wall = 0.0
         self.last_returns: np.ndarray | None = None
         self.resumed = resumed is not None
         if resumed is not None:
-            self.algorithm.load_state_arrays(
-                {k: v for k, v in resumed.arrays.items() if not k.startswith("trainer.")}
-            )
             self.iteration, self.env_steps = resumed.iteration, resumed.env_steps
             self.episodes, self.eval_env_steps = resumed.episodes, resumed.eval_env_steps
             self.prior_wall = resumed.wall_time_s
@@ -167,36 +132,17 @@ class Trainer:
             max_iterations: a new iteration budget (of the whole run).
             callbacks: watchers.
             progress: show a progress bar.
-            **changes: other options of :data:`RESUMABLE` to change (``target``, ``workers``,
-                ...); None keeps the stored value. The same seed gives the same run wherever
-                it samples.
+            **changes: other options of :data:`~policysearch.run.factory.RESUMABLE` to change
+                (``target``, ``workers``, ...); None keeps the stored value. The same seed gives
+                the same run wherever it samples.
 
         Raises:
             CheckpointError: if the folder has no readable checkpoint.
             ConfigError: for an option that cannot change on resume.
         """
         changes = {"max_seconds": max_seconds, "max_iterations": max_iterations, **changes}
-        fixed = sorted(set(changes) - set(RESUMABLE))
-        if fixed:
-            raise ConfigError(f"{fixed[0]} cannot change when a run resumes (only {', '.join(RESUMABLE)})")
-        folder = Path(folder)
-        meta, arrays = load_checkpoint(folder)
-        try:
-            stored = dict(meta["options"])
-            stored["out"] = str(folder)
-            policy = stored.get("policy") or meta.get("policy")
-            stored["hyperparameters"] = _as_stored_then(stored["algorithm"], policy, meta["hyperparameters"])
-            stored.update({k: v for k, v in changes.items() if v is not None})
-            if changes.get("backend") == "local" and changes.get("address") is None:
-                stored["address"] = None
-            resumed = Resumed.from_checkpoint(meta, arrays)
-            return cls(TrainOptions(**stored), callbacks, progress, resumed=resumed)
-        except PolicySearchError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(
-                f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({exc!r})"
-            ) from None
+        options, resumed = stored_run(folder, changes)
+        return cls(options, callbacks, progress, resumed=resumed)
 
     # -- the run folder -------------------------------------------------------------------------
 
@@ -214,8 +160,14 @@ class Trainer:
         running = 0.0 if self._started is None else time.perf_counter() - self._started
         return self.prior_wall + running
 
-    def save(self, folder: Path | None = None) -> None:
-        """Write the checkpoint (to the run folder, or to ``folder``)."""
+    def save(self, folder: Path | None = None, arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Write the checkpoint (to the run folder, or to ``folder``).
+
+        Args:
+            folder: where to write it instead of the run folder.
+            arrays: the algorithm's :meth:`~policysearch.algorithms.base.Algorithm.state_arrays`
+                if already taken (the loop takes them once per iteration, for the guard too).
+        """
         meta = {
             "policysearch_version": __version__,
             "algorithm": self.options.algorithm,
@@ -229,7 +181,7 @@ class Trainer:
             "eval_env_steps": self.eval_env_steps,
             "wall_time_s": self._wall(),
         }
-        arrays = self.algorithm.state_arrays()
+        arrays = dict(self.algorithm.state_arrays() if arrays is None else arrays)
         if self.last_returns is not None:
             arrays["trainer.last_returns"] = self.last_returns
         if folder is None and self._held is not None and self._held.is_open:
@@ -275,7 +227,8 @@ class Trainer:
             return None
         episodes = min(self.eval_episodes, 1000 if sampler.cheap else 20)
         check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng)
-        self.env_steps += check.env_steps
+        self.env_steps += check.env_steps  # training steps (training seeds): in the record too
+        metrics["env_steps"] = self.env_steps
         metrics["greedy_return"] = float(check.returns.mean())
         if metrics["greedy_return"] < target:
             return None
@@ -356,9 +309,10 @@ class Trainer:
                 metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
                 metrics["wall_time_s"] = self._wall()
                 metrics["worker_restarts"] = sampler.restarts - restarts
-                guard.check_iteration(metrics, self.algorithm.state_arrays())
+                state = self.algorithm.state_arrays()
+                guard.check_iteration(metrics, state)
                 metrics_log.append(metrics)
-                self.save()
+                self.save(arrays=state)
                 for watcher in watchers:
                     watcher.on_iteration(self.iteration, metrics)
                 stop = "target" if solved_by is not None else self._budget_spent()
@@ -382,6 +336,7 @@ class Trainer:
 
     def _summary(self, final: Evaluation, stop: str) -> dict[str, Any]:
         target = self.options.target
+        hyperparameters, auto = resolved_hyperparameters(self.run)
         return {
             "algorithm": self.options.algorithm,
             "env_id": self.options.env_id,
@@ -398,19 +353,8 @@ class Trainer:
             "eval_std_return": final.std,
             "eval_episodes": final.episodes,
             "eval_env_steps": self.eval_env_steps,
-            "hyperparameters": as_dict(self.config),
+            "hyperparameters": hyperparameters,
+            "auto_hyperparameters": auto,
             "checkpoint": str(self.folder / CHECKPOINT),
             "policysearch_version": __version__,
         }
-
-
-def _as_stored_then(algorithm: str, policy: str | None, hyperparameters: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's hyperparameters, completed for the fields added since it was written.
-
-    Those take the values in effect then (the config class's ``stored_before``), so that the run
-    resumes and evaluates as it was trained.
-    """
-    if not policy:
-        return dict(hyperparameters)
-    config_class = resolve(algorithm, policy).config_class
-    return {**getattr(config_class, "stored_before", {}), **hyperparameters}

@@ -74,6 +74,11 @@ def _observation_stats(observations: np.ndarray, lengths: np.ndarray) -> tuple[n
     return mean, m2
 
 
+def step_mask(lengths: np.ndarray, horizon: int) -> np.ndarray:
+    """``(horizon, N)`` True where a step of time-major padded arrays belongs to its session."""
+    return np.arange(horizon)[:, None] < np.asarray(lengths)[None, :]
+
+
 @dataclass
 class Sessions:
     """A batch of sessions, padded to the longest one.
@@ -150,8 +155,7 @@ class Sessions:
         """``(T, N)`` True where a step belongs to its session (False on padding)."""
         if self.outcomes is not None:
             raise ValueError("these sessions were sampled without their steps")
-        horizon = self.rewards.shape[0]
-        return np.arange(horizon)[:, None] < self.lengths[None, :]
+        return step_mask(self.lengths, self.rewards.shape[0])
 
     def pairs(self, select: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Flat (observations, actions) of every step of the selected sessions.
