@@ -103,3 +103,15 @@ def test_act_keeps_a_recurrent_policys_state_and_scores_as_evaluate(tmp_path: Pa
         env.close()
     assert np.mean(returns) == pytest.approx(expected["mean_return"], abs=1e-9)
     assert np.std(returns) == pytest.approx(expected["std_return"], abs=1e-9)
+
+
+def test_the_agent_continues_in_the_folder_it_saved_to(tmp_path: Path) -> None:
+    with CEM("FrozenLake-v1", n_sessions=100) as agent:
+        agent.train(max_iterations=2)
+        temporary = agent.folder
+        saved = agent.save(tmp_path / "taxi")
+        assert agent.folder == saved and not temporary.exists()  # the temporary folder went
+        assert agent.summary is not None and agent.summary["iterations"] == 2
+        agent.train(max_iterations=3)  # and training goes on there
+    records = (saved / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in records] == [1, 2, 3]

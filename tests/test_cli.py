@@ -184,3 +184,41 @@ def test_cmaes_without_pycma_gives_the_install_command(
     makefile = (Path(__file__).parents[1] / "Makefile").read_text()
     assert re.search(r"^\$\(VENV\)/\.installed:.*\n\t\$\(PIP\) install -e \"\.\[cma\]\"", makefile, re.M)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_hyperparameter_given_as_an_option_points_to_set(capsys) -> None:
+    code, _, err = run_cli(["train", "es", "--env", "CartPole-v1", "--population", "100"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--population is not an option" in err and "--set population=100" in err
+    code, _, err = run_cli(["train", "cem", "--env", "CartPole-v1", "--elite-memory=3"], capsys)
+    assert code == 2 and "--set elite_memory=3" in err
+    code, _, err = run_cli(["train", "cem", "--env", "CartPole-v1", "--bogus", "1"], capsys)
+    assert code == 2 and "No such option: --bogus" in err and "--set" not in err
+
+
+def test_a_misspelt_hyperparameter_gets_a_did_you_mean(capsys) -> None:
+    code, _, err = run_cli(["train", "es", "--env", "CartPole-v1", "--set", "sigmaa=0.1"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown hyperparameter 'sigmaa' (did you mean 'sigma'?" in err
+
+
+def test_summary_shows_the_values_auto_resolved_to(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train", "es", "--env", "Pendulum-v1", "--policy", "linear", "--max-iterations", "1"]
+    code, _, err = run_cli([*args, "--eval-episodes", "100", "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["hyperparameters"]["sigma"] == 0.05 and "sigma" in summary["auto_hyperparameters"]
+    assert "auto" not in summary["hyperparameters"].values()
+
+
+def test_progress_metrics_and_summary_count_the_same_env_steps(tmp_path: Path, capsys) -> None:
+    """The greedy check of a reached target is training steps: in the last record as in the summary."""
+    out = tmp_path / "run"
+    args = ["train", "cem", "--env", "CartPole-v1", "--target", "475", "--max-iterations", "60"]
+    code, _, err = run_cli([*args, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "greedy_return" in last  # the check ran, and its steps count
+    assert last["env_steps"] == summary["env_steps"]

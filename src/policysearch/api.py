@@ -189,7 +189,9 @@ class Agent:
         """Write the run as a whole run folder at ``path`` and return it.
 
         The folder holds the checkpoint, metrics.jsonl, and summary.json and the learning curve
-        when the run has them; ``evaluate``, :meth:`load` and ``train --resume`` read it.
+        when the run has them; ``evaluate``, :meth:`load` and ``train --resume`` read it. The
+        agent then continues there ("save as"): :attr:`folder` is ``path``, further training
+        writes to it, and a temporary folder the agent had is removed.
 
         Raises:
             ConfigError: if ``path`` is another run's folder.
@@ -204,6 +206,12 @@ class Agent:
                 if name != CHECKPOINT and (source / name).is_file():
                     shutil.copy2(source / name, target / name)
         self._trainer.save(target)
+        if target.resolve() != source.resolve():
+            summary, leave = self.summary, self._cleanup
+            self._attach(Trainer.resume(target), None)
+            self.summary = summary
+            if leave is not None:
+                leave()
         return target
 
     @classmethod

@@ -7,6 +7,7 @@ Every hyperparameter dataclass validates itself on construction (``__post_init__
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -176,7 +177,10 @@ def from_mapping(
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"unknown {what} {unknown[0]!r} (known: {', '.join(sorted(names))})")
+        spelled = [*names, *getattr(cls, "aliases", {})]
+        close = difflib.get_close_matches(unknown[0], spelled, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown {what} {unknown[0]!r} ({hint}known: {', '.join(sorted(names))})")
     hints = typing.get_type_hints(cls)
     kwargs = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
     return cls(**kwargs)

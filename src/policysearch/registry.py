@@ -133,6 +133,21 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
     raise ConfigError(f"algorithm {name!r} has no policy for these spaces")
 
 
+def hyperparameter_names() -> dict[str, tuple[str, ...]]:
+    """Every hyperparameter name (fields, aliases and former names) -> the algorithms that take it."""
+    import dataclasses
+
+    owners: dict[str, list[str]] = {}
+    for name, registered in REGISTRY.items():
+        for cls in registered.classes():
+            config = cls.config_class
+            fields = [f.name for f in dataclasses.fields(config) if f.init]
+            for key in [*fields, *getattr(config, "aliases", {}), *getattr(config, "renamed", {})]:
+                if name not in owners.setdefault(key, []):
+                    owners[key].append(name)
+    return {key: tuple(algos) for key, algos in owners.items()}
+
+
 def implementations() -> Iterator[tuple[str, str, type[Algorithm]]]:
     """Every (algorithm name, policy kind, class) the registry offers, for conformance checks."""
     for name, registered in REGISTRY.items():

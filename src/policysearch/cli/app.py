@@ -510,7 +510,10 @@ def _run(argv: list[str] | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except typer.TyperException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
+        hint = _hyperparameter_hint(getattr(exc, "option_name", None), argv)
+        if hint is not None:
+            print(f"error: {hint}", file=sys.stderr)
+        elif type(exc).__name__ == "NoArgsIsHelpError":
             command.main(args=["--help"], prog_name="policysearch", standalone_mode=False)
         else:
             print(f"error: {exc.format_message()}", file=sys.stderr)
@@ -536,6 +539,29 @@ def _run(argv: list[str] | None) -> int:
     if result == 130:
         print("interrupted", file=sys.stderr)
     return result if isinstance(result, int) else 0
+
+
+def _hyperparameter_hint(option: str | None, argv: list[str] | None) -> str | None:
+    """For an unknown ``--NAME`` that is a hyperparameter: how to give it (``--set NAME=VALUE``)."""
+    if not option or not option.startswith("--"):
+        return None
+    from ..registry import hyperparameter_names
+
+    name = option[2:].replace("-", "_")
+    owners = hyperparameter_names().get(name)
+    if owners is None:
+        return None
+    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    value = "VALUE"
+    for i, arg in enumerate(args):
+        if arg.startswith(option + "="):
+            value = arg.partition("=")[2]
+        elif arg == option and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value = args[i + 1]
+    return (
+        f"{option} is not an option: {name} is a hyperparameter (of {', '.join(owners)}); "
+        f"give it as --set {name}={value}"
+    )
 
 
 def _interrupted_line(exc: Interrupted) -> str:
