@@ -1,8 +1,15 @@
-"""The documentation: the tutorial notebook runs, the generated tables cover every field, links resolve."""
+"""The documentation: the tutorial notebook runs, the generated tables cover every field, links resolve,
+and the built site reads as it should (tables end where they do, formulas are math, MathJax is its own)."""
 
 import dataclasses
+import importlib
 import importlib.util
+import inspect
+import os
 import re
+import subprocess
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbclient
@@ -67,6 +74,16 @@ def test_hyperparameter_marker_fails_on_unknown_names() -> None:
         hook.on_page_markdown("<!-- hyperparameters: nothing mlp -->\n")
 
 
+@pytest.mark.parametrize("after", ["\n## Next\n", "## Next\n", "Former text.\n"])
+def test_hyperparameter_table_ends_before_what_follows_its_marker(after: str) -> None:
+    hook = load_hook()
+    page = "Intro:\n<!-- hyperparameters: policysearch.optim.es.ESConfig -->\n" + after
+    lines = hook.on_page_markdown(page).splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    assert lines[rows[0] - 1] == "" and lines[rows[-1] + 1] == ""  # blank lines around the table
+    assert lines[-1] == after.strip()
+
+
 def test_field_without_comment_fails() -> None:
     hook = load_hook()
 
@@ -119,3 +136,264 @@ def test_tutorial_notebook_runs_top_to_bottom(tmp_path) -> None:
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
+# -- the built site -------------------------------------------------------------------------------
+
+
+# The tests of the built site share one build: one xdist worker runs them all (--dist loadgroup).
+built_site = pytest.mark.xdist_group("docs-site")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as `make docs` builds it (strict), into a temporary folder.
+
+    With POLICYSEARCH_DOCS_SITE set, the site already built there is inspected instead.
+    """
+    built = os.environ.get("POLICYSEARCH_DOCS_SITE")
+    if built:
+        return Path(built)
+    folder = tmp_path_factory.mktemp("site")
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)]
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stderr[-3000:]}"
+    return folder
+
+
+@dataclasses.dataclass
+class Page:
+    """What the tests read from one built page."""
+
+    tables: list[list[list[str]]] = dataclasses.field(default_factory=list)  # rows of cell texts
+    headings: list[str] = dataclasses.field(default_factory=list)  # in the article
+    paragraphs: list[str] = dataclasses.field(default_factory=list)
+    math: list[str] = dataclasses.field(default_factory=list)  # arithmatex spans and divs
+    scripts: list[str] = dataclasses.field(default_factory=list)  # src of every script, in order
+    inline_scripts: list[str] = dataclasses.field(default_factory=list)
+    links: list[str] = dataclasses.field(default_factory=list)  # href of every link element
+
+
+class PageParser(HTMLParser):
+    """Collects a page's tables, headings, paragraphs, math and scripts (html.parser only)."""
+
+    VOID = frozenset({"br", "img", "input", "hr", "meta", "link", "wbr", "source", "col"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = Page()
+        self.stack: list[str] = []
+        self.capture: list[tuple[str, list[str]]] = []  # open elements whose text is collected
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "script" and attributes.get("src") is not None:
+            self.page.scripts.append(attributes["src"] or "")
+        if tag == "link" and attributes.get("href"):
+            self.page.links.append(attributes["href"] or "")
+        if tag in self.VOID:
+            return
+        self.stack.append(tag)
+        classes = (attributes.get("class") or "").split()
+        if tag == "table":
+            self.page.tables.append([])
+        elif tag == "tr" and self.page.tables:
+            self.page.tables[-1].append([])
+        if tag in {"td", "th", "p", "h1", "h2", "h3", "h4", "h5", "h6", "script"} or (
+            "arithmatex" in classes
+        ):
+            self.capture.append(("arithmatex" if "arithmatex" in classes else tag, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID or tag not in self.stack:
+            return
+        while self.stack:
+            open_tag = self.stack.pop()
+            self.finish(open_tag)
+            if open_tag == tag:
+                break
+
+    def finish(self, tag: str) -> None:
+        if not self.capture:
+            return
+        kind, parts = self.capture[-1]
+        expected = {"arithmatex": ("span", "div")}.get(kind, (kind,))
+        if tag not in expected:
+            return
+        self.capture.pop()
+        text = "".join(parts).strip()
+        if kind in {"td", "th"} and self.page.tables and self.page.tables[-1]:
+            self.page.tables[-1][-1].append(text)
+        elif kind == "p":
+            self.page.paragraphs.append(text)
+        elif kind == "arithmatex":
+            self.page.math.append(text)
+        elif kind == "script":
+            self.page.inline_scripts.append(text)
+        elif "article" in self.stack:
+            self.page.headings.append(text.rstrip("¶").strip())
+
+    def handle_data(self, data: str) -> None:
+        for _, parts in self.capture:
+            parts.append(data)
+
+
+def parse(path: Path) -> Page:
+    parser = PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser.page
+
+
+@pytest.fixture(scope="module")
+def pages(site: Path) -> dict[str, Page]:
+    """Every built HTML page by its path in the site (``algorithms/es.html``)."""
+    return {str(p.relative_to(site)): parse(p) for p in sorted(site.rglob("*.html"))}
+
+
+def markdown_headings(path: Path) -> list[str]:
+    """The ATX headings of a Markdown page, outside fenced code blocks."""
+    headings, fence = [], ""
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        marker = re.match(r"(`{3,}|~{3,})", stripped)
+        if marker and (not fence or marker.group(1).startswith(fence)):
+            fence = "" if fence else marker.group(1)
+            continue
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*$", line)
+        if not fence and heading:
+            headings.append(heading.group(1))
+    return headings
+
+
+def _plain(heading: str) -> str:
+    """A heading's text without Markdown code, links or emphasis."""
+    heading = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
+    return re.sub(r"[`*_]", "", heading).strip()
+
+
+GENERATED_NOTES = ("Former names", "Other names accepted")
+
+
+@built_site
+def test_built_tables_hold_only_table_rows(pages: dict[str, Page]) -> None:
+    """No heading or paragraph after a table is swallowed as one of its rows."""
+    assert "algorithms/es.html" in pages
+    problems = []
+    for name, page in pages.items():
+        for table in page.tables:
+            header, rows = table[0], table[1:]
+            for row in rows:
+                where = f"{name}: row {row}"
+                if len(row) != len(header):
+                    problems.append(f"{where} has {len(row)} cells, the header {len(header)}")
+                if any(cell.startswith("#") for cell in row):
+                    problems.append(f"{where} holds a Markdown heading")
+                if any(note in cell for cell in row for note in GENERATED_NOTES):
+                    problems.append(f"{where} holds a paragraph the hook writes after the table")
+                # A paragraph line swallowed by a table is one cell of text, the rest padded empty.
+                if len(header) >= 3 and all(header) and row[0] and not any(row[1:]):
+                    problems.append(f"{where} is a line of text, not a row")
+    assert not problems, "\n".join(problems)
+
+
+@built_site
+def test_built_pages_keep_every_heading(pages: dict[str, Page]) -> None:
+    """Every heading of a Markdown page is a heading of the built page (and so in its contents)."""
+    for source in sorted(DOCS.rglob("*.md")):
+        name = str(source.relative_to(DOCS).with_suffix(".html"))
+        if name not in pages:
+            continue  # not a page (the hooks' folder is excluded)
+        built = pages[name].headings
+        missing = [h for h in markdown_headings(source) if not any(_plain(h) == _plain(b) for b in built)]
+        assert not missing, f"{name} lost the headings {missing} (built: {built})"
+
+
+@built_site
+def test_hyperparameter_notes_are_paragraphs_of_their_own(pages: dict[str, Page]) -> None:
+    """The hook's notes after a table (other and former names) do not run into the next paragraph."""
+    notes = [p for page in pages.values() for p in page.paragraphs if p.startswith(GENERATED_NOTES)]
+    assert notes, "the hook's notes on other and former names are on the algorithm pages"
+    for note in notes:
+        assert "\n" not in note and note.endswith("."), f"a paragraph ran into the note: {note!r}"
+
+
+ALGORITHM_PAGES = [
+    "algorithms/tabular-cem.html",
+    "algorithms/cem.html",
+    "algorithms/es.html",
+    "algorithms/cmaes.html",
+]
+MATH_SCRIPT = "javascripts/mathjax/tex-svg.js"
+
+
+@built_site
+def test_formulas_are_math_on_the_algorithm_and_concept_pages(pages: dict[str, Page]) -> None:
+    """The lecture's formulas are arithmatex math, and each algorithm page sets its update beside
+    the code that implements it."""
+    for name in [*ALGORITHM_PAGES, "algorithms/policies.html", "guide/concepts.html"]:
+        assert pages[name].math, f"{name} has no formula marked up as math"
+    for name in ALGORITHM_PAGES:
+        assert "The update beside its code" in pages[name].headings, name
+    es = " ".join(pages["algorithms/es.html"].math)
+    assert r"\frac{1}{N \sigma} \sum_{i=1}^{N}" in es  # the lecture's gradient estimate
+    tabular = " ".join(pages["algorithms/tabular-cem.html"].math)
+    assert r"\lambda\, n_{\text{actions}}" in tabular  # Laplace smoothing
+
+
+@built_site
+def test_math_is_rendered_by_the_sites_own_copy_of_mathjax(site: Path, pages: dict[str, Page]) -> None:
+    """Every page with math loads MathJax from a file of the site, by a relative path (the site
+    opens from its files, offline), after its configuration; no page loads math from elsewhere."""
+    with_math = [name for name, page in pages.items() if page.math]
+    assert len(with_math) >= 6
+    for name in with_math:
+        scripts = pages[name].scripts
+        found = [src for src in scripts if src.endswith(MATH_SCRIPT)]
+        assert len(found) == 1, f"{name} does not load {MATH_SCRIPT}: {scripts}"
+        src = found[0]
+        assert not re.match(r"[a-z]+:|/", src), f"{name} loads MathJax by an absolute address: {src}"
+        path = (site / name).parent / src
+        assert path.resolve().is_relative_to(site.resolve()) and path.is_file(), f"{name}: {src} is missing"
+        assert path.stat().st_size > 1_000_000, "the whole tex-svg bundle, not a stub"
+        config = scripts.index(src.replace("mathjax/tex-svg.js", "mathjax-config.js"))
+        assert config < scripts.index(src), f"{name} loads MathJax before its configuration"
+    remote = re.compile(r"(https?:)?//[^\s\"']*(mathjax|katex)", re.IGNORECASE)
+    for name, page in pages.items():
+        for reference in [*page.scripts, *page.links, *page.inline_scripts]:
+            assert not remote.search(reference), f"{name} loads math from elsewhere: {reference[:200]}"
+
+
+EXCERPT = re.compile(r"<!-- excerpt: (?P<name>[\w.]+) -->\s*```\w*\n(?P<code>.*?)\n```", re.DOTALL)
+
+
+def test_quoted_excerpts_are_in_the_source() -> None:
+    """A page quotes source that snippets cannot include (it may move) after an ``excerpt`` marker
+    naming the object; every line quoted must still be in that object's source."""
+    found = 0
+    for page in sorted(DOCS.rglob("*.md")):
+        for match in EXCERPT.finditer(page.read_text()):
+            module_name, _, attribute = match.group("name").rpartition(".")
+            source = inspect.getsource(getattr(importlib.import_module(module_name), attribute))
+            lines = {line.strip() for line in source.splitlines()}
+            for line in match.group("code").splitlines():
+                assert line.strip() in lines, f"{page.name} quotes {line!r}, not in {match.group('name')}"
+            found += 1
+    assert found, "the tabular CEM page quotes new_policy"
+
+
+LEAKED_MARKDOWN = re.compile(r"^(#{1,6} |[-*+] \S|\d+\. \S)")
+
+
+@built_site
+def test_no_markdown_block_is_swallowed_by_a_paragraph(pages: dict[str, Page]) -> None:
+    """A heading or a list item that ran into the paragraph above it shows as its raw marker."""
+    leaks = [
+        f"{name}: {line.strip()[:80]!r}"
+        for name, page in pages.items()
+        for paragraph in page.paragraphs
+        for line in paragraph.splitlines()[1:]
+        if LEAKED_MARKDOWN.match(line.strip())
+    ]
+    assert not leaks, "\n".join(leaks)

@@ -25,7 +25,9 @@ import textwrap
 import typing
 from typing import Any
 
-MARKER = re.compile(r"^<!--\s*hyperparameters:\s*(?P<what>[^>]+?)\s*-->\s*$", re.MULTILINE)
+# The marker's own line only: ``[ \t]*`` rather than ``\s*`` at the end, which would also match the
+# line breaks after it and join the table to the next paragraph or heading.
+MARKER = re.compile(r"^<!--[ \t]*hyperparameters:[ \t]*(?P<what>[^>\n]+?)[ \t]*-->[ \t]*$", re.MULTILINE)
 
 
 def config_class(what: str) -> type:
@@ -219,6 +221,17 @@ def table(cls: type) -> str:
     return "\n".join(rows)
 
 
+def _block(marker: re.Match[str]) -> str:
+    """A marker's table and notes in a ``hyperparameters`` block (md_in_html; extra.css styles it).
+
+    Blank lines set it apart: a table ends at the first blank line, so without one after it the
+    next line (a heading, a paragraph) would become one of its rows.
+    """
+    return (
+        f'\n<div class="hyperparameters" markdown>\n\n{table(config_class(marker.group("what")))}\n\n</div>\n'
+    )
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """MkDocs event: replace every marker with its table."""
-    return MARKER.sub(lambda m: table(config_class(m.group("what"))), markdown)
+    return MARKER.sub(_block, markdown)

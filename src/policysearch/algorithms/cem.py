@@ -313,9 +313,11 @@ class CEM(NeuralAlgorithm):
     def _fit_weights(self, elite: np.ndarray) -> dict[str, float]:
         """Refit: mu and sigma become the elite's mean and standard deviation (smoothed by alpha, floored)."""
         cfg = self.config
+        # --8<-- [start:fit-weights]
         variance = cfg.alpha * elite.var(axis=0) + (1 - cfg.alpha) * self.sigma**2
         self.mu = cfg.alpha * elite.mean(axis=0) + (1 - cfg.alpha) * self.mu
         self.sigma = np.maximum(np.sqrt(variance), cfg.weight_std_min)
+        # --8<-- [end:fit-weights]
         return {"weight_std": float(self.sigma.mean())}
 
     def _fit_actions(self, chosen: list[dict[str, np.ndarray]], rng: np.random.Generator) -> dict[str, float]:
@@ -323,10 +325,12 @@ class CEM(NeuralAlgorithm):
         cfg = self.config
         before = [p.detach().clone() for p in self.net.parameters()] if cfg.alpha < 1 else []
         loss, entropy = self._fit(chosen, rng)
+        # --8<-- [start:smooth-weights]
         if before:
             with torch.no_grad():
                 for p, old in zip(self.net.parameters(), before, strict=True):
                     p.mul_(cfg.alpha).add_(old, alpha=1 - cfg.alpha)
+        # --8<-- [end:smooth-weights]
         return {"loss": loss, "entropy": entropy, "param_noise": self.param_noise}
 
     def _fit(self, elite: list[dict[str, np.ndarray]], rng: np.random.Generator) -> tuple[float, float]:
@@ -348,6 +352,7 @@ class CEM(NeuralAlgorithm):
             else:
                 perm = rng.permutation(len(x_all))
                 steps = [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
+            # --8<-- [start:fit-step]
             for step in steps:
                 if self.spec.recurrent:
                     obs_seq, act_seq, mask = step
@@ -365,6 +370,7 @@ class CEM(NeuralAlgorithm):
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                # --8<-- [end:fit-step]
                 losses.append(float(nll.detach()))
                 entropies.append(float(ent_mean.detach()))
         return float(np.mean(losses)), float(np.mean(entropies))

@@ -148,6 +148,7 @@ class TabularCEM(Algorithm):
             elite_states.append(m["states"][take])
             elite_actions.append(m["actions"][take])
             offset += m["scores"].size
+        # --8<-- [start:refit]
         target = new_policy(
             np.concatenate(elite_states),
             np.concatenate(elite_actions),
@@ -163,6 +164,7 @@ class TabularCEM(Algorithm):
             for part in elite_states:
                 visited[part] = True
             self.probs = np.where(visited[:, None], updated, self.probs)
+        # --8<-- [end:refit]
 
         if cfg.elite_memory > 1:
             remap = np.full(scores.size, -1)

@@ -93,8 +93,10 @@ class CMAES(WeightSearch):
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Hand pycma the candidates with their negated mean returns (it minimises)."""
         assert request.candidates is not None
+        # --8<-- [start:tell]
         scores = request.scores(sessions.returns)
         self.cma.tell(list(request.candidates["vectors"]), list(-scores))
+        # --8<-- [end:tell]
         return {"sigma": float(self.cma.sigma)}
 
     def greedy_actor(self) -> Actor:

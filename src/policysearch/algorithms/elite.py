@@ -42,6 +42,7 @@ def select_elite(
     ([False, True, True], 3.6)
     """
     scores = np.asarray(scores, dtype=np.float64)
+    # --8<-- [start:select-elite]
     threshold = float(np.percentile(scores, percentile))
     mask = scores >= threshold
     quota = elite_quota(scores.size, percentile)
@@ -55,6 +56,7 @@ def select_elite(
             tied = rng.permutation(tied)
         mask = above.copy()
         mask[tied[:room]] = True
+    # --8<-- [end:select-elite]
     return mask, threshold
 
 

@@ -94,10 +94,12 @@ def centered_ranks(scores: np.ndarray) -> np.ndarray:
 
 def shape_fitness(scores: np.ndarray, how: str) -> np.ndarray:
     """Shaped scores: centered ranks, or (R - mean) / std (zeros when all scores are equal)."""
+    # --8<-- [start:shaping]
     if how == "centered_rank":
         return centered_ranks(scores)
     std = scores.std()
     return (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
+    # --8<-- [end:shaping]
 
 
 class EvolutionStrategy:
@@ -143,13 +145,17 @@ class EvolutionStrategy:
 
     def ask(self, noise: np.ndarray | None = None) -> np.ndarray:
         """Candidates theta_i = mu + sigma * xi_i, ``(population, n)``."""
+        # --8<-- [start:ask]
         self._noise = self.sample_noise() if noise is None else np.asarray(noise, dtype=np.float64)
         return self.mean + self.sigma * self._noise
+        # --8<-- [end:ask]
 
     def gradient(self, noise: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The log-derivative estimate of grad_mu E[R]: 1 / (N sigma) * sum_i xi_i R_i (shaped R)."""
+        # --8<-- [start:gradient]
         shaped = shape_fitness(np.asarray(scores, dtype=np.float64), self.config.fitness_shaping)
         return (shaped @ noise) / (len(scores) * self.sigma)
+        # --8<-- [end:gradient]
 
     def tell(self, scores: np.ndarray, noise: np.ndarray | None = None) -> dict[str, float]:
         """Update mu and sigma from the scores of the last :meth:`ask` (or of ``noise``).
@@ -165,6 +171,7 @@ class EvolutionStrategy:
         bad = np.flatnonzero(~np.isfinite(scores))
         if bad.size:
             raise ConfigError(f"the objective returned {scores[bad[0]]} for candidate {int(bad[0])}")
+        # --8<-- [start:step]
         grad = self.gradient(noise, scores)
         self.optimizer.zero_grad()
         self.mu.grad = torch.as_tensor(-grad)  # optimisers minimise
@@ -177,6 +184,7 @@ class EvolutionStrategy:
             shaped = shape_fitness(scores, cfg.fitness_shaping)
             step = shaped @ (noise**2 - 1) / len(scores)
             self.sigma = np.maximum(self.sigma * np.exp(cfg.sigma_lr / 2 * step), cfg.sigma_min)
+        # --8<-- [end:step]
         return {
             "mean_score": float(scores.mean()),
             "max_score": float(scores.max()),
