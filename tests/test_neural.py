@@ -284,6 +284,24 @@ def test_record_refuses_a_bad_scale_or_every(
     assert not (tmp_path / "v.gif").exists()
 
 
+def test_record_films_a_mujoco_walker_with_its_tracking_camera() -> None:
+    import mujoco
+
+    from policysearch.cli.video import _follow
+
+    env = make_env("Hopper-v5", render_mode="rgb_array")
+    try:
+        assert env.unwrapped.mujoco_renderer.camera_id == -1  # Gymnasium's free camera, left behind
+        _follow(env)
+        track = mujoco.mj_name2id(env.unwrapped.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+        assert track >= 0 and env.unwrapped.mujoco_renderer.camera_id == track
+    finally:
+        env.close()
+    env = make_env("CartPole-v1", render_mode="rgb_array")
+    _follow(env)  # not MuJoCo: nothing to change
+    env.close()
+
+
 @pytest.mark.parametrize(
     ("env_id", "policy"),
     [("CartPole-v1", "mlp"), ("Pendulum-v1", "mlp"), ("MountainCar-v0", "linear"), ("Acrobot-v1", "gru")],

@@ -9,6 +9,7 @@ same state, to draw the frames. The replay must earn the same return, or recordi
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,14 @@ def _replay(
         EnvError: if the env cannot render, or the replay earns other rewards than ``expected``.
     """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo's first choice, GLFW, needs a display
     try:
         env = make_env(env_id, render_mode="rgb_array")
     except EnvError as exc:
         raise EnvError(f"cannot render {env_id!r}: {exc}") from None
     try:
+        _follow(env)
         _env_call(env_id, "reset", env.reset, seed=reset_seed)
         if start is not None:
             env.unwrapped.state = start.copy()  # type: ignore[attr-defined]
@@ -162,6 +166,25 @@ def _replay(
             f"{float(np.sum(expected))}: the env does not replay its episodes exactly"
         )
     return frames
+
+
+def _follow(env: Any) -> None:
+    """Render a MuJoCo env from its model's camera ``track``, where it has one and none was chosen.
+
+    Gymnasium 1.4 renders MuJoCo's frames from a free camera that stays where the episode
+    started (Farama-Foundation/Gymnasium#1618), so a walker leaves the picture within seconds;
+    the locomotion models define a camera ``track`` that follows their centre of mass, the
+    camera earlier Gymnasium versions rendered from.
+    """
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    model = getattr(env.unwrapped, "model", None)
+    if renderer is None or model is None or getattr(renderer, "camera_id", None) != -1:
+        return
+    import mujoco
+
+    camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+    if camera >= 0:
+        renderer.camera_id = camera
 
 
 def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:

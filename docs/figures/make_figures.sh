@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Remakes the figures of the docs (docs/figures/*.png, *.gif) from real runs, with the commands
+# the pages show beside each figure:
+#
+#     docs/figures/make_figures.sh [RUNS]     # run folders under RUNS (default /work/figruns)
+#
+# Runs one training at a time (the longest, Hopper-v5 and HalfCheetah-v5, with --workers 2): about
+# 15 minutes on 2 cores. A run whose folder already has a summary.json is not trained again, so a
+# second call only redraws the figures. The same seed gives the same run, to the last env step:
+# the curves over env steps and the GIFs come out the same on any machine (wall times differ).
+set -euo pipefail
+
+RUNS=${1:-/work/figruns}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+FIGURES=$REPO/docs/figures
+PATH=$REPO/.venv/bin:$PATH
+mkdir -p "$RUNS"
+cd "$RUNS"
+
+train() {  # train ALGO --env ENV ... --out DIR, unless DIR holds a finished run
+    local out=${*: -1}
+    if [[ -f $out/summary.json ]]; then
+        echo "$out: trained already"
+    else
+        policysearch train "$@"
+    fi
+}
+
+# The results page: learning curves of the benchmark runs ("Time to solve the classic tasks",
+# "Defaults without a preset"), as benchmarks/run.py --suite solve runs them.
+for S in 0 1 2; do
+    for A in cem es cmaes; do
+        train $A --env CartPole-v1 --seed $S --target 475 --max-seconds 60 --out $A-CartPole-v1-$S
+        train $A --env Acrobot-v1 --seed $S --target -100 --max-seconds 120 --out $A-Acrobot-v1-$S
+    done
+    for A in cem es; do
+        train $A --env Pendulum-v1 --seed $S --target -200 --max-seconds 300 --out $A-Pendulum-v1-$S
+    done
+    train es --env HalfCheetah-v5 --seed $S --target 3000 --max-seconds 900 --workers 2 --out es-HalfCheetah-v5-$S
+done
+policysearch plot {cem,es,cmaes}-CartPole-v1-{0,1,2} --out "$FIGURES/results_cartpole.png" --x env_steps
+policysearch plot {cem,es,cmaes}-Acrobot-v1-{0,1,2} --out "$FIGURES/results_acrobot.png" --x env_steps
+policysearch plot {cem,es}-Pendulum-v1-{0,1,2} --out "$FIGURES/results_pendulum.png" --x env_steps
+policysearch plot es-HalfCheetah-v5-{0,1,2} --out "$FIGURES/results_halfcheetah.png" --x env_steps
+
+# The algorithm pages: one trained agent each, evaluation episode 0 of seed 0.
+train cem --env Taxi-v4 --seed 0 --target 7.5 --eval-episodes 1000 --max-seconds 60 --out cem-Taxi-v4-0
+policysearch record cem-Taxi-v4-0 --out "$FIGURES/tabular-cem_taxi.gif" --fps 4
+
+train cem --env LunarLander-v3 --seed 0 --target 200 --max-seconds 300 --workers 2 --out cem-LunarLander-v3-0
+policysearch record cem-LunarLander-v3-0 --out "$FIGURES/cem_lunarlander.gif" --fps 50 --scale 0.75 --every 2
+
+train es --env Hopper-v5 --policy linear --seed 0 --target 3000 --max-seconds 600 --workers 2 --out es-Hopper-v5-0
+policysearch record es-Hopper-v5-0 --out "$FIGURES/es_hopper.gif" --fps 125 --scale 0.5 --every 10
+
+policysearch record cmaes-Acrobot-v1-0 --out "$FIGURES/cmaes_acrobot.gif" --fps 15 --scale 0.6
+
+train cem --env policysearch/CartPoleNoVelocity-v1 --policy gru --seed 0 --target 475 --max-seconds 120 \
+    --out gru-CartPoleNoVelocity-v1-0
+policysearch record gru-CartPoleNoVelocity-v1-0 --out "$FIGURES/policies_gru.gif" --fps 50 --scale 0.75 --every 3
+
+ls -l "$FIGURES"
