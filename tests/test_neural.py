@@ -11,7 +11,7 @@ from conftest import assert_same_sessions, run_cli
 from policysearch import Trainer, TrainOptions
 from policysearch.envs import make_env
 from policysearch.policies.numpy_policy import NumpyActor
-from policysearch.policies.spec import make_spec
+from policysearch.policies.spec import NEURAL_KINDS, make_spec
 from policysearch.policies.torch_policy import TorchPolicy
 from policysearch.run.evaluation import evaluate_actor
 from policysearch.run.runfolder import load_checkpoint
@@ -37,7 +37,7 @@ def build(space: str, kind: str, sigma: str = "parameter", seed: int = 0):
     return spec, net, obs_space
 
 
-@pytest.mark.parametrize("kind", ["linear", "mlp", "gru"])
+@pytest.mark.parametrize("kind", NEURAL_KINDS)
 @pytest.mark.parametrize(
     ("space", "sigma"),
     [("cartpole", "parameter"), ("pendulum", "network"), ("onehot", "parameter"), ("lander", "parameter")],
@@ -59,7 +59,7 @@ def test_numpy_actor_matches_torch(kind: str, space: str, sigma: str) -> None:
         np.testing.assert_allclose(actor.head(obs[t], np.arange(n)), expected[t], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["linear", "mlp", "gru"])
+@pytest.mark.parametrize("kind", NEURAL_KINDS)
 @pytest.mark.parametrize("space", ["pendulum", "lander"])
 def test_a_rows_outputs_do_not_depend_on_its_batch(kind: str, space: str) -> None:
     spec, net, obs_space = build(space, kind)
@@ -485,3 +485,18 @@ def test_cem_over_weights_solves_pendulum_without_a_preset(tmp_path: Path, seed:
     )
     summary = Trainer(options).train()
     assert summary["solved"] and summary["eval_mean_return"] >= -200
+
+
+def test_the_policy_kinds_and_their_defaults_come_from_the_body_registry() -> None:
+    """A body is registered once (policies/bodies.py); every list of kinds follows from it."""
+    from policysearch.algorithms.es import AUTO_SIGMA
+    from policysearch.algorithms.neural import NeuralAlgorithm
+    from policysearch.policies.bodies import BODIES, DEFAULT_ORDER, default_body
+    from policysearch.registry import POLICY_KINDS
+
+    assert NEURAL_KINDS == tuple(BODIES) and POLICY_KINDS == ("tabular", *BODIES)
+    assert AUTO_SIGMA == {name: body.es_sigma for name, body in BODIES.items()}
+    assert NeuralAlgorithm.policies == NEURAL_KINDS and set(DEFAULT_ORDER) <= set(BODIES)
+    image, box = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8), gym.spaces.Box(-1.0, 1.0, (6,))
+    for obs in (gym.spaces.Box(-1.0, 1.0, (17,)), gym.spaces.Box(-1.0, 1.0, (3,)), image):
+        assert NeuralAlgorithm.default_policy(obs, box) == default_body(obs, box)

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .policies.bodies import BODIES
 
 if TYPE_CHECKING:
     import gymnasium as gym
 
     from .algorithms.base import Algorithm
 
-#: Every policy kind an implementation may offer (``--policy``).
-POLICY_KINDS = ("tabular", "linear", "mlp", "gru")
+#: Every policy kind an implementation may offer (``--policy``): the tabular matrix and the
+#: neural bodies (:data:`~policysearch.policies.bodies.BODIES`).
+POLICY_KINDS = ("tabular", *BODIES)
 
 
 @dataclass(frozen=True)

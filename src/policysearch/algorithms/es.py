@@ -19,6 +19,7 @@ from ..config import Renamed, check_range
 from ..errors import ConfigError
 from ..optim.es import ESConfig, EvolutionStrategy
 from ..policies.base import Actor
+from ..policies.bodies import BODIES
 from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
@@ -29,7 +30,7 @@ from .population import candidate_noise, population_request
 #: (50 candidates): with sigma 0.1 seed 1 stayed between 990 and 1110 from iteration 90 to 338,
 #: and 0.05 solved seeds 0-4 in 15-43 iterations (0.77-2.25 M env steps). The networks keep 0.1,
 #: with which CartPole, Acrobot, the pendulums and the landers were measured.
-AUTO_SIGMA: dict[str, float] = {"linear": 0.05, "mlp": 0.1, "gru": 0.1}
+AUTO_SIGMA: dict[str, float] = {name: body.es_sigma for name, body in BODIES.items()}
 
 
 @dataclass

@@ -13,15 +13,13 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..policies.bodies import default_body
 from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
 from ..policies.torch_policy import TorchPolicy
 from ..policies.weights import Layout, layout_of, unflatten
 from .base import Algorithm
-
-#: Observation dimensions from which continuous control gets a linear default policy.
-LINEAR_FROM = 10
 
 
 class NeuralAlgorithm(Algorithm):
@@ -69,24 +67,17 @@ class NeuralAlgorithm(Algorithm):
 
     @classmethod
     def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
-        """Linear for continuous control with many observations, else an MLP.
+        """The first body of :data:`~policysearch.policies.bodies.DEFAULT_ORDER` that suits the spaces.
 
-        Box observations of at least :data:`LINEAR_FROM` dimensions with Box actions (MuJoCo's
-        locomotion tasks: 11 to 376 observations) get a linear policy, as in ARS: it solves them
-        with far fewer weights to search. The low-dimensional tasks (pendulums, cars, landers: 2
-        to 8 observations) and discrete actions get an MLP, whose nonlinearity a swing-up or a
-        landing needs.
+        Linear for continuous control with at least
+        :data:`~policysearch.policies.bodies.LINEAR_FROM` observations (MuJoCo's locomotion
+        tasks: 11 to 376), as in ARS; an MLP for the rest.
 
         >>> box = lambda n: gym.spaces.Box(-1.0, 1.0, (n,))
         >>> NeuralAlgorithm.default_policy(box(17), box(6)), NeuralAlgorithm.default_policy(box(3), box(1))
         ('linear', 'mlp')
         """
-        continuous = isinstance(action_space, gym.spaces.Box) and isinstance(
-            observation_space, gym.spaces.Box
-        )
-        if continuous and gym.spaces.flatdim(observation_space) >= LINEAR_FROM:
-            return "linear"
-        return "mlp"
+        return default_body(observation_space, action_space)
 
     @functools.cached_property
     def layout(self) -> Layout:

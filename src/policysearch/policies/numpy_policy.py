@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from .bodies import BODIES
 from .spec import PolicySpec
 
 #: Bounds of the Gaussian policy's log standard deviation.
@@ -84,13 +85,15 @@ class NumpyActor:
             x = np.clip((x - self.obs_mean) / self.obs_std, -OBS_CLIP, OBS_CLIP)
         return x
 
-    def _linear(self, name: str, x: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+    def linear(self, name: str, x: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        """The layer ``name`` (``name.weight``, ``name.bias``) on ``x``, per candidate if ``cand``."""
         w, b = self.params[f"{name}.weight"], self.params[f"{name}.bias"]
         if cand is None:
             return _rows_matmul(x, w[0]) + b[0]
         return np.einsum("bi,boi->bo", x, w[cand]) + b[cand]
 
-    def _activation(self, x: np.ndarray) -> np.ndarray:
+    def activation(self, x: np.ndarray) -> np.ndarray:
+        """The spec's activation."""
         return np.tanh(x) if self.spec.activation == "tanh" else np.maximum(x, 0)
 
     def _gru(self, x: np.ndarray, h: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
@@ -117,17 +120,14 @@ class NumpyActor:
         the number of workers.
         """
         cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
-        x = self.preprocess(obs)
-        if self.spec.recurrent:
-            idx = np.asarray(index)
-            self._grow(int(idx.max()) + 1)
-            x = self.hidden[idx] = self._gru(x, self.hidden[idx], cand)
-        else:
-            i = 0
-            while f"layers.{i}.weight" in self.params:
-                x = self._activation(self._linear(f"layers.{i}", x, cand))
-                i += 1
-        return self._linear("head", x, cand)
+        x = BODIES[self.spec.kind].numpy_forward(self, self.preprocess(obs), np.asarray(index), cand)
+        return self.linear("head", x, cand)
+
+    def gru_step(self, x: np.ndarray, index: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        """One GRU step of sessions ``index``: their new hidden states, kept for their next step."""
+        self._grow(int(index.max()) + 1)
+        h = self.hidden[index] = self._gru(x, self.hidden[index], cand)
+        return h
 
     def _grow(self, size: int) -> None:
         if size > len(self.hidden):

@@ -14,8 +14,10 @@ import gymnasium as gym
 import numpy as np
 
 from ..errors import EnvError
+from .bodies import BODIES
 
-NEURAL_KINDS = ("linear", "mlp", "gru")
+#: The neural policy kinds (``--policy``): the registered bodies.
+NEURAL_KINDS = tuple(BODIES)
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class PolicySpec:
     """Shape of a neural policy.
 
     Attributes:
-        kind: ``linear``, ``mlp`` (feed-forward) or ``gru`` (recurrent).
+        kind: the body, a name of :data:`~policysearch.policies.bodies.BODIES` (``linear``,
+            ``mlp``, ``gru``).
         obs_dim: size of the network's input.
         obs_discrete: observations are Discrete indices, fed one-hot.
         obs_shape: shape of one observation as the env gives it.
@@ -37,7 +40,7 @@ class PolicySpec:
         high: upper action bounds (gaussian).
     """
 
-    kind: Literal["linear", "mlp", "gru"]
+    kind: str
     obs_dim: int
     obs_discrete: bool
     obs_shape: tuple[int, ...]
@@ -53,7 +56,7 @@ class PolicySpec:
     @property
     def recurrent(self) -> bool:
         """True for GRU policies, which carry a hidden state through each session."""
-        return self.kind == "gru"
+        return BODIES[self.kind].recurrent
 
     @property
     def head_dim(self) -> int:
@@ -93,13 +96,10 @@ def make_spec(
     else:
         shape = tuple(observation_space.shape or ())
         obs_dim, discrete = int(np.prod(shape)), False
-    if kind == "linear":
-        hidden = ()
-    elif kind == "gru":
-        hidden = hidden[:1]
+    hidden = BODIES[kind].hidden(hidden)
     if isinstance(action_space, gym.spaces.Discrete):
         return PolicySpec(
-            kind,  # type: ignore[arg-type]
+            kind,
             obs_dim,
             discrete,
             shape,
@@ -111,7 +111,7 @@ def make_spec(
         )
     assert isinstance(action_space, gym.spaces.Box)
     return PolicySpec(
-        kind,  # type: ignore[arg-type]
+        kind,
         obs_dim,
         discrete,
         shape,

@@ -8,12 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bodies import BODIES
 from .numpy_policy import LOG_STD_MAX, LOG_STD_MIN, OBS_CLIP
 from .spec import PolicySpec
 
 
 class TorchPolicy(nn.Module):
-    """A linear, MLP or GRU body with a categorical or Gaussian head, built from a spec.
+    """A body (:data:`~policysearch.policies.bodies.BODIES`) and a categorical or Gaussian head.
 
     Parameter names are the contract with :class:`~policysearch.policies.numpy_policy.NumpyActor`.
 
@@ -25,15 +26,8 @@ class TorchPolicy(nn.Module):
     def __init__(self, spec: PolicySpec, init_log_std: float = 0.0) -> None:
         super().__init__()
         self.spec = spec
-        features = spec.obs_dim
-        self.layers = nn.ModuleList()
-        if spec.recurrent:
-            self.gru = nn.GRU(features, spec.hidden[0])
-            features = spec.hidden[0]
-        else:
-            for size in spec.hidden:
-                self.layers.append(nn.Linear(features, size))
-                features = size
+        self.body = BODIES[spec.kind]
+        features = self.body.build(self, spec)
         self.head = nn.Linear(features, spec.head_dim)
         with torch.no_grad():  # small last layer: start close to uniform / the action centre
             self.head.weight.mul_(0.1)
@@ -62,13 +56,7 @@ class TorchPolicy(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Head outputs; ``x`` is ``(B, obs_dim)``, or ``(T, N, obs_dim)`` for a GRU (h0 = 0)."""
-        if self.spec.recurrent:
-            x, _ = self.gru(x)
-        else:
-            act = torch.tanh if self.spec.activation == "tanh" else torch.relu
-            for layer in self.layers:
-                x = act(layer(x))
-        return self.head(x)
+        return self.head(self.body.torch_forward(self, x))
 
     def log_prob_entropy(self, out: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-likelihood of ``actions`` and the policy's entropy, per row of ``out``."""
