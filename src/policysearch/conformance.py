@@ -37,6 +37,7 @@ from .run.options import TrainOptions
 CHECK_ENVS = {
     "tabular": ("FrozenLake-v1",),
     "neural": ("CartPole-v1", "Pendulum-v1"),
+    "cnn": ("policysearch/Catch-v0",),  # 8x8 pixels: a convolutional policy in well under a second
 }
 #: Metrics that measure time, left out of the comparisons.
 TIMING_METRICS = frozenset({"wall_time_s", "steps_per_s", "worker_restarts"})
@@ -48,7 +49,7 @@ class ContractError(AssertionError):
 
 def check_envs(cls: type[Algorithm], policy: str) -> tuple[str, ...]:
     """The check environments whose spaces ``cls`` accepts for ``policy``."""
-    return CHECK_ENVS["tabular" if policy == "tabular" else "neural"]
+    return CHECK_ENVS[policy if policy in CHECK_ENVS else "neural"]
 
 
 def check_algorithm(cls: type[Algorithm], iterations: int = 3) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from ..config import check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
+from ..policies.spec import NEURAL_KINDS
 from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
@@ -56,6 +57,9 @@ class CMAES(WeightSearch):
     """CMA-ES (pycma) over the weights of a linear, MLP or GRU policy."""
 
     name = "cmaes"
+    #: Not the cnn: a full covariance over a convolutional policy's weights (75 k on 8x8 frames,
+    #: 0.68 M on Atari's) does not fit in memory; use es, or cem with search=weights.
+    policies = tuple(kind for kind in NEURAL_KINDS if kind != "cnn")
     config_class = CMAESConfig
     config: CMAESConfig
     smoke_hyperparameters: ClassVar[dict[str, Any]] = {"population": 6, "hidden": [4]}

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..policies.bodies import default_body
+from ..policies.bodies import BODIES, default_body
 from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
@@ -56,7 +56,8 @@ class NeuralAlgorithm(Algorithm):
         with torch.random.fork_rng():
             torch.manual_seed(int(rng.integers(2**31)))
             self.net = TorchPolicy(self.spec, getattr(config, "init_log_std", 0.0))
-        self.normalizer = RunningNormalizer(self.spec.obs_dim) if config.normalize_obs else None
+        normalizes = config.normalize_obs and BODIES[policy].normalizes  # not pixels
+        self.normalizer = RunningNormalizer(self.spec.obs_dim) if normalizes else None
 
     @classmethod
     def check_spaces(

@@ -3,6 +3,8 @@
 Importing this package registers, under the ``policysearch/`` namespace:
 
 - ``policysearch/CartPoleNoVelocity-v1``: CartPole-v1 without the velocities (partially observable).
+- ``policysearch/Catch-v0``: catch the falling ball from 8x8 pixels (:mod:`.catch`), the smallest
+  videogame, for the convolutional policy's checks.
 - ``policysearch/BannerAds-v0`` and ``policysearch/BannerAdsRetention-v0``: the lecture's banner
   ads as a contextual bandit and as the clickbait MDP (see :mod:`policysearch.bandits.envs`).
 """
@@ -23,6 +25,13 @@ def _register() -> None:
             entry_point="policysearch.envs.partial:cartpole_no_velocity",
             max_episode_steps=500,
             reward_threshold=475.0,
+        )
+    if "policysearch/Catch-v0" not in gym.registry:
+        gym.register(
+            "policysearch/Catch-v0",
+            entry_point="policysearch.envs.catch:CatchEnv",
+            max_episode_steps=50,
+            reward_threshold=0.9,
         )
     if "policysearch/BannerAds-v0" not in gym.registry:
         gym.register("policysearch/BannerAds-v0", entry_point="policysearch.bandits.envs:BannerAdsEnv")

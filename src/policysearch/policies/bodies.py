@@ -1,6 +1,6 @@
 """The bodies of neural policies: what turns an observation into features for the action head.
 
-A policy is a body (:class:`Linear`, :class:`MLP`, :class:`GRU`) composed with a head
+A policy is a body (:class:`Linear`, :class:`MLP`, :class:`GRU`, :class:`CNN`) composed with a head
 (categorical for Discrete actions, Gaussian for Box actions; see
 :class:`~policysearch.policies.torch_policy.TorchPolicy` and
 :class:`~policysearch.policies.numpy_policy.NumpyActor`). A body is one class in this module,
@@ -10,7 +10,8 @@ that suits its weights. The ``--policy`` kinds, the ES ``sigma=auto`` table and 
 policy for the env's spaces all come from the registry.
 
 Parameter names are the contract between the two forward passes and with stored checkpoints:
-``layers.{i}.weight``/``bias`` for the feed-forward layers, ``gru.*`` as torch names them.
+``layers.{i}.weight``/``bias`` for the feed-forward layers, ``gru.*`` as torch names them,
+``convs.{i}.*`` for the convolutions.
 """
 
 from __future__ import annotations
@@ -38,10 +39,18 @@ class Body:
     #: ES's ``sigma=auto`` for this body's weights (see :data:`~policysearch.algorithms.es.AUTO_SIGMA`).
     es_sigma: ClassVar[float]
 
+    #: Observations are normalised by running statistics when the config asks (not for pixels).
+    normalizes: ClassVar[bool] = True
+
     @staticmethod
-    def hidden(hidden: tuple[int, ...]) -> tuple[int, ...]:
-        """The hidden sizes this body uses of the configured ``hidden``."""
+    def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The hidden sizes this body uses, from the configured ``hidden`` and the observation shape."""
         return hidden
+
+    @staticmethod
+    def check(observation_space: gym.Space[Any]) -> str | None:
+        """Why this body cannot take these observations (None if it can)."""
+        return None
 
     @staticmethod
     def suits(observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> bool:
@@ -108,7 +117,7 @@ class Linear(MLP):
     es_sigma = 0.05  # a linear policy's weights map observations straight to actions
 
     @staticmethod
-    def hidden(hidden: tuple[int, ...]) -> tuple[int, ...]:
+    def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
         """None."""
         return ()
 
@@ -133,7 +142,7 @@ class GRU(Body):
     es_sigma = 0.1
 
     @staticmethod
-    def hidden(hidden: tuple[int, ...]) -> tuple[int, ...]:
+    def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The hidden state's size, ``hidden[0]``."""
         return hidden[:1]
 
@@ -155,10 +164,125 @@ class GRU(Body):
         return actor.gru_step(x, np.asarray(index), cand)
 
 
+def image_layout(shape: tuple[int, ...]) -> tuple[tuple[int, int, int], bool]:
+    """``(height, width, channels)`` of an image observation, and whether its channels come first.
+
+    Channels are the smallest dimension: first for Gymnasium's stacked frames ``(4, 84, 84)``,
+    last for MinAtar's ``(10, 10, C)``; a 2-D frame has one channel.
+    """
+    if len(shape) == 2:
+        return (shape[0], shape[1], 1), False
+    first = shape[0] < shape[-1]
+    h, w, c = (shape[1], shape[2], shape[0]) if first else shape
+    return (h, w, c), first
+
+
+def conv_architecture(shape: tuple[int, ...]) -> tuple[tuple[tuple[int, int, int], ...], int]:
+    """The convolutions ``(channels, kernel, stride)`` and dense units of the cnn body for a frame.
+
+    Frames of at least 36 pixels a side get the network Salimans et al. (2017) ran ES with on
+    Atari (as Uber's ``ESAtariPolicy``): 16 8x8 filters of stride 4, 32 4x4 of stride 2, 256
+    units. Smaller frames (MinAtar's 10x10, ``policysearch/Catch-v0``'s 8x8) get the body of
+    MinAtar's own baselines: 16 3x3 filters of stride 1, 128 units.
+    """
+    (h, w, _), _ = image_layout(shape)
+    if min(h, w) >= 36:
+        return ((16, 8, 4), (32, 4, 2)), 256
+    return ((16, 3, 1),), 128
+
+
+def _conv(actor: NumpyActor, name: str, x: np.ndarray, stride: int, cand: Any) -> np.ndarray:
+    """A convolution ``(B, C, H, W) -> (B, O, H', W')`` with the actor's ``name`` weights.
+
+    The patches of each frame are multiplied in one BLAS call of the same shape per frame, so a
+    frame's features do not depend on the other frames of the batch (see ``_rows_matmul``).
+    """
+    w, b = actor.params[f"{name}.weight"], actor.params[f"{name}.bias"]
+    out_ch, k = w.shape[1], w.shape[-1]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+    n, c, ho, wo = windows.shape[:4]
+    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * k * k)
+    if cand is None:
+        out = patches @ w[0].reshape(out_ch, -1).T + b[0]
+    else:
+        out = np.empty((n, ho * wo, out_ch), np.float32)
+        for one in np.unique(cand):
+            rows = cand == one
+            out[rows] = patches[rows] @ w[one].reshape(out_ch, -1).T + b[one]
+    return out.transpose(0, 2, 1).reshape(n, out_ch, ho, wo)
+
+
+class CNN(Body):
+    """Convolutions and one dense layer, with ReLU, for image observations (:func:`conv_architecture`).
+
+    Pixels are scaled to [0, 1] (``uint8``) and not normalised by running statistics.
+    """
+
+    name = "cnn"
+    normalizes = False
+    es_sigma = 0.02  # the noise Salimans et al. (2017) and Uber's deep-neuroevolution used on Atari
+
+    @staticmethod
+    def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The dense units that follow the frame size (:func:`conv_architecture`)."""
+        return (conv_architecture(obs_shape)[1],)
+
+    @staticmethod
+    def check(observation_space: gym.Space[Any]) -> str | None:
+        """Images only: a Box of 3 dimensions (frames with channels), or 2 of ``uint8``/``bool``."""
+        shape = getattr(observation_space, "shape", None) or ()
+        image = isinstance(observation_space, gym.spaces.Box) and (
+            len(shape) == 3 or (len(shape) == 2 and observation_space.dtype in (np.uint8, np.bool_))
+        )
+        if not image or min(image_layout(tuple(shape))[0][:2]) < 3:
+            return (
+                "--policy cnn needs image observations (a Box of shape (H, W, C) or (C, H, W)), "
+                f"not {observation_space}"
+            )
+        return None
+
+    @staticmethod
+    def suits(observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> bool:
+        """Image observations."""
+        return CNN.check(observation_space) is None
+
+    def build(self, net: Any, spec: PolicySpec) -> int:
+        """``convs`` (``nn.Conv2d``) and ``layers`` (one ``nn.Linear``)."""
+        from torch import nn
+
+        (h, w, c), _ = image_layout(spec.obs_shape)
+        net.convs = nn.ModuleList()
+        for channels, kernel, stride in conv_architecture(spec.obs_shape)[0]:
+            net.convs.append(nn.Conv2d(c, channels, kernel, stride))
+            c, h, w = channels, (h - kernel) // stride + 1, (w - kernel) // stride + 1
+        net.layers = nn.ModuleList([nn.Linear(c * h * w, spec.hidden[0])])
+        return spec.hidden[0]
+
+    def torch_forward(self, net: Any, x: Any) -> Any:
+        """The frames ``(B, obs_dim)`` as images, through each convolution and the dense layer."""
+        import torch
+
+        spec = net.spec
+        (h, w, c), first = image_layout(spec.obs_shape)
+        x = x.reshape(len(x), c, h, w) if first else x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
+        for conv in net.convs:
+            x = torch.relu(conv(x))
+        return torch.relu(net.layers[0](x.reshape(len(x), -1)))
+
+    def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
+        """As :meth:`torch_forward`, in numpy."""
+        spec = actor.spec
+        (h, w, c), first = image_layout(spec.obs_shape)
+        x = x.reshape(len(x), c, h, w) if first else x.reshape(len(x), h, w, c).transpose(0, 3, 1, 2)
+        for i, (_, _, stride) in enumerate(conv_architecture(spec.obs_shape)[0]):
+            x = np.maximum(_conv(actor, f"convs.{i}", x, stride, cand), 0)
+        return np.maximum(actor.linear("layers.0", x.reshape(len(x), -1), cand), 0)
+
+
 #: The registered bodies, by ``--policy`` name.
-BODIES: dict[str, Body] = {body.name: body for body in (Linear(), MLP(), GRU())}
+BODIES: dict[str, Body] = {body.name: body for body in (Linear(), MLP(), GRU(), CNN())}
 #: The order in which bodies are asked whether they are the default for an env's spaces.
-DEFAULT_ORDER = ("linear", "mlp")
+DEFAULT_ORDER = ("cnn", "linear", "mlp")
 
 
 def default_body(observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str:
@@ -167,5 +291,8 @@ def default_body(observation_space: gym.Space[Any], action_space: gym.Space[Any]
     >>> box = lambda n: gym.spaces.Box(-1.0, 1.0, (n,))
     >>> default_body(box(17), box(6)), default_body(box(3), box(1))
     ('linear', 'mlp')
+    >>> default_body(gym.spaces.Box(0, 255, (84, 84, 4), np.uint8), gym.spaces.Discrete(6))
+    'cnn'
+
     """
     return next(name for name in DEFAULT_ORDER if BODIES[name].suits(observation_space, action_space))

@@ -38,6 +38,7 @@ class PolicySpec:
         std_head: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
         low: lower action bounds (gaussian).
         high: upper action bounds (gaussian).
+        obs_scale: factor applied to observations before anything else (1/255 for ``uint8``).
     """
 
     kind: str
@@ -52,6 +53,7 @@ class PolicySpec:
     std_head: Literal["parameter", "network"] = "parameter"
     low: tuple[float, ...] = ()
     high: tuple[float, ...] = ()
+    obs_scale: float = 1.0
 
     @property
     def recurrent(self) -> bool:
@@ -69,6 +71,9 @@ def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Spa
     """Raise :class:`EnvError` unless a neural policy can act in these spaces."""
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise EnvError(f"--policy {kind} needs a Box or Discrete observation space, not {observation_space}")
+    problem = BODIES[kind].check(observation_space) if kind in BODIES else None
+    if problem is not None:
+        raise EnvError(problem)
     if isinstance(action_space, gym.spaces.Discrete):
         return
     if not isinstance(action_space, gym.spaces.Box):
@@ -96,7 +101,10 @@ def make_spec(
     else:
         shape = tuple(observation_space.shape or ())
         obs_dim, discrete = int(np.prod(shape)), False
-    hidden = BODIES[kind].hidden(hidden)
+    hidden = BODIES[kind].hidden(hidden, shape)
+    scale = 1.0
+    if isinstance(observation_space, gym.spaces.Box) and observation_space.dtype == np.uint8:
+        scale = 1.0 / 255.0  # pixels as [0, 1]
     if isinstance(action_space, gym.spaces.Discrete):
         return PolicySpec(
             kind,
@@ -108,6 +116,7 @@ def make_spec(
             int(action_space.start),
             hidden,
             activation,  # type: ignore[arg-type]
+            obs_scale=scale,
         )
     assert isinstance(action_space, gym.spaces.Box)
     return PolicySpec(
@@ -123,4 +132,5 @@ def make_spec(
         std_head,  # type: ignore[arg-type]
         tuple(float(x) for x in action_space.low.ravel()),
         tuple(float(x) for x in action_space.high.ravel()),
+        scale,
     )
