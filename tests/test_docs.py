@@ -324,6 +324,7 @@ ALGORITHM_PAGES = [
     "algorithms/cem.html",
     "algorithms/es.html",
     "algorithms/cmaes.html",
+    "algorithms/ars.html",
 ]
 MATH_SCRIPT = "javascripts/mathjax/tex-svg.js"
 
@@ -340,6 +341,8 @@ def test_formulas_are_math_on_the_algorithm_and_concept_pages(pages: dict[str, P
     assert r"\frac{1}{N \sigma} \sum_{i=1}^{N}" in es  # the lecture's gradient estimate
     tabular = " ".join(pages["algorithms/tabular-cem.html"].math)
     assert r"\lambda\, n_{\text{actions}}" in tabular  # Laplace smoothing
+    ars = " ".join(pages["algorithms/ars.html"].math)
+    assert r"\frac{\alpha}{b \, \sigma_R}" in ars  # the paper's step, scaled by sigma_R
 
 
 @built_site

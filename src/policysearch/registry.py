@@ -10,7 +10,7 @@ This module imports nothing heavy: classes are imported when first asked for, so
 (and a sampling worker) can import without torch.
 
 >>> names()
-('cem', 'es', 'cmaes')
+('cem', 'es', 'cmaes', 'ars')
 >>> resolve("cem", "tabular").__name__
 'TabularCEM'
 """
@@ -82,6 +82,12 @@ REGISTRY: dict[str, Entry] = {
         Entry("es", "ES", "evolution strategies over the weights of a neural policy", ("es:ES",)),
         Entry(
             "cmaes", "CMAES", "CMA-ES (pycma) over the weights of a neural policy", ("cmaes:CMAES",), "cma"
+        ),
+        Entry(
+            "ars",
+            "ARS",
+            "augmented random search (Mania et al., 2018) over the weights of a linear policy",
+            ("ars:ARS",),
         ),
     )
 }

@@ -24,7 +24,7 @@ from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
-from .population import candidate_noise, population_request
+from .population import candidate_noise, population_request, shifted_returns
 
 #: ``sigma`` under ``auto``, by policy kind. A linear policy on HalfCheetah-v5 without a preset
 #: (50 candidates): with sigma 0.1 seed 1 stayed between 990 and 1110 from iteration 90 to 338,
@@ -136,7 +136,7 @@ class ES(WeightSearch):
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean (shifted) return and step mu (and sigma)."""
         noise = candidate_noise(request, self.table, self.es.mu.numel())
-        shifted = sessions.returns - self.config.reward_shift * sessions.lengths
+        shifted = shifted_returns(sessions, self.config.reward_shift)
         return self.es.tell(request.scores(shifted), noise)
 
     def greedy_actor(self) -> Actor:
