@@ -9,12 +9,21 @@ Floats are compared to a relative 1e-7: the fixtures were written on another CPU
 pycma's linear algebra round the last bits differently from one CPU to the next (a continuous
 env's mean return moved by 3e-9 relative and its spread by 2e-8, pycma's sigma by one unit in
 the last place). Every count, every discrete return and every key must still be equal.
+
+The evaluation's reset seeds moved below 2**32 after 0.1.0 (issue 23: MinAtar and dm_control
+seed numpy's RandomState, which takes no larger seed): from ``2**40 + 10**9 s + i`` to
+``2**31 + 10**6 s + i``, so the same run is now evaluated on other episodes. evaluate.json is
+what 0.1.0 printed, and this release prints it too when given 0.1.0's seeds (the policy and the
+env restore exactly, only the episodes moved); evaluate-32bit-seeds.json is what it prints with
+its own seeds (written by this release). Training's seeds did not move: resumed runs continue
+exactly as 0.1.0 continued them.
 """
 
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import metrics_without_timings, run_cli
@@ -34,8 +43,28 @@ def test_every_algorithm_has_a_fixture() -> None:
     assert RUNS == ["cem-gaussian", "cem-gru", "cem-mlp", "cem-tabular", "cmaes-linear", "es-mlp"]
 
 
+def seeds_of_0_1_0(n: int, seed: int = 0, first: int = 0) -> np.ndarray:
+    """The evaluation's reset seeds as 0.1.0 drew them."""
+    start = 2**40 + seed * 10**9 + first
+    return np.arange(start, start + n, dtype=np.int64)
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_old_run_evaluates_as_before(name: str, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / name
+    shutil.copytree(DATA / name, folder)
+    code, out, err = run_cli(["evaluate", folder, "--episodes", "100"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == close(json.loads((DATA / name / "evaluate-32bit-seeds.json").read_text()))
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_old_run_evaluates_as_0_1_0_did_on_its_episodes(
+    name: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policysearch.run import evaluation
+
+    monkeypatch.setattr(evaluation, "evaluation_seeds", seeds_of_0_1_0)
     folder = tmp_path / name
     shutil.copytree(DATA / name, folder)
     code, out, err = run_cli(["evaluate", folder, "--episodes", "100"], capsys)

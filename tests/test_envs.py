@@ -1,11 +1,255 @@
-from policysearch.envs import DEFAULT_MAX_EPISODE_STEPS, make_env
+import json
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import yaml
+from gymnasium.utils.env_checker import check_env
+
+from conftest import run_cli
+from policysearch.envs import DEFAULT_MAX_EPISODE_STEPS, EnvOptions, episode_limit, make_env
+from policysearch.run.runfolder import load_checkpoint
+from policysearch.sampling import EnvRunner, VectorRunner, make_runner
+from policysearch.seeding import (
+    EVAL_SEED_BASE,
+    MAX_EVAL_EPISODES,
+    TRAIN_SEED_LIMIT,
+    evaluation_seeds,
+    max_evaluation_seed,
+    request_seeds,
+)
 
 
 def test_envs_without_a_time_limit_get_one() -> None:
     env = make_env("CliffWalking-v1")
     assert env.spec.max_episode_steps == DEFAULT_MAX_EPISODE_STEPS
+    assert episode_limit("CliffWalking-v1") == DEFAULT_MAX_EPISODE_STEPS
+
+
+def test_an_envs_own_limit_is_kept() -> None:
+    assert episode_limit("CartPole-v1") == 500
+    assert episode_limit("CartPole-v1", EnvOptions({"max_episode_steps": 7})) == 7
+    env = make_env("CartPole-v1", options=EnvOptions({"max_episode_steps": 7}))
+    env.reset(seed=0)
+    steps = 0
+    while True:
+        steps += 1
+        if any(env.step(0)[2:4]):
+            break
+    assert steps <= 7
 
 
 def test_module_prefixed_ids_are_imported() -> None:
     env = make_env("testenvs:DiscreteObsBoxAction-v0")
     assert env.observation_space.n == 3
+
+
+# -- Dict observations -----------------------------------------------------------------------------
+
+
+def test_the_dict_test_env_passes_gymnasiums_checker() -> None:
+    import testenvs
+
+    assert testenvs.DictObs  # registered as DictObs-v0 on import
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make("DictObs-v0").unwrapped)
+
+
+def test_dict_observations_are_flattened_into_one_box() -> None:
+    env = make_env("testenvs:DictObs-v0")
+    assert isinstance(env.observation_space, gym.spaces.Box)
+    assert env.observation_space.shape == (4,)  # the flag one-hot (2), then the position (2)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (4,) and env.observation_space.contains(obs)
+    assert obs[:2].sum() == 1
+
+
+@pytest.mark.parametrize("algo", ["cem", "es"])
+def test_a_dict_observation_env_trains_with_an_mlp(algo: str, tmp_path: Path, capsys) -> None:
+    size = "n_sessions=20" if algo == "cem" else "population=6"
+    args = ["train", algo, "--env", "testenvs:DictObs-v0", "--policy", "mlp", "--set", size]
+    code, _, err = run_cli([*args, "--max-iterations", "2", "--out", tmp_path / "r", "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["eval_episodes"] == 100
+    code, out, err = run_cli(["evaluate", tmp_path / "r", "--episodes", "10"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["episodes"] == 10
+
+
+def test_the_agent_acts_on_the_envs_own_dict_observations() -> None:
+    from policysearch import CEM
+
+    with CEM("testenvs:DictObs-v0", policy="mlp", n_sessions=20) as agent:
+        agent.train(max_iterations=1)
+        env = gym.make("testenvs:DictObs-v0")  # the raw env: Dict observations
+        obs, _ = env.reset(seed=0)
+        action = agent.act(obs)
+        assert action in (0, 1)
+        flat = gym.spaces.flatten(env.observation_space, obs)
+        assert agent.act(flat) == action
+        with pytest.raises(Exception, match="act expects"):
+            agent.act({"flag": 5})
+
+
+# -- env kwargs ------------------------------------------------------------------------------------
+
+
+def test_env_kwargs_reach_the_env() -> None:
+    env = make_env("Hopper-v5", options=EnvOptions({"healthy_reward": 2}))
+    assert env.unwrapped._healthy_reward == 2
+
+
+def test_kwargs_that_change_the_dynamics_step_the_real_env() -> None:
+    assert isinstance(make_runner("CartPole-v1", 4), VectorRunner)
+    changed = EnvOptions({"sutton_barto_reward": True})
+    assert isinstance(make_runner("CartPole-v1", 4, env_options=changed), EnvRunner)
+    assert isinstance(make_runner("Pendulum-v1", 4, env_options=EnvOptions({"g": 3.0})), EnvRunner)
+    limited = make_runner("CartPole-v1", 4, env_options=EnvOptions({"max_episode_steps": 50}))
+    assert isinstance(limited, VectorRunner) and limited.max_steps == 50
+
+
+def test_env_kwargs_are_stored_with_the_run_and_used_everywhere(tmp_path: Path, capsys) -> None:
+    """CartPole's Sutton-Barto reward (0 a step, -1 at the end): returns at most 0 show the kwargs
+    reached training (in two worker processes), the final evaluation, evaluate and --resume."""
+    folder = tmp_path / "r"
+    args = ["train", "cem", "--env", "CartPole-v1", "--env-kwargs", '{"sutton_barto_reward": true}']
+    fast = ["--set", "n_sessions=10", "--workers", "2", "--quiet", "--out", folder]
+    code, _, err = run_cli([*args, *fast, "--max-iterations", "1"], capsys)
+    assert code == 0, err
+    meta, _ = load_checkpoint(folder)
+    assert meta["options"]["env_kwargs"] == {"sutton_barto_reward": True}
+    summary = json.loads((folder / "summary.json").read_text())
+    assert -1 <= summary["eval_mean_return"] <= 0
+    code, out, err = run_cli(["evaluate", folder, "--episodes", "20"], capsys)
+    assert code == 0, err
+    assert -1 <= json.loads(out)["mean_return"] <= 0
+    code, _, err = run_cli(["train", "--resume", folder, "--max-iterations", "2", "--quiet"], capsys)
+    assert code == 0, err
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2]
+    assert all(-1 <= r["mean_return"] <= 0 for r in records)
+
+
+def test_env_kwargs_from_a_config_file_and_in_the_dry_run(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"env": "Hopper-v5", "env_kwargs": {"healthy_reward": 2}}))
+    code, out, err = run_cli(["train", "cem", "--config", config, "--dry-run"], capsys)
+    assert code == 0, err
+    assert 'env_kwargs: {"healthy_reward": 2}' in out and "# config" in out
+    assert "atari_preprocessing: true" in out
+    again = tmp_path / "again.yaml"
+    again.write_text(out)  # the dry run is a valid config for the same run
+    code, out2, err = run_cli(["train", "cem", "--config", again, "--dry-run"], capsys)
+    assert code == 0, err
+    assert 'env_kwargs: {"healthy_reward": 2}' in out2
+
+
+BAD_ENV_KWARGS = {
+    "not JSON": ("{healthy_reward: 2}", "--env-kwargs"),
+    "not an object": ("[1, 2]", "JSON object"),
+    "refused by the env": ('{"no_such_option": 1}', "no_such_option"),
+    "set by policysearch": ('{"render_mode": "human"}', "render_mode"),
+    "a bad time limit": ('{"max_episode_steps": 0}', "max_episode_steps"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENV_KWARGS))
+def test_bad_env_kwargs_are_one_line_and_exit_2(case: str, tmp_path: Path, capsys) -> None:
+    text, needle = BAD_ENV_KWARGS[case]
+    args = ["train", "cem", "--env", "CartPole-v1", "--env-kwargs", text, "--out", tmp_path / "r"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert needle in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_env_kwargs_cannot_change_on_resume(tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(["train", "--resume", tmp_path, "--env-kwargs", "{}"], capsys)
+    assert code == 2 and "--env-kwargs cannot be given with --resume" in err, err
+
+
+# -- reset seeds -----------------------------------------------------------------------------------
+
+
+def test_reset_seeds_stay_below_2_to_the_32_and_apart() -> None:
+    rng = np.random.default_rng(0)
+    reset, _ = request_seeds(rng, 10_000)
+    assert reset.min() >= 0 and reset.max() < TRAIN_SEED_LIMIT == EVAL_SEED_BASE
+    for episodes in (1, 100, 10**9, MAX_EVAL_EPISODES):
+        top = max_evaluation_seed(episodes)
+        assert top >= 0
+        seeds = evaluation_seeds(min(episodes, 1000), top, first=episodes - min(episodes, 1000))
+        assert seeds.min() >= EVAL_SEED_BASE and seeds.max() <= 2**32 - 1
+        with pytest.raises(ValueError):
+            evaluation_seeds(episodes, top + 1)
+    assert max_evaluation_seed(MAX_EVAL_EPISODES + 1) < 0
+    # the same evaluation seed gives the same episodes; two seeds, disjoint ones
+    assert np.array_equal(evaluation_seeds(100, 3), evaluation_seeds(100, 3))
+    assert not set(evaluation_seeds(1000, 3)) & set(evaluation_seeds(1000, 4))
+
+
+def test_an_env_seeded_through_randomstate_trains_and_evaluates(tmp_path: Path, capsys, monkeypatch) -> None:
+    log = tmp_path / "seeds.txt"
+    monkeypatch.setenv("POLICYSEARCH_TEST_SEEDS", str(log))
+    folder = tmp_path / "r"
+    args = ["train", "cem", "--env", "testenvs:NeedsSmallSeeds-v0", "--policy", "mlp"]
+    code, _, err = run_cli(
+        [*args, "--set", "n_sessions=10", "--max-iterations", "2", "--out", folder], capsys
+    )
+    assert code == 0, err
+    top = max_evaluation_seed(100)
+    code, _, err = run_cli(["evaluate", folder, "--seed", top], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["evaluate", folder, "--seed", top + 1], capsys)
+    assert code == 2 and f"must lie in [0, {top}]" in err, err
+    seeds = np.loadtxt(log, dtype=np.int64)
+    training, evaluation = seeds[seeds < EVAL_SEED_BASE], seeds[seeds >= EVAL_SEED_BASE]
+    assert len(training) == 20 and len(evaluation) == 200
+    assert seeds.min() >= 0 and seeds.max() <= 2**32 - 1
+
+
+# -- an env that fails in the final evaluation ---------------------------------------------------
+
+
+def test_a_failed_final_evaluation_keeps_the_run_and_can_be_retried(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    flag = tmp_path / "down"
+    flag.touch()
+    monkeypatch.setenv("POLICYSEARCH_TEST_FAIL_EVALUATION", str(flag))
+    folder = tmp_path / "r"
+    args = ["train", "cem", "--env", "testenvs:FailsInEvaluation-v0", "--policy", "mlp"]
+    code, _, err = run_cli(
+        [*args, "--set", "n_sessions=10", "--max-iterations", "2", "--out", folder], capsys
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "the final evaluation failed" in err and "licence server is down" in err
+    assert f"policysearch evaluate {folder}" in err and f"policysearch train --resume {folder}" in err
+    assert load_checkpoint(folder)[0]["iteration"] == 2 and not (folder / "summary.json").exists()
+    code, _, err = run_cli(["evaluate", folder], capsys)  # still down: the same one-line error
+    assert code == 2 and "licence server is down" in err, err
+    flag.unlink()  # back up: evaluate retries, and --resume writes the summary
+    code, out, err = run_cli(["evaluate", folder], capsys)
+    assert code == 0, err
+    assert json.loads(out)["episodes"] == 100
+    code, _, err = run_cli(["train", "--resume", folder, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["eval_episodes"] == 100
+
+
+def test_the_python_api_takes_env_kwargs() -> None:
+    from policysearch import CEM
+
+    with CEM("CartPole-v1", env_kwargs={"sutton_barto_reward": True}, n_sessions=10) as agent:
+        summary = agent.train(max_iterations=1)
+        assert -1 <= summary["eval_mean_return"] <= 0
+        assert -1 <= agent.evaluate(episodes=5)["mean_return"] <= 0
+        with pytest.raises(Exception, match="seed="):
+            agent.evaluate(episodes=5, seed=max_evaluation_seed(5) + 1)

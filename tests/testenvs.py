@@ -262,3 +262,71 @@ for _cls in (
 ):
     gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)
 gym.register("SlowRender-v0", entry_point=SlowRender, max_episode_steps=1000)
+
+
+# -- observation spaces and seeds (tests/test_envs.py) -------------------------------------------
+
+
+class DictObs(gym.Env):
+    """Dict observations (a position and a flag); a reward of 1 for the action equal to the flag.
+
+    The flag alone decides the reward: a policy that reads it from the flattened observation
+    earns 10 an episode, one that guesses about 5.
+    """
+
+    observation_space = gym.spaces.Dict(
+        {
+            "flag": gym.spaces.Discrete(2),
+            "position": gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32),
+        }
+    )
+    action_space = gym.spaces.Discrete(2)
+
+    def draw(self):
+        return {
+            "flag": int(self.np_random.integers(2)),
+            "position": self.np_random.uniform(-1.0, 1.0, 2).astype(np.float32),
+        }
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = self.draw()
+        return self.state, {}
+
+    def step(self, action):
+        reward = float(int(action) == self.state["flag"])
+        self.state = self.draw()
+        return self.state, reward, False, False, {}
+
+
+class NeedsSmallSeeds(Fine):
+    """Resets through ``numpy.random.RandomState``, as MinAtar and dm_control do: seeds above
+    2**32 - 1 are refused, and every reset seed is written to ``$POLICYSEARCH_TEST_SEEDS``."""
+
+    def reset(self, *, seed=None, options=None):
+        import os
+
+        np.random.RandomState(seed)  # ValueError: Seed must be between 0 and 2**32 - 1
+        log = os.environ.get("POLICYSEARCH_TEST_SEEDS")
+        if log and seed is not None:
+            with open(log, "a") as f:
+                f.write(f"{seed}\n")
+        return super().reset(seed=seed, options=options)
+
+
+class FailsInEvaluation(Fine):
+    """Raises in reset with an evaluation's seed (2**31 and above) while the file named by
+    ``$POLICYSEARCH_TEST_FAIL_EVALUATION`` exists: training works, the final evaluation fails."""
+
+    def reset(self, *, seed=None, options=None):
+        import os
+
+        flag = os.environ.get("POLICYSEARCH_TEST_FAIL_EVALUATION")
+        if seed is not None and seed >= 2**31 and flag and os.path.exists(flag):
+            raise RuntimeError("the simulator's licence server is down")
+        return super().reset(seed=seed, options=options)
+
+
+gym.register("DictObs-v0", entry_point=DictObs, max_episode_steps=10)
+gym.register("NeedsSmallSeeds-v0", entry_point=NeedsSmallSeeds, max_episode_steps=10)
+gym.register("FailsInEvaluation-v0", entry_point=FailsInEvaluation, max_episode_steps=10)

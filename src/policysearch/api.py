@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_range, from_mapping
+from .envs import make_env
 from .errors import ConfigError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
@@ -27,6 +28,7 @@ from .run.callbacks import Callback
 from .run.evaluation import evaluate_actor
 from .run.runfolder import CHECKPOINT, RUN_FILES, load_checkpoint
 from .run.trainer import Trainer, TrainOptions
+from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
 
 class Agent:
@@ -45,6 +47,10 @@ class Agent:
         n_envs: environments each worker steps side by side (as ``--n-envs``).
         backend: where the workers live (as ``--backend``).
         address: the cluster's address with ``backend="ray"`` (as ``--address``).
+        env_kwargs: the env's own keyword arguments (as ``--env-kwargs``), e.g.
+            ``{"healthy_reward": 2}``.
+        atari_preprocessing: the standard preprocessing of ALE pixel envs (as
+            ``--no-atari-preprocessing`` when False).
         **hyperparameters: the algorithm's hyperparameters (e.g. ``percentile=70``).
 
     The wall clock of the budgets starts in :meth:`train`, not here.
@@ -68,6 +74,8 @@ class Agent:
         n_envs: int = 16,
         backend: str = "local",
         address: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        atari_preprocessing: bool = True,
         **hyperparameters: Any,
     ) -> None:
         temporary = out is None
@@ -87,6 +95,8 @@ class Agent:
                     "workers": workers,
                     "n_envs": n_envs,
                     "hyperparameters": hyperparameters,
+                    "env_kwargs": dict(env_kwargs or {}),
+                    "atari_preprocessing": atari_preprocessing,
                 },
                 what="option",
             )
@@ -100,6 +110,7 @@ class Agent:
         self._trainer = trainer
         self.summary: dict[str, Any] | None = None
         self._actor: Actor | None = None
+        self._raw_space: gym.Space[Any] | None = None
         self._cleanup = weakref.finalize(self, shutil.rmtree, temporary, True) if temporary else None
 
     @property
@@ -148,12 +159,13 @@ class Agent:
         """The deterministic policy over fresh held-out episodes: mean_return, std_return, episodes.
 
         Raises:
-            ConfigError: for fewer than one episode or a negative seed.
+            ConfigError: for fewer than one episode or a seed out of range.
         """
-        check_range("episodes", _integer("episodes", episodes), 1)
-        check_range("seed", _integer("seed", seed), 0)
+        check_range("episodes", _integer("episodes", episodes), 1, MAX_EVAL_EPISODES)
+        check_range("seed", _integer("seed", seed), 0, max_evaluation_seed(episodes))
         actor = self._trainer.algorithm.greedy_actor()
-        return evaluate_actor(actor, self._trainer.options.env_id, episodes, seed).as_dict()
+        opts = self._trainer.options
+        return evaluate_actor(actor, opts.env_id, episodes, seed, env_options=opts.env_options).as_dict()
 
     def reset(self) -> None:
         """Start a new episode for :meth:`act` (a recurrent policy forgets its hidden state)."""
@@ -165,13 +177,17 @@ class Agent:
 
         A recurrent (GRU) policy carries its hidden state from one call to the next, as in
         :meth:`evaluate`: call :meth:`reset` when an episode begins (the first call after
-        making, loading or training the agent starts one by itself).
+        making, loading or training the agent starts one by itself). An env with Dict or Tuple
+        observations is trained on them flattened: ``act`` takes the env's own observation (a
+        dict or tuple) and flattens it the same way, or an already flattened one.
 
         Raises:
             ConfigError: for an observation that is not one of the env's observation space.
         """
         algorithm = self._trainer.algorithm
         space = algorithm.observation_space
+        if isinstance(observation, dict | tuple):
+            observation = self._flatten(observation)
         batch = np.asarray(observation)
         shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
         if batch.shape != shape or not np.issubdtype(batch.dtype, np.number):
@@ -184,6 +200,33 @@ class Agent:
         assert self._actor is not None
         action = self._actor.act(batch[None], np.zeros(1, np.int64), None)[0]
         return action.item() if np.ndim(action) == 0 else action
+
+    def _flatten(self, observation: Any) -> np.ndarray:
+        """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""
+        if self._raw_space is None:
+            opts = self._trainer.options
+            env = make_env(opts.env_id, options=opts.env_options)
+            try:
+                layer: Any = env
+                while isinstance(layer, gym.Wrapper) and not isinstance(
+                    layer, gym.wrappers.FlattenObservation
+                ):
+                    layer = layer.env
+                raw = layer.env.observation_space if isinstance(layer, gym.Wrapper) else None
+            finally:
+                env.close()
+            if raw is None:
+                raise ConfigError(
+                    f"act expects one observation of {self._trainer.algorithm.observation_space}, "
+                    f"got a {type(observation).__name__}"
+                )
+            self._raw_space = raw
+        try:
+            return np.asarray(gym.spaces.flatten(self._raw_space, observation))
+        except (KeyError, TypeError, ValueError, IndexError, AssertionError) as exc:
+            raise ConfigError(
+                f"act expects one observation of {self._raw_space}, got {observation!r} ({exc})"
+            ) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the run as a whole run folder at ``path`` and return it.

@@ -8,6 +8,10 @@ The tree is keyed by purpose, so that adding a consumer never shifts the seeds o
   environment with a seed at or above ``EVAL_SEED_BASE``, so the two
   sets are disjoint by construction.
 
+Every reset seed, in training and in evaluation, lies in ``[0, 2**32 - 1]``, the range that
+``numpy.random.RandomState`` and the envs seeded through it (MinAtar, dm_control) accept:
+training's in ``[0, 2**31)``, evaluation's in ``[2**31, 2**32)``.
+
 A training session's own random numbers (its action noise, and the start state of a task stepped
 as arrays) are counter-based: the ``t``-th number of the stream keyed by the session's seed is a
 hash of the two (:func:`stream_uniform`, :func:`stream_normal`). Any number of sessions draw
@@ -19,14 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Reset seeds of evaluation episodes start here; training reset seeds are always below it.
-EVAL_SEED_BASE = 2**40
+#: Every reset seed is below this (``RandomState`` takes seeds up to ``2**32 - 1``).
+RESET_SEED_LIMIT = 2**32
 #: Training reset seeds are drawn from ``[0, TRAIN_SEED_LIMIT)``.
 TRAIN_SEED_LIMIT = 2**31
+#: Reset seeds of evaluation episodes start here; training reset seeds are always below it.
+EVAL_SEED_BASE = TRAIN_SEED_LIMIT
 #: Evaluation seed ``s`` starts its episodes' reset seeds at ``EVAL_SEED_BASE + s * EVAL_SEED_STRIDE``.
-EVAL_SEED_STRIDE = 10**9
-#: Most episodes of one evaluation: their reset seeds must fit an int64.
-MAX_EVAL_EPISODES = 2**63 - EVAL_SEED_BASE
+EVAL_SEED_STRIDE = 10**6
+#: Most episodes of one evaluation: their reset seeds must stay below ``RESET_SEED_LIMIT``.
+MAX_EVAL_EPISODES = RESET_SEED_LIMIT - EVAL_SEED_BASE
 
 _INIT, _ITERATION = 0, 1
 
@@ -89,16 +95,25 @@ def evaluation_seeds(n: int, seed: int = 0, first: int = 0) -> np.ndarray:
     Args:
         n: number of episodes.
         seed: the evaluation seed; different values give disjoint sets of episodes (of up to
-            :data:`EVAL_SEED_STRIDE` episodes each).
+            :data:`EVAL_SEED_STRIDE` episodes each), up to :func:`max_evaluation_seed`.
         first: index of the first episode (to draw a long evaluation in parts).
+
+    Raises:
+        ValueError: if a reset seed would reach :data:`RESET_SEED_LIMIT` (callers check the
+            seed and the episodes first, with :func:`max_evaluation_seed`).
     """
     start = EVAL_SEED_BASE + int(seed) * EVAL_SEED_STRIDE + int(first)
+    if int(seed) < 0 or start + n > RESET_SEED_LIMIT:
+        raise ValueError(
+            f"evaluation seed {seed} has no reset seeds for episodes {first} to {first + n - 1} "
+            f"below 2**32 (at most {max_evaluation_seed(first + n)})"
+        )
     return np.arange(start, start + n, dtype=np.int64)
 
 
 def max_evaluation_seed(episodes: int) -> int:
-    """The largest evaluation seed whose ``episodes`` reset seeds fit numpy's int64 (-1: none does)."""
-    return (2**63 - EVAL_SEED_BASE - int(episodes)) // EVAL_SEED_STRIDE
+    """The largest evaluation seed whose ``episodes`` reset seeds stay below 2**32 (-1: none does)."""
+    return (RESET_SEED_LIMIT - EVAL_SEED_BASE - int(episodes)) // EVAL_SEED_STRIDE
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import typer
 
 from .. import __version__
 from ..config import load_yaml, parse_assignments
+from ..envs.make import parse_env_kwargs
 from ..errors import ConfigError, Interrupted, PolicySearchError
 from ..registry import POLICY_KINDS, REGISTRY
 from ..run import interrupts
@@ -58,6 +59,8 @@ def _root(
 _OPTION_KEYS = {
     "algorithm",
     "env",
+    "env_kwargs",
+    "atari_preprocessing",
     "policy",
     "seed",
     "target",
@@ -119,6 +122,21 @@ def _merge_config(
 def train(
     algo: Annotated[str | None, typer.Argument(help=_ALGORITHMS_HELP)] = None,
     env: Annotated[str | None, typer.Option("--env", help="Gymnasium env id.")] = None,
+    env_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            "--env-kwargs",
+            help="The env's own keyword arguments as a JSON object, e.g. '{\"healthy_reward\": 2}'.",
+        ),
+    ] = None,
+    atari_preprocessing: Annotated[
+        bool | None,
+        typer.Option(
+            "--atari-preprocessing/--no-atari-preprocessing",
+            help="The standard preprocessing of ALE pixel envs (84x84 gray, 4 frames stacked, "
+            "frame skip 4, no-op starts; default on); off: the raw env.",
+        ),
+    ] = None,
     policy: Annotated[str | None, typer.Option(help=" | ".join(POLICY_KINDS) + ".")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default 0).")] = None,
     target: Annotated[float | None, typer.Option(help="Stop once this is confirmed.")] = None,
@@ -165,6 +183,8 @@ def train(
         fixed = {
             "ALGO": algo,
             "--env": env,
+            "--env-kwargs": env_kwargs,
+            "--atari-preprocessing": atari_preprocessing,
             "--policy": policy,
             "--seed": seed,
             "--eval-episodes": eval_episodes,
@@ -179,7 +199,8 @@ def train(
         if refused:
             raise ConfigError(
                 f"{refused[0]} cannot be given with --resume: the run continues with the algorithm, "
-                f"env, policy, seed, hyperparameters and folder stored in {str(resume)!r}; only "
+                f"env (and its kwargs), policy, seed, hyperparameters and folder stored in "
+                f"{str(resume)!r}; only "
                 f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend and "
                 f"--address may be given again"
             )
@@ -201,6 +222,8 @@ def train(
         given = {
             "algorithm": algo,
             "env": env,
+            "env_kwargs": None if env_kwargs is None else parse_env_kwargs(env_kwargs),
+            "atari_preprocessing": atari_preprocessing,
             "policy": policy,
             "seed": seed,
             "target": target,
@@ -222,6 +245,8 @@ def train(
         if not merged.get("env"):
             raise ConfigError("missing --env ENV_ID")
         merged["env_id"] = merged.pop("env")
+        if isinstance(merged.get("env_kwargs"), str):  # a config's JSON text, as on the command line
+            merged["env_kwargs"] = parse_env_kwargs(merged["env_kwargs"])
         log_dir = merged.pop("tensorboard", None)
         if log_dir is not None and not isinstance(log_dir, str | Path):
             raise ConfigError(f"tensorboard={log_dir!r} is not a folder path")
@@ -317,12 +342,17 @@ def evaluate(
     opts = trainer.options
     sampler = None
     if backend != "local" or workers > 1:
-        sampler = make_sampler(opts.env_id, opts.n_envs, workers, backend=backend, address=address)
+        sampler = make_sampler(
+            opts.env_id, opts.n_envs, workers, backend=backend, address=address, env_options=opts.env_options
+        )
     actor = trainer.algorithm.greedy_actor()
     result = None
     progress = EvaluationProgress(episodes)
     try:
-        for result in evaluation_parts(actor, opts.env_id, episodes, seed, sampler=sampler):
+        parts = evaluation_parts(
+            actor, opts.env_id, episodes, seed, sampler=sampler, env_options=opts.env_options
+        )
+        for result in parts:
             progress.update(result.episodes, result.mean)
     except Interrupted as exc:
         if result is not None:
@@ -358,8 +388,9 @@ def record(
     check_range("scale", scale, 0, 1, low_open=True)
     check_range("every", every, 1)
     trainer = Trainer.resume(folder)
+    opts = trainer.options
     video = record_episode(
-        trainer.algorithm.greedy_actor(), trainer.options.env_id, out, seed, fps, scale, every
+        trainer.algorithm.greedy_actor(), opts.env_id, out, seed, fps, scale, every, opts.env_options
     )
     print(
         f"wrote {video.frames} frames to {out} (evaluation episode 0 of seed {seed}, "

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..config import check_range
-from ..envs import make_env
+from ..envs import EnvOptions, make_env
 from ..errors import ConfigError, EnvError
 from ..policies.base import Actor
 from ..sampling import make_runner
@@ -44,6 +44,7 @@ def record_episode(
     fps: int = 30,
     scale: float = 1.0,
     every: int = 1,
+    env_options: EnvOptions | None = None,
 ) -> Recording:
     """Play evaluation episode 0 of ``seed`` with ``actor`` and write its frames to ``path``.
 
@@ -57,6 +58,7 @@ def record_episode(
         scale: resize factor of the frames, in (0, 1] (0.5 halves their width and height).
         every: keep every ``every``-th frame (the first, then every ``every``-th step, and the
             last); each kept frame is shown ``every`` times as long, so the video keeps its speed.
+        env_options: the run's env kwargs and preprocessing switch.
 
     Raises:
         ConfigError: for another suffix, a non-positive fps or ``every``, a ``scale`` outside
@@ -81,31 +83,52 @@ def record_episode(
     except OSError as exc:
         raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        return _record(actor, env_id, path, tmp, seed, fps, scale, every)
+        return _record(actor, env_id, path, tmp, seed, fps, scale, every, env_options)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _record(
-    actor: Actor, env_id: str, path: Path, tmp: Path, seed: int, fps: int, scale: float, every: int
+    actor: Actor,
+    env_id: str,
+    path: Path,
+    tmp: Path,
+    seed: int,
+    fps: int,
+    scale: float,
+    every: int,
+    env_options: EnvOptions | None = None,
 ) -> Recording:
     import imageio.v2 as imageio
 
     reset_seed = int(evaluation_seeds(1, seed)[0])
-    runner = make_runner(env_id, 1)
+    runner = make_runner(env_id, 1, env_options=env_options)
     try:
         sessions = runner.run(actor, np.array([reset_seed]))
         start = runner.start_state(reset_seed)
     finally:
         runner.close()
     episode = sessions.session(0)
-    frames = _shrink(_replay(env_id, reset_seed, start, episode.actions, episode.rewards), scale, every)
+    replayed = _replay(env_id, reset_seed, start, episode.actions, episode.rewards, env_options)
+    frames = _shrink([_as_bytes(frame) for frame in replayed], scale, every)
     if path.suffix.lower() == ".gif":
         imageio.mimwrite(tmp, frames, duration=1000 * every / fps, loop=0)
     else:
         imageio.mimwrite(tmp, frames, fps=fps / every, macro_block_size=2)
     os.replace(tmp, path)
     return Recording(len(frames), float(sessions.returns[0]))
+
+
+def _as_bytes(frame: Any) -> np.ndarray:
+    """A frame as uint8 pixels: float frames (MinAtar's palette) are read on [0, 1]."""
+    frame = np.asarray(frame)
+    if frame.dtype == np.uint8:
+        return frame
+    if frame.dtype.kind == "f":
+        return np.round(np.clip(frame, 0.0, 1.0) * 255).astype(np.uint8)
+    if frame.dtype.kind == "b":
+        return frame.astype(np.uint8) * 255
+    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
@@ -125,7 +148,12 @@ def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
 
 
 def _replay(
-    env_id: str, reset_seed: int, start: np.ndarray | None, actions: np.ndarray, expected: np.ndarray
+    env_id: str,
+    reset_seed: int,
+    start: np.ndarray | None,
+    actions: np.ndarray,
+    expected: np.ndarray,
+    env_options: EnvOptions | None = None,
 ) -> list[Any]:
     """The frames of the episode's actions replayed on a rendering env from the same start.
 
@@ -136,7 +164,7 @@ def _replay(
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo's first choice, GLFW, needs a display
     try:
-        env = make_env(env_id, render_mode="rgb_array")
+        env = make_env(env_id, options=env_options, render_mode="rgb_array")
     except EnvError as exc:
         raise EnvError(f"cannot render {env_id!r}: {exc}") from None
     try:

@@ -1,5 +1,9 @@
 """Environments: making them by id (with clear errors), and the project's own registered envs.
 
+``ALE/...`` (Atari, through ale-py) and ``MinAtar/...`` ids import their package when asked for
+(:mod:`.atari`, the ``atari`` extra); ALE's pixel envs get the standard preprocessing, and Dict
+and Tuple observations are flattened (:func:`make_env`).
+
 Importing this package registers, under the ``policysearch/`` namespace:
 
 - ``policysearch/CartPoleNoVelocity-v1``: CartPole-v1 without the velocities (partially observable).
@@ -13,9 +17,25 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from .make import DEFAULT_MAX_EPISODE_STEPS, episode_limit, make_env, resolve_env_id
+from .make import (
+    DEFAULT_MAX_EPISODE_STEPS,
+    EnvOptions,
+    episode_limit,
+    make_env,
+    parse_env_kwargs,
+    resolve_env_id,
+    step_limit,
+)
 
-__all__ = ["DEFAULT_MAX_EPISODE_STEPS", "episode_limit", "make_env", "resolve_env_id"]
+__all__ = [
+    "DEFAULT_MAX_EPISODE_STEPS",
+    "EnvOptions",
+    "episode_limit",
+    "make_env",
+    "parse_env_kwargs",
+    "resolve_env_id",
+    "step_limit",
+]
 
 
 def _register() -> None:

@@ -3,16 +3,95 @@
 from __future__ import annotations
 
 import importlib
+import json
+import math
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 
-from ..errors import EnvError, PolicySearchError
+from ..errors import ConfigError, EnvError, PolicySearchError
+from .atari import (
+    MINATAR_MAX_EPISODE_STEPS,
+    ale_pixels,
+    is_minatar,
+    own_step_limit,
+    preprocess,
+    preprocessing_skip,
+    register_family,
+)
 
-#: Episode cap applied to environments registered without a time limit (e.g. CliffWalking-v1),
+#: Episode cap applied to environments without any time limit of their own (e.g. CliffWalking-v1),
 #: so that neither training nor evaluation can loop forever.
 DEFAULT_MAX_EPISODE_STEPS = 1000
+
+#: Keyword arguments of ``gymnasium.make`` that policysearch sets itself (not the env's own).
+RESERVED_KWARGS = ("render_mode", "disable_env_checker", "autoreset", "apply_api_compatibility", "id")
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """How a run makes its env besides the id: the env's own keyword arguments, the preprocessing.
+
+    Picklable: a worker process or Ray actor makes its envs from the id and these.
+    """
+
+    #: The env's own keyword arguments (JSON values), as ``gymnasium.make(env_id, **kwargs)``
+    #: takes them; ``max_episode_steps`` is ``gymnasium.make``'s time limit.
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    #: The standard Atari preprocessing on ALE pixel ids (False: the raw env).
+    atari_preprocessing: bool = True
+
+    def __hash__(self) -> int:
+        return hash((json.dumps(self.kwargs, sort_keys=True), self.atari_preprocessing))
+
+    @property
+    def changes_dynamics(self) -> bool:
+        """Whether the kwargs may change the env's dynamics or rewards (anything but its time limit).
+
+        Runners that copy an env's dynamics (``sampling/vector.py``) step the real env then.
+        """
+        return any(key != "max_episode_steps" for key in self.kwargs)
+
+
+def check_env_kwargs(kwargs: Any, what: str = "env_kwargs") -> dict[str, Any]:
+    """``kwargs`` if they can be a run's env kwargs: a mapping of names to JSON values.
+
+    Raises:
+        ConfigError: naming what is wrong (not a mapping, a value JSON cannot hold, a name that
+            policysearch sets itself, a time limit that is not a positive integer).
+    """
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ConfigError(f"{what} must be a mapping of keyword names to values, not {kwargs!r}")
+    try:
+        json.dumps(kwargs, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{what} must hold JSON values (numbers, strings, lists, mappings): {exc}"
+        ) from None
+    for key in kwargs:
+        if key in RESERVED_KWARGS:
+            raise ConfigError(f"{what}: {key!r} is set by policysearch itself, not an argument of the env")
+    steps = kwargs.get("max_episode_steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ConfigError(f"{what}: max_episode_steps={steps!r} must be a positive integer")
+    return kwargs
+
+
+def parse_env_kwargs(text: str) -> dict[str, Any]:
+    """The env kwargs of ``--env-kwargs JSON`` (a JSON object).
+
+    Raises:
+        ConfigError: for text that is not a JSON object, or kwargs :func:`check_env_kwargs` refuses.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--env-kwargs {text!r} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--env-kwargs {text!r} must be a JSON object, e.g. '{{\"healthy_reward\": 2}}'")
+    return check_env_kwargs(value, "--env-kwargs")
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -27,7 +106,11 @@ def resolve_env_id(env_id: str) -> str:
     if not sep:
         return env_id
     try:
-        importlib.import_module(module)
+        with warnings.catch_warnings():
+            # glfw, imported by dm_control (shimmy), warns on a machine without a display: only
+            # rendering needs one (``record`` chooses EGL there)
+            warnings.filterwarnings("ignore", message=".*DISPLAY environment variable is missing")
+            importlib.import_module(module)
     except ImportError as exc:
         raise EnvError(f"cannot import module {module!r} for environment {env_id!r}: {exc}") from None
     except SyntaxError as exc:
@@ -62,50 +145,105 @@ def only_passive_wrappers(env: gym.Env, allowed: frozenset[str] = frozenset()) -
     return all(type(w).__name__ in PASSIVE_WRAPPERS | allowed for w in wrappers(env))
 
 
-def episode_limit(env_id: str) -> int:
-    """The episode cap :func:`make_env` applies to ``env_id`` (its own time limit, else the default).
+def episode_limit(env_id: str, options: EnvOptions | None = None) -> int:
+    """The most steps an episode of ``env_id`` (made by :func:`make_env`) can last.
 
-    Raises:
-        EnvError: for an unknown id.
-    """
-    name = resolve_env_id(env_id)
-    try:
-        spec = gym.spec(name)
-    except gym.error.Error as exc:
-        raise EnvError(f"unknown environment {env_id!r}: {exc}") from None
-    return int(spec.max_episode_steps or DEFAULT_MAX_EPISODE_STEPS)
-
-
-def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` with a guaranteed time limit and clear errors.
-
-    Args:
-        env_id: anything ``gymnasium.make`` accepts, including ``"some.module:EnvName-v0"``.
-        max_episode_steps: episode cap; default: the env's own, else
-            :data:`DEFAULT_MAX_EPISODE_STEPS`.
-        **kwargs: passed to the environment's constructor.
+    That is the env's own limit: its registered time limit, or the one it keeps itself (ALE's
+    108,000 frames, in agent steps; a dm_control task's), else the cap :func:`make_env` applies
+    to an env that has none at all (:data:`DEFAULT_MAX_EPISODE_STEPS`; MinAtar's games:
+    :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`).
 
     Raises:
         EnvError: for an unknown id or an environment that fails to construct.
     """
+    env = make_env(env_id, options=options)
+    try:
+        return step_limit(env)
+    finally:
+        env.close()
+
+
+def step_limit(env: gym.Env) -> int:
+    """The most agent steps an episode of ``env`` (made by :func:`make_env`) can last."""
+    limits, skip = [], 1
+    for layer in wrappers(env):  # outermost first: a frame skip below multiplies the limits there
+        if isinstance(layer, gym.wrappers.TimeLimit):
+            limits.append(math.ceil(layer._max_episode_steps / skip))
+        elif isinstance(layer, gym.wrappers.AtariPreprocessing):
+            skip *= int(layer.frame_skip)
+    own = own_step_limit(env.unwrapped)
+    if own is not None:
+        limits.append(math.ceil(own / skip))
+    return min(limits) if limits else DEFAULT_MAX_EPISODE_STEPS
+
+
+def make_env(
+    env_id: str, max_episode_steps: int | None = None, options: EnvOptions | None = None, **kwargs: Any
+) -> gym.Env:
+    """``gymnasium.make`` with the env's own episode limit (or a cap), its preprocessing, clear errors.
+
+    ``ALE/...`` and ``MinAtar/...`` ids import their package first (:mod:`.atari`); an ALE id
+    with pixel observations gets the standard Atari preprocessing unless ``options`` turn it off.
+    An env without any episode limit of its own is capped at :data:`DEFAULT_MAX_EPISODE_STEPS`
+    steps (MinAtar's at :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`). Dict and
+    Tuple observations are flattened into one Box (Gymnasium's ``FlattenObservation``), so that
+    everything downstream sees a vector.
+
+    Args:
+        env_id: anything ``gymnasium.make`` accepts, including ``"some.module:EnvName-v0"``.
+        max_episode_steps: episode cap; default: the user's (``options``), else the env's own.
+        options: the env's own keyword arguments and the preprocessing switch (a run's).
+        **kwargs: passed to the environment's constructor by policysearch itself (``render_mode``).
+
+    Raises:
+        EnvError: for an unknown id or an environment that fails to construct, or refuses a
+            keyword argument.
+        ConfigError: for keyword arguments that policysearch itself sets.
+    """
+    options = options or EnvOptions()
     name = resolve_env_id(env_id)
+    register_family(name)
     try:
         spec = gym.spec(name)
     except gym.error.Error as exc:
         raise EnvError(f"unknown environment {env_id!r}: {exc}") from None
-    steps = max_episode_steps or spec.max_episode_steps or DEFAULT_MAX_EPISODE_STEPS
+    given = dict(options.kwargs)
+    check_env_kwargs(given)
+    user_steps = given.pop("max_episode_steps", None)
+    steps = max_episode_steps or user_steps
+    arguments = {**given, **kwargs}
+    skip = None
+    if options.atari_preprocessing and ale_pixels(spec, arguments):
+        skip = preprocessing_skip(arguments)
+        arguments["frameskip"] = 1  # the preprocessing repeats each action itself
+    with_kwargs = f" with env_kwargs {json.dumps(options.kwargs)}" if options.kwargs else ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             # policysearch checks every observation and reward itself, as errors that name the
             # session and step (sampling/runner.py); the passive checker would only warn, once
-            kwargs = {"disable_env_checker": True, **kwargs}
-            return gym.make(name, max_episode_steps=steps, **kwargs)
+            make_kwargs = {"disable_env_checker": True, **arguments}
+            if skip is None:
+                env = gym.make(name, max_episode_steps=steps, **make_kwargs)
+            else:  # a time limit counts agent steps: it goes around the preprocessing
+                env = preprocess(gym.make(name, max_episode_steps=-1, **make_kwargs), skip)
+                steps = steps or spec.max_episode_steps
+                if steps:
+                    env = gym.wrappers.TimeLimit(env, int(steps))
+            if not any(isinstance(w, gym.wrappers.TimeLimit) for w in wrappers(env)):
+                if own_step_limit(env.unwrapped) is None:  # none at all: never an endless episode
+                    cap = MINATAR_MAX_EPISODE_STEPS if is_minatar(spec) else DEFAULT_MAX_EPISODE_STEPS
+                    env = gym.wrappers.TimeLimit(env, cap)
+            if isinstance(env.observation_space, gym.spaces.Dict | gym.spaces.Tuple):
+                env = gym.wrappers.FlattenObservation(env)
+            return env
     except gym.error.Error as exc:
-        raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
+        raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {exc}") from None
     except PolicySearchError:
         raise  # the env's own validation (policysearch envs) already names the option
     except (TypeError, ValueError, ImportError) as exc:
-        raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
+        raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {exc}") from None
     except Exception as exc:  # the env's constructor failed
-        raise EnvError(f"cannot make environment {env_id!r}: {type(exc).__name__}: {exc}") from None
+        raise EnvError(
+            f"cannot make environment {env_id!r}{with_kwargs}: {type(exc).__name__}: {exc}"
+        ) from None

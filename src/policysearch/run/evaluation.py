@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import check_range
-from ..envs import episode_limit, make_env
+from ..envs import EnvOptions, make_env, step_limit
 from ..errors import EnvError
 from ..policies.base import Actor
 from ..policies.normalizer import merge_moments
@@ -67,13 +67,14 @@ def evaluate_actor(
     seed: int = 0,
     n_envs: int = 32,
     sampler: Sampler | None = None,
+    env_options: EnvOptions | None = None,
 ) -> Evaluation:
     """Play ``episodes`` fresh episodes of the real environment with a deterministic ``actor``.
 
     Reset seeds come from :func:`~policysearch.seeding.evaluation_seeds`, disjoint from every
     seed used in training. With a ``sampler``, the episodes are spread over its workers (the
     same returns as in this process). Memory does not grow with ``episodes`` (see
-    :func:`evaluation_parts`).
+    :func:`evaluation_parts`). ``env_options`` are the run's (its env kwargs, the preprocessing).
 
     Raises:
         ConfigError: for fewer than one episode.
@@ -81,7 +82,7 @@ def evaluate_actor(
     """
     check_range("episodes", episodes, 1)
     result = None
-    for part in evaluation_parts(actor, env_id, episodes, seed, n_envs, sampler):
+    for part in evaluation_parts(actor, env_id, episodes, seed, n_envs, sampler, env_options):
         result = part
     assert result is not None
     return result
@@ -94,6 +95,7 @@ def evaluation_parts(
     seed: int = 0,
     n_envs: int = 32,
     sampler: Sampler | None = None,
+    env_options: EnvOptions | None = None,
 ) -> Iterator[Evaluation]:
     """Evaluate in parts; yields the evaluation of all episodes played so far after each part.
 
@@ -102,8 +104,8 @@ def evaluation_parts(
     stepped side by side; the trainer's evaluations (100 or 1000 episodes) are one part for the
     classic-control and toy-text tasks.
     """
-    part = part_episodes(env_id, episodes, n_envs)
-    runner = make_runner(env_id, min(n_envs, episodes)) if sampler is None else None
+    part = part_episodes(env_id, episodes, n_envs, env_options)
+    runner = make_runner(env_id, min(n_envs, episodes), env_options=env_options) if sampler is None else None
     play = runner.run if runner is not None else sampler.run  # type: ignore[union-attr]
     try:
         total: Evaluation | None = None
@@ -121,16 +123,16 @@ def evaluation_parts(
             runner.close()
 
 
-def part_episodes(env_id: str, episodes: int, n_envs: int = 32) -> int:
+def part_episodes(env_id: str, episodes: int, n_envs: int = 32, env_options: EnvOptions | None = None) -> int:
     """Episodes of one part of an evaluation of ``env_id`` (see :func:`evaluation_parts`).
 
     At least ``n_envs`` (and 64, what a vectorised runner steps at once), so that every env
     slot has an episode to play.
     """
-    env = make_env(env_id)
+    env = make_env(env_id, options=env_options)
     try:
         objects = vector_dynamics(env) is None  # envs stepped as objects cost more per step
-        per_episode = episode_limit(env_id) * step_bytes(env.observation_space, env.action_space, objects)
+        per_episode = step_limit(env) * step_bytes(env.observation_space, env.action_space, objects)
     finally:
         env.close()
     budget = PART_BYTES

@@ -110,7 +110,7 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
             spaces, or invalid hyperparameters, before anything is written.
     """
     entry(options.algorithm)
-    env = make_env(options.env_id)
+    env = make_env(options.env_id, options=options.env_options)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
@@ -219,6 +219,8 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
     resolved = {
         "algorithm": opts.algorithm,
         "env": opts.env_id,
+        "env_kwargs": opts.env_kwargs,
+        "atari_preprocessing": opts.atari_preprocessing,
         "policy": run.policy,
         "seed": opts.seed,
         "target": opts.target,

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import check_range
+from ..envs.make import EnvOptions, check_env_kwargs
 from ..errors import ConfigError
+from ..seeding import MAX_EVAL_EPISODES
 
 #: The contract's floor on evaluation episodes.
 MIN_EVAL_EPISODES = 100
@@ -52,9 +54,20 @@ class TrainOptions:
     no_preset: bool = False
     #: Algorithm hyperparameters (validated by the algorithm's config class).
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    #: The env's own keyword arguments (JSON values), passed wherever the env is made
+    #: (``--env-kwargs '{"healthy_reward": 2}'``); ``max_episode_steps`` is ``gymnasium.make``'s.
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: The standard Atari preprocessing on ALE pixel ids (84x84 gray, 4 frames stacked, frame
+    #: skip 4, no-op starts); False gives the raw env (``--no-atari-preprocessing``).
+    atari_preprocessing: bool = True
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
+        if self.env_kwargs is None:
+            self.env_kwargs = {}
+        check_env_kwargs(self.env_kwargs)
+        if not isinstance(self.atari_preprocessing, bool):
+            raise ConfigError(f"atari_preprocessing={self.atari_preprocessing!r} must be true or false")
         if self.target is not None and not math.isfinite(self.target):
             raise ConfigError(f"target={self.target!r} must be a finite number")
         if self.max_seconds is not None:
@@ -62,7 +75,7 @@ class TrainOptions:
         if self.max_iterations is not None:
             check_range("max_iterations", self.max_iterations, 1)
         if self.eval_episodes is not None:
-            check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES)
+            check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES, MAX_EVAL_EPISODES)
         check_range("workers", self.workers, 1)
         check_range("n_envs", self.n_envs, 1)
         if self.backend not in ("local", "ray"):
@@ -73,6 +86,11 @@ class TrainOptions:
             check_ray_options(self.address)
         elif self.address is not None:
             raise ConfigError("address is for backend='ray' (add --backend ray)")
+
+    @property
+    def env_options(self) -> EnvOptions:
+        """How the run's envs are made besides the id (its env kwargs, the preprocessing switch)."""
+        return EnvOptions(dict(self.env_kwargs), self.atari_preprocessing)
 
     def run_folder(self) -> Path:
         """The run folder, default ``runs/<algo>-<env>-<seed>``."""

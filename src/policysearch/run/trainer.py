@@ -11,6 +11,7 @@ The trainer computes the batch's ``mean_return`` and ``max_return`` itself from 
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,7 +210,11 @@ class Trainer:
         actor, episodes = self.algorithm.greedy_actor(), self.eval_episodes
         progress = EvaluationProgress(episodes, "final evaluation: ") if self.progress else None
         result = None
-        for result in evaluation_parts(actor, self.options.env_id, episodes, seed=0, sampler=sampler):
+        opts = self.options
+        parts = evaluation_parts(
+            actor, opts.env_id, episodes, seed=0, sampler=sampler, env_options=opts.env_options
+        )
+        for result in parts:
             if progress is not None:
                 progress.update(result.episodes, result.mean)
         assert result is not None
@@ -251,7 +256,12 @@ class Trainer:
         try:
             # Before the run folder is touched: a backend that cannot start is bad input.
             sampler = make_sampler(
-                opts.env_id, opts.n_envs, opts.workers, backend=opts.backend, address=opts.address
+                opts.env_id,
+                opts.n_envs,
+                opts.workers,
+                backend=opts.backend,
+                address=opts.address,
+                env_options=opts.env_options,
             )
             try:
                 return self._train(sampler)
@@ -279,7 +289,7 @@ class Trainer:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
-        guard = RunGuard(sampler, self.algorithm, episode_limit(opts.env_id))
+        guard = RunGuard(sampler, self.algorithm, episode_limit(opts.env_id, opts.env_options))
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
         try:
@@ -318,7 +328,10 @@ class Trainer:
                 stop = "target" if solved_by is not None else self._budget_spent()
         except EnvError as exc:
             raise guard.in_iteration(exc) from None
-        final = solved_by or self._evaluate(sampler)
+        try:
+            final = solved_by or self._evaluate(sampler)
+        except EnvError as exc:
+            raise self._evaluation_failed(exc) from None
         summary = self._summary(final, stop or "max_iterations")
         self.save()
         write_json(self.folder / SUMMARY, summary)
@@ -333,6 +346,19 @@ class Trainer:
         for watcher in watchers:
             watcher.on_end(summary)
         return summary
+
+    def _evaluation_failed(self, exc: EnvError) -> EnvError:
+        """The env's error in the final evaluation, saying that the trained run is kept and how to go on.
+
+        Every iteration's checkpoint is written before the evaluation: ``evaluate DIR`` retries
+        it, and ``train --resume DIR`` (its budget spent) runs it again and writes the summary.
+        """
+        folder = shlex.quote(str(self.folder))
+        return EnvError(
+            f"the final evaluation failed: {exc}; the trained run is kept (checkpoint of iteration "
+            f"{self.iteration} in {self.folder}): retry with policysearch evaluate {folder}, or "
+            f"write its summary with policysearch train --resume {folder}"
+        )
 
     def _summary(self, final: Evaluation, stop: str) -> dict[str, Any]:
         target = self.options.target

@@ -14,7 +14,7 @@ from typing import Protocol
 import gymnasium as gym
 import numpy as np
 
-from ..envs import make_env
+from ..envs import EnvOptions, make_env
 from ..policies.base import Actor
 from .pool import ProcessTransport
 from .runner import EnvRunner, SeededRunner
@@ -72,9 +72,11 @@ class ModelSampler:
     cheap = True
     restarts = 0
 
-    def __init__(self, model: TabularModel, env_id: str, n_envs: int = 16) -> None:
+    def __init__(
+        self, model: TabularModel, env_id: str, n_envs: int = 16, env_options: EnvOptions | None = None
+    ) -> None:
         self.model = model
-        self.env_id, self.n_envs = env_id, n_envs
+        self.env_id, self.n_envs, self.env_options = env_id, n_envs, env_options
         self._runner: SeededRunner | None = None
 
     def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
@@ -84,7 +86,7 @@ class ModelSampler:
     def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
         """Sessions of the real environment with these reset seeds."""
         if self._runner is None:
-            self._runner = make_runner(self.env_id, self.n_envs)
+            self._runner = make_runner(self.env_id, self.n_envs, env_options=self.env_options)
         return self._runner.run(actor, reset_seeds, noise_seeds)
 
     def close(self) -> None:
@@ -108,23 +110,28 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def make_runner(env_id: str, n_envs: int, probe: gym.Env | None = None) -> SeededRunner:
+def make_runner(
+    env_id: str, n_envs: int, probe: gym.Env | None = None, env_options: EnvOptions | None = None
+) -> SeededRunner:
     """The fastest exact way to step ``env_id`` in this process.
 
     CartPole (also with hidden velocities), Pendulum, MountainCar and Acrobot step as numpy arrays
     of at least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side
     by side. Numpy's BLAS runs on one thread from then on (in this process). ``probe``, an env of
     ``env_id`` the caller already made (and still owns), saves making one to look at.
+    ``env_options`` (a run's env kwargs) are passed to every env made; kwargs that may change the
+    dynamics (anything but ``max_episode_steps``) step the real env, never a copy of its dynamics.
     """
     _single_threaded_blas()
-    env = make_env(env_id) if probe is None else probe
-    vector = vector_dynamics(env)
+    env = make_env(env_id, options=env_options) if probe is None else probe
+    copied = env_options is not None and env_options.changes_dynamics
+    vector = None if copied else vector_dynamics(env)
     if probe is None:
         env.close()
     if vector is not None:
         dynamics, limit = vector
         return VectorRunner(dynamics, max(n_envs, 64), limit)
-    return EnvRunner(functools.partial(make_env, env_id), n_envs, env_id)
+    return EnvRunner(functools.partial(make_env, env_id, options=env_options), n_envs, env_id)
 
 
 def make_sampler(
@@ -134,6 +141,7 @@ def make_sampler(
     use_model: bool = True,
     backend: str = "local",
     address: str | None = None,
+    env_options: EnvOptions | None = None,
 ) -> Sampler:
     """The sampler for ``env_id``.
 
@@ -149,16 +157,18 @@ def make_sampler(
         use_model: allow the vectorised tabular model where it is exact.
         backend: ``local`` or ``ray``.
         address: the Ray cluster (``HOST:PORT`` or ``auto``); None starts a local Ray instance.
+        env_options: the env's own keyword arguments and the preprocessing switch, for every
+            env any worker makes.
 
     Raises:
         BackendError: if Ray is missing, unreachable, or has fewer CPUs than ``workers``.
     """
-    env = make_env(env_id)
+    env = make_env(env_id, options=env_options)
     model = TabularModel.from_env(env) if use_model else None
     env.close()
     if model is not None:
-        return ModelSampler(model, env_id, n_envs)
-    factory = RunnerFactory(env_id, n_envs)
+        return ModelSampler(model, env_id, n_envs, env_options)
+    factory = RunnerFactory(env_id, n_envs, env_options)
     transport: Transport
     if backend == "ray":
         from .raycluster import RayTransport

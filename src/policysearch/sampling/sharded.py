@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..envs.make import EnvOptions
 from ..errors import BackendError, EnvError
 from ..policies.base import Actor
 from ..seeding import request_seeds
@@ -41,12 +42,14 @@ class RunnerFactory:
 
     env_id: str
     n_envs: int
+    #: The env's own keyword arguments and the preprocessing switch (None: the defaults).
+    env_options: EnvOptions | None = None
 
     def __call__(self) -> SeededRunner:
         """The fastest exact runner of the env in this process."""
         from ..sampling import make_runner
 
-        return make_runner(self.env_id, self.n_envs)
+        return make_runner(self.env_id, self.n_envs, env_options=self.env_options)
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,8 @@ def vector_dynamics(env: gym.Env) -> tuple[Callable[[int], Dynamics], int] | Non
     Only the exact classic-control classes qualify, behind passive wrappers, with a time limit
     and no render mode (CartPole also behind HideVelocity, and not in its Sutton-Barto variant;
     Acrobot in the book's dynamics, ``book_or_nips`` not ``"nips"``, with no torque noise).
+    :func:`~policysearch.sampling.make_runner` does not ask when a run's env kwargs may change
+    the env (anything but ``max_episode_steps``): the copies match the env at its defaults.
     """
     if not only_passive_wrappers(env, frozenset({"HideVelocity"})):
         return None

@@ -10,4 +10,5 @@ $P train es --env CartPole-v1 --seed 1 --max-iterations 2 --set population=10 --
 $P train cmaes --env CartPole-v1 --policy linear --seed 1 --max-iterations 2 --out $D/cmaes-linear --quiet
 for r in $D/*; do rm -f $r/learning_curve.png; $P evaluate $r --episodes 100 > $r/evaluate.json; done
 du -sh $D/*
+# evaluate-32bit-seeds.json in each folder: `evaluate $r --episodes 100` with the reset seeds below 2**32 (issue 23).
 # continued.jsonl in each folder: metrics.jsonl after `train --resume DIR --max-iterations N+2` with this release.

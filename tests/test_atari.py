@@ -1,0 +1,145 @@
+"""Atari (ale-py), MinAtar and dm_control (shimmy) made by the ids their packages give them.
+
+They need the extras (``pip install -e ".[atari,dm_control]"``, which ``make test`` installs);
+without them these tests are skipped, saying which package is missing.
+"""
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from policysearch.envs import EnvOptions, episode_limit, make_env, step_limit
+from policysearch.envs.atari import MINATAR_MAX_EPISODE_STEPS, StackFrames
+from policysearch.sampling import make_runner
+
+
+def _layers(env: gym.Env) -> list[str]:
+    names = []
+    while isinstance(env, gym.Wrapper):
+        names.append(type(env).__name__)
+        env = env.env
+    return names
+
+
+@pytest.fixture(scope="module")
+def ale() -> None:
+    pytest.importorskip("ale_py", reason="ale-py is not installed (pip install -e '.[atari]')")
+    pytest.importorskip("cv2", reason="opencv is not installed (pip install -e '.[atari]')")
+
+
+@pytest.fixture(scope="module")
+def minatar() -> None:
+    pytest.importorskip("minatar", reason="minatar is not installed (pip install -e '.[atari]')")
+
+
+def test_an_ale_id_gets_the_standard_preprocessing(ale: None) -> None:
+    env = make_env("ALE/Pong-v5")
+    assert env.observation_space == gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+    obs, _ = env.reset(seed=2**32 - 1)
+    assert obs.shape == (84, 84, 4) and obs.dtype == np.uint8
+    assert all(np.array_equal(obs[..., 0], obs[..., k]) for k in range(4))  # the first frame, 4 times
+    obs, *_ = env.step(0)
+    assert env.observation_space.contains(obs)
+    preprocessing = env.env
+    assert isinstance(env, StackFrames) and isinstance(preprocessing, gym.wrappers.AtariPreprocessing)
+    assert (preprocessing.frame_skip, preprocessing.noop_max, preprocessing.screen_size) == (4, 30, (84, 84))
+    base = env.unwrapped
+    assert base._frameskip == 1  # the preprocessing skips frames, with max-pooling
+    assert base.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)  # v5's sticky actions
+    assert "TimeLimit" not in _layers(env)  # ALE ends its episodes itself: no 1000-step cap
+    assert base.ale.getInt("max_num_frames_per_episode") == 108_000
+    assert step_limit(env) == episode_limit("ALE/Pong-v5") == 27_000  # 108,000 frames, skip 4
+
+
+def test_evaluation_plays_the_same_preprocessed_sticky_env(ale: None) -> None:
+    runner = make_runner("ALE/Pong-v5", 1)
+    try:
+        env = runner.envs[0]  # type: ignore[attr-defined]
+        assert env.observation_space.shape == (84, 84, 4)
+        assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
+    finally:
+        runner.close()
+
+
+def test_the_preprocessing_can_be_turned_off_and_env_kwargs_reach_ale(ale: None) -> None:
+    raw = EnvOptions(atari_preprocessing=False)
+    env = make_env("ALE/Pong-v5", options=raw)
+    assert env.observation_space.shape == (210, 160, 3) and env.unwrapped._frameskip == 4
+    assert episode_limit("ALE/Pong-v5", raw) == 27_000
+    five = EnvOptions({"frameskip": 5, "repeat_action_probability": 0.0}, atari_preprocessing=False)
+    env = make_env("ALE/Pong-v5", options=five)
+    assert env.unwrapped._frameskip == 5
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+    assert step_limit(env) == 21_600
+    # with the preprocessing, the frame skip is the wrapper's (on a frameskip-1 base)
+    env = make_env("ALE/Pong-v5", options=EnvOptions({"frameskip": 5}))
+    assert env.env.frame_skip == 5 and env.unwrapped._frameskip == 1 and step_limit(env) == 21_600
+    assert episode_limit("ALE/Pong-v5", EnvOptions({"max_num_frames_per_episode": 400})) == 100
+
+
+def test_a_stochastic_frame_skip_needs_the_raw_env(ale: None, tmp_path: Path, capsys) -> None:
+    args = ["train", "es", "--env", "ALE/Pong-v5", "--env-kwargs", '{"frameskip": [2, 5]}']
+    code, _, err = run_cli([*args, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "--no-atari-preprocessing" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_minatar_ids_are_made_as_minatar_names_them(minatar: None) -> None:
+    env = make_env("MinAtar/Breakout-v1")
+    assert env.observation_space == gym.spaces.Box(0, 1, (10, 10, 4), bool)
+    assert env.action_space == gym.spaces.Discrete(3)  # v1: the minimal action set
+    obs, _ = env.reset(seed=2**32 - 1)  # MinAtar seeds numpy's RandomState: at most 2**32 - 1
+    assert obs.dtype == bool and obs.shape == (10, 10, 4)
+    for game, channels in (("Asterix", 4), ("Freeway", 7), ("Seaquest", 10), ("SpaceInvaders", 6)):
+        assert make_env(f"MinAtar/{game}-v1").observation_space.shape == (10, 10, channels)
+    # no limit of their own (Freeway ends itself after 2,500 steps): capped well above it
+    assert episode_limit("MinAtar/Freeway-v1") == MINATAR_MAX_EPISODE_STEPS > 2500
+
+
+def test_a_short_minatar_run_gets_to_its_summary(minatar: None, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "r"
+    args = ["train", "es", "--env", "MinAtar/Breakout-v1", "--policy", "linear", "--max-iterations", "2"]
+    code, _, err = run_cli([*args, "--set", "population=6", "--out", folder, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["eval_episodes"] == 100
+    code, out, err = run_cli(["evaluate", folder, "--episodes", "20", "--seed", "7"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["episodes"] == 20
+    code, _, err = run_cli(["record", folder, "--out", tmp_path / "v.gif"], capsys)  # float frames
+    assert code == 0, err
+    assert (tmp_path / "v.gif").read_bytes().startswith(b"GIF")
+
+
+def test_a_dm_control_task_through_shimmy_is_flattened() -> None:
+    pytest.importorskip("shimmy", reason="shimmy is not installed (pip install -e '.[dm_control]')")
+    pytest.importorskip("dm_control", reason="dm_control is not installed (pip install -e '.[dm_control]')")
+    env = make_env("shimmy:dm_control/cartpole-swingup-v0")
+    assert env.observation_space.shape == (5,)  # position (3) and velocity (2), flattened
+    assert "TimeLimit" not in _layers(env) and step_limit(env) == 1000  # the task's own limit
+    obs, _ = env.reset(seed=2**32 - 1)
+    assert env.observation_space.contains(obs)
+
+
+def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    from policysearch.envs import atari
+
+    def no_such(name: str):
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(atari, "_import_module", no_such)
+    for env_id in ("ALE/Breakout-v5", "MinAtar/Breakout-v1"):
+        code, _, err = run_cli(["train", "es", "--env", env_id, "--out", tmp_path / "r"], capsys)
+        assert code == 2 and "pip install -e '.[atari]'" in err, err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_an_argument_ale_refuses_is_one_line(ale: None, tmp_path: Path, capsys) -> None:
+    args = ["train", "es", "--env", "ALE/Pong-v5", "--env-kwargs", '{"no_such": 1}', "--out", tmp_path / "r"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "no_such" in err and "ALE/Pong-v5" in err, err
+    assert len(err.strip().splitlines()) == 1
