@@ -1,5 +1,5 @@
 """``python -m policysearch``."""
 
-from .cli.app import main
+from .cli.main import main
 
 main()

@@ -31,7 +31,7 @@ from ..policies.weights import flatten, unflatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
-from .population import ClippedActor, candidate_noise, population_request, shifted_returns
+from .population import ClippedActor, candidate_noise, noise_table_key, population_request, shifted_returns
 
 
 @dataclass
@@ -131,7 +131,7 @@ class ARS(WeightSearch):
         policy: str = "linear",
     ) -> None:
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.table = (int(rng.integers(2**31)), config.noise_table_size)
+        self.table = noise_table_key(config.noise_table_size, rng)
         #: The policy's weight vector: M (``head.weight``) searched from zero, the rest held at zero.
         self.weights = np.zeros_like(flatten(self.net))
         self.searched = self._matrix_slice()

@@ -27,7 +27,7 @@ from ..sampling.session import Sessions, step_mask
 from .base import Request
 from .elite import EliteMemory, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
-from .population import candidate_noise, population_request
+from .population import candidate_noise, noise_table_key, population_request
 
 #: The values of the ``auto`` hyperparameters under each ``search``. Under ``actions`` the
 #: candidates are sessions of one policy, whose fit needs many starts: each session its own.
@@ -204,7 +204,7 @@ class CEM(NeuralAlgorithm):
             int(config.start_groups),
         )
         if self.search == "weights":
-            self.table = (int(rng.integers(2**31)), config.noise_table_size)
+            self.table = noise_table_key(config.noise_table_size, rng)
             self.mu = flatten(self.net)
             self.sigma = np.full(self.mu.size, config.weight_std)
 

@@ -24,7 +24,7 @@ from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
-from .population import candidate_noise, population_request, shifted_returns
+from .population import candidate_noise, noise_table_key, population_request, shifted_returns
 
 #: ``sigma`` under ``auto``, by policy kind. A linear policy on HalfCheetah-v5 without a preset
 #: (50 candidates): with sigma 0.1 seed 1 stayed between 990 and 1110 from iteration 90 to 338,
@@ -111,7 +111,7 @@ class ES(WeightSearch):
     ) -> None:
         config = resolve_auto(config, policy)
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.table = (int(rng.integers(2**31)), config.noise_table_size)
+        self.table = noise_table_key(config.noise_table_size, rng)
         self.es = EvolutionStrategy(flatten(self.net), config, rng)
 
     def ask(self, rng: np.random.Generator) -> Request:

@@ -36,6 +36,15 @@ class ClippedActor(NumpyActor):
         return np.clip(out, self.low, self.high)
 
 
+def noise_table_key(size: int, rng: np.random.Generator) -> tuple[int, int]:
+    """The shared noise table a population draws from: its seed (from ``rng``) and its size.
+
+    Every process makes the same table from these two numbers
+    (:class:`~policysearch.optim.noise_table.NoiseTable`).
+    """
+    return int(rng.integers(2**31)), size
+
+
 def shifted_returns(sessions: Sessions, shift: float) -> np.ndarray:
     """Each session's return with ``shift`` subtracted from every step's reward, ``(N,)``.
 

@@ -1,18 +1,13 @@
-"""The command line: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
+"""The commands: ``policysearch train``, ``evaluate``, ``record``, ``plot``, ``bandit``, ``--version``.
 
-Exit status: 0 on success (also when the target was not reached); 2 for bad input, an env that
-fails, or an OS error on a path the user gave, with a one-line message on stderr; 1 for a bug of
-ours (the traceback and a request to report it); 130 on SIGINT and 143 on SIGTERM, with one line.
+:mod:`~policysearch.cli.main` runs them and turns what they raise into exit statuses.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import shlex
-import signal
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,11 +17,9 @@ import typer
 from .. import __version__
 from ..config import load_yaml, parse_assignments
 from ..envs.make import parse_env_kwargs
-from ..errors import ConfigError, Interrupted, PolicySearchError
+from ..errors import ConfigError, Interrupted
 from ..registry import POLICY_KINDS, REGISTRY
-from ..run import interrupts
 from ..seeding import MAX_EVAL_EPISODES, max_evaluation_seed
-from . import supervisor
 
 _ALGORITHMS_HELP = "Algorithm: " + "; ".join(f"{name}, {e.summary}" for name, e in REGISTRY.items()) + "."
 
@@ -483,129 +476,3 @@ def bandit(
             exc.hint = f"printed the result of the {played:,} of {rounds:,} rounds played"
         raise
     report()
-
-
-def _one_line_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Show a warning as one line on stderr (``warning: ...``), as errors are shown."""
-    print(f"warning: {message}", file=sys.stderr)
-
-
-#: OS errors that the user's machine or paths cause (exit 2), whatever the path.
-_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and maps errors to exit codes and one-line messages.
-
-    0 on success; 2 for bad input, an env that fails, or an OS error on a path the user gave; 1
-    for a bug of ours (with the traceback); 130 on SIGINT and 143 on SIGTERM.
-    """
-    import warnings
-
-    # On Ray, the command line runs the command in a child, so that an abrupt end still gets one
-    # line (a call with ``argv``, from Python, runs in this process)
-    if argv is None and supervisor.wanted(sys.argv[1:]):
-        status = supervisor.run(sys.argv[1:])
-        if status:
-            sys.exit(status)
-        return
-    supervisor.child_started()
-    warnings.showwarning = _one_line_warning
-    restore = interrupts.install()
-    status = 1
-    try:
-        status = _run(argv)
-    finally:
-        restore()
-        supervisor.report(status)
-    if status:
-        sys.exit(status)
-
-
-def _run(argv: list[str] | None) -> int:
-    """Run the command; returns its exit status, having printed the one line that explains it."""
-    command = typer.main.get_command(app)
-    try:
-        result = command.main(args=argv, prog_name="policysearch", standalone_mode=False)
-    except Interrupted as exc:
-        print(_interrupted_line(exc), file=sys.stderr)
-        return exc.exit_status
-    except PolicySearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except typer.TyperException as exc:
-        hint = _hyperparameter_hint(getattr(exc, "option_name", None), argv)
-        if hint is not None:
-            print(f"error: {hint}", file=sys.stderr)
-        elif type(exc).__name__ == "NoArgsIsHelpError":
-            command.main(args=["--help"], prog_name="policysearch", standalone_mode=False)
-        else:
-            print(f"error: {exc.format_message()}", file=sys.stderr)
-        return 2
-    except typer.Abort:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except MemoryError as exc:
-        detail = f" ({exc})" if str(exc) else ""
-        print(f"error: out of memory{detail}; ask for less (fewer sessions or episodes)", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if exc.filename is None and exc.errno not in _USER_ERRNOS:
-            return _internal_error(exc)
-        path = f"{exc.filename}: " if exc.filename is not None else ""
-        print(f"error: {path}{exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        return _internal_error(exc)
-    # typer turns a KeyboardInterrupt it sees into exit status 130, returned in this mode
-    if result == 130:
-        print("interrupted", file=sys.stderr)
-    return result if isinstance(result, int) else 0
-
-
-def _hyperparameter_hint(option: str | None, argv: list[str] | None) -> str | None:
-    """For an unknown ``--NAME`` that is a hyperparameter: how to give it (``--set NAME=VALUE``)."""
-    if not option or not option.startswith("--"):
-        return None
-    from ..registry import hyperparameter_names
-
-    name = option[2:].replace("-", "_")
-    owners = hyperparameter_names().get(name)
-    if owners is None:
-        return None
-    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    value = "VALUE"
-    for i, arg in enumerate(args):
-        if arg.startswith(option + "="):
-            value = arg.partition("=")[2]
-        elif arg == option and i + 1 < len(args) and not args[i + 1].startswith("--"):
-            value = args[i + 1]
-    return (
-        f"{option} is not an option: {name} is a hyperparameter (of {', '.join(owners)}); "
-        f"give it as --set {name}={value}"
-    )
-
-
-def _interrupted_line(exc: Interrupted) -> str:
-    name = "" if exc.signum == signal.SIGINT else f" ({signal.Signals(exc.signum).name})"
-    return f"interrupted{name}; {exc.hint}" if exc.hint else f"interrupted{name}"
-
-
-def _internal_error(exc: BaseException) -> int:
-    """A failure of ours: the traceback, then one line asking for a report; exit status 1."""
-    traceback.print_exception(exc)
-    print(
-        f"internal error: {type(exc).__name__}: {exc} -- this is a bug in policysearch "
-        f"{__version__}; please report it with the traceback above",
-        file=sys.stderr,
-    )
-    return 1

@@ -38,28 +38,27 @@ __all__ = [
 ]
 
 
+#: The project's own environments: id -> ``gymnasium.register``'s other arguments.
+OWN_ENVS: dict[str, dict[str, object]] = {
+    "policysearch/CartPoleNoVelocity-v1": {
+        "entry_point": "policysearch.envs.partial:cartpole_no_velocity",
+        "max_episode_steps": 500,
+        "reward_threshold": 475.0,
+    },
+    "policysearch/Catch-v0": {
+        "entry_point": "policysearch.envs.catch:CatchEnv",
+        "max_episode_steps": 50,
+        "reward_threshold": 0.9,
+    },
+    "policysearch/BannerAds-v0": {"entry_point": "policysearch.bandits.envs:BannerAdsEnv"},
+    "policysearch/BannerAdsRetention-v0": {"entry_point": "policysearch.bandits.envs:BannerAdsRetentionEnv"},
+}
+
+
 def _register() -> None:
-    if "policysearch/CartPoleNoVelocity-v1" not in gym.registry:
-        gym.register(
-            "policysearch/CartPoleNoVelocity-v1",
-            entry_point="policysearch.envs.partial:cartpole_no_velocity",
-            max_episode_steps=500,
-            reward_threshold=475.0,
-        )
-    if "policysearch/Catch-v0" not in gym.registry:
-        gym.register(
-            "policysearch/Catch-v0",
-            entry_point="policysearch.envs.catch:CatchEnv",
-            max_episode_steps=50,
-            reward_threshold=0.9,
-        )
-    if "policysearch/BannerAds-v0" not in gym.registry:
-        gym.register("policysearch/BannerAds-v0", entry_point="policysearch.bandits.envs:BannerAdsEnv")
-    if "policysearch/BannerAdsRetention-v0" not in gym.registry:
-        gym.register(
-            "policysearch/BannerAdsRetention-v0",
-            entry_point="policysearch.bandits.envs:BannerAdsRetentionEnv",
-        )
+    for env_id, arguments in OWN_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(env_id, **arguments)  # type: ignore[arg-type]
 
 
 _register()
