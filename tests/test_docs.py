@@ -400,3 +400,19 @@ def test_no_markdown_block_is_swallowed_by_a_paragraph(pages: dict[str, Page]) -
         if LEAKED_MARKDOWN.match(line.strip())
     ]
     assert not leaks, "\n".join(leaks)
+
+
+IMAGE = re.compile(r'<img[^>]*\bsrc="([^"]+)"')
+COMMAND_BLOCK = re.compile(r"policysearch (record|plot) ")
+
+
+@pytest.mark.parametrize("name", ["results.html", *ALGORITHM_PAGES, "algorithms/policies.html"])
+def test_the_results_and_every_algorithm_page_show_a_figure_with_its_command(site: Path, name: str) -> None:
+    """A figure made from a real run, in the site, with the command that made it on the page."""
+    html = (site / name).read_text(encoding="utf-8")
+    images = [src for src in IMAGE.findall(html) if "figures/" in src]
+    assert images, f"{name} shows no figure"
+    for src in images:
+        assert (site / name).parent.joinpath(src).resolve().is_file(), f"{name}: {src} is not in the site"
+    text = re.sub(r"<[^>]+>", "", html)  # code blocks are highlighted token by token
+    assert COMMAND_BLOCK.search(text), f"{name} does not give the command that made its figure"

@@ -55,6 +55,9 @@ policysearch record es-Hopper-v5-0 --out "$FIGURES/es_hopper.gif" --fps 125 --sc
 
 policysearch record cmaes-Acrobot-v1-0 --out "$FIGURES/cmaes_acrobot.gif" --fps 15 --scale 0.6
 
+train ars --env Swimmer-v5 --seed 0 --target 325 --max-seconds 300 --workers 2 --out ars-Swimmer-v5-0
+policysearch record ars-Swimmer-v5-0 --out "$FIGURES/ars_swimmer.gif" --fps 25 --scale 0.4 --every 8
+
 train cem --env policysearch/CartPoleNoVelocity-v1 --policy gru --seed 0 --target 475 --max-seconds 120 \
     --out gru-CartPoleNoVelocity-v1-0
 policysearch record gru-CartPoleNoVelocity-v1-0 --out "$FIGURES/policies_gru.gif" --fps 50 --scale 0.75 --every 3
