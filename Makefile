@@ -19,7 +19,7 @@ $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[test,cma,docs,ray,atari,dm_control]"
+	$(PIP) install -e ".[test,cma,docs,ray,atari,dm-control]"
 	touch $@ $(VENV)/.installed $(VENV)/.installed-docs
 
 run: $(VENV)/.installed

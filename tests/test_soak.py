@@ -18,7 +18,7 @@ from policysearch.run.runfolder import CHECKPOINT, LOCK, read_metrics
 from test_fault_corpus import cli, iterations_written, one_line, start, wait_for
 
 RUNS = {
-    "tabular CEM on Taxi": (["cem", "--env", "Taxi-v4", "--set", "n_sessions=2000"], 40, 7),
+    "tabular CEM on Taxi": (["cem", "--env", "Taxi-v4", "--set", "n_sessions=2000"], 60, 7),
     "neural CEM on CartPole, 2 workers": (
         ["cem", "--env", "CartPole-v1", "--set", "n_sessions=100", "--workers", "2"],
         20,
