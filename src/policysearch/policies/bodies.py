@@ -16,6 +16,7 @@ Parameter names are the contract between the two forward passes and with stored 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 LINEAR_FROM = 10
 
 
-class Body:
-    """One kind of policy body. Subclasses set the class attributes and the four methods."""
+class Body(ABC):
+    """One kind of policy body. Subclasses set the class attributes and the three abstract methods."""
 
     #: The ``--policy`` name.
     name: ClassVar[str]
@@ -57,17 +58,17 @@ class Body:
         """True if this body is the default for these spaces (asked in :data:`DEFAULT_ORDER`)."""
         return False
 
+    @abstractmethod
     def build(self, net: Any, spec: PolicySpec) -> int:
         """Add this body's torch modules to ``net``; returns the number of features it outputs."""
-        raise NotImplementedError  # pragma: no cover - every registered body implements it
 
+    @abstractmethod
     def torch_forward(self, net: Any, x: Any) -> Any:
         """Features of ``x`` (``(B, obs_dim)``, or ``(T, N, obs_dim)`` for a recurrent body)."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
         """Features of a batch ``x`` of sessions ``index`` (candidates ``cand``, or None for one net)."""
-        raise NotImplementedError  # pragma: no cover
 
 
 class MLP(Body):
