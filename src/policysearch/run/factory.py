@@ -17,7 +17,7 @@ import numpy as np
 
 from ..algorithms.base import Algorithm
 from ..config import as_dict, canonical_names, from_mapping
-from ..envs import make_env
+from ..envs import make_env, step_limit
 from ..errors import CheckpointError, ConfigError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
@@ -44,6 +44,9 @@ class Run:
     algorithm: Algorithm
     #: The preset that filled in hyperparameters, if one did.
     preset: Preset | None
+    #: The most steps an episode can last (:func:`~policysearch.envs.episode_limit`), read from
+    #: the env made here, so that the run does not make it again to know.
+    episode_limit: int
 
 
 #: Options a resumed run may change: its budgets, and where it samples.
@@ -112,6 +115,7 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     entry(options.algorithm)
     env = make_env(options.env_id, options=options.env_options)
     obs_space, act_space = env.observation_space, env.action_space
+    limit = step_limit(env)
     env.close()
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     policy = options.policy or (
@@ -129,7 +133,7 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
         except (KeyError, TypeError, ValueError) as exc:
             raise _inconsistent(options.run_folder(), exc) from None
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
-    return Run(options, policy, config, eval_episodes, seeds, algorithm, used)
+    return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
 
 
 def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOptions, Resumed]:

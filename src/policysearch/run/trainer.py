@@ -22,7 +22,6 @@ import numpy as np
 from .. import __version__
 from ..algorithms import Algorithm
 from ..config import as_dict
-from ..envs import episode_limit
 from ..errors import BackendError, EnvError
 from ..presets import DEFAULT_MAX_ITERATIONS
 from ..sampling import Sampler, make_sampler
@@ -289,7 +288,7 @@ class Trainer:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
-        guard = RunGuard(sampler, self.algorithm, episode_limit(opts.env_id, opts.env_options))
+        guard = RunGuard(sampler, self.algorithm, self.run.episode_limit)
         solved_by: Evaluation | None = None
         stop = self._budget_spent()
         try:
