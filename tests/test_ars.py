@@ -237,8 +237,7 @@ def test_the_api_class_and_a_preset(tmp_path: Path, capsys) -> None:
     code, out, err = run_cli(["train", "ars", "--env", "Hopper-v5", "--dry-run"], capsys)
     assert code == 0, err
     lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
-    assert lines["reward_shift"].split("#")[1].strip() == "preset (Hopper-v5)"
-    assert lines["reward_shift"].split("#")[0].strip() == "reward_shift: 1.0"
+    assert lines["step_size"].split("#")[1].strip() == "preset (Hopper-v5)"
     with ARSAgent("Pendulum-v1", seed=0, directions=2, top_directions=1, noise_table_size=10_000) as agent:
         summary = agent.train(max_iterations=2)
         assert summary["algorithm"] == "ars" and summary["policy"] == "linear"
@@ -260,3 +259,39 @@ def test_ars_solves_swimmer(tmp_path: Path) -> None:
     ).train()
     assert summary["solved"] and summary["eval_mean_return"] >= 325
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["hyperparameters"]["version"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "shift"),
+    [
+        ("Hopper-v5", {}, 1.0),
+        ("Humanoid-v5", {}, 5.0),
+        ("Walker2d-v5", {"healthy_reward": 2.5}, 2.5),
+        ("InvertedDoublePendulum-v5", {}, 0.0),  # surviving is the task: the bonus stays
+        ("HalfCheetah-v5", {}, 0.0),
+        ("CartPole-v1", {}, 0.0),
+    ],
+)
+@pytest.mark.parametrize("algorithm", ["ars", "es"])
+def test_the_survival_bonus_is_read_from_the_env(
+    algorithm: str, env_id: str, kwargs: dict, shift: float, capsys
+) -> None:
+    """``reward_shift: auto`` (the default) is the env's survival bonus, also without a preset."""
+    args = ["train", algorithm, "--env", env_id, "--no-preset", "--dry-run"]
+    if kwargs:
+        args += ["--env-kwargs", json.dumps(kwargs)]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
+    value, source = (part.strip() for part in lines["reward_shift"].split("#"))
+    assert value == f"reward_shift: {shift}" and source == "default (auto)"
+
+
+def test_a_given_reward_shift_wins_and_auto_without_an_env_is_zero() -> None:
+    from policysearch.algorithms.population import resolve_reward_shift
+
+    assert resolve_reward_shift(ARSConfig(reward_shift=0.5), 5.0).reward_shift == 0.5
+    assert resolve_reward_shift(ARSConfig(), 5.0).reward_shift == 5.0
+    space = gym.spaces.Box(-1, 1, (3,))
+    ars = ARS(space, space, ARSConfig(noise_table_size=10_000), np.random.default_rng(0))
+    assert ars.config.reward_shift == 0.0

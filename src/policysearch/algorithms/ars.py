@@ -31,7 +31,15 @@ from ..policies.weights import flatten, unflatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
-from .population import ClippedActor, candidate_noise, noise_table_key, population_request, shifted_returns
+from .population import (
+    ClippedActor,
+    candidate_noise,
+    check_reward_shift,
+    noise_table_key,
+    population_request,
+    resolve_reward_shift,
+    shifted_returns,
+)
 
 
 @dataclass
@@ -52,9 +60,11 @@ class ARSConfig:
     #: visited in training, as they stood before the iteration; ``v1``: raw observations.
     version: Literal["v1", "v2"] = "v2"
     #: Subtracted from every step's reward when scoring candidates (not from reported returns):
-    #: ARS's ``shift``, the survival bonus of locomotion tasks (Hopper, Walker2d, Ant: 1;
-    #: Humanoid: 5), so that standing still is no longer a local optimum.
-    reward_shift: float = 0.0
+    #: ARS's ``shift``, the survival bonus of locomotion tasks, so that standing still is no longer
+    #: a local optimum. ``auto``: the env's own bonus where it pays one beside a reward for moving
+    #: forward (Hopper, Walker2d, Ant: 1; Humanoid: 5; :func:`~policysearch.envs.survival_bonus`),
+    #: else 0.
+    reward_shift: float | Literal["auto"] = "auto"
     #: Episodes each candidate plays; its return is their mean (ARS: 1).
     episodes_per_candidate: int = 1
     #: Common random numbers: 1 makes every candidate of an iteration meet the same start states
@@ -79,7 +89,7 @@ class ARSConfig:
             )
         check_range("step_size", self.step_size, 0, low_open=True)
         check_range("noise", self.noise, 0, low_open=True)
-        check_range("reward_shift", self.reward_shift)  # any finite number
+        check_reward_shift(self.reward_shift)
         check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
         check_range("start_groups", self.start_groups, 0, 1)
         check_range("noise_table_size", self.noise_table_size, 1000)
@@ -130,6 +140,7 @@ class ARS(WeightSearch):
         rng: np.random.Generator,
         policy: str = "linear",
     ) -> None:
+        config = resolve_reward_shift(config)
         super().__init__(observation_space, action_space, config, rng, policy)
         self.table = noise_table_key(config.noise_table_size, rng)
         #: The policy's weight vector: M (``head.weight``) searched from zero, the rest held at zero.

@@ -24,7 +24,14 @@ from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
-from .population import candidate_noise, noise_table_key, population_request, shifted_returns
+from .population import (
+    candidate_noise,
+    check_reward_shift,
+    noise_table_key,
+    population_request,
+    resolve_reward_shift,
+    shifted_returns,
+)
 
 #: ``sigma`` under ``auto``, by policy kind. A linear policy on HalfCheetah-v5 without a preset
 #: (50 candidates): with sigma 0.1 seed 1 stayed between 990 and 1110 from iteration 90 to 338,
@@ -50,9 +57,11 @@ class ESPolicyConfig(ESConfig):
     #: Normalise observations by running statistics of the population's rollouts.
     normalize_obs: bool = True
     #: Subtracted from every step's reward when scoring candidates (not from reported returns):
-    #: ARS removes the survival bonus of locomotion tasks this way (Hopper: 1), so that standing
-    #: still is no longer a local optimum.
-    reward_shift: float = 0.0
+    #: ARS's ``shift``, the survival bonus of locomotion tasks, so that standing still is no longer
+    #: a local optimum. ``auto``: the env's own bonus where it pays one beside a reward for moving
+    #: forward (Hopper, Walker2d, Ant: 1; Humanoid: 5; :func:`~policysearch.envs.survival_bonus`),
+    #: else 0.
+    reward_shift: float | Literal["auto"] = "auto"
     #: Common random numbers: 1 makes every candidate meet the same start states in an iteration
     #: (its ``k``-th episode starts like every other candidate's ``k``-th), so that scores differ
     #: by policy rather than by the luck of the start; 0 gives every session its own start. (ES
@@ -70,7 +79,7 @@ class ESPolicyConfig(ESConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("episodes_per_candidate", self.episodes_per_candidate, 1)
-        check_range("reward_shift", self.reward_shift)  # any finite number
+        check_reward_shift(self.reward_shift)
         check_range("start_groups", self.start_groups, 0, 1)
         for size in self.hidden:
             check_range("hidden", size, 1)
@@ -83,7 +92,11 @@ class ESPolicyConfig(ESConfig):
 
 
 def resolve_auto(config: ESPolicyConfig, policy: str) -> ESPolicyConfig:
-    """The config with ``sigma=auto`` replaced by the policy kind's (:data:`AUTO_SIGMA`)."""
+    """The config with ``sigma=auto`` replaced by the policy kind's (:data:`AUTO_SIGMA`).
+
+    A ``reward_shift`` still ``auto`` (no env known) becomes 0 (:func:`resolve_reward_shift`).
+    """
+    config = resolve_reward_shift(config)
     if config.sigma != "auto":
         return config
     return dataclasses.replace(config, sigma=AUTO_SIGMA[policy])

@@ -8,10 +8,12 @@ the number of policy parameters.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any, Literal
 
 import numpy as np
 
+from ..config import check_range
 from ..optim.noise_table import NoiseTable
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import PolicySpec
@@ -43,6 +45,23 @@ def noise_table_key(size: int, rng: np.random.Generator) -> tuple[int, int]:
     (:class:`~policysearch.optim.noise_table.NoiseTable`).
     """
     return int(rng.integers(2**31)), size
+
+
+def resolve_reward_shift(config: Any, bonus: float = 0.0) -> Any:
+    """The config with ``reward_shift=auto`` replaced by the env's survival ``bonus``.
+
+    The run factory passes :func:`~policysearch.envs.survival_bonus` of the env it made; an
+    algorithm built without an env (no bonus known) takes 0. Any other value stays.
+    """
+    if getattr(config, "reward_shift", None) != "auto":
+        return config
+    return dataclasses.replace(config, reward_shift=float(bonus))
+
+
+def check_reward_shift(value: float | str) -> None:
+    """Check ``reward_shift``: any finite number, or ``auto``."""
+    if value != "auto":
+        check_range("reward_shift", value)  # type: ignore[arg-type]
 
 
 def shifted_returns(sessions: Sessions, shift: float) -> np.ndarray:

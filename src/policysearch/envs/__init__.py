@@ -25,6 +25,7 @@ from .make import (
     parse_env_kwargs,
     resolve_env_id,
     step_limit,
+    survival_bonus,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "parse_env_kwargs",
     "resolve_env_id",
     "step_limit",
+    "survival_bonus",
 ]
 
 

@@ -177,6 +177,24 @@ def step_limit(env: gym.Env) -> int:
     return min(limits) if limits else DEFAULT_MAX_EPISODE_STEPS
 
 
+def survival_bonus(env: gym.Env) -> float:
+    """The reward per step that ``env`` pays for not falling, beside a reward for moving forward; else 0.
+
+    Gymnasium's walkers (Hopper, Walker2d, Ant: 1; Humanoid: 5, with the user's
+    ``healthy_reward`` where ``--env-kwargs`` gives one) pay a constant every step they stay
+    healthy, which makes standing still a local optimum for a search over whole episodes; ARS
+    takes it out of the scores (its ``shift``). An env whose bonus is all there is to earn
+    (InvertedDoublePendulum: 10 a step, no forward reward) keeps it: surviving is its task, and
+    without the bonus its steps would cost, so that ending early would pay.
+    """
+    base = env.unwrapped
+    bonus = getattr(base, "_healthy_reward", None)
+    forward = getattr(base, "_forward_reward_weight", None)
+    if not isinstance(bonus, int | float) or not isinstance(forward, int | float) or not forward:
+        return 0.0
+    return float(bonus)
+
+
 def make_env(
     env_id: str, max_episode_steps: int | None = None, options: EnvOptions | None = None, **kwargs: Any
 ) -> gym.Env:

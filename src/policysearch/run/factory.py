@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.base import Algorithm
+from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
-from ..envs import make_env, step_limit
+from ..envs import make_env, step_limit, survival_bonus
 from ..errors import CheckpointError, ConfigError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
@@ -115,7 +116,7 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     entry(options.algorithm)
     env = make_env(options.env_id, options=options.env_options)
     obs_space, act_space = env.observation_space, env.action_space
-    limit = step_limit(env)
+    limit, bonus = step_limit(env), survival_bonus(env)
     env.close()
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     policy = options.policy or (
@@ -126,7 +127,10 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn=resumed is None)
     config: Any = from_mapping(cls.config_class, hyper, warn=False)
     seeds = SeedTree(options.seed)
-    algorithm = cls(obs_space, act_space, config, seeds.init(), policy)
+    # ``reward_shift: auto`` is the env's survival bonus; Run.config keeps ``auto`` (summary.json
+    # and --dry-run show what it resolved to, and a resumed run resolves it again).
+    built = resolve_reward_shift(config, bonus)
+    algorithm = cls(obs_space, act_space, built, seeds.init(), policy)
     if resumed is not None:
         try:
             algorithm.load_state_arrays(resumed.algorithm_arrays())
