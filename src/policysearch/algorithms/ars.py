@@ -188,7 +188,7 @@ class ARS(WeightSearch):
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean (shifted) return and step M along the top-b directions."""
         cfg = self.config
-        scores = request.scores(shifted_returns(sessions, cfg.reward_shift))
+        scores = request.scores(shifted_returns(sessions, float(cfg.reward_shift)))
         deltas = candidate_noise(request, self.table, self.weights.size)[0::2, self.searched]
         step, sigma_r = ars_step(scores[0::2], scores[1::2], deltas, cfg.top_directions, cfg.step_size)
         self.weights[self.searched] += step

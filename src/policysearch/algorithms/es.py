@@ -149,7 +149,7 @@ class ES(WeightSearch):
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean (shifted) return and step mu (and sigma)."""
         noise = candidate_noise(request, self.table, self.es.mu.numel())
-        shifted = shifted_returns(sessions, self.config.reward_shift)
+        shifted = shifted_returns(sessions, float(self.config.reward_shift))
         return self.es.tell(request.scores(shifted), noise)
 
     def greedy_actor(self) -> Actor:
