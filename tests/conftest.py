@@ -6,7 +6,7 @@ import pytest
 
 from policysearch.cli import main
 
-TIMING_KEYS = {"wall_time_s", "steps_per_s", "worker_restarts"}
+TIMING_KEYS = {"wall_time_s", "steps_per_s", "worker_restarts", "worker_stalls"}
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

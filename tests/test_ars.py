@@ -158,7 +158,7 @@ def test_v2_on_a_real_env_counts_every_state_of_every_candidate() -> None:
         "linear",
     )
     request = ars.ask(np.random.default_rng(1))
-    request.actor.keep_steps = True  # keep the steps here, to count the states by hand
+    # sampled with every step here (the trainer keeps only the statistics), to count the states by hand
     sampler = make_sampler("Pendulum-v1")
     try:
         sessions = sampler.sample(request.actor, request.n_sessions, np.random.default_rng(2))

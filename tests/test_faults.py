@@ -72,6 +72,55 @@ def test_every_worker_lost_stops_the_run_and_resume_finishes_it(tmp_path: Path, 
     assert metrics_without_timings(folder) == metrics_without_timings(tmp_path / "straight")
 
 
+@pytest.mark.parametrize("where", ["STEP", "RESET"])
+def test_a_worker_that_hangs_costs_one_deadline_and_not_the_result(
+    where: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A worker stuck in ``step`` (or ``reset``) is replaced past its share's deadline, its share re-run."""
+    import time
+
+    flag = tmp_path / "hang-once"
+    monkeypatch.setenv(f"POLICYSEARCH_TEST_HANG_{where}_ONCE", str(flag))
+    es = {"algorithm": "es", "policy": "linear", "hyperparameters": {"population": 8}}
+    tick = time.monotonic()
+    Trainer(options(tmp_path / "straight", workers=2, **es)).train()  # no flag: no hang
+    straight = time.monotonic() - tick
+    tick = time.monotonic()
+    Trainer(options(tmp_path / "hung", workers=2, **es), callbacks=[TouchAt(flag, 1)]).train()
+    hung = time.monotonic() - tick
+    assert not flag.exists(), "no worker hung"
+    stalls = [json.loads(line)["worker_stalls"] for line in (tmp_path / "hung" / "metrics.jsonl").open()]
+    assert stalls == [0, 1, 0, 0]
+    assert metrics_without_timings(tmp_path / "straight") == metrics_without_timings(tmp_path / "hung")
+    a = json.loads((tmp_path / "straight" / "summary.json").read_text())
+    b = json.loads((tmp_path / "hung" / "summary.json").read_text())
+    assert a["eval_mean_return"] == b["eval_mean_return"]
+    # the deadline here is about 5 s (DEADLINE_SLACK plus five times a few milliseconds a session)
+    assert hung - straight < 30, f"{hung:.0f} s against {straight:.0f} s: the hung worker held the run"
+
+
+def test_a_hung_worker_is_named_on_the_progress_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    flag = tmp_path / "hang-once"
+    flag.touch()  # from the first share on, before any share has finished
+    monkeypatch.setenv("POLICYSEARCH_TEST_HANG_STEP_ONCE", str(flag))
+    args = ["train", "es", "--env", ENV, "--policy", "linear", "--set", "population=8", "--workers", "2"]
+    code, _, err = run_cli([*args, "--max-iterations", "2", "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    assert not flag.exists(), "no worker hung"
+    assert "1 worker past the share deadline, replaced, shares re-run" in err
+
+
+def test_the_deadline_follows_the_other_shares_times_or_is_given() -> None:
+    from policysearch.sampling.sharded import DEADLINE_FACTOR, DEADLINE_SLACK
+
+    sampler = ShardedSampler(InProcess(make_runner("CartPole-v1", 4)))
+    assert sampler.deadline(10) is None  # nothing finished yet: no deadline
+    sampler._per_session.extend([0.01, 0.02, 0.5])
+    assert sampler.deadline(10) == pytest.approx(DEADLINE_FACTOR * 0.02 * 10 + DEADLINE_SLACK)
+    assert ShardedSampler(sampler.transport, deadline=7.5).deadline(10) == 7.5
+    sampler.close()
+
+
 def test_lost_workers_exit_2_on_the_command_line(tmp_path: Path, monkeypatch, capsys) -> None:
     flag = tmp_path / "kill-always"
     flag.touch()

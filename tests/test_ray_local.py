@@ -114,3 +114,24 @@ def test_the_command_line_runs_ray_commands_supervised(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
     assert "not HOST:PORT" in done.stderr and not (tmp_path / "r").exists()
+
+
+def test_a_hung_ray_actor_costs_one_deadline_and_not_the_result(tmp_path: Path, monkeypatch) -> None:
+    """An actor stuck in ``step`` is killed past its share's deadline and replaced; the share re-run."""
+    from test_faults import TouchAt
+
+    flag = tmp_path / "hang-once"
+    monkeypatch.setenv("POLICYSEARCH_TEST_HANG_STEP_ONCE", str(flag))
+    env = "testenvs:DyingCartPole-v1"
+    Trainer(es(tmp_path / "local", env_id=env)).train()  # no flag: no hang
+    tick = time.monotonic()
+    Trainer(es(tmp_path / "ray", env_id=env, backend="ray", workers=2), callbacks=[TouchAt(flag, 1)]).train()
+    took = time.monotonic() - tick
+    assert not flag.exists(), "no actor hung"
+    lines = (tmp_path / "ray" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["worker_stalls"] for line in lines] == [0, 1, 0]
+    assert metrics_without_timings(tmp_path / "local") == metrics_without_timings(tmp_path / "ray")
+    a = json.loads((tmp_path / "local" / "summary.json").read_text())
+    b = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert a["eval_mean_return"] == b["eval_mean_return"]
+    assert took < 120, f"{took:.0f} s: the hung actor held the run"

@@ -79,14 +79,36 @@ class Dying(gym.Wrapper):
     it and dies (one worker killed mid-share). ``$POLICYSEARCH_TEST_KILL_ALWAYS``: every process
     that steps while the file exists dies (every worker lost). ``$POLICYSEARCH_TEST_SEGFAULT_ONCE``:
     as KILL_ONCE, by a real segmentation fault (a read of address 0).
+    ``$POLICYSEARCH_TEST_HANG_STEP_ONCE`` and ``$POLICYSEARCH_TEST_HANG_RESET_ONCE``: the first
+    process to step (or reset) after the file appears removes it and hangs there for an hour (a
+    simulator that stops answering).
     """
 
     def __init__(self):
         super().__init__(gym.make("CartPole-v1").unwrapped)
 
+    @staticmethod
+    def _hang_once(variable: str) -> None:
+        import os
+        import time
+
+        flag = os.environ.get(variable)
+        if flag:
+            try:
+                os.unlink(flag)
+            except FileNotFoundError:
+                return
+            time.sleep(3600)
+
+    def reset(self, **kwargs):
+        self._hang_once("POLICYSEARCH_TEST_HANG_RESET_ONCE")
+        return self.env.reset(**kwargs)
+
     def step(self, action):
         import os
         import signal
+
+        self._hang_once("POLICYSEARCH_TEST_HANG_STEP_ONCE")
 
         once = os.environ.get("POLICYSEARCH_TEST_KILL_ONCE")
         always = os.environ.get("POLICYSEARCH_TEST_KILL_ALWAYS")
@@ -330,3 +352,35 @@ class FailsInEvaluation(Fine):
 gym.register("DictObs-v0", entry_point=DictObs, max_episode_steps=10)
 gym.register("NeedsSmallSeeds-v0", entry_point=NeedsSmallSeeds, max_episode_steps=10)
 gym.register("FailsInEvaluation-v0", entry_point=FailsInEvaluation, max_episode_steps=10)
+
+
+class LongPixels(gym.Env):
+    """Atari-sized frames, ``(84, 84, 4)`` uint8, for an Atari-length episode: 27,000 steps.
+
+    Frames change every step (a rolling window over a fixed random strip, so that stepping is
+    cheap); the reward is 1 when the action is 0. For checking that sampling holds no frames it
+    does not need.
+    """
+
+    observation_space = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+    action_space = gym.spaces.Discrete(4)
+
+    def __init__(self) -> None:
+        self._strip = np.random.default_rng(0).integers(0, 256, (84 + 64, 84, 4), dtype=np.uint8)
+        self._t = 0
+
+    def _frame(self) -> np.ndarray:
+        start = self._t % 64
+        return self._strip[start : start + 84].copy()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._t = 0
+        return self._frame(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self._t += 1
+        return self._frame(), float(action == 0), False, False, {}
+
+
+gym.register("LongPixels-v0", entry_point=LongPixels, max_episode_steps=27_000)

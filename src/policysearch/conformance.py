@@ -40,7 +40,7 @@ CHECK_ENVS = {
     "cnn": ("policysearch/Catch-v0",),  # 8x8 pixels: a convolutional policy in well under a second
 }
 #: Metrics that measure time, left out of the comparisons.
-TIMING_METRICS = frozenset({"wall_time_s", "steps_per_s", "worker_restarts"})
+TIMING_METRICS = frozenset({"wall_time_s", "steps_per_s", "worker_restarts", "worker_stalls"})
 
 
 class ContractError(AssertionError):

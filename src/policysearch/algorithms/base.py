@@ -24,7 +24,7 @@ import numpy as np
 
 from ..policies.base import Actor
 from ..policies.normalizer import RunningNormalizer
-from ..sampling.session import Sessions
+from ..sampling.session import Keep, Sessions
 from .elite import EliteMemory
 
 #: Metrics the trainer computes itself; an algorithm's ``_tell`` must not return them.
@@ -118,6 +118,14 @@ class Algorithm(ABC):
     def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
         """The policy kind this class suggests for these spaces, or None to let the next one decide."""
         return None
+
+    @property
+    def keep(self) -> Keep:
+        """What :meth:`tell` reads of each session (:data:`~policysearch.sampling.session.Keep`).
+
+        The trainer samples with it, so that nothing else is held: every step by default.
+        """
+        return "steps"
 
     @abstractmethod
     def ask(self, rng: np.random.Generator) -> Request:

@@ -23,7 +23,7 @@ from ..optim.steps import Adam
 from ..policies.base import Actor
 from ..policies.numpy_policy import NumpyActor
 from ..policies.weights import flatten
-from ..sampling.session import Sessions, step_mask
+from ..sampling.session import Keep, Sessions, step_mask
 from .base import Request
 from .elite import EliteMemory, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
@@ -250,6 +250,11 @@ class CEM(NeuralAlgorithm):
             stacked[name] = copies
         mean, std = self._norm()
         return Request(NumpyActor(self.spec, stacked, mean, std, group=k), cfg.n_sessions, k, groups)
+
+    @property
+    def keep(self) -> Keep:
+        """The steps for the fit over actions; over weights, what a search over weights reads."""
+        return super().keep if self.search == "weights" else "steps"
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean (with ``search=weights``, of the mean weights mu)."""

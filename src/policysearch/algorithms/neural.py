@@ -19,6 +19,7 @@ from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
 from ..policies.torch_policy import TorchPolicy
 from ..policies.weights import Layout, layout_of, unflatten
+from ..sampling.session import Keep
 from .base import Algorithm
 
 
@@ -90,6 +91,11 @@ class NeuralAlgorithm(Algorithm):
         mean, std = self._norm()
         params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
         return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
+
+    @property
+    def keep(self) -> Keep:
+        """A search over weights reads the returns, and the observation statistics when it normalises."""
+        return "stats" if self.normalizer is not None else "returns"
 
     def _norm(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The normaliser's mean and standard deviation (None, None without normalisation)."""

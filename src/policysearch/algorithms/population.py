@@ -81,14 +81,13 @@ class PopulationActor:
     from the shared noise table in the process that acts. A sampler that splits a request into
     shares sends the weights once (:meth:`split`: everything but the offsets) and each share its
     own candidates' offsets and signs (:meth:`join` puts them back together where it runs).
-    ES reads only the sessions' returns and observation statistics (``keep_steps``). With
+    With
     ``clip_actions`` the candidates' Box actions are clipped to the bounds (:class:`ClippedActor`)
     rather than squashed by tanh.
     """
 
     noise_dim = 0
     noise_kind: Literal["uniform", "normal"] = "uniform"
-    keep_steps = False
 
     def __init__(
         self,

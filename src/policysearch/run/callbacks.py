@@ -65,8 +65,14 @@ class ProgressBar:
         if "elite_threshold" in metrics:
             parts.append(f"elite≥{metrics['elite_threshold']:.3g}")
         parts.append(f"{metrics.get('steps_per_s', 0):,.0f} steps/s")
-        if metrics.get("worker_restarts"):
-            lost = metrics["worker_restarts"]
+        stalled = metrics.get("worker_stalls", 0)
+        lost = metrics.get("worker_restarts", 0) - stalled
+        if stalled:
+            parts.append(
+                f"{stalled} worker{'s' if stalled > 1 else ''} past the share deadline, replaced, "
+                f"shares re-run"
+            )
+        if lost:
             parts.append(f"{lost} worker{'s' if lost > 1 else ''} lost, shares re-run")
         if self.progress is not None:
             self.progress.update(self.task, completed=iteration, stats="  ".join(parts))

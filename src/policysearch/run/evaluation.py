@@ -112,7 +112,7 @@ def evaluation_parts(
         for first in range(0, episodes, part):
             n = min(part, episodes - first)
             seeds = evaluation_seeds(n, seed, first)
-            sessions = play(actor, seeds)
+            sessions = play(actor, seeds, keep="returns")
             result = Evaluation.of(sessions.returns, sessions.env_steps)
             if not math.isfinite(result.mean):
                 raise EnvError(f"environment {env_id!r} returned non-finite rewards in the evaluation")

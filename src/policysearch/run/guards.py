@@ -40,21 +40,38 @@ def available_memory() -> int | None:
     return None
 
 
-def step_bytes(observation_space: gym.Space[Any], action_space: gym.Space[Any], objects: bool) -> int:
-    """Estimated bytes one sampled step holds.
+def _elements(space: gym.Space[Any]) -> int:
+    """Numbers in one member of ``space`` (a Discrete index is one)."""
+    return int(np.prod(space.shape or (), dtype=np.int64))
 
-    Its observation, action and reward, twice (for the copies the sampler and the update make),
-    plus the runner's per-step Python objects if ``objects``.
+
+def step_bytes(observation_space: gym.Space[Any], action_space: gym.Space[Any], objects: bool) -> int:
+    """Estimated bytes one kept step holds.
+
+    Its observation in the env's own dtype (a uint8 frame stays uint8) and once more as float32
+    (the copy an update computes on), its action and reward twice, plus the runner's per-step
+    Python objects if ``objects``.
     """
 
-    def size(space: gym.Space[Any]) -> int:
-        if isinstance(space, gym.spaces.Discrete):
-            return 8
-        shape = space.shape or ()
-        return int(np.prod(shape, dtype=np.int64)) * max(np.dtype(space.dtype or np.float64).itemsize, 4)
+    def itemsize(space: gym.Space[Any]) -> int:
+        return 8 if isinstance(space, gym.spaces.Discrete) else np.dtype(space.dtype or np.float64).itemsize
 
-    data = size(observation_space) + size(action_space) + 8
-    return 2 * data + (OBJECT_STEP_BYTES if objects else 0)
+    obs = _elements(observation_space) * (itemsize(observation_space) + 4)
+    data = obs + 2 * (_elements(action_space) * max(itemsize(action_space), 4) + 8)
+    return data + (OBJECT_STEP_BYTES if objects else 0)
+
+
+def session_bytes(algorithm: Any, horizon: int, objects: bool, keep: str) -> int:
+    """Estimated bytes the driver holds per session of a batch, for what ``keep`` keeps.
+
+    Every step up to ``horizon`` when the steps are kept; else the session's outcome: its return
+    and length, and with ``stats`` a mean and a sum of squares per observation number. Where
+    the steps are not kept, nothing grows with the length of an episode, in a worker or here.
+    """
+    if keep == "steps":
+        return horizon * step_bytes(algorithm.observation_space, algorithm.action_space, objects)
+    outcome = 64
+    return outcome + (16 * _elements(algorithm.observation_space) if keep == "stats" else 0)
 
 
 def format_bytes(n: float) -> str:
@@ -82,9 +99,8 @@ class RunGuard:
         )
         if isinstance(sampler, ModelSampler):
             horizon = sampler.model.max_steps
-        self.session_bytes = horizon * step_bytes(
-            algorithm.observation_space, algorithm.action_space, objects
-        )
+        #: What the driver holds per session of a batch (:func:`session_bytes`).
+        self.session_bytes = session_bytes(algorithm, horizon, objects, algorithm.keep)
         self.horizon = horizon
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0

@@ -230,7 +230,7 @@ class Trainer:
         if target is None or metrics["max_return"] < target:
             return None
         episodes = min(self.eval_episodes, 1000 if sampler.cheap else 20)
-        check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng)
+        check = sampler.sample(self.algorithm.greedy_actor(), episodes, rng, keep="returns")
         self.env_steps += check.env_steps  # training steps (training seeds): in the record too
         metrics["env_steps"] = self.env_steps
         metrics["greedy_return"] = float(check.returns.mean())
@@ -294,11 +294,13 @@ class Trainer:
         try:
             while stop is None:
                 tick = time.perf_counter()
-                restarts = sampler.restarts
+                restarts, stalls = sampler.restarts, sampler.stalls
                 rng = self.seeds.iteration(self.iteration)
                 request = self.algorithm.ask(rng)
                 guard.check_request(self.iteration + 1, request)
-                sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+                sessions = sampler.sample(
+                    request.actor, request.n_sessions, rng, request.start_period, self.algorithm.keep
+                )
                 guard.check_sessions(sessions)
                 status = self.algorithm.tell(request, sessions, rng)
                 self.iteration += 1
@@ -318,6 +320,7 @@ class Trainer:
                 metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
                 metrics["wall_time_s"] = self._wall()
                 metrics["worker_restarts"] = sampler.restarts - restarts
+                metrics["worker_stalls"] = sampler.stalls - stalls
                 state = self.algorithm.state_arrays()
                 guard.check_iteration(metrics, state)
                 metrics_log.append(metrics)

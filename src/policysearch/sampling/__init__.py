@@ -18,7 +18,7 @@ from ..envs import EnvOptions, make_env
 from ..policies.base import Actor
 from .pool import ProcessTransport
 from .runner import EnvRunner, SeededRunner
-from .session import Session, Sessions
+from .session import Keep, Session, Sessions, kept
 from .sharded import InProcess, RunnerFactory, ShardedSampler, Transport
 from .tabular_model import TabularModel
 from .vector import VectorRunner, vector_dynamics
@@ -26,6 +26,7 @@ from .vector import VectorRunner, vector_dynamics
 __all__ = [
     "EnvRunner",
     "InProcess",
+    "Keep",
     "ModelSampler",
     "ProcessTransport",
     "RunnerFactory",
@@ -49,15 +50,26 @@ class Sampler(Protocol):
     cheap: bool
     #: Workers lost (and replaced or given up) so far.
     restarts: int
+    #: Of those, workers replaced because a share overran its deadline.
+    stalls: int
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+    def sample(
+        self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
+    ) -> Sessions:
         """Run ``n`` sessions, all randomness drawn from ``rng``.
 
-        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random numbers).
+        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random
+        numbers). ``keep``: what is kept of each session (:data:`~.session.Keep`).
         """
         ...
 
-    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        keep: Keep = "steps",
+    ) -> Sessions:
         """One session of the real environment per reset seed (the evaluation's)."""
         ...
 
@@ -71,6 +83,7 @@ class ModelSampler:
 
     cheap = True
     restarts = 0
+    stalls = 0
 
     def __init__(
         self, model: TabularModel, env_id: str, n_envs: int = 16, env_options: EnvOptions | None = None
@@ -79,15 +92,23 @@ class ModelSampler:
         self.env_id, self.n_envs, self.env_options = env_id, n_envs, env_options
         self._runner: SeededRunner | None = None
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+    def sample(
+        self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
+    ) -> Sessions:
         """Run ``n`` sessions on the model (with ``common``, in groups of common start states)."""
-        return self.model.sample(actor, n, rng, common)
+        return kept(self.model.sample(actor, n, rng, common), keep)
 
-    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        keep: Keep = "steps",
+    ) -> Sessions:
         """Sessions of the real environment with these reset seeds."""
         if self._runner is None:
             self._runner = make_runner(self.env_id, self.n_envs, env_options=self.env_options)
-        return self._runner.run(actor, reset_seeds, noise_seeds)
+        return self._runner.run(actor, reset_seeds, noise_seeds, keep=keep)
 
     def close(self) -> None:
         """Close the real environment's runner, if one was made."""

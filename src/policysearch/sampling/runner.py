@@ -7,6 +7,7 @@ sessions (and so the results) do not depend on how many environments or workers 
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
 from ..seeding import request_seeds, stream_keys, stream_normal, stream_uniform
-from .session import Sessions
+from .session import Keep, Outcomes, Sessions
 
 
 def step_noise(
@@ -38,9 +39,11 @@ def step_noise(
 class SeededRunner(ABC):
     """A runner of whole sessions, each with its own reset and noise seed (the shape workers hold)."""
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+    def sample(
+        self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
+    ) -> Sessions:
         """Run ``n`` sessions, reset and noise seeds drawn from ``rng`` (see request_seeds)."""
-        return self.run(actor, *request_seeds(rng, n, common))
+        return self.run(actor, *request_seeds(rng, n, common), keep=keep)
 
     @abstractmethod
     def run(
@@ -49,8 +52,12 @@ class SeededRunner(ABC):
         reset_seeds: np.ndarray,
         noise_seeds: np.ndarray | None = None,
         first_index: int = 0,
+        keep: Keep = "steps",
     ) -> Sessions:
-        """One session per reset seed; the actor sees indices from ``first_index``."""
+        """One session per reset seed; the actor sees indices from ``first_index``.
+
+        ``keep``: what is kept of each session (:data:`~policysearch.sampling.session.Keep`).
+        """
 
     @abstractmethod
     def close(self) -> None:
@@ -101,11 +108,15 @@ class EnvRunner(SeededRunner):
         reset_seeds: np.ndarray,
         noise_seeds: np.ndarray | None = None,
         first_index: int = 0,
+        keep: Keep = "steps",
     ) -> Sessions:
         """Run one session per reset seed; session ``i`` resets with ``reset_seeds[i]``.
 
         ``first_index`` is the index the actor sees for session 0 (a worker running part of a
-        request passes where its part starts).
+        request passes where its part starts). ``keep`` says what is kept of each session
+        (:data:`~policysearch.sampling.session.Keep`): only with ``steps`` are the steps held,
+        so that otherwise memory does not grow with the length of an episode (the return and the
+        observation statistics are accumulated step by step).
 
         Raises:
             EnvError: if the environment raises in ``reset`` or ``step``, answers in another shape
@@ -113,17 +124,14 @@ class EnvRunner(SeededRunner):
                 shape or type, not finite, a Discrete index out of range) or a non-finite reward.
         """
         n = len(reset_seeds)
-        records: list[tuple[list[Any], list[Any], list[float], bool]] = [([], [], [], False)] * n
+        records: list[_Record] = []
         slots = len(self.envs)
         current = [-1] * slots  # session index each env is playing, -1 when idle
         obs: list[Any] = [None] * slots
         keys = None if noise_seeds is None else stream_keys(noise_seeds)
-        next_session = 0
 
         def start(slot: int) -> None:
-            nonlocal next_session
-            i = next_session
-            next_session += 1
+            i = len(records)
             current[slot] = i
             try:
                 result = self.envs[slot].reset(seed=int(reset_seeds[i]))
@@ -139,7 +147,7 @@ class EnvRunner(SeededRunner):
                 )
             obs[slot] = result[0]
             start_sessions(actor, np.array([first_index + i]))
-            records[i] = ([], [], [], False)
+            records.append(_Record(keep))
 
         for slot in range(min(slots, n)):
             start(slot)
@@ -148,48 +156,44 @@ class EnvRunner(SeededRunner):
             if not active:
                 break
             ids = np.array([current[s] for s in active], dtype=np.int64)
-            steps = np.array([len(records[i][1]) for i in ids], dtype=np.int64)
+            steps = np.array([records[i].length for i in ids], dtype=np.int64)
             batch = self._observations([obs[s] for s in active], first_index + ids, steps)
             draws = step_noise(actor, keys, ids, steps)
             actions = np.asarray(actor.act(batch, first_index + ids, draws))
             for j, slot in enumerate(active):
                 i = current[slot]
-                action = actions[j]
-                observations, acts, rewards, _ = records[i]
-                observations.append(obs[slot])
-                acts.append(action)
+                record, action = records[i], actions[j]
+                t = record.length + 1
                 try:
                     env_action = action.item() if action.ndim == 0 else action
                     result = self.envs[slot].step(env_action)
                 except Exception as exc:
                     raise EnvError(
-                        f"environment {self.env_id!r} raised in step {len(acts)} of session "
+                        f"environment {self.env_id!r} raised in step {t} of session "
                         f"{first_index + i}: {type(exc).__name__}: {exc}"
                     ) from exc
                 try:
-                    obs[slot], reward, term, trunc, _ = result
+                    next_obs, reward, term, trunc, _ = result
                     reward = float(reward)
                 except (TypeError, ValueError):
                     raise EnvError(
-                        f"environment {self.env_id!r}: step {len(acts)} of session {first_index + i} "
+                        f"environment {self.env_id!r}: step {t} of session {first_index + i} "
                         f"returned {_shape_of(result)}, not (observation, reward, terminated, "
                         f"truncated, info) of Gymnasium's API with a numeric reward"
                     ) from None
-                rewards.append(reward)
+                if not math.isfinite(reward):
+                    raise EnvError(
+                        f"environment {self.env_id!r} returned a non-finite reward ({reward}) at "
+                        f"step {t} of session {first_index + i}"
+                    )
+                record.add(obs[slot], action, reward)
+                obs[slot] = next_obs
                 if term or trunc:
-                    records[i] = (observations, acts, rewards, bool(term))
+                    record.terminated = bool(term)
                     current[slot] = -1
-                    if next_session < n:
+                    if len(records) < n:
                         start(slot)
-        sessions = _pad(records)
-        finite = np.isfinite(sessions.rewards)
-        if not finite.all():
-            t, i = np.argwhere(~finite)[0]
-            raise EnvError(
-                f"environment {self.env_id!r} returned a non-finite reward "
-                f"({sessions.rewards[t, i]}) at step {t + 1} of session {first_index + i}"
-            )
-        return sessions
+        return _collect(records, keep, self.observation_space)
 
     def _observations(self, observations: list[Any], sessions: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """The batch of observations, checked against the observation space in one pass.
@@ -255,20 +259,75 @@ def _shape_of(result: Any) -> str:
     return f"a {type(result).__name__}"
 
 
-def _pad(records: list[tuple[list[Any], list[Any], list[float], bool]]) -> Sessions:
+class _Record:
+    """One session as it is played: its steps if they are kept, else what is kept of them.
+
+    The return is added up step by step, in order (as :func:`~.session.sequential_sum`), and
+    the observation statistics (``stats``) by Welford's update, so that nothing grows with
+    the session's length unless the steps are kept.
+    """
+
+    def __init__(self, keep: Keep) -> None:
+        self.keep = keep
+        self.observations: list[Any] = []
+        self.actions: list[Any] = []
+        self.rewards: list[float] = []
+        self.length = 0
+        self.total = 0.0
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+        self.terminated = False
+
+    def add(self, observation: np.ndarray, action: np.ndarray, reward: float) -> None:
+        """One step: the observation the action was taken in, the action and its reward."""
+        self.length += 1
+        self.total += reward
+        if self.keep == "steps":
+            self.observations.append(observation)
+            self.actions.append(action)
+            self.rewards.append(reward)
+        elif self.keep == "stats":
+            x = np.asarray(observation, dtype=np.float64).ravel()
+            if self.mean is None or self.m2 is None:
+                self.mean, self.m2 = x.copy(), np.zeros_like(x)
+            else:
+                delta = x - self.mean
+                self.mean += delta / self.length
+                self.m2 += delta * (x - self.mean)
+
+
+def _collect(records: list[_Record], keep: Keep, space: gym.Space[Any]) -> Sessions:
+    """The played sessions as :class:`Sessions`: padded steps, or their outcomes only."""
+    if keep == "steps":
+        return _pad(records)
     n = len(records)
-    lengths = np.array([len(r[2]) for r in records], dtype=np.int64)
+    lengths = np.array([r.length for r in records], dtype=np.int64)
+    terminated = np.array([r.terminated for r in records], dtype=bool)
+    dim = int(np.prod(space.shape or (), dtype=np.int64)) if keep == "stats" else 0
+    mean, m2 = np.zeros((n, dim)), np.zeros((n, dim))
+    for i, r in enumerate(records):
+        if dim and r.mean is not None and r.m2 is not None:
+            mean[i], m2[i] = r.mean, r.m2
+    returns = np.array([r.total for r in records], dtype=np.float64)
+    empty = np.zeros((0, n))
+    return Sessions(
+        empty, empty, empty, lengths, terminated, ~terminated, Outcomes(returns, lengths.copy(), mean, m2)
+    )
+
+
+def _pad(records: list[_Record]) -> Sessions:
+    n = len(records)
+    lengths = np.array([r.length for r in records], dtype=np.int64)
     horizon = int(lengths.max()) if n else 0
-    first_obs = np.asarray(records[0][0][0]) if n and horizon else np.zeros(())
-    first_act = np.asarray(records[0][1][0]) if n and horizon else np.zeros(())
+    first_obs = np.asarray(records[0].observations[0]) if n and horizon else np.zeros(())
+    first_act = np.asarray(records[0].actions[0]) if n and horizon else np.zeros(())
     obs = np.zeros((horizon, n, *first_obs.shape), dtype=first_obs.dtype)
     actions = np.zeros((horizon, n, *first_act.shape), dtype=first_act.dtype)
     rewards = np.zeros((horizon, n), dtype=np.float64)
-    for i, (o, a, r, _) in enumerate(records):
-        length = len(r)
-        if length:
-            obs[:length, i] = np.asarray(o)
-            actions[:length, i] = np.asarray(a)
-            rewards[:length, i] = r
-    terminated = np.array([r[3] for r in records], dtype=bool)
+    for i, r in enumerate(records):
+        if r.length:
+            obs[: r.length, i] = np.asarray(r.observations)
+            actions[: r.length, i] = np.asarray(r.actions)
+            rewards[: r.length, i] = r.rewards
+    terminated = np.array([r.terminated for r in records], dtype=bool)
     return Sessions(obs, actions, rewards, lengths, terminated, ~terminated)

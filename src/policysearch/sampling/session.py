@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+#: What sampling keeps of each session: every step (``steps``: CEM's fit over actions, the
+#: tabular CEM), its return and observation statistics (``stats``: a search over weights that
+#: normalises observations), or its return alone (``returns``: the evaluation, a search over
+#: pixels). Besides the return, every kind keeps the session's length and how it ended.
+Keep = Literal["steps", "stats", "returns"]
 
 
 @dataclass(frozen=True)
@@ -126,12 +133,18 @@ class Sessions:
             return o.obs_count, o.obs_mean, o.obs_m2
         return (self.lengths.astype(np.int64), *_observation_stats(self.observations, self.lengths))
 
-    def without_steps(self) -> Sessions:
-        """These sessions with only their per-session numbers (:class:`Outcomes`), not their steps."""
+    def without_steps(self, stats: bool = True) -> Sessions:
+        """These sessions with only their per-session numbers (:class:`Outcomes`), not their steps.
+
+        Without ``stats`` the observation statistics are left out too (zero-width arrays).
+        """
         if self.outcomes is not None:
             return self
-        count, mean, m2 = self.observation_stats()
         n = self.n
+        if stats:
+            count, mean, m2 = self.observation_stats()
+        else:
+            count, mean, m2 = self.lengths.astype(np.int64), np.zeros((n, 0)), np.zeros((n, 0))
 
         def empty(a: np.ndarray) -> np.ndarray:
             return np.zeros((0, n, *a.shape[2:]), a.dtype)
@@ -180,6 +193,11 @@ class Sessions:
             terminated=bool(self.terminated[i]),
             truncated=bool(self.truncated[i]),
         )
+
+
+def kept(sessions: Sessions, keep: Keep) -> Sessions:
+    """What ``keep`` asks to keep of ``sessions`` (they may already hold no more than that)."""
+    return sessions if keep == "steps" else sessions.without_steps(stats=keep == "stats")
 
 
 def concatenate(parts: list[Sessions]) -> Sessions:

@@ -31,7 +31,7 @@ from ..errors import BackendError, EnvError
 from ..policies.base import Actor
 from ..seeding import request_seeds
 from .runner import SeededRunner
-from .session import Sessions, concatenate
+from .session import Keep, Sessions, concatenate, kept
 
 Status = Literal["ok", "env-error", "error", "lost"]
 
@@ -63,7 +63,7 @@ class Share:
         reset_seeds: one reset seed per session.
         noise_seeds: one action-noise seed per session (None: a deterministic actor).
         part: the actor's part for these sessions (None: the common part plays them as it is).
-        keep_steps: send the steps back, or only the per-session numbers (Sessions.without_steps).
+        keep: what to send back of each session (:data:`~.session.Keep`).
     """
 
     request: int
@@ -72,7 +72,7 @@ class Share:
     reset_seeds: np.ndarray
     noise_seeds: np.ndarray | None
     part: Any
-    keep_steps: bool
+    keep: Keep
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class Reply:
     payload: Any = None
     request: int = -1
     index: int = -1
+    #: Seconds the worker spent playing the share (what the deadline is derived from).
+    seconds: float = 0.0
 
 
 def split_actor(actor: Actor, bounds: list[tuple[int, int]]) -> tuple[Any, list[Any]]:
@@ -102,14 +104,16 @@ def split_actor(actor: Actor, bounds: list[tuple[int, int]]) -> tuple[Any, list[
 def play(runner: SeededRunner, common: Any, share: Share) -> Sessions:
     """Play a share on ``runner``: where a share runs, on every transport."""
     actor = common if share.part is None else common.join(share.part)
-    sessions = runner.run(actor, share.reset_seeds, share.noise_seeds, share.first)
-    return sessions if share.keep_steps else sessions.without_steps()
+    sessions = runner.run(actor, share.reset_seeds, share.noise_seeds, share.first, keep=share.keep)
+    return kept(sessions, share.keep)
 
 
 def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> Reply:
     """Play a share and turn an error into a reply (what remote workers send back)."""
     try:
-        return Reply(worker, "ok", play(runner, common, share), share.request, share.index)
+        tick = time.perf_counter()
+        sessions = play(runner, common, share)
+        return Reply(worker, "ok", sessions, share.request, share.index, time.perf_counter() - tick)
     except EnvError as exc:
         return Reply(worker, "env-error", str(exc), share.request, share.index)
     except Exception as exc:  # reported to the driver, which raises it
@@ -192,7 +196,12 @@ class InProcess(Transport):
     def collect(self, timeout: float) -> list[Reply]:
         """Play the queued shares."""
         queue, self._queue = self._queue, []
-        return [Reply(0, "ok", play(self.runner, c, s), s.request, s.index) for c, s in queue]
+        replies = []
+        for common, share in queue:
+            tick = time.perf_counter()
+            sessions = play(self.runner, common, share)
+            replies.append(Reply(0, "ok", sessions, share.request, share.index, time.perf_counter() - tick))
+        return replies
 
     def replace(self, worker: int) -> None:
         """Never lost."""
@@ -205,8 +214,25 @@ class InProcess(Transport):
         self.runner.close()
 
 
+#: A share is given up on a worker once it has run this many times the time that recent shares
+#: took per session (times its own sessions), plus :data:`DEADLINE_SLACK`; see
+#: :meth:`ShardedSampler.deadline`.
+DEADLINE_FACTOR = 5.0
+#: Seconds added to every derived deadline (an env's first steps, a busy machine).
+DEADLINE_SLACK = 5.0
+#: Seconds more for a worker that has not answered since it started (spawning a process and
+#: importing the env take seconds on a busy machine).
+START_SLACK = 30.0
+
+
 class ShardedSampler:
     """Runs each request as contiguous shares on a transport's workers (see the module doc).
+
+    A worker that stops answering does not hold the run: a share that overruns its deadline
+    (:meth:`deadline`) is played again elsewhere with the same seeds (so the sessions are the
+    same), and its worker is replaced, as a lost one is. The same serves stragglers on a cluster.
+    In this process (:class:`InProcess`) nothing can be taken back from a hung env: the deadline
+    needs worker processes or Ray actors.
 
     Args:
         transport: where shares run.
@@ -214,36 +240,71 @@ class ShardedSampler:
             between unequal workers; fewer keep the per-share overhead small).
         min_share: fewest sessions in a share (a runner steps many envs side by side).
         in_flight: shares queued per worker, so that a worker never waits for the driver.
+        deadline: seconds a share may run before it is played elsewhere; None derives it from
+            the other shares' times (:meth:`deadline`).
     """
 
     #: Sessions cost real environment steps (a tabular model's are nearly free).
     cheap = False
 
     def __init__(
-        self, transport: Transport, shares_per_worker: int = 1, min_share: int = 1, in_flight: int = 2
+        self,
+        transport: Transport,
+        shares_per_worker: int = 1,
+        min_share: int = 1,
+        in_flight: int = 2,
+        deadline: float | None = None,
     ) -> None:
         self.transport = transport
         self.shares_per_worker, self.min_share, self.in_flight = shares_per_worker, min_share, in_flight
+        self.fixed_deadline = deadline
         #: Workers lost and replaced (or given up) since the sampler started.
         self.restarts = 0
+        #: Of those, workers replaced because a share overran its deadline.
+        self.stalls = 0
         self._request = 0
         self._fresh: set[int] = set()  # replacements that have not finished a share yet
+        # workers that have not answered since they started (their first share waits for that)
+        self._unproven: set[int] = set(range(transport.size))
+        self._per_session: deque[float] = deque(maxlen=64)  # seconds per session of recent shares
 
-    def sample(self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0) -> Sessions:
+    def deadline(self, sessions: int) -> float | None:
+        """Seconds a share of ``sessions`` may run on a worker before it is played elsewhere.
+
+        The one given to the sampler, else :data:`DEADLINE_FACTOR` times the median time per
+        session of the last 64 shares finished (this request's and earlier ones') times
+        ``sessions``, plus :data:`DEADLINE_SLACK`; None (no deadline) until a share has finished.
+        """
+        if self.fixed_deadline is not None:
+            return self.fixed_deadline
+        if not self._per_session:
+            return None
+        typical = float(np.median(np.asarray(self._per_session)))
+        return DEADLINE_FACTOR * typical * max(1, sessions) + DEADLINE_SLACK
+
+    def sample(
+        self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
+    ) -> Sessions:
         """Run ``n`` sessions, their seeds drawn from ``rng`` (:func:`~policysearch.seeding.request_seeds`).
 
-        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random numbers).
+        With ``common`` > 0, session ``i`` starts like session ``i % common`` (common random
+        numbers). ``keep``: what the workers send back of each session (:data:`~.session.Keep`).
         """
-        return self.run(actor, *request_seeds(rng, n, common))
+        return self.run(actor, *request_seeds(rng, n, common), keep=keep)
 
-    def run(self, actor: Actor, reset_seeds: np.ndarray, noise_seeds: np.ndarray | None = None) -> Sessions:
+    def run(
+        self,
+        actor: Actor,
+        reset_seeds: np.ndarray,
+        noise_seeds: np.ndarray | None = None,
+        keep: Keep = "steps",
+    ) -> Sessions:
         """One session per reset seed (evaluation gives its own seeds), in order."""
         n = len(reset_seeds)
         pieces = max(1, min(self.transport.size * self.shares_per_worker, n // max(1, self.min_share)))
         cuts = np.linspace(0, n, pieces + 1).astype(np.int64)
         bounds = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a or n == 0]
         common, parts = split_actor(actor, bounds)
-        keep = bool(getattr(actor, "keep_steps", True))
         self._request += 1
         shares = [
             Share(
@@ -264,6 +325,7 @@ class ShardedSampler:
         transport = self.transport
         pending = deque(range(len(shares)))
         busy: dict[int, list[int]] = {}
+        started: dict[int, float] = {}  # when each worker began the first share of its queue
         done: dict[int, Sessions] = {}
         idle_since: float | None = None
         while len(done) < len(shares):
@@ -273,6 +335,8 @@ class ShardedSampler:
                     queue = busy.setdefault(worker, [])
                     if pending and len(queue) < depth:
                         k = pending.popleft()
+                        if not queue:
+                            started[worker] = time.monotonic()
                         queue.append(k)
                         transport.submit(worker, common, shares[k])
             if any(busy.values()):
@@ -296,6 +360,7 @@ class ShardedSampler:
                         transport.retire(worker)
                     else:
                         self._fresh.add(worker)
+                        self._unproven.add(worker)
                         transport.replace(worker)
                     continue
                 queue = busy.get(worker, [])
@@ -306,9 +371,43 @@ class ShardedSampler:
                     raise EnvError(reply.payload)
                 if reply.status == "error":
                     raise RuntimeError(f"a sampling {transport.kind} failed: {reply.payload}")
+                self._per_session.append(reply.seconds / max(1, len(shares[reply.index].reset_seeds)))
+                started[worker] = time.monotonic()  # the next share of its queue starts now
                 self._fresh.discard(worker)
+                self._unproven.discard(worker)
                 done[reply.index] = reply.payload
+            self._replace_overrun(shares, busy, started, pending)
         return [done[k] for k in range(len(shares))]
+
+    def _replace_overrun(
+        self, shares: list[Share], busy: dict[int, list[int]], started: dict[int, float], pending: deque[int]
+    ) -> None:
+        """Take back the shares of a worker whose current share overran its deadline, and replace it.
+
+        Its shares go back to the front of the queue, to be played with the same seeds by the
+        next worker free; a replacement that overruns before finishing anything is given up.
+        """
+        now = time.monotonic()
+        for worker, queue in list(busy.items()):
+            if not queue:
+                continue
+            limit = self.deadline(len(shares[queue[0]].reset_seeds))
+            if limit is None:
+                continue
+            if worker in self._unproven:
+                limit += START_SLACK
+            if now - started.get(worker, now) <= limit:
+                continue
+            pending.extendleft(reversed(busy.pop(worker)))
+            self.restarts += 1
+            self.stalls += 1
+            if worker in self._fresh:
+                self._fresh.discard(worker)
+                self.transport.retire(worker)
+            else:
+                self._fresh.add(worker)
+                self._unproven.add(worker)
+                self.transport.replace(worker)
 
     def close(self) -> None:
         """Stop the transport's workers."""

@@ -30,7 +30,7 @@ from ..envs.make import only_passive_wrappers, wrappers
 from ..policies.base import Actor, start_sessions
 from ..seeding import START_STREAM, stream_keys, stream_uniform
 from .runner import SeededRunner, step_noise
-from .session import Sessions
+from .session import Keep, Sessions, kept
 
 _CLASSIC = "gymnasium.envs.classic_control"
 
@@ -361,8 +361,13 @@ class VectorRunner(SeededRunner):
         reset_seeds: np.ndarray,
         noise_seeds: np.ndarray | None = None,
         first_index: int = 0,
+        keep: Keep = "steps",
     ) -> Sessions:
-        """Run one session per reset seed, as :meth:`EnvRunner.run` does."""
+        """Run one session per reset seed, as :meth:`EnvRunner.run` does.
+
+        The steps are held in arrays as they are played (the dynamics are cheap, and their
+        episodes short); ``keep`` drops what is not asked for at the end.
+        """
         dyn, n, slots = self.dynamics, len(reset_seeds), self.dynamics.n
         obs_buf: np.ndarray | None = None
         act_buf: np.ndarray | None = None
@@ -409,6 +414,7 @@ class VectorRunner(SeededRunner):
         horizon = int(lengths.max()) if n else 0
         if obs_buf is None or act_buf is None:
             obs_buf = act_buf = np.zeros((0, n))
-        return Sessions(
+        sessions = Sessions(
             obs_buf[:horizon], act_buf[:horizon], rew_buf[:horizon], lengths, terminated, ~terminated
         )
+        return kept(sessions, keep)

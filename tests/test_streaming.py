@@ -1,0 +1,104 @@
+"""Sampling keeps only what the algorithm reads: steps, or per-session outcomes streamed in."""
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import testenvs  # noqa: F401  (registers LongPixels-v0)
+from policysearch.algorithms.cem import CEM, CEMConfig
+from policysearch.algorithms.es import ES, ESPolicyConfig
+from policysearch.envs import make_env
+from policysearch.errors import ConfigError
+from policysearch.run import guards
+from policysearch.run.guards import RunGuard
+from policysearch.sampling import EnvRunner, make_sampler
+
+TESTS = Path(__file__).parent
+
+
+def _es(env_id: str, policy: str, **hyper) -> ES:
+    env = make_env(env_id)
+    try:
+        config = ESPolicyConfig(noise_table_size=2_000_000, **hyper)
+        return ES(env.observation_space, env.action_space, config, np.random.default_rng(0), policy)
+    finally:
+        env.close()
+
+
+def test_every_kind_of_keep_gives_the_same_returns_and_statistics() -> None:
+    """Steps kept, or the outcomes streamed in: the same returns, lengths and ends; the same stats."""
+    es = _es("LunarLander-v3", "linear", population=6)
+    request = es.ask(np.random.default_rng(1))
+    runner = EnvRunner(lambda: gym.make("LunarLander-v3"), 4)
+    seeds = np.arange(6) + 100
+    try:
+        full, stats, returns = (
+            runner.run(request.actor, seeds, keep=k) for k in ("steps", "stats", "returns")
+        )
+    finally:
+        runner.close()
+    assert full.has_steps and not stats.has_steps and not returns.has_steps
+    assert stats.observations.size == 0 and returns.observations.size == 0
+    for outcome in (stats, returns):
+        np.testing.assert_array_equal(outcome.returns, full.returns)  # added in the same order
+        np.testing.assert_array_equal(outcome.lengths, full.lengths)
+        np.testing.assert_array_equal(outcome.terminated, full.terminated)
+    count, mean, m2 = stats.observation_stats()
+    want = full.without_steps().observation_stats()
+    np.testing.assert_array_equal(count, want[0])
+    np.testing.assert_allclose(mean, want[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m2, want[2], rtol=1e-9, atol=1e-9)
+    assert returns.observation_stats()[1].shape == (6, 0)
+
+
+def test_a_search_over_weights_asks_for_outcomes_and_cem_over_actions_for_steps() -> None:
+    assert _es("Pendulum-v1", "linear").keep == "stats"
+    assert _es("policysearch/Catch-v0", "cnn").keep == "returns"  # pixels are not normalised
+    env = make_env("CartPole-v1")
+    cem = CEM(env.observation_space, env.action_space, CEMConfig(), np.random.default_rng(0), "mlp")
+    assert cem.keep == "steps"
+
+
+def test_the_memory_guard_counts_what_the_driver_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Humanoid population that only sends back outcomes fits; kept steps of the same batch do not."""
+    monkeypatch.setattr(guards, "available_memory", lambda: 2 * 10**9)
+    es = _es("Humanoid-v5", "linear", population=10_000)
+    guard = RunGuard(None, es, 1000)  # fits: about 6 KB per session
+    assert guard.session_bytes < 10_000
+    monkeypatch.setattr(type(es), "keep", property(lambda self: "steps"))
+    with pytest.raises(ConfigError, match="sessions of up to 1,000 steps needs about"):
+        RunGuard(None, es, 1000)
+
+
+def test_a_uint8_frame_is_counted_as_one_byte_and_its_float32_copy() -> None:
+    pixels = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+    actions = gym.spaces.Discrete(6)
+    assert guards.step_bytes(pixels, actions, objects=False) == 84 * 84 * 4 * 5 + 2 * (8 + 8)
+
+
+@pytest.mark.slow
+def test_a_worker_playing_a_full_atari_length_episode_stays_below_one_gigabyte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ES on 27,000 steps of 84x84x4 uint8 frames: the workers hold no frames (2.5 GB each if they did)."""
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS}")  # the spawned workers import testenvs
+    es = _es("testenvs:LongPixels-v0", "cnn", population=2)
+    request = es.ask(np.random.default_rng(1))
+    sampler = make_sampler("testenvs:LongPixels-v0", n_envs=2, workers=2)
+    try:
+        sessions = sampler.sample(request.actor, 2, np.random.default_rng(2), keep=es.keep)
+        peaks = [_peak_bytes(proc.pid) for proc in sampler.transport.procs]  # type: ignore[attr-defined]
+    finally:
+        sampler.close()
+    np.testing.assert_array_equal(sessions.lengths, [27_000, 27_000])
+    assert max(peaks) < 10**9, [f"{p / 1e6:.0f} MB" for p in peaks]
+
+
+def _peak_bytes(pid: int) -> int:
+    """A process's peak resident memory (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for process {pid}")
