@@ -102,3 +102,29 @@ def _peak_bytes(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmHWM for process {pid}")
+
+
+def test_the_es_update_reads_the_noise_in_blocks_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gradient and sigma's step from table offsets, a block at a time, equal the whole matrix's."""
+    from policysearch.algorithms.population import CandidateNoise, candidate_noise
+    from policysearch.optim import es as es_module
+    from policysearch.optim.es import EvolutionStrategy
+
+    es = _es("Pendulum-v1", "mlp", population=10, sigma_schedule="adaptive")
+    request = es.ask(np.random.default_rng(1))
+    dim = es.es.mu.numel()
+    whole = candidate_noise(request, es.table, dim)
+    blocks = CandidateNoise(request, es.table, dim)
+    scores = np.random.default_rng(2).normal(size=10)
+    one = EvolutionStrategy(np.zeros(dim), es.es.config)
+    np.testing.assert_array_equal(one.gradient(blocks, scores), one.gradient(whole, scores))  # one block
+    monkeypatch.setattr(es_module, "NOISE_BLOCK_BYTES", 8 * 10 * 7)  # seven parameters a block
+    assert len(list(es_module.noise_blocks(blocks, dim))) == -(-dim // 7)
+    np.testing.assert_allclose(one.gradient(blocks, scores), one.gradient(whole, scores), rtol=1e-12)
+    a, b = EvolutionStrategy(np.zeros(dim), es.es.config), EvolutionStrategy(np.zeros(dim), es.es.config)
+    a.tell(scores, blocks)
+    b.tell(scores, whole)
+    np.testing.assert_allclose(a.sigma, b.sigma, rtol=1e-12)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)

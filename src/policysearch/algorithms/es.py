@@ -25,7 +25,7 @@ from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
 from .population import (
-    candidate_noise,
+    CandidateNoise,
     check_reward_shift,
     noise_table_key,
     population_request,
@@ -148,7 +148,7 @@ class ES(WeightSearch):
 
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
         """Score each candidate by its mean (shifted) return and step mu (and sigma)."""
-        noise = candidate_noise(request, self.table, self.es.mu.numel())
+        noise = CandidateNoise(request, self.table, self.es.mu.numel())  # read in blocks
         shifted = shifted_returns(sessions, float(self.config.reward_shift))
         return self.es.tell(request.scores(shifted), noise)
 

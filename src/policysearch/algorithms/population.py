@@ -192,9 +192,28 @@ def population_request(
     return Request(actor, population, k, start_groups, {"offsets": offsets, "signs": signs})
 
 
+class CandidateNoise:
+    """The perturbations xi of a :func:`population_request`'s candidates, read a block at a time.
+
+    ``(population, dim)`` as a whole would be population x parameters float64 numbers (13.5 GB
+    for 1,000 candidates of a Nature-DQN network); :meth:`columns` gives the numbers of a block
+    of parameters, which is what :class:`~policysearch.optim.es.EvolutionStrategy` reads.
+    """
+
+    def __init__(self, request: Request, table: tuple[int, int], dim: int) -> None:
+        assert request.candidates is not None
+        self.offsets, self.signs = request.candidates["offsets"], request.candidates["signs"]
+        self.table, self.dim = NoiseTable.shared(*table), dim
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Xi's parameters ``lo`` to ``hi - 1`` for every candidate, ``(population, hi - lo)`` float64."""
+        block = self.signs[:, None] * self.table.get(self.offsets + lo, hi - lo)
+        return block.astype(np.float64)
+
+
 def candidate_noise(request: Request, table: tuple[int, int], dim: int) -> np.ndarray:
     """The perturbations xi of a :func:`population_request`'s candidates, ``(population, dim)``."""
-    assert request.candidates is not None
-    offsets, signs = request.candidates["offsets"], request.candidates["signs"]
-    noise = signs[:, None] * NoiseTable.shared(*table).get(offsets, dim)
-    return noise.astype(np.float64)
+    return CandidateNoise(request, table, dim).columns(0, dim)

@@ -17,9 +17,9 @@ The sense is always "maximise"; :func:`minimize` negates at that one boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -102,6 +102,36 @@ def shape_fitness(scores: np.ndarray, how: str) -> np.ndarray:
     # --8<-- [end:shaping]
 
 
+class NoiseColumns(Protocol):
+    """Perturbations read a block of parameters at a time (a population named by noise-table offsets)."""
+
+    def __len__(self) -> int: ...
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Every candidate's parameters ``lo`` to ``hi - 1``, ``(population, hi - lo)``."""
+        ...
+
+
+#: The perturbations xi of a population: a ``(population, n)`` array, or read in blocks.
+Noise = np.ndarray | NoiseColumns
+
+#: Bytes of float64 perturbations the update holds at once (:func:`noise_blocks`).
+NOISE_BLOCK_BYTES = 64 * 2**20
+
+
+def noise_blocks(noise: Noise, n: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(lo, hi, xi[:, lo:hi])`` over the ``n`` parameters, each block at most NOISE_BLOCK_BYTES.
+
+    A population of up to 8 M float64 numbers is one block (every classic and MuJoCo policy):
+    the update is then one product, as it always was.
+    """
+    width = max(1, NOISE_BLOCK_BYTES // (8 * max(1, len(noise))))
+    for lo in range(0, n, width):
+        hi = min(n, lo + width)
+        block = noise[:, lo:hi] if isinstance(noise, np.ndarray) else noise.columns(lo, hi)
+        yield lo, hi, np.asarray(block, dtype=np.float64)
+
+
 class EvolutionStrategy:
     """ES with ask/tell over R^n (maximisation).
 
@@ -150,14 +180,21 @@ class EvolutionStrategy:
         return self.mean + self.sigma * self._noise
         # --8<-- [end:ask]
 
-    def gradient(self, noise: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """The log-derivative estimate of grad_mu E[R]: 1 / (N sigma) * sum_i xi_i R_i (shaped R)."""
-        # --8<-- [start:gradient]
-        shaped = shape_fitness(np.asarray(scores, dtype=np.float64), self.config.fitness_shaping)
-        return (shaped @ noise) / (len(scores) * self.sigma)
-        # --8<-- [end:gradient]
+    def gradient(self, noise: Noise, scores: np.ndarray) -> np.ndarray:
+        """The log-derivative estimate of grad_mu E[R]: 1 / (N sigma) * sum_i xi_i R_i (shaped R).
 
-    def tell(self, scores: np.ndarray, noise: np.ndarray | None = None) -> dict[str, float]:
+        Computed a block of parameters at a time (:func:`noise_blocks`), so that the noise is
+        never held whole.
+        """
+        shaped = shape_fitness(np.asarray(scores, dtype=np.float64), self.config.fitness_shaping)
+        grad = np.empty(self.mu.numel())
+        for lo, hi, xi in noise_blocks(noise, grad.size):
+            # --8<-- [start:gradient]
+            grad[lo:hi] = (shaped @ xi) / (len(scores) * self.sigma[lo:hi])
+            # --8<-- [end:gradient]
+        return grad
+
+    def tell(self, scores: np.ndarray, noise: Noise | None = None) -> dict[str, float]:
         """Update mu and sigma from the scores of the last :meth:`ask` (or of ``noise``).
 
         Raises:
@@ -182,7 +219,9 @@ class EvolutionStrategy:
             self.sigma = np.maximum(self.sigma * cfg.sigma_decay, cfg.sigma_min)
         elif cfg.sigma_schedule == "adaptive":
             shaped = shape_fitness(scores, cfg.fitness_shaping)
-            step = shaped @ (noise**2 - 1) / len(scores)
+            step = np.empty(self.sigma.size)
+            for lo, hi, xi in noise_blocks(noise, step.size):
+                step[lo:hi] = shaped @ (xi**2 - 1) / len(scores)
             self.sigma = np.maximum(self.sigma * np.exp(cfg.sigma_lr / 2 * step), cfg.sigma_min)
         # --8<-- [end:step]
         return {
