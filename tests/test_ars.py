@@ -1,6 +1,7 @@
 """ARS: the paper's update (top-b directions, the step scaled by sigma_R), V2's normaliser, clipped
 actions, the hyperparameters' checks and a learning run."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -193,7 +194,9 @@ def test_actions_are_clipped_to_the_bounds_not_squashed() -> None:
     # M x = (0.3, 0.1), (3, 3), (-3, -0.5): clipped to [-0.4, 0.4] x [0, 2], unscaled within
     np.testing.assert_allclose(greedy, [[0.3, 0.1], [0.4, 2.0], [-0.4, 0.0]], rtol=1e-6)
     # the tanh-squashed actor of the same weights would play otherwise
-    tanh = NumpyActor(ars.spec, ars.greedy_actor().params, deterministic=True)
+    assert ars.spec.squash == "clip"
+    tanh_spec = dataclasses.replace(ars.spec, squash="tanh")
+    tanh = NumpyActor(tanh_spec, ars.greedy_actor().params, deterministic=True)
     assert not np.allclose(tanh.act(x, index, None), greedy)
     # and so do the candidates: zero noise around M gives M's actions
     zero = make_ars(version="v1", noise=1e-12)

@@ -27,12 +27,11 @@ import numpy as np
 from ..config import check_range
 from ..errors import ConfigError
 from ..policies.base import Actor
-from ..policies.weights import flatten, unflatten
+from ..policies.weights import flatten
 from ..sampling.session import Sessions
 from .base import Request
 from .neural import WeightSearch
 from .population import (
-    ClippedActor,
     candidate_noise,
     check_reward_shift,
     noise_table_key,
@@ -78,6 +77,8 @@ class ARSConfig:
     hidden: ClassVar[tuple[int, ...]] = ()
     #: Unused by a linear policy.
     activation: ClassVar[str] = "tanh"
+    #: ARS's actions are ``M x`` clipped to the action bounds, not squashed by tanh.
+    squash: ClassVar[str] = "clip"
 
     def __post_init__(self) -> None:
         check_range("directions", self.directions, 1)
@@ -182,7 +183,6 @@ class ARS(WeightSearch):
             cfg.start_groups,
             mean,
             std,
-            clip_actions=True,
         )
 
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
@@ -201,9 +201,7 @@ class ARS(WeightSearch):
 
     def greedy_actor(self) -> Actor:
         """M, acting deterministically (with the current observation statistics under V2)."""
-        mean, std = self._norm()
-        params = unflatten(self.weights[None].astype(np.float32), self.layout)
-        return ClippedActor(self.spec, params, mean, std, deterministic=True)
+        return self.vector_actor(self.weights[None])
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
         """The weight vector (M, and the zeros of the bias and log std)."""

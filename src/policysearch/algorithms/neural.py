@@ -53,6 +53,7 @@ class NeuralAlgorithm(Algorithm):
             config.hidden,
             config.activation,
             getattr(config, "std_head", "parameter"),
+            getattr(config, "squash", "tanh"),
         )
         with torch.random.fork_rng():
             torch.manual_seed(int(rng.integers(2**31)))

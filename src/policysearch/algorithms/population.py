@@ -22,22 +22,6 @@ from ..sampling.session import Sessions
 from .base import Request
 
 
-class ClippedActor(NumpyActor):
-    """A deterministic actor whose Box actions are the head's outputs clipped to the action bounds.
-
-    :class:`NumpyActor` maps a Gaussian head through ``center + half * tanh(out)``; ARS's linear
-    policy plays ``M x`` as it is, clipped to the bounds (what MuJoCo does with a control out of
-    its range). Discrete actions are the argmax, as :class:`NumpyActor`'s.
-    """
-
-    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
-        """Actions for a batch of observations: ``clip(out, low, high)`` (or the argmax)."""
-        if self.spec.action == "categorical":
-            return super().act(obs, index, None)
-        out = self.head(obs, index)[:, : self.spec.act_dim]
-        return np.clip(out, self.low, self.high)
-
-
 def noise_table_key(size: int, rng: np.random.Generator) -> tuple[int, int]:
     """The shared noise table a population draws from: its seed (from ``rng``) and its size.
 
@@ -81,9 +65,6 @@ class PopulationActor:
     from the shared noise table in the process that acts. A sampler that splits a request into
     shares sends the weights once (:meth:`split`: everything but the offsets) and each share its
     own candidates' offsets and signs (:meth:`join` puts them back together where it runs).
-    With
-    ``clip_actions`` the candidates' Box actions are clipped to the bounds (:class:`ClippedActor`)
-    rather than squashed by tanh.
     """
 
     noise_dim = 0
@@ -102,7 +83,6 @@ class PopulationActor:
         obs_mean: np.ndarray | None,
         obs_std: np.ndarray | None,
         first: int = 0,
-        clip_actions: bool = False,
     ) -> None:
         self.spec, self.layout = spec, layout
         self.mu, self.sigma = mu.astype(np.float32), sigma.astype(np.float32)
@@ -110,7 +90,6 @@ class PopulationActor:
         self.obs_mean, self.obs_std = obs_mean, obs_std
         #: Index of the first candidate held (a share's actor holds only its own candidates).
         self.first = first
-        self.clip_actions = clip_actions
         self._actor: NumpyActor | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -143,8 +122,7 @@ class PopulationActor:
             noise = NoiseTable.shared(*self.table).get(offsets, self.mu.size)
             vectors = self.mu + self.sigma * signs[:, None] * noise
             params = unflatten(vectors, self.layout)
-            actor = ClippedActor if self.clip_actions else NumpyActor
-            self._actor = actor(
+            self._actor = NumpyActor(
                 self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
             )
         return self._actor
@@ -171,12 +149,11 @@ def population_request(
     start_groups: int,
     obs_mean: np.ndarray | None,
     obs_std: np.ndarray | None,
-    clip_actions: bool = False,
 ) -> Request:
     """``population`` candidates mu + sigma * xi (mirrored pairs adjacent), as noise-table offsets.
 
     The request's ``candidates`` hold the offsets and signs, from which :func:`candidate_noise`
-    gives ``tell`` the same xi. ``clip_actions``: see :class:`PopulationActor`.
+    gives ``tell`` the same xi.
     """
     pairs = population // 2 if mirrored else population
     offsets = NoiseTable.shared(*table).offsets(rng, pairs, mu.size)
@@ -186,9 +163,7 @@ def population_request(
     else:
         signs = np.ones(population, dtype=np.float32)
     k = episodes_per_candidate
-    actor = PopulationActor(
-        spec, layout, mu, sigma, offsets, signs, table, k, obs_mean, obs_std, clip_actions=clip_actions
-    )
+    actor = PopulationActor(spec, layout, mu, sigma, offsets, signs, table, k, obs_mean, obs_std)
     return Request(actor, population, k, start_groups, {"offsets": offsets, "signs": signs})
 
 

@@ -157,7 +157,10 @@ class NumpyActor:
             cdf = np.cumsum(np.exp(z), axis=1)
             a = (noise[:, :1] * cdf[:, -1:] >= cdf).sum(axis=1)
             return np.minimum(a, spec.act_dim - 1) + spec.act_start
-        mean = self.center + self.half * np.tanh(out[:, : spec.act_dim])
+        if spec.squash == "clip":
+            mean = np.clip(out[:, : spec.act_dim], self.low, self.high)
+        else:
+            mean = self.center + self.half * np.tanh(out[:, : spec.act_dim])
         if self.deterministic or noise is None:
             return mean
         log_std = self.log_std(out, cand)

@@ -39,6 +39,9 @@ class PolicySpec:
         low: lower action bounds (gaussian).
         high: upper action bounds (gaussian).
         obs_scale: factor applied to observations before anything else (1/255 for ``uint8``).
+        squash: how a Gaussian head's output becomes the mean action within the bounds: ``tanh``
+            (``center + half * tanh(out)``) or ``clip`` (``clip(out, low, high)``: ARS's linear
+            policy, whose action inside the bounds is exactly ``M x``).
     """
 
     kind: str
@@ -54,6 +57,7 @@ class PolicySpec:
     low: tuple[float, ...] = ()
     high: tuple[float, ...] = ()
     obs_scale: float = 1.0
+    squash: Literal["tanh", "clip"] = "tanh"
 
     @property
     def recurrent(self) -> bool:
@@ -92,8 +96,9 @@ def make_spec(
     hidden: tuple[int, ...],
     activation: str,
     std_head: str,
+    squash: str = "tanh",
 ) -> PolicySpec:
-    """The spec of a ``kind`` policy for these (checked) spaces."""
+    """The spec of a ``kind`` policy for these (checked) spaces (``squash``: see :class:`PolicySpec`)."""
     check_neural_spaces(observation_space, action_space, kind)
     shape: tuple[int, ...] = ()
     if isinstance(observation_space, gym.spaces.Discrete):
@@ -133,4 +138,5 @@ def make_spec(
         tuple(float(x) for x in action_space.low.ravel()),
         tuple(float(x) for x in action_space.high.ravel()),
         scale,
+        squash,  # type: ignore[arg-type]
     )

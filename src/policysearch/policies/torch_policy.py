@@ -40,6 +40,7 @@ class TorchPolicy(nn.Module):
             low = torch.tensor(spec.low, dtype=torch.float32)
             high = torch.tensor(spec.high, dtype=torch.float32)
             self.action_center, self.action_half = (high + low) / 2, (high - low) / 2
+            self.action_low, self.action_high = low, high
 
     def preprocess(self, obs: np.ndarray, mean: np.ndarray | None, std: np.ndarray | None) -> torch.Tensor:
         """Observations (any leading shape) as network inputs, as the numpy actor computes them."""
@@ -68,7 +69,10 @@ class TorchPolicy(nn.Module):
             chosen = logp.gather(-1, (actions.long() - spec.act_start).unsqueeze(-1)).squeeze(-1)
             entropy = -(logp.exp() * logp).sum(-1)
             return chosen, entropy
-        mean = self.action_center + self.action_half * torch.tanh(out[..., : spec.act_dim])
+        if spec.squash == "clip":
+            mean = torch.clamp(out[..., : spec.act_dim], self.action_low, self.action_high)
+        else:
+            mean = self.action_center + self.action_half * torch.tanh(out[..., : spec.act_dim])
         if spec.std_head == "network":
             log_std = out[..., spec.act_dim :]
         else:
