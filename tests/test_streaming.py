@@ -128,3 +128,20 @@ def test_the_es_update_reads_the_noise_in_blocks_with_the_same_result(
     b.tell(scores, whole)
     np.testing.assert_allclose(a.sigma, b.sigma, rtol=1e-12)
     np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)
+
+
+def test_the_memory_guard_plans_for_both_signs_of_every_ars_direction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from policysearch.algorithms.ars import ARS, ARSConfig
+
+    monkeypatch.setattr(guards, "available_memory", lambda: 100_000)
+    env = make_env("Hopper-v5")
+    ars = ARS(
+        env.observation_space,
+        env.action_space,
+        ARSConfig(directions=1000, top_directions=10),
+        np.random.default_rng(0),
+    )
+    with pytest.raises(ConfigError, match="a batch of 2,000 sessions"):
+        RunGuard(None, ars, 1000)

@@ -96,6 +96,11 @@ class ARSConfig:
         check_range("noise_table_size", self.noise_table_size, 1000)
 
     @property
+    def population(self) -> int:
+        """Candidates per iteration: the two signs of every direction (what the memory guard plans for)."""
+        return 2 * self.directions
+
+    @property
     def normalize_obs(self) -> bool:
         """V2 normalises the observations."""
         return self.version == "v2"
