@@ -11,6 +11,7 @@ import numpy as np
 
 from runners import REPO
 from stats import Figure, best_of
+from suites import PaperEpisodes
 from throughput import CARTPOLE_CALL_SESSIONS
 
 
@@ -105,12 +106,18 @@ def peer_table(ours: list[dict[str, Any]], peers: list[dict[str, Any]]) -> tuple
     return table(title, columns, rows, left=3), notes
 
 
-def solve_table(env_id: str, rows: Sequence[dict[str, Any]]) -> str:
-    """The time-to-solve table of one env from its solve rows, and the ratio line under it."""
+def solve_table(env_id: str, rows: Sequence[dict[str, Any]], paper: PaperEpisodes | None = None) -> str:
+    """The time-to-solve table of one env from its solve rows, and the ratio line under it.
+
+    With ``paper`` (the MuJoCo suite), also the episodes to the target, and beside them the
+    episodes ARS's paper published for the task (V2 and V2-t; ``n/a`` where not filled in).
+    """
     columns = [
         "config", "solved", "median_wall_s", "worst_wall_s", "seed",
         "median_env_steps", "worst_env_steps", "seed", "median_process_s",
     ]  # fmt: skip
+    if paper is not None:
+        columns[5:5] = ["median_episodes", "worst_episodes", "seed", "paper_V2", "paper_V2-t"]
     body = []
     ratio_line = ""
     for r in rows:
@@ -130,19 +137,41 @@ def solve_table(env_id: str, rows: Sequence[dict[str, Any]]) -> str:
         def cell(key: str, spec: str, r: dict[str, Any] = r) -> str:
             return Figure(r[f"{key}_s" if "wall" in key else key], r[f"{key}_bound"], -1).show(spec)
 
-        body.append([
+        line = [
             r["config"], f"{r['solved']}/{r['runs']}", cell("median_wall", ".2f"),
             cell("worst_wall", ".2f"), str(r["worst_wall_seed"]), cell("median_env_steps", ",.0f"),
             cell("worst_env_steps", ",.0f"), str(r["worst_env_steps_seed"]),
             fmt(r.get("median_process_s"), ".2f"),
-        ])  # fmt: skip
+        ]  # fmt: skip
+        if paper is not None:
+            if r.get("episodes_reported", False):
+                mark = "*" if r.get("episodes_derived") else ""
+                episodes = [cell("median_episodes", ",.0f") + mark, cell("worst_episodes", ",.0f") + mark]
+                episodes.append(str(r["worst_episodes_seed"]))
+            else:
+                episodes = ["n/a", "n/a", "-"]
+            line[5:5] = [*episodes, *(fmt_or_na(v, ",") for v in (paper.v2, paper.v2_t))]
+        body.append(line)
     seeds = sorted({s for r in rows if r["env"] == env_id and r["section"] == "solve" for s in r["seeds"]})
     title = (
         f"Time to solve {env_id}, seeds {' '.join(map(str, seeds))} (an unsolved seed counts as its cap "
         "and shows as '>cap'; its env steps as '>used'; median_process_s: the whole process, imports "
         "included)"
     )
-    return "\n".join([table(title, columns, body, left=1), ratio_line])
+    lines = [table(title, columns, body, left=1), ratio_line]
+    if paper is not None:
+        lines += [
+            "  episodes: training episodes, '>used' if unsolved; n/a: the run's record has none; '*': env "
+            "steps / episode length (every episode runs to its time limit)",
+            "  paper_V2, paper_V2-t: Mania, Guy and Recht 2018, Table 1: ARS's average episodes over 3 "
+            "seeds to the same threshold on the MuJoCo v1 task; n/a: not filled in (suites.py)",
+        ]
+    return "\n".join(lines)
+
+
+def fmt_or_na(value: Any, spec: str = "") -> str:
+    """``fmt``, but ``n/a`` for a missing value (a figure not published or not filled in)."""
+    return "n/a" if value is None else fmt(value, spec)
 
 
 def throughput_table(records: list[dict[str, Any]]) -> str:

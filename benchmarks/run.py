@@ -16,6 +16,9 @@ What it measures:
    ``--no-preset`` on six control tasks over seeds 0-4, and prints per task the time to solve:
    solved count, median and worst seed's wall time and env steps, an unsolved seed counting as
    its cap; with ``--peers``, beside the peers, and our fastest median over the fastest peer's.
+   ``mujoco`` does the same for ars and es on five MuJoCo locomotion tasks (Swimmer, Hopper,
+   HalfCheetah, Walker2d, Ant; Humanoid with ``--envs``) at the thresholds of ARS's paper, with
+   the episodes to the threshold beside the paper's, and sb3-contrib's ARS as the peer.
 2. Sampling throughput (env steps per second). Tabular suite, per env with a uniform random
    policy: a raw Gymnasium loop, the policysearch sampler (``make_sampler``: the vectorised
    tabular model) and the generic env runner (``EnvRunner``). Neural suite: CartPole-v1 with a
@@ -37,6 +40,8 @@ How to run (from the repository root)::
         --peer-python /tmp/peervenv/bin/python --envs Pendulum-v1 --seeds 0
     .venv/bin/python benchmarks/run.py --suite solve --envs CartPole-v1 --peers --peer-dir PEERS \\
         --peer-python /tmp/peervenv/bin/python                 # one task per run: the suite takes hours
+    .venv/bin/python benchmarks/run.py --suite mujoco --envs Swimmer-v5 --peers --peer-dir PEERS \\
+        --peer-python /tmp/peervenv/bin/python                 # likewise, one task per run
 
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
 JSON object per line to benchmarks/results/latest.jsonl (replaced on each run).
@@ -72,7 +77,20 @@ from report import (
 )
 from runners import REPO, Job, cli_path, run_ours, run_peer
 from stats import solve_rows
-from suites import COURSE, LINEAR, SOLVE_SEEDS, SUITES, TABULAR_ENVS, Config, EnvSpec, solve_configs
+from suites import (
+    ARS_PAPER_EPISODES,
+    COURSE,
+    LINEAR,
+    SB3_ARS,
+    SOLVE_SEEDS,
+    SUITES,
+    TABULAR_ENVS,
+    Config,
+    EnvSpec,
+    PaperEpisodes,
+    mujoco_configs,
+    solve_configs,
+)
 from throughput import (
     ACROBOT_N_ENVS,
     CARTPOLE_CALL_SESSIONS,
@@ -128,8 +146,8 @@ def select(
                     known = ", ".join(envs)
                     parser.error(f"no default target for {name!r} in the {args.suite} suite (known: {known})")
                 env_id = name
-                peers = COURSE if args.suite == "tabular" else LINEAR
-                seeds = SOLVE_SEEDS if args.suite == "solve" else (0,)
+                peers = {"tabular": COURSE, "mujoco": SB3_ARS}.get(args.suite, LINEAR)
+                seeds = {"solve": SOLVE_SEEDS, "mujoco": (0, 1, 2)}.get(args.suite, (0,))
                 envs[env_id] = EnvSpec(target, 60.0, seeds, peers)
             if target is not None:
                 envs[env_id] = replace(envs[env_id], target=target)
@@ -139,14 +157,18 @@ def select(
                     algos = args.algos or ["cem", "es", "cmaes"]
                     configs = configs + solve_configs(env_id, algos)
                     how = "as is and with --no-preset"
+                elif args.suite == "mujoco":
+                    algos = args.algos or ["ars", "es"]
+                    configs = configs + mujoco_configs(env_id, algos)
+                    how = "as is and with --no-preset, --workers 2"
                 else:
                     algos = args.algos or ["cem"]
                     configs = configs + [Config(a, env_id) for a in algos]
                     how = "with defaults"
                 notes.append(f"{env_id}: no config in the suite, running {', '.join(algos)} {how}")
         order = wanted
-    else:
-        order = list(dict.fromkeys(c.env for c in configs))
+    else:  # the suite's envs, but those run only when named (EnvSpec.optional)
+        order = [e for e in dict.fromkeys(c.env for c in configs) if not envs[e].optional]
     plan = []
     for env_id in order:
         spec = envs[env_id]
@@ -192,11 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite", choices=sorted(SUITES), default="tabular",
         help="tabular: tabular CEM on toy-text envs; neural: cem/es/cmaes with neural policies; "
         "all: both; solve: time to solve, cem/es/cmaes as is and with --no-preset over seeds 0-4 "
-        "(hours: pick a task with --envs) (default: %(default)s)",
+        "(hours: pick a task with --envs); mujoco: time to solve MuJoCo locomotion, ars/es as is and "
+        "with --no-preset, episodes beside ARS's paper (hours: pick a task) (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
-        "--algos", nargs="+", choices=["cem", "es", "cmaes"], metavar="ALGO",
-        help="keep only the configs of these algorithms (cem, es, cmaes)",
+        "--algos", nargs="+", choices=["cem", "es", "cmaes", "ars"], metavar="ALGO",
+        help="keep only the configs of these algorithms (cem, es, cmaes, ars)",
     )  # fmt: skip
     parser.add_argument(
         "--envs", nargs="+", type=parse_env, metavar="ENV[=TARGET]",
@@ -206,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds", nargs="+", type=int, metavar="SEED",
         help="training seeds, for every env (default: each env's own, 0 1 2 tabular, 0 1 or 0 neural, "
-        "0-4 solve)",
+        "0-4 solve, 0 1 2 or 0 1 mujoco)",
     )  # fmt: skip
     parser.add_argument(
         "--max-seconds", type=float, metavar="S",
@@ -234,12 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--peer-python", default=sys.executable, metavar="PYTHON",
         help="interpreter for the peers; needs gymnasium[box2d,mujoco], numpy, torch, scikit-learn, "
-        "cma, evotorch (default: this interpreter)",
+        "cma, evotorch, sb3-contrib (default: this interpreter)",
     )  # fmt: skip
     parser.add_argument(
         "--peer-seconds", type=float, metavar="S",
         help="MAX_SECONDS of each peer run (default: each env's peer cap: 200 tabular, the env's cap "
-        "neural and solve)",
+        "neural, solve and mujoco)",
     )  # fmt: skip
     parser.add_argument(
         "--peer-dir", type=Path, metavar="DIR",
@@ -247,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         "called as PYTHON DIR/NAME.py ENV SEED TARGET MAX_SECONDS",
     )  # fmt: skip
     parser.add_argument(
-        "--peer-scripts", nargs="+", choices=[*COURSE, *LINEAR], metavar="NAME",
-        help=f"run only these peers where an env has them ({', '.join([*COURSE, *LINEAR])})",
+        "--peer-scripts", nargs="+", choices=[*COURSE, *LINEAR, *SB3_ARS], metavar="NAME",
+        help=f"run only these peers where an env has them ({', '.join([*COURSE, *LINEAR, *SB3_ARS])})",
     )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, metavar="PATH",
@@ -309,11 +332,14 @@ def train_and_peers(
         if (r["env"], r["config"]) not in seen and "cmd" in r:
             seen.add((r["env"], r["config"]))
             print(f"  {short(r['cmd'])}")
-    if args.suite == "solve":
+    if args.suite in ("solve", "mujoco"):
         rows = solve_rows(plan, ours, peers)
         for env_id, *_ in plan:
+            paper = None
+            if args.suite == "mujoco":
+                paper = ARS_PAPER_EPISODES.get(env_id, PaperEpisodes(None, None))
             print()
-            print(solve_table(env_id, rows))
+            print(solve_table(env_id, rows, paper))
         for r in rows:
             for error in r.get("errors", []):
                 print(f"  error: {r['config']} on {r['env']}: {error}")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from runners import Job
-from suites import EnvSpec
+from suites import FIXED_EPISODE_STEPS, EnvSpec
 
 
 def best_of(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -48,7 +48,7 @@ class Figure:
 
 
 def figures(runs: Sequence[dict[str, Any]], key: str) -> list[Figure]:
-    """Per run, ``key`` (wall_time_s or env_steps) as a Figure; an unsolved run's time is its cap."""
+    """Per run, ``key`` (wall_time_s, env_steps, episodes) as a Figure; an unsolved run's time is its cap."""
     out = []
     for r in runs:
         solved = "error" not in r and bool(r.get("solved"))
@@ -75,9 +75,12 @@ def worst(figs: Sequence[Figure]) -> Figure:
 
 
 def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One row of the time-to-solve table: solved count, median and worst wall time and env steps."""
-    times, steps = figures(runs, "wall_time_s"), figures(runs, "env_steps")
+    """One row of the time-to-solve table: solved count, median and worst wall time, env steps and
+    episodes (``episodes_reported`` False, its figures None, when a run's record has none)."""
+    times, steps, eps = figures(runs, "wall_time_s"), figures(runs, "env_steps"), figures(runs, "episodes")
     m_t, w_t, m_s, w_s = median(times), worst(times), median(steps), worst(steps)
+    reported = all("episodes" in r for r in runs if "error" not in r)  # a failed run reports nothing
+    m_e, w_e = (median(eps), worst(eps)) if reported else (Figure(None, False, -1), Figure(None, False, -1))
     return {
         "section": "solve", "env": env_id, "config": label, "seeds": [int(r["seed"]) for r in runs],
         "solved": sum(not f.bound for f in times), "runs": len(runs),
@@ -85,6 +88,9 @@ def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> di
         "worst_wall_s": w_t.value, "worst_wall_bound": w_t.bound, "worst_wall_seed": w_t.seed,
         "median_env_steps": m_s.value, "median_env_steps_bound": m_s.bound,
         "worst_env_steps": w_s.value, "worst_env_steps_bound": w_s.bound, "worst_env_steps_seed": w_s.seed,
+        "episodes_reported": reported, "episodes_derived": any(r.get("episodes_derived") for r in runs),
+        "median_episodes": m_e.value, "median_episodes_bound": m_e.bound,
+        "worst_episodes": w_e.value, "worst_episodes_bound": w_e.bound, "worst_episodes_seed": w_e.seed,
         "median_process_s": process_median(runs),
         "errors": [r["error"] for r in runs if "error" in r],
     }  # fmt: skip
@@ -126,6 +132,15 @@ def solve_ratio(env_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def with_episodes(peer: dict[str, Any]) -> dict[str, Any]:
+    """A peer's record with ``episodes`` derived where its line has none but its env steps tell them:
+    on an env of FIXED_EPISODE_STEPS, env steps / the episode length (marked ``episodes_derived``)."""
+    length, steps = FIXED_EPISODE_STEPS.get(peer["env"]), peer.get("env_steps")
+    if "episodes" in peer or "error" in peer or length is None or steps is None or steps % length:
+        return peer
+    return {**peer, "episodes": int(steps) // length, "episodes_derived": True}
+
+
 def solve_rows(
     plan: Sequence[tuple[str, EnvSpec, list[Job], list[int]]],
     ours: Sequence[dict[str, Any]],
@@ -140,7 +155,7 @@ def solve_rows(
             if runs:
                 rows.append(solve_summary(env_id, job.config.label, runs))
         for name in dict.fromkeys(p["script"] for p in peers if p["env"] == env_id):
-            runs = [p for p in peers if p["env"] == env_id and p["script"] == name]
+            runs = [with_episodes(p) for p in peers if p["env"] == env_id and p["script"] == name]
             rows.append({**solve_summary(env_id, f"{name} (peer)", runs), "peer": name})
         out += [*rows, solve_ratio(env_id, rows)]
     return out

@@ -22,6 +22,7 @@ class EnvSpec:
         peers: peer scripts (names in --peer-dir, without .py) run on this env with ``--peers``.
         peer_cap: MAX_SECONDS of each peer run (None: ``cap``).
         eval_episodes: ``--eval-episodes`` of our runs (None: the CLI's default).
+        optional: run only when ``--envs`` names it (not part of the suite's default selection).
     """
 
     target: float
@@ -30,6 +31,7 @@ class EnvSpec:
     peers: tuple[str, ...] = ()
     peer_cap: float | None = None
     eval_episodes: int | None = None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Config:
     """One way of training on an env: ``policysearch train ALGO --env ENV [--policy P] [EXTRA]``.
 
     Attributes:
-        algo: cem | es | cmaes.
+        algo: cem | es | cmaes | ars.
         env: an env id of the suite's table.
         policy: ``--policy`` (None: the CLI's default for the env).
         extra: further CLI arguments, as one shell-quoted string.
@@ -132,9 +134,64 @@ def solve_configs(env: str, algos: Sequence[str] = ("cem", "es", "cmaes")) -> li
 
 SOLVE_CONFIGS: list[Config] = [c for env in SOLVE_ENVS for c in solve_configs(env)]
 
+# MuJoCo locomotion (time to solve, as above, with episodes): ars and es each as is (presets
+# allowed) and with --no-preset, all with --workers 2, beside sb3-contrib's ARS (the peer
+# sb3_ars.py: rl-baselines3-zoo's hyperparameters, 2 workers); the thresholds of ARS's paper.
+# Humanoid is run only when --envs names it (its cap and seeds are ours, as Walker2d's and Ant's).
+SB3_ARS = ("sb3_ars",)
+MUJOCO_ENVS: dict[str, EnvSpec] = {
+    "Swimmer-v5": EnvSpec(325, 1800, (0, 1, 2), SB3_ARS),
+    "Hopper-v5": EnvSpec(3120, 1800, (0, 1, 2), SB3_ARS),
+    "HalfCheetah-v5": EnvSpec(3430, 1800, (0, 1, 2), SB3_ARS),
+    "Walker2d-v5": EnvSpec(4390, 3600, (0, 1), SB3_ARS),
+    "Ant-v5": EnvSpec(3580, 3600, (0, 1), SB3_ARS),
+    "Humanoid-v5": EnvSpec(6000, 3600, (0, 1), SB3_ARS, optional=True),
+}
+
+
+def mujoco_configs(env: str, algos: Sequence[str] = ("ars", "es")) -> list[Config]:
+    """The MuJoCo configs of ``env``: each algorithm as is, then with ``--no-preset``; 2 workers."""
+    configs = []
+    for algo in algos:
+        configs.append(Config(algo, env, extra="--workers 2"))
+        configs.append(Config(algo, env, extra="--no-preset --workers 2", name=f"{algo} --no-preset"))
+    return configs
+
+
+MUJOCO_CONFIGS: list[Config] = [c for env in MUJOCO_ENVS for c in mujoco_configs(env)]
+
+
+@dataclass(frozen=True)
+class PaperEpisodes:
+    """Published episodes of ARS to reach a task's threshold (None: not filled in, shown n/a)."""
+
+    v2: int | None
+    v2_t: int | None
+
+
+# Mania, Guy and Recht (2018), "Simple random search provides a competitive approach to
+# reinforcement learning" (arXiv:1803.07055), Table 1: the average number of episodes ARS V2 and
+# V2-t took to reach the threshold, over 3 seeds, on the MuJoCo v1 tasks (not v5: other dynamics
+# versions and observations, so a reference, not a like-for-like figure). Same thresholds as
+# MUJOCO_ENVS. Walker2d's two numbers are those the issue quotes from the table; the others could
+# not be checked against the table here, so they stay None (printed n/a) until copied from it.
+ARS_PAPER_EPISODES: dict[str, PaperEpisodes] = {
+    "Swimmer-v5": PaperEpisodes(None, None),
+    "Hopper-v5": PaperEpisodes(None, None),
+    "HalfCheetah-v5": PaperEpisodes(None, None),
+    "Walker2d-v5": PaperEpisodes(89_600, 24_000),
+    "Ant-v5": PaperEpisodes(None, None),
+    "Humanoid-v5": PaperEpisodes(None, None),
+}
+
+# Envs whose every episode runs to its time limit (no termination): there a peer's episodes are
+# its env steps divided by the limit, when its JSON line does not report them.
+FIXED_EPISODE_STEPS: dict[str, int] = {"Swimmer-v5": 1000, "HalfCheetah-v5": 1000}
+
 SUITES: dict[str, tuple[dict[str, EnvSpec], list[Config]]] = {
     "tabular": (TABULAR_ENVS, TABULAR_CONFIGS),
     "neural": (NEURAL_ENVS, NEURAL_CONFIGS),
     "solve": (SOLVE_ENVS, SOLVE_CONFIGS),
+    "mujoco": (MUJOCO_ENVS, MUJOCO_CONFIGS),
     "all": ({**TABULAR_ENVS, **NEURAL_ENVS}, TABULAR_CONFIGS + NEURAL_CONFIGS),
 }

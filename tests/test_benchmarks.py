@@ -44,6 +44,14 @@ def report(bench: ModuleType) -> ModuleType:
     return module
 
 
+@pytest.fixture(scope="module")
+def suites(bench: ModuleType) -> ModuleType:
+    """benchmarks/suites.py, the very module run.py imported."""
+    module = importlib.import_module("suites")
+    assert Path(module.__file__ or "") == RUN_PY.parent / "suites.py"
+    return module
+
+
 def ours(seed: int, solved: bool, wall: float, steps: int, config: str = "es", cap: float = 60) -> dict:
     return {
         "section": "train", "env": "CartPole-v1", "config": config, "seed": seed, "cap_s": cap,
@@ -145,6 +153,63 @@ def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_p
     runs = [ours(s, False, 60.5, 100, "es") for s in range(3)]  # none of ours solved: a lower bound
     [ratio] = [r for r in stats.solve_rows(plan, runs, peers) if r["section"] == "solve_ratio"]
     assert (ratio["ratio"], ratio["ratio_bound"]) == (50.0, ">")
+
+
+MUJOCO = {  # the issue's tasks: ARS's thresholds, seeds, caps
+    "Swimmer-v5": (325, [0, 1, 2], 1800),
+    "Hopper-v5": (3120, [0, 1, 2], 1800),
+    "HalfCheetah-v5": (3430, [0, 1, 2], 1800),
+    "Walker2d-v5": (4390, [0, 1], 3600),
+    "Ant-v5": (3580, [0, 1], 3600),
+}
+
+
+def test_the_mujoco_suite_runs_ars_and_es_on_five_tasks_beside_sb3_ars_and_the_paper(bench, suites) -> None:
+    plan = plan_for(bench, ["--suite", "mujoco"])
+    assert [env_id for env_id, *_ in plan] == list(MUJOCO)  # Humanoid only when named
+    for env_id, spec, jobs, seeds in plan:
+        assert (spec.target, seeds, spec.cap) == MUJOCO[env_id]
+        assert [j.config.label for j in jobs] == ["ars", "ars --no-preset", "es", "es --no-preset"]
+        assert all(j.cap == spec.cap and "--workers 2" in j.config.extra for j in jobs)
+        assert all(("--no-preset" in j.config.extra) == j.config.label.endswith("--no-preset") for j in jobs)
+        assert spec.peers == ("sb3_ars",) and (spec.peer_cap or spec.cap) == spec.cap
+    [(env_id, spec, jobs, _)] = plan_for(bench, ["--suite", "mujoco", "--envs", "Humanoid-v5"])
+    assert (env_id, spec.target, len(jobs)) == ("Humanoid-v5", 6000, 4)
+    paper = suites.ARS_PAPER_EPISODES
+    assert set(MUJOCO) <= set(paper)
+    for figures in paper.values():  # a published count, or None (printed n/a): never a guess of 0
+        assert all(v is None or (isinstance(v, int) and v > 0) for v in (figures.v2, figures.v2_t))
+    assert (paper["Walker2d-v5"].v2, paper["Walker2d-v5"].v2_t) == (89_600, 24_000)  # the issue's
+
+
+def test_the_mujoco_table_shows_episodes_beside_the_papers_and_n_a_where_a_peer_has_none(
+    bench, stats, report, suites
+) -> None:
+    plan = plan_for(bench, ["--suite", "mujoco", "--envs", "Walker2d-v5", "Swimmer-v5", "--algos", "ars"])
+    walker2d, swimmer = {"env": "Walker2d-v5"}, {"env": "Swimmer-v5"}
+    runs = [
+        {**ours(0, True, 900.0, 30_000_000, "ars", 3600), **walker2d, "episodes": 30_000},
+        {**ours(1, False, 3601.0, 90_000_000, "ars", 3600), **walker2d, "episodes": 90_000},
+        {**ours(0, True, 11.4, 182_000, "ars", 1800), **swimmer, "episodes": 102},
+    ]
+    peers = [{**peer(s, True, w, 40_000_000, "sb3_ars"), **walker2d} for s, w in [(0, 1200.0), (1, 1500.0)]]
+    peers.append({**peer(0, True, 20.0, 184_000, "sb3_ars"), **swimmer})  # its line has no episodes
+    rows = stats.solve_rows(plan, runs, peers)
+    walker = report.solve_table("Walker2d-v5", rows, suites.ARS_PAPER_EPISODES["Walker2d-v5"])
+    header = walker.splitlines()[1].split()
+    assert header[5:10] == ["median_episodes", "worst_episodes", "seed", "paper_V2", "paper_V2-t"]
+    lines = {line.split("  ")[0]: line.split() for line in walker.splitlines()}
+    # the median episodes (30,000 + >90,000) / 2 is a lower bound; the unsolved seed 1 is the worst
+    expected = ["1/2", ">2250.00", ">3600.00", "1", ">60,000", ">90,000", "1", "89,600", "24,000"]
+    assert lines["ars"][1:10] == expected
+    # the peer's line has no episodes, and Walker2d's episodes end when the robot falls
+    assert lines["sb3_ars (peer)"][6:11] == ["n/a", "n/a", "-", "89,600", "24,000"]
+    assert "Mania, Guy and Recht 2018, Table 1" in walker
+    text = report.solve_table("Swimmer-v5", rows, suites.PaperEpisodes(None, None))
+    lines = {line.split("  ")[0]: line.split() for line in text.splitlines()}
+    assert lines["ars"][5:10] == ["102", "102", "0", "n/a", "n/a"]
+    assert lines["sb3_ars (peer)"][6:9] == ["184*", "184*", "0"]  # 184,000 steps of 1000-step episodes
+    assert "paper_V2" not in report.solve_table("Swimmer-v5", rows)  # the solve suite's table: unchanged
 
 
 def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
