@@ -145,3 +145,45 @@ def test_the_memory_guard_plans_for_both_signs_of_every_ars_direction(
     )
     with pytest.raises(ConfigError, match="a batch of 2,000 sessions"):
         RunGuard(None, ars, 1000)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "policy"),
+    [
+        ("policysearch/Catch-v0", "cnn"),
+        ("policysearch/CartPoleNoVelocity-v1", "gru"),
+        ("LunarLanderContinuous-v3", "mlp"),
+        ("Pendulum-v1", "linear"),
+    ],
+)
+def test_candidates_built_one_at_a_time_play_as_the_stacked_share(
+    env_id: str, policy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past STACKED_BYTES a worker holds only the candidates playing, with the same returns."""
+    from policysearch.algorithms import population
+
+    es = _es(env_id, policy, population=10, episodes_per_candidate=3)
+    request = es.ask(np.random.default_rng(1))
+    runner = EnvRunner(lambda: make_env(env_id), 4)
+    seeds = np.arange(30) + 7
+    try:
+        assert request.actor.stacked
+        stacked = runner.run(request.actor, seeds, keep="returns")
+        monkeypatch.setattr(population, "STACKED_BYTES", 0)
+        alone = request.actor.join((0, request.actor.offsets, request.actor.signs))
+        assert not alone.stacked
+        held = []
+        act = alone.act
+
+        def counting(obs, index, noise):
+            actions = act(obs, index, noise)
+            held.append(len(alone._actors))
+            return actions
+
+        alone.act = counting  # type: ignore[method-assign]
+        one_by_one = runner.run(alone, seeds, keep="returns")
+    finally:
+        runner.close()
+    np.testing.assert_array_equal(one_by_one.returns, stacked.returns)
+    np.testing.assert_array_equal(one_by_one.lengths, stacked.lengths)
+    assert max(held) <= 4  # at most one candidate per env played side by side

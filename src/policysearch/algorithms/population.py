@@ -58,6 +58,12 @@ def shifted_returns(sessions: Sessions, shift: float) -> np.ndarray:
     return sessions.returns - shift * sessions.lengths
 
 
+#: Bytes of float32 candidate weights a worker builds at once. A share whose candidates' weights
+#: take more (an Atari-size network: 500 candidates of the Nature-DQN body are 3.4 GB) builds
+#: each candidate's weights when its first session starts and drops them after its last.
+STACKED_BYTES = 256 * 2**20
+
+
 class PopulationActor:
     """Plays the candidates mu + sigma * sign_i * table[offset_i], built where it runs.
 
@@ -65,6 +71,10 @@ class PopulationActor:
     from the shared noise table in the process that acts. A sampler that splits a request into
     shares sends the weights once (:meth:`split`: everything but the offsets) and each share its
     own candidates' offsets and signs (:meth:`join` puts them back together where it runs).
+
+    The candidates of a share are stacked in one actor when their weights fit in
+    :data:`STACKED_BYTES`; else each is built alone, only while it plays. Both give the same
+    actions: the numpy actor computes every row alone (``_rows_matmul``), whatever its batch.
     """
 
     noise_dim = 0
@@ -90,15 +100,15 @@ class PopulationActor:
         self.obs_mean, self.obs_std = obs_mean, obs_std
         #: Index of the first candidate held (a share's actor holds only its own candidates).
         self.first = first
-        self._actor: NumpyActor | None = None
+        self._actors: dict[int, NumpyActor] = {}  # -1: all stacked; else one candidate each
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_actor": None}
+        return {**self.__dict__, "_actors": {}}
 
     def split(self, bounds: list[tuple[int, int]]) -> tuple[PopulationActor, list[Any]]:
         """The weights without offsets, and per share ``[lo, hi)`` of sessions its candidates' part."""
         common = copy.copy(self)
-        common.offsets, common.signs, common._actor = self.offsets[:0], self.signs[:0], None
+        common.offsets, common.signs, common._actors = self.offsets[:0], self.signs[:0], {}
         parts = []
         for lo, hi in bounds:
             first, last = lo // self.group, -(-hi // self.group)
@@ -109,31 +119,63 @@ class PopulationActor:
         """The actor of one share: these weights with the share's candidates (from :meth:`split`)."""
         joined = copy.copy(self)
         joined.first, joined.offsets, joined.signs = part
-        joined._actor = None
+        joined._actors = {}
         return joined
 
-    def _built(self) -> NumpyActor:
-        if self._actor is None:
-            offsets, signs = self.offsets, self.signs
-            if len(offsets) == 1:
-                # One candidate would take NumpyActor's single-network path, which rounds
-                # differently from the population's: a dummy second keeps every share alike.
-                offsets, signs = np.repeat(offsets, 2), np.repeat(signs, 2)
-            noise = NoiseTable.shared(*self.table).get(offsets, self.mu.size)
-            vectors = self.mu + self.sigma * signs[:, None] * noise
-            params = unflatten(vectors, self.layout)
-            self._actor = NumpyActor(
-                self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
-            )
-        return self._actor
+    @property
+    def stacked(self) -> bool:
+        """Whether the share's candidates are built together (their weights fit STACKED_BYTES)."""
+        return len(self.offsets) * self.mu.size * 4 <= STACKED_BYTES
+
+    def _build(self, offsets: np.ndarray, signs: np.ndarray) -> NumpyActor:
+        if len(offsets) == 1:
+            # One candidate would take NumpyActor's single-network path, which rounds
+            # differently from the population's: a dummy second keeps every share alike.
+            offsets, signs = np.repeat(offsets, 2), np.repeat(signs, 2)
+        noise = NoiseTable.shared(*self.table).get(offsets, self.mu.size)
+        vectors = self.mu + self.sigma * signs[:, None] * noise
+        params = unflatten(vectors, self.layout)
+        return NumpyActor(
+            self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
+        )
+
+    def _candidate(self, c: int) -> NumpyActor:
+        """Candidate ``c`` (of this share) alone, built on first use."""
+        if c not in self._actors:
+            self._actors[c] = self._build(self.offsets[c : c + 1], self.signs[c : c + 1])
+        return self._actors[c]
 
     def start(self, index: np.ndarray) -> None:
         """Sessions begin (resets a GRU's hidden state)."""
-        self._built().start(np.asarray(index) - self.first * self.group)
+        local = np.asarray(index) - self.first * self.group
+        if self.stacked:
+            if -1 not in self._actors:
+                self._actors[-1] = self._build(self.offsets, self.signs)
+            self._actors[-1].start(local)
+            return
+        for c in np.unique(local // self.group):
+            self._candidate(int(c)).start(local[local // self.group == c] - c * self.group)
 
     def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
         """Each session plays its candidate deterministically."""
-        return self._built().act(obs, np.asarray(index) - self.first * self.group, None)
+        local = np.asarray(index) - self.first * self.group
+        if self.stacked:
+            if -1 not in self._actors:
+                self._actors[-1] = self._build(self.offsets, self.signs)
+            return self._actors[-1].act(obs, local, None)
+        cand = local // self.group
+        playing = np.unique(cand)
+        for c in [c for c in self._actors if c not in playing]:
+            del self._actors[c]  # its sessions have ended: they are played in order
+        actions: np.ndarray | None = None
+        for c in playing:
+            rows = cand == c
+            chosen = self._candidate(int(c)).act(obs[rows], local[rows] - c * self.group, None)
+            if actions is None:
+                actions = np.empty((len(obs), *chosen.shape[1:]), chosen.dtype)
+            actions[rows] = chosen
+        assert actions is not None
+        return actions
 
 
 def population_request(
