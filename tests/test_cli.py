@@ -222,3 +222,14 @@ def test_progress_metrics_and_summary_count_the_same_env_steps(tmp_path: Path, c
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert "greedy_return" in last  # the check ran, and its steps count
     assert last["env_steps"] == summary["env_steps"]
+
+
+def test_cmaes_says_plainly_that_it_is_not_for_humanoid_size(tmp_path, capsys) -> None:
+    """Two 5,950 x 5,950 matrices a checkpoint: refused in one line, before anything is written."""
+    args = ["train", "cmaes", "--env", "Humanoid-v5", "--policy", "linear", "--out", tmp_path / "r"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (
+        "cmaes is not for this size: the linear policy has 5,950 parameters" in err and "use es or ars" in err
+    )
+    assert not (tmp_path / "r").exists()

@@ -53,6 +53,12 @@ class CMAESConfig:
             check_range("hidden", size, 1)
 
 
+#: The most policy parameters cmaes takes. Its state holds two n x n float64 matrices (the
+#: covariance C and its eigenbasis B), written to every checkpoint: 2,000 parameters are 64 MB a
+#: checkpoint, and Humanoid-v5's linear policy (5,950) would be 566 MB an iteration.
+MAX_PARAMETERS = 2000
+
+
 class CMAES(WeightSearch):
     """CMA-ES (pycma) over the weights of a linear, MLP or GRU policy."""
 
@@ -80,6 +86,12 @@ class CMAES(WeightSearch):
             ) from None
         super().__init__(observation_space, action_space, config, rng, policy)
         x0 = flatten(self.net)
+        if x0.size > MAX_PARAMETERS:
+            raise ConfigError(
+                f"cmaes is not for this size: the {policy} policy has {x0.size:,} parameters, and "
+                f"cmaes keeps two {x0.size:,} x {x0.size:,} matrices ({2 * 8 * x0.size**2 / 1e6:,.0f} MB, "
+                f"written to every checkpoint); it takes at most {MAX_PARAMETERS:,}: use es or ars"
+            )
         if config.zero_init:
             x0 = np.zeros_like(x0)
         options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31))}
