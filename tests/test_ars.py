@@ -298,3 +298,22 @@ def test_a_given_reward_shift_wins_and_auto_without_an_env_is_zero() -> None:
     space = gym.spaces.Box(-1, 1, (3,))
     ars = ARS(space, space, ARSConfig(noise_table_size=10_000), np.random.default_rng(0))
     assert ars.config.reward_shift == 0.0
+
+
+@pytest.mark.slow
+def test_humanoid_first_iterations_improve(tmp_path: Path) -> None:
+    """The Humanoid-v5 preset (230 directions, all used) climbs from its first iterations.
+
+    The 6000 run takes hours (docs/algorithms/ars.md); this bounded check is five iterations
+    (about 80 k env steps): seed 0 went from a shifted score of -11.6 to 5.9 and a sampled mean
+    of 111 to 206, and its evaluation was 296, where a random policy scores 106.
+    """
+    options = TrainOptions(
+        algorithm="ars", env_id="Humanoid-v5", seed=0, max_iterations=5, out=str(tmp_path / "h")
+    )
+    summary = Trainer(options).train()
+    records = [json.loads(line) for line in (tmp_path / "h" / "metrics.jsonl").read_text().splitlines()]
+    scores = [r["mean_score"] for r in records]
+    assert scores[-1] > scores[0] + 10, scores
+    assert records[-1]["mean_return"] > records[0]["mean_return"] + 50, [r["mean_return"] for r in records]
+    assert summary["eval_mean_return"] > 200, summary["eval_mean_return"]
