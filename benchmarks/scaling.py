@@ -1,6 +1,7 @@
 """Scaling benchmark: ES on Hopper-v5 with 1 and 2 workers on the process and Ray backends.
 
     .venv/bin/python benchmarks/scaling.py [--iterations 30] [--repeats 3] [--from-iteration K] [--no-ray]
+    .venv/bin/python benchmarks/scaling.py --physics [--seconds 5] [--envs Hopper-v5 ...]
 
 Prints four tables (see docs/scaling.md for how they feed the scaling model):
 
@@ -12,6 +13,11 @@ Prints four tables (see docs/scaling.md for how they feed the scaling model):
 3. the per-share overhead of each transport (an empty share's round trip) and of the final
    evaluation (100 episodes) with 1 and 2 workers;
 4. one core's env steps per second for Hopper-v5 and Humanoid-v5 under a linear ES population.
+
+With ``--physics [--seconds 5]`` it prints instead, per MuJoCo locomotion env, one core's agent
+steps per second of bare ``mujoco.mj_step``, of Gymnasium's ``env.step`` and of policysearch's
+sampler (an ARS population), with the ratios, and on Humanoid-v5 the sampler with 2 worker
+processes against 1 (see benchmarks/README.md).
 
 The machine is shared: the load average is printed with the tables; compare ratios of one run.
 """
@@ -30,12 +36,12 @@ from typing import Any
 import numpy as np
 
 from policysearch.config import from_mapping
-from policysearch.envs import make_env
+from policysearch.envs import EnvOptions, make_env
 from policysearch.presets import preset_for
 from policysearch.registry import resolve
 from policysearch.run.evaluation import evaluate_actor
-from policysearch.sampling import make_sampler
-from policysearch.seeding import SeedTree
+from policysearch.sampling import make_runner, make_sampler
+from policysearch.seeding import SeedTree, request_seeds
 
 ENV = "Hopper-v5"
 
@@ -272,6 +278,232 @@ def driver_costs() -> list[dict[str, Any]]:
     return rows
 
 
+PHYSICS_ENVS = ("Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")
+SCALING_ENV = "Humanoid-v5"  # the env of the 1 vs 2 workers line
+
+
+def episode_options(long: int) -> EnvOptions | None:
+    """The env as made (None), or with episodes forced long: no termination, cut at ``long`` steps."""
+    if not long:
+        return None
+    return EnvOptions(kwargs={"terminate_when_unhealthy": False, "max_episode_steps": long})
+
+
+def random_controls(env: Any, count: int = 1000) -> np.ndarray:
+    """``count`` uniform random actions (= controls) within the action bounds, drawn once."""
+    space = env.action_space
+    return np.random.default_rng(0).uniform(space.low, space.high, (count, *space.shape))
+
+
+def bare_physics(env_id: str, seconds: float, long: int) -> tuple[int, float, float]:
+    """Agent steps, wall and CPU seconds of ``mj_step`` x frame_skip on the env's model and data.
+
+    Random controls are written to ``data.ctrl``; the state is reset (``mj_resetData`` and the
+    env's initial qpos and qvel, no noise) every episode limit (the env's own, or ``long``) and,
+    without ``long``, when the env's own health test fails. That test is timed apart and left out
+    of the seconds: it is the env's Python, not physics.
+    """
+    import mujoco
+
+    env = make_env(env_id, options=episode_options(long))
+    env.reset(seed=0)
+    raw = env.unwrapped
+    model, data, skip = raw.model, raw.data, int(raw.frame_skip)  # type: ignore[attr-defined]
+    init_qpos, init_qvel = raw.init_qpos.copy(), raw.init_qvel.copy()  # type: ignore[attr-defined]
+    limit = long or int(env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000)
+    controls = random_controls(env)
+    ctrl, step, clock = data.ctrl, mujoco.mj_step, time.perf_counter
+    steps = t = 0
+    check = 0.0
+    cpu, start = time.process_time(), clock()
+    deadline = start + seconds
+    while clock() < deadline:
+        for k in range(len(controls)):
+            ctrl[:] = controls[k]
+            step(model, data, nstep=skip)
+            t += 1
+            healthy = True
+            if not long:
+                c0 = clock()
+                healthy = bool(raw.is_healthy)  # type: ignore[attr-defined]
+                check += clock() - c0
+            if t >= limit or not healthy:
+                mujoco.mj_resetData(model, data)
+                data.qpos[:], data.qvel[:] = init_qpos, init_qvel
+                t = 0
+        steps += len(controls)
+    wall, cpu = clock() - start - check, time.process_time() - cpu - check
+    env.close()
+    return steps, wall, cpu
+
+
+def gym_steps(env_id: str, seconds: float, long: int) -> tuple[int, float, float]:
+    """Agent steps, wall and CPU seconds of Gymnasium's ``env.step`` with random actions (resets on end)."""
+    env = make_env(env_id, options=episode_options(long))
+    env.reset(seed=0)
+    actions = random_controls(env)
+    steps = 0
+    cpu, start = time.process_time(), time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        steps += len(actions)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    env.close()
+    return steps, wall, cpu
+
+
+def ars_actor(env_id: str) -> Any:
+    """The population actor of a fresh ARS on ``env_id``: ``ask``'s, untrained.
+
+    Humanoid-v5's preset on every env (460 candidates, enough for any call here; the population
+    does not change the cost of a step).
+    """
+    from policysearch.algorithms.ars import ARS, ARSConfig
+
+    env = make_env(env_id)
+    preset = preset_for(SCALING_ENV, "ars")
+    hyper = {k: v for k, v in (preset.hyperparameters if preset else {}).items() if k != "policy"}
+    ars = ARS(
+        env.observation_space, env.action_space, from_mapping(ARSConfig, hyper), np.random.default_rng(0)
+    )
+    env.close()
+    return ars.ask(np.random.default_rng(1)).actor
+
+
+def timed_sessions(run: Any, least: int, most: int, seconds: float) -> tuple[int, float, float, int]:
+    """Env steps, wall and CPU seconds, and sessions of ``run(reset_seeds)`` called for ``seconds``.
+
+    One call of two sessions first (untimed: builds the candidates' weights), then calls for about
+    ``seconds`` (at least one; the last may run over), the first of ``least`` sessions, each next
+    of as many as take about a quarter of ``seconds`` at the last call's pace, from ``least`` to
+    ``most`` (so that a call of 1000-step episodes does not run for minutes).
+    """
+    rng = np.random.default_rng(2)
+    run(request_seeds(rng, 2)[0])
+    steps = sessions = 0
+    size = least
+    cpu, start = time.process_time(), time.perf_counter()
+    while True:
+        began = time.perf_counter()
+        steps += run(request_seeds(rng, size)[0]).env_steps
+        sessions += size
+        now = time.perf_counter()
+        if now - start >= seconds:
+            break
+        size = int(np.clip(seconds / 4 / max((now - began) / size, 1e-9), least, most))
+    return steps, time.perf_counter() - start, time.process_time() - cpu, sessions
+
+
+def sampler_steps(env_id: str, seconds: float, long: int, n_envs: int) -> tuple[int, float, float, int]:
+    """policysearch's runner (``make_runner``) playing an ARS population, in this process.
+
+    Each call runs the first sessions of the request with fresh reset seeds: from ``n_envs`` (one
+    per env) to ``4 * n_envs`` (a slot is refilled when its session ends, as in training), see
+    :func:`timed_sessions`; with ``long``, ``n_envs`` (they all run ``long`` steps, side by side).
+    """
+    actor = ars_actor(env_id)
+    runner = make_runner(env_id, n_envs, env_options=episode_options(long))
+    most = n_envs if long else 4 * n_envs
+    try:
+        return timed_sessions(lambda seeds: runner.run(actor, seeds, keep="stats"), n_envs, most, seconds)
+    finally:
+        runner.close()
+
+
+def physics_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for env_id in args.envs:
+        for long in (0, args.long_steps):
+            label = f"long ({long})" if long else "env's"
+            print(f"  {env_id} {label} episodes ...", file=sys.stderr)
+            b_steps, b_wall, b_cpu = bare_physics(env_id, args.seconds, long)
+            g_steps, g_wall, g_cpu = gym_steps(env_id, args.seconds, long)
+            s_steps, s_wall, s_cpu, sessions = sampler_steps(env_id, args.seconds, long, args.n_envs)
+            bare, bare_cpu = b_steps / b_wall, b_steps / b_cpu
+            rows.append(
+                {
+                    "env": env_id,
+                    "episodes": label,
+                    "bare_steps_s": round(bare),
+                    "gym_steps_s": round(g_steps / g_wall),
+                    "sampler_steps_s": round(s_steps / s_wall),
+                    "sampler/bare": round(s_steps / s_wall / bare, 3),
+                    "gym/bare": round(g_steps / g_wall / bare, 3),
+                    "sampler/bare_cpu": round(s_steps / s_cpu / bare_cpu, 3),
+                    "gym/bare_cpu": round(g_steps / g_cpu / bare_cpu, 3),
+                    "sampler_mean_len": round(s_steps / sessions, 1),
+                }
+            )
+    return rows
+
+
+def worker_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The sampler with 1 and 2 worker processes on SCALING_ENV, episodes forced long.
+
+    Each call runs ``2 * n_envs`` sessions through ``make_sampler(...).run``: with 2 workers one
+    share of ``n_envs`` sessions each; with 1, one share of all, played in this process in two
+    rounds on its ``n_envs`` envs.
+    """
+    actor = ars_actor(SCALING_ENV)
+    rates = {}
+    for workers in (1, 2):
+        print(f"  {SCALING_ENV} sampler, {workers} worker(s) ...", file=sys.stderr)
+        sampler = make_sampler(
+            SCALING_ENV, args.n_envs, workers, env_options=episode_options(args.long_steps)
+        )
+        try:
+            steps, wall, _, _ = timed_sessions(
+                lambda seeds, s=sampler: s.run(actor, seeds, keep="stats"),
+                2 * args.n_envs,
+                2 * args.n_envs,
+                args.seconds,
+            )
+        finally:
+            sampler.close()
+        rates[workers] = steps / wall
+    return [
+        {
+            "env": SCALING_ENV,
+            "episodes": f"long ({args.long_steps})",
+            "workers_1_steps_s": round(rates[1]),
+            "workers_2_steps_s": round(rates[2]),
+            "speedup": round(rates[2] / rates[1], 3),
+        }
+    ]
+
+
+def physics(args: argparse.Namespace) -> None:
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs", file=sys.stderr)
+    rows = physics_rows(args)
+    workers = worker_rows(args) if SCALING_ENV in args.envs else []
+    table(
+        f"one core's agent steps per second (~{args.seconds:g} s each, one process): bare mj_step x "
+        f"frame_skip, Gymnasium's env.step, policysearch's sampler (untrained ARS, {args.n_envs} envs)",
+        rows,
+    )
+    long = args.long_steps
+    notes = [
+        "env's episodes: the env ends them (bare physics resets when the env's health test fails); the",
+        "untrained policy falls early on Hopper, Walker2d, Humanoid (sampler_mean_len): resets weigh more",
+        "than in a trained run, and the sampler's calls are short.",
+        f"long ({long}): terminate_when_unhealthy=False, every episode cut at {long} steps (bare: reset",
+        f"every {long}); no early resets, like for like with bare physics.",
+        "bare physics steps random controls, the sampler ARS's near-zero actions: the bodies move",
+        "differently, which alone changes a step's cost by up to ~15%.",
+        "_cpu ratios: the same per CPU second of this process (less sensitive to other load).",
+    ]
+    print("\n".join("  " + line for line in notes))
+    if workers:
+        table(f"{SCALING_ENV}: the sampler with 1 and 2 worker processes, env steps per wall second", workers)
+    end = os.getloadavg()
+    print(f"\nload average before {load[0]:.2f}, after {end[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
+
+
 def table(title: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n{title}")
     keys = list(rows[0])
@@ -293,7 +525,21 @@ def main() -> None:
         help="time the iterations after this many (trained policies, long episodes); 0: from the first",
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray backend")
+    parser.add_argument(
+        "--physics",
+        action="store_true",
+        help="only the MuJoCo table: bare mj_step vs env.step vs the sampler per core, 1 vs 2 workers",
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="--physics: seconds per measurement")
+    parser.add_argument("--envs", nargs="+", default=list(PHYSICS_ENVS), help="--physics: the envs")
+    parser.add_argument("--n-envs", type=int, default=16, help="--physics: envs per runner")
+    parser.add_argument(
+        "--long-steps", type=int, default=250, help="--physics: episode length when forced long"
+    )
     args = parser.parse_args()
+    if args.physics:
+        physics(args)
+        return
     use_ray = not args.no_ray
     temp = tempfile.mkdtemp(prefix="ps-ray-", dir="/tmp")
     if use_ray:  # one local Ray instance for every Ray row (127.0.0.1 only, its own temp dir)

@@ -234,3 +234,20 @@ def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
     assert not np.array_equal(fresh.es.mean, scaling.make_es(scaling.ENV).es.mean)
     rows = scaling.driver_costs()
     assert [r["population"] for r in rows] == [64, 1024, 1440] and all(r["ask_tell_ms"] > 0 for r in rows)
+
+
+def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_env() -> None:
+    """scaling.py --physics, once and small on Hopper: every rate measured, long episodes cut."""
+    import argparse
+
+    spec = importlib.util.spec_from_file_location("benchmarks_scaling", RUN_PY.parent / "scaling.py")
+    assert spec and spec.loader
+    scaling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scaling)
+    args = argparse.Namespace(envs=["Hopper-v5"], seconds=0.01, n_envs=2, long_steps=20)
+    rows = scaling.physics_rows(args)
+    assert [r["episodes"] for r in rows] == ["env's", "long (20)"]
+    for r in rows:
+        assert r["bare_steps_s"] > 0 and r["gym_steps_s"] > 0 and r["sampler_steps_s"] > 0
+        assert r["sampler/bare"] > 0 and r["gym/bare_cpu"] > 0
+    assert rows[1]["sampler_mean_len"] == 20  # no termination: every session runs to the cut
