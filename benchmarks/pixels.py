@@ -48,6 +48,7 @@ from policysearch.algorithms.es import ES, ESPolicyConfig
 from policysearch.envs import EnvOptions, make_env
 from policysearch.policies import bodies
 from policysearch.sampling import EnvRunner, make_runner
+from scaling import table  # the same fixed-width table as the physics benchmark
 
 Architecture = tuple[tuple[tuple[int, int, int], ...], int]
 
@@ -273,16 +274,6 @@ def env_rows(env_id: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]
         f"(~{seeded * raw:.0f} raw steps), an unseeded one {unseeded * 1e3:.3g} ms; population {population}"
     )
     return rows, [note]
-
-
-def table(title: str, rows: list[dict[str, Any]]) -> None:
-    print(f"\n{title}")
-    keys = list(rows[0])
-    cells = [[f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    print("  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True)))
-    for c in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
 
 
 def main() -> None:

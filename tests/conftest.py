@@ -1,6 +1,10 @@
+import importlib.util
 import json
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -51,3 +55,20 @@ def assert_same_sessions(fast, slow) -> None:
     np.testing.assert_array_equal(fast.rewards, slow.rewards)
     np.testing.assert_array_equal(fast.terminated, slow.terminated)
     np.testing.assert_array_equal(fast.truncated, slow.truncated)
+
+
+def load_script(path: Path, name: str, siblings: tuple[str, ...]) -> Iterator[ModuleType]:
+    """A benchmarks/ script loaded by its path as module ``name`` (a fixture's body: yield from it).
+
+    Loading it puts benchmarks/ on sys.path for its ``siblings``, which are unloaded again after.
+    """
+    path_before = list(sys.path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    for loaded in (spec.name, *siblings):
+        sys.modules.pop(loaded, None)
+    sys.path[:] = path_before

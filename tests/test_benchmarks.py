@@ -2,12 +2,13 @@
 
 import importlib
 import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+
+from conftest import load_script
 
 RUN_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 SIBLINGS = ("suites", "runners", "stats", "report", "throughput")  # the modules run.py is split into
@@ -16,16 +17,7 @@ SIBLINGS = ("suites", "runners", "stats", "report", "throughput")  # the modules
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
     """run.py loaded by its path, as before; loading it puts benchmarks/ on sys.path for its siblings."""
-    path = list(sys.path)
-    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN_PY)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    for name in (spec.name, *SIBLINGS):
-        sys.modules.pop(name, None)
-    sys.path[:] = path
+    yield from load_script(RUN_PY, "benchmarks_run", SIBLINGS)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import load_script
 from policysearch.envs import make_env
 
 DEFAULTS_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "defaults.py"
@@ -21,16 +22,7 @@ SIBLINGS = ("defaults_tasks", "runners", "suites")  # what defaults.py imports f
 @pytest.fixture(scope="module")
 def suite() -> Iterator[ModuleType]:
     """defaults.py loaded by its path; loading it puts benchmarks/ on sys.path for its siblings."""
-    path = list(sys.path)
-    spec = importlib.util.spec_from_file_location("benchmarks_defaults", DEFAULTS_PY)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    for name in (spec.name, *SIBLINGS):
-        sys.modules.pop(name, None)
-    sys.path[:] = path
+    yield from load_script(DEFAULTS_PY, "benchmarks_defaults", SIBLINGS)
 
 
 @pytest.fixture(scope="module")
