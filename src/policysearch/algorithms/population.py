@@ -139,6 +139,12 @@ class PopulationActor:
             self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
         )
 
+    def _stacked(self) -> NumpyActor:
+        """Every candidate of the share in one actor, built on first use."""
+        if -1 not in self._actors:
+            self._actors[-1] = self._build(self.offsets, self.signs)
+        return self._actors[-1]
+
     def _candidate(self, c: int) -> NumpyActor:
         """Candidate ``c`` (of this share) alone, built on first use."""
         if c not in self._actors:
@@ -149,9 +155,7 @@ class PopulationActor:
         """Sessions begin (resets a GRU's hidden state)."""
         local = np.asarray(index) - self.first * self.group
         if self.stacked:
-            if -1 not in self._actors:
-                self._actors[-1] = self._build(self.offsets, self.signs)
-            self._actors[-1].start(local)
+            self._stacked().start(local)
             return
         for c in np.unique(local // self.group):
             self._candidate(int(c)).start(local[local // self.group == c] - c * self.group)
@@ -160,9 +164,7 @@ class PopulationActor:
         """Each session plays its candidate deterministically."""
         local = np.asarray(index) - self.first * self.group
         if self.stacked:
-            if -1 not in self._actors:
-                self._actors[-1] = self._build(self.offsets, self.signs)
-            return self._actors[-1].act(obs, local, None)
+            return self._stacked().act(obs, local, None)
         cand = local // self.group
         playing = np.unique(cand)
         for c in [c for c in self._actors if c not in playing]:

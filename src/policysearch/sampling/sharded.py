@@ -31,7 +31,7 @@ from ..errors import BackendError, EnvError
 from ..policies.base import Actor
 from ..seeding import request_seeds
 from .runner import SeededRunner
-from .session import Keep, Sessions, concatenate, kept
+from .session import Keep, Sessions, concatenate
 
 Status = Literal["ok", "env-error", "error", "lost"]
 
@@ -104,16 +104,20 @@ def split_actor(actor: Actor, bounds: list[tuple[int, int]]) -> tuple[Any, list[
 def play(runner: SeededRunner, common: Any, share: Share) -> Sessions:
     """Play a share on ``runner``: where a share runs, on every transport."""
     actor = common if share.part is None else common.join(share.part)
-    sessions = runner.run(actor, share.reset_seeds, share.noise_seeds, share.first, keep=share.keep)
-    return kept(sessions, share.keep)
+    return runner.run(actor, share.reset_seeds, share.noise_seeds, share.first, keep=share.keep)
+
+
+def played(runner: SeededRunner, common: Any, share: Share, worker: int = 0) -> Reply:
+    """Play a share: an ``ok`` reply with its sessions and the seconds the play took."""
+    tick = time.perf_counter()
+    sessions = play(runner, common, share)
+    return Reply(worker, "ok", sessions, share.request, share.index, time.perf_counter() - tick)
 
 
 def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> Reply:
     """Play a share and turn an error into a reply (what remote workers send back)."""
     try:
-        tick = time.perf_counter()
-        sessions = play(runner, common, share)
-        return Reply(worker, "ok", sessions, share.request, share.index, time.perf_counter() - tick)
+        return played(runner, common, share, worker)
     except EnvError as exc:
         return Reply(worker, "env-error", str(exc), share.request, share.index)
     except Exception as exc:  # reported to the driver, which raises it
@@ -196,12 +200,7 @@ class InProcess(Transport):
     def collect(self, timeout: float) -> list[Reply]:
         """Play the queued shares."""
         queue, self._queue = self._queue, []
-        replies = []
-        for common, share in queue:
-            tick = time.perf_counter()
-            sessions = play(self.runner, common, share)
-            replies.append(Reply(0, "ok", sessions, share.request, share.index, time.perf_counter() - tick))
-        return replies
+        return [played(self.runner, common, share) for common, share in queue]
 
     def replace(self, worker: int) -> None:
         """Never lost."""
