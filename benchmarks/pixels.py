@@ -13,7 +13,8 @@ process (numpy's BLAS on one thread, as in a sampling worker):
    sampler rows, the mean of the two;
 2. the sampler: ``make_runner(env_id, n_envs).run(actor, reset_seeds, keep="returns")`` repeated,
    counting ``sessions.env_steps``, with the actor ES trains by default on images: the population
-   actor of an untrained ``ES(..., "cnn")`` (``es.ask(rng).actor``); each call plays the whole
+   actor of an untrained ``ES(..., "cnn")`` (``es.ask(rng).actor``, with the reference batch of
+   virtual batch normalisation that ``train es`` gathers); each call plays the whole
    request, one session per candidate (``--population``), as one sampling worker plays an
    iteration, with fresh reset seeds. On 84x84 frames it is
    measured with the body ``--policy cnn`` builds (Salimans et al.'s, 16 8x8/4, 32 4x4/2, 256
@@ -45,7 +46,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from policysearch.algorithms.es import ES, ESPolicyConfig
-from policysearch.envs import EnvOptions, make_env
+from policysearch.envs import EnvOptions, make_env, random_frames
 from policysearch.policies import bodies
 from policysearch.sampling import EnvRunner, make_runner
 from scaling import table  # the same fixed-width table as the physics benchmark
@@ -170,6 +171,8 @@ def sampler_rate(
         probe = make_env(env_id, options=options)
         config = ESPolicyConfig(population=population, noise_table_size=table_size)
         es = ES(probe.observation_space, probe.action_space, config, np.random.default_rng(0), "cnn")
+        if es.reference_frames:  # virtual batch normalisation, as the run factory sets it up
+            es.set_reference(random_frames(probe, es.reference_frames, np.random.default_rng(2)))
         params = int(es.es.mu.numel())
         request = es.ask(np.random.default_rng(1))
         runner = make_runner(env_id, n_envs, probe=probe, env_options=options)

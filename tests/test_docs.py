@@ -59,8 +59,9 @@ def test_hyperparameter_table_reads_comments_ranges_and_inherited_fields() -> No
     assert "| `population` | int | `50` | >= 2 | Candidates per iteration" in table
     assert "| `momentum` | float | `0.9` | [0, 1) |" in table
     assert "each >= 1" in table  # hidden: every entry is checked in a loop
-    # sigma is checked in the _check_sigma hook, which the policy search widens to allow auto
+    # sigma is checked by _check_tunable, which the policy search widens to allow auto
     assert "| `sigma` | float or `auto` | `auto` | > 0 | Initial standard deviation" in table
+    assert "| `weight_decay` | float or `auto` | `auto` | >= 0 |" in table
     assert ":data:" not in table  # Sphinx roles render as code
     for old in getattr(es_policy, "renamed", {}):
         assert f"`{old}` (now" in table  # former names are listed

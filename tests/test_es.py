@@ -188,6 +188,27 @@ def test_es_policies_train_and_evaluate(tmp_path: Path, policy: str, capsys) -> 
     assert code == 0, err and json.loads(out)["episodes"] == 3
 
 
+def test_es_auto_values_follow_the_body() -> None:
+    """The cnn body's step, noise, L2 and reference batch; the vector bodies keep theirs; given values win."""
+    from policysearch.algorithms.es import AUTO
+
+    frames, box = gym.spaces.Box(0, 255, (10, 10, 4), np.uint8), gym.spaces.Box(-1.0, 1.0, (3,))
+    cnn = ES(frames, gym.spaces.Discrete(3), ESPolicyConfig(), np.random.default_rng(0), "cnn")
+    config = cnn.config
+    chosen = (config.learning_rate, config.sigma, config.weight_decay, config.reference_batch)
+    assert chosen == (0.01, 0.02, 0.005, 64) and isinstance(config.reference_batch, int)
+    assert cnn.es.optimizer.lr == AUTO["cnn"]["learning_rate"] and cnn.reference_frames == 64
+    for policy in ("linear", "mlp", "gru"):
+        es = ES(box, box, ESPolicyConfig(hidden=(4,)), np.random.default_rng(0), policy)
+        assert (es.config.learning_rate, es.config.weight_decay, es.reference_frames) == (0.05, 0.0, 0)
+    given = ESPolicyConfig(learning_rate=0.2, weight_decay=0.0, reference_batch=0)
+    cnn = ES(frames, gym.spaces.Discrete(3), given, np.random.default_rng(0), "cnn")
+    assert (cnn.es.optimizer.lr, cnn.config.weight_decay, cnn.reference_frames) == (0.2, 0.0, 0)
+    for bad in ({"learning_rate": 0.0}, {"weight_decay": -1.0}, {"reference_batch": -1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            ESPolicyConfig(**bad)
+
+
 def test_es_bad_input_on_the_command_line(tmp_path: Path, capsys) -> None:
     for setting in ("sigma=0", "population=1", "population=5"):
         code, _, err = run_cli(

@@ -94,6 +94,81 @@ def test_a_rows_outputs_do_not_depend_on_its_batch(kind: str, space: str) -> Non
         np.testing.assert_array_equal(rows, batch)
 
 
+@pytest.mark.parametrize("space", ["catch", "minatar", "atari"])
+def test_virtual_batch_norm_is_the_same_in_numpy_and_torch(space: str) -> None:
+    """Each layer normalised by its statistics over the reference batch, in both forward passes."""
+    spec, net, obs_space = build(space, "cnn")
+    obs_space.seed(0)
+    reference = np.stack([obs_space.sample() for _ in range(12)])
+    obs = np.stack([obs_space.sample() for _ in range(5)])
+    net.set_reference(reference)
+    actor = NumpyActor(spec, net.numpy_params(), deterministic=True, reference=reference)
+    with torch.no_grad():
+        expected = net(net.preprocess(obs, None, None)).numpy()
+        features = net.body.torch_forward(net, net.reference)
+    np.testing.assert_allclose(actor.head(obs, np.arange(5)), expected, rtol=1e-4, atol=1e-4)
+    assert abs(float(features.mean())) > 0.1  # half of each unit's normalised outputs pass the relu
+    plain = NumpyActor(spec, net.numpy_params(), deterministic=True)
+    assert not np.allclose(plain.head(obs, np.arange(5)), expected, atol=1e-3)
+
+
+def test_virtual_batch_norm_gives_each_candidate_its_own_statistics() -> None:
+    """Stacked candidates act as each would alone, whatever rows share their batch."""
+    spec, net, obs_space = build("minatar", "cnn")
+    obs_space.seed(1)
+    reference = np.stack([obs_space.sample() for _ in range(10)])
+    obs = np.stack([obs_space.sample() for _ in range(9)])
+    params = net.numpy_params()
+    rng = np.random.default_rng(0)
+    stacked = {
+        k: v + 0.05 * rng.standard_normal((3, *v.shape[1:])).astype(np.float32) for k, v in params.items()
+    }
+    together = NumpyActor(spec, stacked, group=3, deterministic=True, reference=reference)
+    batch = together.head(obs, np.arange(9))
+    for c in range(3):
+        pair = {k: v[[c, c]] for k, v in stacked.items()}  # two candidates: the population's path
+        alone = NumpyActor(spec, pair, group=3, deterministic=True, reference=reference)
+        rows = np.arange(3 * c, 3 * c + 3)
+        np.testing.assert_array_equal(alone.head(obs[rows], rows - 3 * c), batch[rows])
+
+
+def test_es_gathers_its_reference_batch_once_and_keeps_it_in_the_checkpoint(tmp_path: Path) -> None:
+    """cnn's reference_batch=auto: random-policy frames, as the env gives them, in the checkpoint."""
+    out = tmp_path / "es"
+    options = dict(
+        algorithm="es", env_id="policysearch/Catch-v0", seed=3, max_iterations=2, eval_episodes=100
+    )
+    Trainer(TrainOptions(**options, out=str(out), hyperparameters={"population": 4})).train()
+    _, arrays = load_checkpoint(out)
+    reference = arrays["vbn.reference"]
+    assert reference.shape == (64, 8, 8, 2) and reference.dtype == np.uint8
+    assert len({frame.tobytes() for frame in reference}) > 8  # from many moments of play
+    again = tmp_path / "again"
+    Trainer(TrainOptions(**options, out=str(again), hyperparameters={"population": 4})).train()
+    np.testing.assert_array_equal(load_checkpoint(again)[1]["vbn.reference"], reference)
+    off = tmp_path / "off"
+    hyper = {"population": 4, "reference_batch": 0}
+    Trainer(TrainOptions(**options, out=str(off), hyperparameters=hyper)).train()
+    assert not any("vbn" in key for key in load_checkpoint(off)[1])
+
+
+def test_reference_batch_is_refused_for_a_body_without_layers_to_normalise(capsys) -> None:
+    args = [
+        "train",
+        "es",
+        "--env",
+        "CartPole-v1",
+        "--policy",
+        "mlp",
+        "--set",
+        "reference_batch=32",
+        "--dry-run",
+    ]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    assert err.strip() == "error: reference_batch (virtual batch normalisation) needs --policy cnn, not mlp"
+
+
 def test_stochastic_actions_follow_the_policy_and_stay_in_bounds() -> None:
     spec, net, _ = build("pendulum", "mlp")
     actor = NumpyActor(spec, net.numpy_params())
@@ -260,13 +335,14 @@ def test_record_writes_a_video(tmp_path: Path, capsys) -> None:
     assert code == 2 and ".mp4" in err
 
 
-def test_record_scale_and_every_shrink_the_video(tmp_path: Path, capsys) -> None:
+def test_record_scale_and_every_resize_the_video(tmp_path: Path, capsys) -> None:
     import imageio.v3 as iio
 
     Trainer(small(tmp_path / "run", max_iterations=1)).train()
     written = {}
     for suffix in ("mp4", "gif"):
-        for name, extra in (("full", []), ("shrunk", ["--scale", "0.5", "--every", "3"])):
+        sizes = (("full", []), ("shrunk", ["--scale", "0.5", "--every", "3"]), ("grown", ["--scale", "2"]))
+        for name, extra in sizes:
             out = tmp_path / f"{name}.{suffix}"
             code, _, err = run_cli(["record", tmp_path / "run", "--out", out, *extra], capsys)
             assert code == 0, err
@@ -276,6 +352,9 @@ def test_record_scale_and_every_shrink_the_video(tmp_path: Path, capsys) -> None
     steps = len(full) - 1  # the start, then one frame per step; the last is always kept
     assert len(shrunk) == len(range(0, steps + 1, 3)) + (steps % 3 != 0)
     assert shrunk[0].shape[:2] == (full[0].shape[0] // 2, full[0].shape[1] // 2)
+    grown = next(iter(iio.imiter(tmp_path / "grown.gif")))
+    assert grown.shape[:2] == (2 * full[0].shape[0], 2 * full[0].shape[1])
+    assert (grown[::2, ::2, :3] == grown[1::2, 1::2, :3]).all()  # each pixel a 2x2 block
     # each kept frame lasts three steps: the video plays at the same speed
     assert iio.immeta(tmp_path / "shrunk.mp4")["fps"] == pytest.approx(
         iio.immeta(tmp_path / "full.mp4")["fps"] / 3
@@ -286,8 +365,8 @@ def test_record_scale_and_every_shrink_the_video(tmp_path: Path, capsys) -> None
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--scale", "0", "scale=0.0 is out of range: it must lie in (0, 1]"),
-        ("--scale", "1.5", "scale=1.5 is out of range: it must lie in (0, 1]"),
+        ("--scale", "0", "scale=0.0 is out of range: it must lie in (0, 32]"),
+        ("--scale", "40", "scale=40.0 is out of range: it must lie in (0, 32]"),
         ("--scale", "nan", "scale=nan is not a finite number"),
         ("--every", "0", "every=0 is out of range: it must lie in [1, inf)"),
     ],
@@ -512,7 +591,7 @@ def test_the_policy_kinds_and_their_defaults_come_from_the_body_registry() -> No
     from policysearch.registry import POLICY_KINDS
 
     assert NEURAL_KINDS == tuple(BODIES) and POLICY_KINDS == ("tabular", *BODIES)
-    assert AUTO_SIGMA == {name: body.es_sigma for name, body in BODIES.items()}
+    assert AUTO_SIGMA == {name: body.es_auto["sigma"] for name, body in BODIES.items()}
     assert NeuralAlgorithm.policies == NEURAL_KINDS and set(DEFAULT_ORDER) <= set(BODIES)
     image, box = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8), gym.spaces.Box(-1.0, 1.0, (6,))
     for obs in (gym.spaces.Box(-1.0, 1.0, (17,)), gym.spaces.Box(-1.0, 1.0, (3,)), image):
@@ -532,3 +611,18 @@ def test_cem_learns_catch_from_pixels_with_the_default_cnn(tmp_path: Path, capsy
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= 0.4
+
+
+@pytest.mark.slow
+def test_es_learns_catch_from_pixels_with_the_default_cnn(tmp_path: Path, capsys) -> None:
+    """ES over the cnn's weights, with its defaults: virtual batch normalisation, step 0.01, L2 0.005.
+
+    Before them its mean policy settled on staying (-0.23) whatever sigma or step we tried;
+    with them seeds 0-2 reached 0.38, 0.30, 0.39 after 300 iterations (105 k env steps, ~20 s).
+    """
+    out = tmp_path / "catch"
+    args = ["train", "es", "--env", "policysearch/Catch-v0", "--max-iterations", "300", "--quiet"]
+    code, _, err = run_cli([*args, "--out", out], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= 0.2

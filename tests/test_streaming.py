@@ -9,7 +9,7 @@ import pytest
 import testenvs  # noqa: F401  (registers LongPixels-v0)
 from policysearch.algorithms.cem import CEM, CEMConfig
 from policysearch.algorithms.es import ES, ESPolicyConfig
-from policysearch.envs import make_env
+from policysearch.envs import make_env, random_frames
 from policysearch.errors import ConfigError
 from policysearch.run import guards
 from policysearch.run.guards import RunGuard
@@ -163,6 +163,8 @@ def test_candidates_built_one_at_a_time_play_as_the_stacked_share(
     from policysearch.algorithms import population
 
     es = _es(env_id, policy, population=10, episodes_per_candidate=3)
+    if policy == "cnn":  # with virtual batch normalisation, as the run factory sets it up
+        es.set_reference(random_frames(make_env(env_id), 16, np.random.default_rng(0)))
     request = es.ask(np.random.default_rng(1))
     runner = EnvRunner(lambda: make_env(env_id), 4)
     seeds = np.arange(30) + 7

@@ -90,7 +90,8 @@ def field_ranges(cls: type) -> dict[str, str]:
     Only unconditional calls with literal bounds count; a call inside a ``for`` loop checks
     every entry of a sequence field. Calls under an ``if`` are left out (the range holds only
     sometimes, and the field's doc says when). The ``_check_*`` methods that ``__post_init__``
-    calls (a hook a subclass may widen, as ES's ``_check_sigma``) are read the same way.
+    calls are read the same way, and calls of ``self._check_*(name, value, low, ...)`` (a check
+    a subclass may widen to allow ``auto``, as ES's ``_check_tunable``) count as ``check_range``.
     """
     ranges: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
@@ -108,7 +109,11 @@ def field_ranges(cls: type) -> dict[str, str]:
         ]
         for statement, each in _unconditional(body):
             call = statement.value if isinstance(statement, ast.Expr) else None
-            if not isinstance(call, ast.Call) or getattr(call.func, "id", None) != "check_range":
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            widened = isinstance(func, ast.Attribute) and func.attr.startswith("_check")
+            if getattr(func, "id", None) != "check_range" and not widened:
                 continue
             try:
                 name = _literal(call.args[0])

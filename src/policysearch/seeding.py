@@ -4,6 +4,7 @@ The tree is keyed by purpose, so that adding a consumer never shifts the seeds o
 
 - ``iteration(i)``: everything random in training iteration ``i`` (sampling, the update);
 - ``init()``: the initial parameters of a policy;
+- ``reference()``: the frames of a reference batch (virtual batch normalisation);
 - ``evaluation_seeds(n, seed)``: reset seeds of evaluation episodes. Training never resets an
   environment with a seed at or above ``EVAL_SEED_BASE``, so the two
   sets are disjoint by construction.
@@ -34,7 +35,7 @@ EVAL_SEED_STRIDE = 10**6
 #: Most episodes of one evaluation: their reset seeds must stay below ``RESET_SEED_LIMIT``.
 MAX_EVAL_EPISODES = RESET_SEED_LIMIT - EVAL_SEED_BASE
 
-_INIT, _ITERATION = 0, 1
+_INIT, _ITERATION, _REFERENCE = 0, 1, 2
 
 #: Purposes of keyed streams (they take disjoint streams even under equal seeds).
 NOISE_STREAM, START_STREAM = 0, 1
@@ -57,6 +58,10 @@ class SeedTree:
     def init(self) -> np.random.Generator:
         """The generator for initial parameters."""
         return np.random.default_rng(self._child(_INIT))
+
+    def reference(self) -> np.random.Generator:
+        """The generator of the reference batch's episodes (their reset seeds and random actions)."""
+        return np.random.default_rng(self._child(_REFERENCE))
 
     def iteration(self, i: int) -> np.random.Generator:
         """The generator for training iteration ``i`` (the same ``i`` always gives the same stream)."""

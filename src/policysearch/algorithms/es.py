@@ -33,11 +33,13 @@ from .population import (
     shifted_returns,
 )
 
+#: The hyperparameters ``auto`` resolves by policy kind (each body's ``es_auto``).
+AUTO: dict[str, dict[str, float]] = {name: dict(body.es_auto) for name, body in BODIES.items()}
 #: ``sigma`` under ``auto``, by policy kind. A linear policy on HalfCheetah-v5 without a preset
 #: (50 candidates): with sigma 0.1 seed 1 stayed between 990 and 1110 from iteration 90 to 338,
 #: and 0.05 solved seeds 0-4 in 15-43 iterations (0.77-2.25 M env steps). The networks keep 0.1,
 #: with which CartPole, Acrobot, the pendulums and the landers were measured.
-AUTO_SIGMA: dict[str, float] = {name: body.es_sigma for name, body in BODIES.items()}
+AUTO_SIGMA: dict[str, float] = {name: auto["sigma"] for name, auto in AUTO.items()}
 
 
 @dataclass
@@ -47,6 +49,14 @@ class ESPolicyConfig(ESConfig):
     #: Initial standard deviation of the search distribution. ``auto``: 0.05 for a linear policy,
     #: 0.1 for mlp and gru (:data:`AUTO_SIGMA`).
     sigma: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
+    #: Learning rate of the optimiser. ``auto``: 0.05, and 0.01 for the cnn body (:data:`AUTO`):
+    #: Adam moves every weight by about the learning rate each step, and at 0.05 the first steps
+    #: took a MinAtar network to one action in every state.
+    learning_rate: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
+    #: L2 weight decay of mu. ``auto``: 0, and 0.005 for the cnn body, as Salimans et al.: where
+    #: every candidate scores the same (no gradient), it pulls the weights back toward zero, where
+    #: a perturbation changes the actions again.
+    weight_decay: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
 
     #: Episodes each candidate plays; its score is their mean return.
     episodes_per_candidate: int = 1
@@ -70,6 +80,15 @@ class ESPolicyConfig(ESConfig):
     start_groups: int = 1
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
+    #: Frames in the reference batch of virtual batch normalisation (Salimans et al., 2017),
+    #: gathered once at the start of a run by a random policy and kept in the checkpoint: every
+    #: candidate's layers are normalised by their own statistics over these frames, so that a
+    #: small change of the weights changes the actions. 0: off. ``auto``: 64 for the cnn body
+    #: (:data:`AUTO`), off for the others, which refuse it.
+    reference_batch: int | Literal["auto"] = "auto"
+
+    #: Fields added since runs were first stored, with the value those runs trained with.
+    stored_before: ClassVar[dict[str, Any]] = {"reference_batch": 0}
 
     #: Former names of fields (accepted with a deprecation warning).
     renamed: ClassVar[dict[str, Renamed]] = {
@@ -84,22 +103,28 @@ class ESPolicyConfig(ESConfig):
         for size in self.hidden:
             check_range("hidden", size, 1)
         check_range("noise_table_size", self.noise_table_size, 1000)
+        self._check_tunable("reference_batch", self.reference_batch, 0)
 
-    def _check_sigma(self) -> None:
-        """Check that sigma is positive, or ``auto`` (resolved by :func:`resolve_auto`)."""
-        if self.sigma != "auto":
-            super()._check_sigma()
+    def _check_tunable(self, name: str, value: float | str, low: float, low_open: bool = False) -> None:
+        """Check the value, or allow ``auto`` (resolved by :func:`resolve_auto`)."""
+        if value != "auto":
+            super()._check_tunable(name, value, low, low_open)  # type: ignore[arg-type]
 
 
 def resolve_auto(config: ESPolicyConfig, policy: str) -> ESPolicyConfig:
-    """The config with ``sigma=auto`` replaced by the policy kind's (:data:`AUTO_SIGMA`).
+    """The config with the policy kind's values (:data:`AUTO`) where it says ``auto``.
 
-    A ``reward_shift`` still ``auto`` (no env known) becomes 0 (:func:`resolve_reward_shift`).
+    ``reference_batch`` above 0 for a body without layers to normalise is refused. A
+    ``reward_shift`` still ``auto`` (no env known) becomes 0 (:func:`resolve_reward_shift`).
     """
     config = resolve_reward_shift(config)
-    if config.sigma != "auto":
-        return config
-    return dataclasses.replace(config, sigma=AUTO_SIGMA[policy])
+    auto = AUTO[policy]
+    if config.reference_batch not in ("auto", 0) and not auto["reference_batch"]:
+        raise ConfigError(f"reference_batch (virtual batch normalisation) needs --policy cnn, not {policy}")
+    given: dict[str, Any] = {name: value for name, value in auto.items() if getattr(config, name) == "auto"}
+    if "reference_batch" in given:
+        given["reference_batch"] = int(given["reference_batch"])
+    return dataclasses.replace(config, **given) if given else config
 
 
 class ES(WeightSearch):
@@ -144,6 +169,7 @@ class ES(WeightSearch):
             cfg.start_groups,
             mean,
             std,
+            reference=self.reference,
         )
 
     def _tell(self, request: Request, sessions: Sessions, rng: np.random.Generator) -> dict[str, float]:
@@ -157,11 +183,16 @@ class ES(WeightSearch):
         return self.vector_actor(self.es.mean[None])
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
-        """The search distribution and the optimiser's state."""
-        return self.es.state_arrays()
+        """The search distribution, the optimiser's state and the reference batch."""
+        arrays = self.es.state_arrays()
+        if self.reference is not None:
+            arrays["vbn.reference"] = self.reference
+        return arrays
 
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`_state_arrays`."""
         if np.asarray(arrays["es.mu"]).shape != (self.es.mu.numel(),):
             raise ConfigError("checkpoint weights do not fit this policy")
         self.es.load_state_arrays(arrays)
+        if "vbn.reference" in arrays:
+            self.set_reference(arrays["vbn.reference"])

@@ -60,6 +60,21 @@ class NeuralAlgorithm(Algorithm):
             self.net = TorchPolicy(self.spec, getattr(config, "init_log_std", 0.0))
         normalizes = config.normalize_obs and BODIES[policy].normalizes  # not pixels
         self.normalizer = RunningNormalizer(self.spec.obs_dim) if normalizes else None
+        #: Virtual batch normalisation's reference batch (:meth:`set_reference`), or None.
+        self.reference: np.ndarray | None = None
+
+    @property
+    def reference_frames(self) -> int:
+        """Frames the reference batch of virtual batch normalisation should hold (0: none)."""
+        return int(getattr(self.config, "reference_batch", 0))
+
+    def set_reference(self, frames: np.ndarray) -> None:
+        """Normalise the body's layers by their statistics over ``frames`` from now on.
+
+        The run factory gathers them once, at the start of a run; checkpoints keep them.
+        """
+        self.reference = np.asarray(frames)
+        self.net.set_reference(self.reference)
 
     @classmethod
     def check_spaces(
@@ -91,7 +106,9 @@ class NeuralAlgorithm(Algorithm):
         """An actor of weight vectors ``(C, n)``: candidate ``c`` plays sessions ``c * group`` on."""
         mean, std = self._norm()
         params = unflatten(np.asarray(vectors, dtype=np.float32), self.layout)
-        return NumpyActor(self.spec, params, mean, std, group=group, deterministic=True)
+        return NumpyActor(
+            self.spec, params, mean, std, group=group, deterministic=True, reference=self.reference
+        )
 
     @property
     def keep(self) -> Keep:

@@ -93,11 +93,13 @@ class PopulationActor:
         obs_mean: np.ndarray | None,
         obs_std: np.ndarray | None,
         first: int = 0,
+        reference: np.ndarray | None = None,
     ) -> None:
         self.spec, self.layout = spec, layout
         self.mu, self.sigma = mu.astype(np.float32), sigma.astype(np.float32)
         self.offsets, self.signs, self.table, self.group = offsets, signs, table, group
         self.obs_mean, self.obs_std = obs_mean, obs_std
+        self.reference = reference  # sent with the weights, once per request and worker
         #: Index of the first candidate held (a share's actor holds only its own candidates).
         self.first = first
         self._actors: dict[int, NumpyActor] = {}  # -1: all stacked; else one candidate each
@@ -136,7 +138,13 @@ class PopulationActor:
         vectors = self.mu + self.sigma * signs[:, None] * noise
         params = unflatten(vectors, self.layout)
         return NumpyActor(
-            self.spec, params, self.obs_mean, self.obs_std, group=self.group, deterministic=True
+            self.spec,
+            params,
+            self.obs_mean,
+            self.obs_std,
+            group=self.group,
+            deterministic=True,
+            reference=self.reference,
         )
 
     def _stacked(self) -> NumpyActor:
@@ -193,11 +201,12 @@ def population_request(
     start_groups: int,
     obs_mean: np.ndarray | None,
     obs_std: np.ndarray | None,
+    reference: np.ndarray | None = None,
 ) -> Request:
     """``population`` candidates mu + sigma * xi (mirrored pairs adjacent), as noise-table offsets.
 
     The request's ``candidates`` hold the offsets and signs, from which :func:`candidate_noise`
-    gives ``tell`` the same xi.
+    gives ``tell`` the same xi. ``reference``: virtual batch normalisation's reference batch.
     """
     pairs = population // 2 if mirrored else population
     offsets = NoiseTable.shared(*table).offsets(rng, pairs, mu.size)
@@ -207,7 +216,9 @@ def population_request(
     else:
         signs = np.ones(population, dtype=np.float32)
     k = episodes_per_candidate
-    actor = PopulationActor(spec, layout, mu, sigma, offsets, signs, table, k, obs_mean, obs_std)
+    actor = PopulationActor(
+        spec, layout, mu, sigma, offsets, signs, table, k, obs_mean, obs_std, reference=reference
+    )
     return Request(actor, population, k, start_groups, {"offsets": offsets, "signs": signs})
 
 

@@ -366,7 +366,11 @@ def record(
     seed: Annotated[int, typer.Option(help="Evaluation seed of the episode.")] = 0,
     fps: Annotated[int, typer.Option(help="Frames per second (env steps per second of video).")] = 30,
     scale: Annotated[
-        float, typer.Option(help="Resize factor of the frames, in (0, 1]: 0.5 halves width and height.")
+        float,
+        typer.Option(
+            help="Resize factor of the frames, in (0, 32]: 0.5 halves width and height; above 1 each "
+            "pixel becomes a block (MinAtar's 10x10 frames: --scale 24)."
+        ),
     ] = 1.0,
     every: Annotated[
         int, typer.Option(help="Keep every Nth frame (and the last), each shown N times as long.")
@@ -375,10 +379,10 @@ def record(
     """Write a video of the run's deterministic policy playing one episode."""
     from ..config import check_range
     from ..run.trainer import Trainer
-    from .video import record_episode
+    from .video import MAX_SCALE, record_episode
 
     check_range("seed", seed, 0, max_evaluation_seed(1))
-    check_range("scale", scale, 0, 1, low_open=True)
+    check_range("scale", scale, 0, MAX_SCALE, low_open=True)
     check_range("every", every, 1)
     trainer = Trainer.resume(folder)
     opts = trainer.options

@@ -36,6 +36,10 @@ class Recording:
     episode_return: float
 
 
+#: Largest ``--scale`` of ``record``: MinAtar's 10x10 frames become at most 320x320.
+MAX_SCALE = 32.0
+
+
 def record_episode(
     actor: Actor,
     env_id: str,
@@ -55,14 +59,15 @@ def record_episode(
         seed: evaluation seed of the episode (as ``evaluate --seed``).
         fps: frames per second of the episode's steps: the video plays in the env's time at
             ``fps`` steps per second, whatever ``every`` keeps.
-        scale: resize factor of the frames, in (0, 1] (0.5 halves their width and height).
+        scale: resize factor of the frames, in (0, :data:`MAX_SCALE`]: 0.5 halves their width and
+            height (averaging pixels); above 1 each pixel becomes a block (MinAtar's 10x10 frames).
         every: keep every ``every``-th frame (the first, then every ``every``-th step, and the
             last); each kept frame is shown ``every`` times as long, so the video keeps its speed.
         env_options: the run's env kwargs and preprocessing switch.
 
     Raises:
         ConfigError: for another suffix, a non-positive fps or ``every``, a ``scale`` outside
-            (0, 1], or a path that cannot be written.
+            (0, MAX_SCALE], or a path that cannot be written.
         EnvError: if the environment cannot render frames, or the rendered replay diverges.
     """
     path = Path(path)
@@ -70,7 +75,7 @@ def record_episode(
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
     if fps < 1:
         raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
-    check_range("scale", scale, 0, 1, low_open=True)
+    check_range("scale", scale, 0, MAX_SCALE, low_open=True)
     check_range("every", every, 1)
     if path.is_dir():
         raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
@@ -132,7 +137,11 @@ def _as_bytes(frame: Any) -> np.ndarray:
 
 
 def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
-    """Every ``every``-th frame (the first and the last always), resized by ``scale``."""
+    """Every ``every``-th frame (the first and the last always), resized by ``scale``.
+
+    Shrunk frames average their pixels; grown ones repeat each pixel, so that small frames
+    (MinAtar's 10x10) stay sharp.
+    """
     kept = frames[::every]
     if (len(frames) - 1) % every:
         kept.append(frames[-1])
@@ -142,9 +151,8 @@ def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
 
     height, width = np.shape(kept[0])[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return [
-        np.asarray(Image.fromarray(np.asarray(frame)).resize(size, Image.Resampling.BOX)) for frame in kept
-    ]
+    how = Image.Resampling.BOX if scale < 1 else Image.Resampling.NEAREST
+    return [np.asarray(Image.fromarray(np.asarray(frame)).resize(size, how)) for frame in kept]
 
 
 def _replay(

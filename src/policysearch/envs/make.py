@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from ..errors import ConfigError, EnvError, PolicySearchError
+from ..seeding import train_reset_seeds
 from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
     ale_pixels,
@@ -193,6 +195,30 @@ def survival_bonus(env: gym.Env) -> float:
     if not isinstance(bonus, int | float) or not isinstance(forward, int | float) or not forward:
         return 0.0
     return float(bonus)
+
+
+#: Probability that :func:`random_frames` keeps a step's observation (frames spread over episodes).
+RANDOM_FRAME_KEEP = 0.05
+
+
+def random_frames(env: gym.Env, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` observations met by a policy of uniformly random actions, as ``env`` gives them.
+
+    Each step's observation is kept with probability :data:`RANDOM_FRAME_KEEP`, so that the
+    frames come from many moments of many episodes (the reference batch of virtual batch
+    normalisation, gathered so by Salimans et al., 2017). Reset seeds and actions come from
+    ``rng``: the same generator gives the same frames.
+    """
+    env.action_space.seed(int(rng.integers(2**31)))
+    frames: list[np.ndarray] = []
+    obs, _ = env.reset(seed=int(train_reset_seeds(rng, 1)[0]))
+    while len(frames) < n:
+        if rng.random() < RANDOM_FRAME_KEEP:
+            frames.append(np.array(obs))
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, _ = env.reset(seed=int(train_reset_seeds(rng, 1)[0]))
+    return np.stack(frames)
 
 
 def make_env(

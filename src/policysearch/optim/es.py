@@ -65,18 +65,22 @@ class ESConfig:
         check_range("population", self.population, 2)
         if self.mirrored and self.population % 2:
             raise ConfigError(f"population={self.population} must be even with mirrored sampling")
-        self._check_sigma()
+        self._check_tunable("sigma", self.sigma, 0, low_open=True)
         check_range("sigma_decay", self.sigma_decay, 0, 1, low_open=True)
         check_range("sigma_min", self.sigma_min, 0)
         check_range("sigma_lr", self.sigma_lr, 0)
-        check_range("learning_rate", self.learning_rate, 0, low_open=True)
+        self._check_tunable("learning_rate", self.learning_rate, 0, low_open=True)
         check_range("learning_rate_decay", self.learning_rate_decay, 0, 1, low_open=True)
         check_range("momentum", self.momentum, 0, 1, high_open=True)
-        check_range("weight_decay", self.weight_decay, 0)
+        self._check_tunable("weight_decay", self.weight_decay, 0)
 
-    def _check_sigma(self) -> None:
-        """Check that sigma is positive (a subclass may also allow a value it resolves before use)."""
-        check_range("sigma", self.sigma, 0, low_open=True)
+    def _check_tunable(self, name: str, value: float, low: float, low_open: bool = False) -> None:
+        """``check_range(name, value, low, low_open=...)``, which a subclass may widen.
+
+        A subclass may allow a value it resolves before use (``auto``); the docs read these
+        calls as ``check_range``'s.
+        """
+        check_range(name, value, low, low_open=low_open)
 
 
 def centered_ranks(scores: np.ndarray) -> np.ndarray:

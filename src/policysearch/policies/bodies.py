@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .numpy_policy import NumpyActor
     from .spec import PolicySpec
 
+#: Added to a variance before virtual batch normalisation divides by its square root (as
+#: ``torch.nn.BatchNorm2d``'s ``eps``).
+VBN_EPSILON = 1e-5
+
 #: Observation dimensions from which continuous control gets a linear default policy.
 LINEAR_FROM = 10
 
@@ -37,8 +41,16 @@ class Body(ABC):
     name: ClassVar[str]
     #: Carries a hidden state through each session.
     recurrent: ClassVar[bool] = False
-    #: ES's ``sigma=auto`` for this body's weights (see :data:`~policysearch.algorithms.es.AUTO_SIGMA`).
-    es_sigma: ClassVar[float]
+    #: What ES's ``auto`` hyperparameters are for this body's weights
+    #: (:func:`~policysearch.algorithms.es.resolve_auto`): ``sigma``, ``learning_rate``,
+    #: ``weight_decay`` and ``reference_batch`` (frames of virtual batch normalisation's reference
+    #: batch; 0: the body has no layers to normalise).
+    es_auto: ClassVar[dict[str, float]] = {
+        "sigma": 0.1,
+        "learning_rate": 0.05,
+        "weight_decay": 0.0,
+        "reference_batch": 0,
+    }
 
     #: Observations are normalised by running statistics when the config asks (not for pixels).
     normalizes: ClassVar[bool] = True
@@ -75,7 +87,6 @@ class MLP(Body):
     """Feed-forward layers (``hidden`` sizes) with ``tanh`` or ``relu`` between them."""
 
     name = "mlp"
-    es_sigma = 0.1
 
     @staticmethod
     def suits(observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> bool:
@@ -115,7 +126,8 @@ class Linear(MLP):
     """No hidden layer: the head acts on the (normalised) observation itself, as in ARS."""
 
     name = "linear"
-    es_sigma = 0.05  # a linear policy's weights map observations straight to actions
+    #: Its weights map the observations straight to the actions: a smaller noise.
+    es_auto: ClassVar[dict[str, float]] = {**Body.es_auto, "sigma": 0.05}
 
     @staticmethod
     def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -140,7 +152,6 @@ class GRU(Body):
 
     name = "gru"
     recurrent = True
-    es_sigma = 0.1
 
     @staticmethod
     def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -221,7 +232,15 @@ class CNN(Body):
 
     name = "cnn"
     normalizes = False
-    es_sigma = 0.02  # the noise Salimans et al. (2017) and Uber's deep-neuroevolution used on Atari
+    #: ES on Atari as Salimans et al. (2017): noise 0.02 (as Uber's deep-neuroevolution too),
+    #: Adam's step 0.01 with L2 0.005, virtual batch normalisation. At ``learning_rate`` 0.05 the
+    #: first steps took a MinAtar network to one action in every state.
+    es_auto: ClassVar[dict[str, float]] = {
+        "sigma": 0.02,
+        "learning_rate": 0.01,
+        "weight_decay": 0.005,
+        "reference_batch": 64,
+    }
 
     @staticmethod
     def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -260,15 +279,42 @@ class CNN(Body):
         return spec.hidden[0]
 
     def torch_forward(self, net: Any, x: Any) -> Any:
-        """The frames ``(B, obs_dim)`` as images, through each convolution and the dense layer."""
+        """The frames ``(B, obs_dim)`` as images, through each convolution and the dense layer.
+
+        With a reference batch (``net.reference``), each layer is normalised by its statistics
+        over those frames first (virtual batch normalisation, as :meth:`NumpyActor.normalize`).
+        """
+        reference = getattr(net, "reference", None)
+        if reference is None:
+            return self._torch_layers(net, x, None)
+        stats: list[Any] = []
+        self._torch_layers(net, reference, stats)
+        return self._torch_layers(net, x, iter(stats))
+
+    @staticmethod
+    def _torch_layers(net: Any, x: Any, stats: Any) -> Any:
+        """The layers; ``stats`` None (no normalisation), a list to fill, or an iterator to read."""
         import torch
+
+        def normalize(z: Any) -> Any:
+            if stats is None:
+                return z
+            if isinstance(stats, list):
+                axes = (0, *range(2, z.ndim))
+                mean = z.mean(dim=axes)
+                std = torch.sqrt(z.var(dim=axes, unbiased=False) + VBN_EPSILON)
+                stats.append((mean, std))
+            else:
+                mean, std = next(stats)
+            shape = (1, -1) + (1,) * (z.ndim - 2)
+            return (z - mean.reshape(shape)) / std.reshape(shape)
 
         spec = net.spec
         (h, w, c), first = image_layout(spec.obs_shape)
         x = x.reshape(len(x), c, h, w) if first else x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
         for conv in net.convs:
-            x = torch.relu(conv(x))
-        return torch.relu(net.layers[0](x.reshape(len(x), -1)))
+            x = torch.relu(normalize(conv(x)))
+        return torch.relu(normalize(net.layers[0](x.reshape(len(x), -1))))
 
     def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
         """As :meth:`torch_forward`, in numpy."""
@@ -276,8 +322,10 @@ class CNN(Body):
         (h, w, c), first = image_layout(spec.obs_shape)
         x = x.reshape(len(x), c, h, w) if first else x.reshape(len(x), h, w, c).transpose(0, 3, 1, 2)
         for i, (_, _, stride) in enumerate(conv_architecture(spec.obs_shape)[0]):
-            x = np.maximum(_conv(actor, f"convs.{i}", x, stride, cand), 0)
-        return np.maximum(actor.linear("layers.0", x.reshape(len(x), -1), cand), 0)
+            name = f"convs.{i}"
+            x = np.maximum(actor.normalize(name, _conv(actor, name, x, stride, cand), cand), 0)
+        dense = actor.linear("layers.0", x.reshape(len(x), -1), cand)
+        return np.maximum(actor.normalize("layers.0", dense, cand), 0)
 
 
 #: The registered bodies, by ``--policy`` name.

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from .bodies import BODIES
+from .bodies import BODIES, VBN_EPSILON
 from .spec import PolicySpec
 
 #: Bounds of the Gaussian policy's log standard deviation.
@@ -32,6 +32,31 @@ def _rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (x[:, None, :] @ w.T)[:, 0, :]
 
 
+#: Weights of one candidate's layer from which :func:`_candidate_matmul` reads them in place.
+IN_PLACE_WEIGHTS = 65_536
+
+
+def _candidate_matmul(x: np.ndarray, w: np.ndarray, b: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+    """``x[r] @ w[c].T + b[c]`` for every row ``r``, with ``c = cand[r]`` (candidate 0 if None).
+
+    A small layer gathers each row's weights ``w[cand]`` and multiplies in one call. A layer of
+    at least :data:`IN_PLACE_WEIGHTS` weights (a cnn's dense layer) is multiplied a candidate at
+    a time with its weights read in place: the gather would copy 512 KB a row on MinAtar's
+    dense layer (measured: 25 rows of 1024 x 128, 2.2 ms gathered, 0.87 ms in place; 100 rows
+    of 17 x 6, 20 us gathered, 0.65 ms in place). The choice follows the layer's shape only,
+    never the batch, so a row's outputs do not depend on the rows beside it.
+    """
+    if cand is None:
+        return _rows_matmul(x, w[0]) + b[0]
+    if w[0].size < IN_PLACE_WEIGHTS:
+        return np.einsum("bi,boi->bo", x, w[cand]) + b[cand]
+    out = np.empty((len(x), w.shape[1]), dtype=np.result_type(x, w))
+    for one in np.unique(cand):
+        rows = np.flatnonzero(cand == one)
+        out[rows] = _rows_matmul(x[rows], w[one]) + b[one]
+    return out
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -46,6 +71,9 @@ class NumpyActor:
         obs_std: observation normaliser standard deviation.
         group: sessions per candidate; session ``i`` plays candidate ``i // group``.
         deterministic: act with the argmax or the Gaussian mean instead of sampling.
+        reference: the reference batch of virtual batch normalisation, observations as the env
+            gives them (None: none). Each candidate's layers are normalised by their statistics
+            over these frames (:meth:`normalize`).
     """
 
     def __init__(
@@ -56,8 +84,14 @@ class NumpyActor:
         obs_std: np.ndarray | None = None,
         group: int = 1,
         deterministic: bool = False,
+        reference: np.ndarray | None = None,
     ) -> None:
         self.spec = spec
+        self.reference = reference
+        #: Per layer, each candidate's mean and standard deviation over the reference batch.
+        self._reference_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._passing_reference = False
+        self._collected: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
         self.n_candidates = next(iter(self.params.values())).shape[0]
         self.obs_mean = None if obs_mean is None else np.asarray(obs_mean, dtype=np.float32)
@@ -89,10 +123,51 @@ class NumpyActor:
 
     def linear(self, name: str, x: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
         """The layer ``name`` (``name.weight``, ``name.bias``) on ``x``, per candidate if ``cand``."""
-        w, b = self.params[f"{name}.weight"], self.params[f"{name}.bias"]
-        if cand is None:
-            return _rows_matmul(x, w[0]) + b[0]
-        return np.einsum("bi,boi->bo", x, w[cand]) + b[cand]
+        return _candidate_matmul(x, self.params[f"{name}.weight"], self.params[f"{name}.bias"], cand)
+
+    def normalize(self, name: str, z: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        """Virtual batch normalisation of the layer ``name``'s outputs ``z``, by unit or channel.
+
+        ``z`` is ``(B, units)`` or ``(B, channels, H, W)``; unchanged without a reference batch.
+        Each candidate's statistics are those of its own outputs over the reference batch
+        (Salimans et al., 2017): a row's result depends on its candidate and the reference
+        only, never on the rows beside it.
+        """
+        if self.reference is None:
+            return z
+        rows = np.zeros(len(z), np.int64) if cand is None else cand
+        if self._passing_reference:  # the rows are the reference batch of one candidate
+            axes = (0, *range(2, z.ndim))
+            stats = (z.mean(axis=axes), np.sqrt(z.var(axis=axes) + VBN_EPSILON))
+            self._collected.setdefault(name, []).append(stats)
+            mean, std, rows = stats[0][None], stats[1][None], np.zeros(len(z), np.int64)
+        else:
+            mean, std = self._reference_stats[name]
+        shape = (len(z), -1) + (1,) * (z.ndim - 2)
+        return (z - mean[rows].reshape(shape)) / std[rows].reshape(shape)
+
+    def _pass_reference(self) -> None:
+        """Gather every candidate's statistics over the reference batch (once, before acting).
+
+        One candidate at a time, so that the pass holds one reference batch's activations.
+        """
+        if self.reference is None or self._reference_stats:
+            return
+        x = self.preprocess(self.reference)
+        index = np.arange(len(x))
+        self._collected = {}
+        self._passing_reference = True
+        try:
+            for c in range(self.n_candidates):
+                cand = None if self.n_candidates == 1 else np.full(len(x), c)
+                BODIES[self.spec.kind].numpy_forward(self, x, index, cand)
+        finally:
+            self._passing_reference = False
+        for name, stats in self._collected.items():
+            self._reference_stats[name] = (
+                np.stack([m for m, _ in stats]).astype(np.float32),
+                np.stack([s for _, s in stats]).astype(np.float32),
+            )
 
     def activation(self, x: np.ndarray) -> np.ndarray:
         """The spec's activation."""
@@ -102,12 +177,8 @@ class NumpyActor:
         p = self.params
         w_ih, w_hh = p["gru.weight_ih_l0"], p["gru.weight_hh_l0"]
         b_ih, b_hh = p["gru.bias_ih_l0"], p["gru.bias_hh_l0"]
-        if cand is None:
-            gi = _rows_matmul(x, w_ih[0]) + b_ih[0]
-            gh = _rows_matmul(h, w_hh[0]) + b_hh[0]
-        else:
-            gi = np.einsum("bi,boi->bo", x, w_ih[cand]) + b_ih[cand]
-            gh = np.einsum("bi,boi->bo", h, w_hh[cand]) + b_hh[cand]
+        gi = _candidate_matmul(x, w_ih, b_ih, cand)
+        gh = _candidate_matmul(h, w_hh, b_hh, cand)
         size = h.shape[1]
         r = _sigmoid(gi[:, :size] + gh[:, :size])
         z = _sigmoid(gi[:, size : 2 * size] + gh[:, size : 2 * size])
@@ -121,6 +192,7 @@ class NumpyActor:
         so a session's actions are the same whichever sessions share its batch, and so whatever
         the number of workers.
         """
+        self._pass_reference()
         cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
         x = BODIES[self.spec.kind].numpy_forward(self, self.preprocess(obs), np.asarray(index), cand)
         return self.linear("head", x, cand)

@@ -34,6 +34,8 @@ class TorchPolicy(nn.Module):
             self.head.bias.zero_()
             if spec.action == "gaussian" and spec.std_head == "network":
                 self.head.bias[spec.act_dim :] = init_log_std
+        #: Virtual batch normalisation's reference batch, as network inputs (None: none).
+        self.reference: torch.Tensor | None = None
         if spec.action == "gaussian" and spec.std_head == "parameter":
             self.log_std = nn.Parameter(torch.full((spec.act_dim,), float(init_log_std)))
         if spec.action == "gaussian":
@@ -41,6 +43,13 @@ class TorchPolicy(nn.Module):
             high = torch.tensor(spec.high, dtype=torch.float32)
             self.action_center, self.action_half = (high + low) / 2, (high - low) / 2
             self.action_low, self.action_high = low, high
+
+    def set_reference(self, frames: np.ndarray | None) -> None:
+        """Normalise the body's layers by their statistics over ``frames`` (None: not at all).
+
+        ``frames`` are observations as the env gives them, as the numpy actor's ``reference``.
+        """
+        self.reference = None if frames is None else self.preprocess(frames, None, None)
 
     def preprocess(self, obs: np.ndarray, mean: np.ndarray | None, std: np.ndarray | None) -> torch.Tensor:
         """Observations (any leading shape) as network inputs, as the numpy actor computes them."""

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.base import Algorithm
+from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
-from ..envs import make_env, step_limit, survival_bonus
-from ..errors import CheckpointError, ConfigError, PolicySearchError
+from ..envs import make_env, random_frames, step_limit, survival_bonus
+from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
@@ -115,9 +116,16 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     """
     entry(options.algorithm)
     env = make_env(options.env_id, options=options.env_options)
-    obs_space, act_space = env.observation_space, env.action_space
     limit, bonus = step_limit(env), survival_bonus(env)
-    env.close()
+    try:
+        return _build(options, resumed, env, limit, bonus)
+    finally:
+        env.close()
+
+
+def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int, bonus: float) -> Run:
+    """:func:`make_run` once the env is made (the reference batch is gathered from it)."""
+    obs_space, act_space = env.observation_space, env.action_space
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     policy = options.policy or (
         preset.policy if preset is not None else default_policy(options.algorithm, obs_space, act_space)
@@ -136,6 +144,15 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
             algorithm.load_state_arrays(resumed.algorithm_arrays())
         except (KeyError, TypeError, ValueError) as exc:
             raise _inconsistent(options.run_folder(), exc) from None
+    elif isinstance(algorithm, NeuralAlgorithm) and algorithm.reference_frames:
+        try:
+            frames = random_frames(env, algorithm.reference_frames, seeds.reference())
+        except Exception as exc:  # the env's own error, said in one line
+            raise EnvError(
+                f"environment {options.env_id} raised while gathering the reference batch: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        algorithm.set_reference(frames)
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
 
