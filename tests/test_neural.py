@@ -599,30 +599,21 @@ def test_the_policy_kinds_and_their_defaults_come_from_the_body_registry() -> No
 
 
 @pytest.mark.slow
-def test_cem_learns_catch_from_pixels_with_the_default_cnn(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(("algo", "iterations", "threshold"), [("cem", 100, 0.4), ("es", 300, 0.2)])
+def test_learns_catch_from_pixels_with_the_default_cnn(
+    tmp_path: Path, capsys, algo: str, iterations: int, threshold: float
+) -> None:
     """The lecture's videogame in miniature: 8x8 pixels in, buttons out, the score back.
 
-    A uniform random policy averages about -0.45 and always staying about -0.23; the default
-    (a cnn, CEM fitting the elite's actions) reached 0.60 after 100 iterations (49 k env steps).
+    A uniform random policy averages about -0.45 and always staying about -0.23. CEM's default
+    (a cnn, fitting the elite's actions) reached 0.60 after 100 iterations (49 k env steps). ES's
+    (virtual batch normalisation, step 0.01, L2 0.005) reached 0.38, 0.30, 0.39 on seeds 0-2 after
+    300 (105 k env steps, ~20 s); before them its mean policy settled on staying, whatever sigma
+    or step we tried.
     """
     out = tmp_path / "catch"
-    args = ["train", "cem", "--env", "policysearch/Catch-v0", "--max-iterations", "100", "--quiet"]
+    args = ["train", algo, "--env", "policysearch/Catch-v0", "--max-iterations", str(iterations), "--quiet"]
     code, _, err = run_cli([*args, "--out", out], capsys)
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= 0.4
-
-
-@pytest.mark.slow
-def test_es_learns_catch_from_pixels_with_the_default_cnn(tmp_path: Path, capsys) -> None:
-    """ES over the cnn's weights, with its defaults: virtual batch normalisation, step 0.01, L2 0.005.
-
-    Before them its mean policy settled on staying (-0.23) whatever sigma or step we tried;
-    with them seeds 0-2 reached 0.38, 0.30, 0.39 after 300 iterations (105 k env steps, ~20 s).
-    """
-    out = tmp_path / "catch"
-    args = ["train", "es", "--env", "policysearch/Catch-v0", "--max-iterations", "300", "--quiet"]
-    code, _, err = run_cli([*args, "--out", out], capsys)
-    assert code == 0, err
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= 0.2
+    assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= threshold
