@@ -47,7 +47,7 @@ class ESPolicyConfig(ESConfig):
     """Hyperparameters of ES policy search (those of the black-box ES, and these)."""
 
     #: Initial standard deviation of the search distribution. ``auto``: 0.05 for a linear policy,
-    #: 0.1 for mlp and gru (:data:`AUTO_SIGMA`).
+    #: 0.1 for mlp and gru, 0.02 for cnn (:data:`AUTO_SIGMA`).
     sigma: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
     #: Learning rate of the optimiser. ``auto``: 0.05, and 0.01 for the cnn body (:data:`AUTO`):
     #: Adam moves every weight by about the learning rate each step, and at 0.05 the first steps
@@ -128,7 +128,7 @@ def resolve_auto(config: ESPolicyConfig, policy: str) -> ESPolicyConfig:
 
 
 class ES(WeightSearch):
-    """Evolution strategies over the weights of a linear, MLP or GRU policy."""
+    """Evolution strategies over the weights of a linear, MLP, GRU or convolutional policy."""
 
     name = "es"
     config_class = ESPolicyConfig
