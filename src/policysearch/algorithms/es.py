@@ -122,8 +122,6 @@ def resolve_auto(config: ESPolicyConfig, policy: str) -> ESPolicyConfig:
     if config.reference_batch not in ("auto", 0) and not auto["reference_batch"]:
         raise ConfigError(f"reference_batch (virtual batch normalisation) needs --policy cnn, not {policy}")
     given: dict[str, Any] = {name: value for name, value in auto.items() if getattr(config, name) == "auto"}
-    if "reference_batch" in given:
-        given["reference_batch"] = int(given["reference_batch"])
     return dataclasses.replace(config, **given) if given else config
 
 

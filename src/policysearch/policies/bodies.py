@@ -17,6 +17,7 @@ Parameter names are the contract between the two forward passes and with stored 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
@@ -203,6 +204,19 @@ def conv_architecture(shape: tuple[int, ...]) -> tuple[tuple[tuple[int, int, int
     return ((16, 3, 1),), 128
 
 
+def by_candidate(
+    out: np.ndarray, cand: np.ndarray, compute: Callable[[np.ndarray, int], np.ndarray]
+) -> np.ndarray:
+    """``out[rows] = compute(rows, c)`` for the rows of each candidate ``c`` of ``cand``; ``out``.
+
+    A candidate's layer is then applied to its own rows with its weights read in place.
+    """
+    for one in np.unique(cand):
+        rows = np.flatnonzero(cand == one)
+        out[rows] = compute(rows, int(one))
+    return out
+
+
 def _conv(actor: NumpyActor, name: str, x: np.ndarray, stride: int, cand: Any) -> np.ndarray:
     """A convolution ``(B, C, H, W) -> (B, O, H', W')`` with the actor's ``name`` weights.
 
@@ -217,10 +231,11 @@ def _conv(actor: NumpyActor, name: str, x: np.ndarray, stride: int, cand: Any) -
     if cand is None:
         out = patches @ w[0].reshape(out_ch, -1).T + b[0]
     else:
-        out = np.empty((n, ho * wo, out_ch), np.float32)
-        for one in np.unique(cand):
-            rows = cand == one
-            out[rows] = patches[rows] @ w[one].reshape(out_ch, -1).T + b[one]
+        out = by_candidate(
+            np.empty((n, ho * wo, out_ch), np.float32),
+            cand,
+            lambda rows, c: patches[rows] @ w[c].reshape(out_ch, -1).T + b[c],
+        )
     return out.transpose(0, 2, 1).reshape(n, out_ch, ho, wo)
 
 

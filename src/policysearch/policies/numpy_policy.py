@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from .bodies import BODIES, VBN_EPSILON
+from .bodies import BODIES, VBN_EPSILON, by_candidate
 from .spec import PolicySpec
 
 #: Bounds of the Gaussian policy's log standard deviation.
@@ -51,10 +51,7 @@ def _candidate_matmul(x: np.ndarray, w: np.ndarray, b: np.ndarray, cand: np.ndar
     if w[0].size < IN_PLACE_WEIGHTS:
         return np.einsum("bi,boi->bo", x, w[cand]) + b[cand]
     out = np.empty((len(x), w.shape[1]), dtype=np.result_type(x, w))
-    for one in np.unique(cand):
-        rows = np.flatnonzero(cand == one)
-        out[rows] = _rows_matmul(x[rows], w[one]) + b[one]
-    return out
+    return by_candidate(out, cand, lambda rows, c: _rows_matmul(x[rows], w[c]) + b[c])
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -90,8 +87,8 @@ class NumpyActor:
         self.reference = reference
         #: Per layer, each candidate's mean and standard deviation over the reference batch.
         self._reference_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._passing_reference = False
-        self._collected: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        #: While the reference batch passes: each layer's statistics, a candidate at a time.
+        self._collected: dict[str, list[tuple[np.ndarray, np.ndarray]]] | None = None
         self.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
         self.n_candidates = next(iter(self.params.values())).shape[0]
         self.obs_mean = None if obs_mean is None else np.asarray(obs_mean, dtype=np.float32)
@@ -135,14 +132,14 @@ class NumpyActor:
         """
         if self.reference is None:
             return z
-        rows = np.zeros(len(z), np.int64) if cand is None else cand
-        if self._passing_reference:  # the rows are the reference batch of one candidate
+        if self._collected is not None:  # the rows are the reference batch of one candidate
             axes = (0, *range(2, z.ndim))
             stats = (z.mean(axis=axes), np.sqrt(z.var(axis=axes) + VBN_EPSILON))
             self._collected.setdefault(name, []).append(stats)
             mean, std, rows = stats[0][None], stats[1][None], np.zeros(len(z), np.int64)
         else:
             mean, std = self._reference_stats[name]
+            rows = np.zeros(len(z), np.int64) if cand is None else cand
         shape = (len(z), -1) + (1,) * (z.ndim - 2)
         return (z - mean[rows].reshape(shape)) / std[rows].reshape(shape)
 
@@ -155,15 +152,14 @@ class NumpyActor:
             return
         x = self.preprocess(self.reference)
         index = np.arange(len(x))
-        self._collected = {}
-        self._passing_reference = True
+        collected = self._collected = {}
         try:
             for c in range(self.n_candidates):
                 cand = None if self.n_candidates == 1 else np.full(len(x), c)
                 BODIES[self.spec.kind].numpy_forward(self, x, index, cand)
         finally:
-            self._passing_reference = False
-        for name, stats in self._collected.items():
+            self._collected = None
+        for name, stats in collected.items():
             self._reference_stats[name] = (
                 np.stack([m for m, _ in stats]).astype(np.float32),
                 np.stack([s for _, s in stats]).astype(np.float32),
