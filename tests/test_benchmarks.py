@@ -243,3 +243,17 @@ def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_
         assert r["bare_steps_s"] > 0 and r["gym_steps_s"] > 0 and r["sampler_steps_s"] > 0
         assert r["sampler/bare"] > 0 and r["gym/bare_cpu"] > 0
     assert rows[1]["sampler_mean_len"] == 20  # no termination: every session runs to the cut
+
+
+def test_the_checkpoint_benchmark_times_es_and_ars_and_lists_the_refusal_of_cmaes() -> None:
+    """benchmarks/checkpoint.py at Humanoid size: both writes timed, their sizes, cmaes's one line."""
+    scripts = load_script(RUN_PY.parent / "checkpoint.py", "benchmarks_checkpoint", ("scaling",))
+    checkpoint = next(scripts)
+    try:
+        es, ars, cmaes = (checkpoint.measure(name, "Humanoid-v5", 2) for name in ("es", "ars", "cmaes"))
+    finally:
+        next(scripts, None)
+    assert es["numbers"] > 2 * 5950 and 5950 < ars["numbers"] < es["numbers"]
+    assert es["bytes"] > 8 * 5950 and ars["bytes"] > 4 * 5950
+    assert es["median_ms"] > 0 and ars["median_ms"] > 0
+    assert "cmaes is not for this size" in cmaes["worst_ms"]
