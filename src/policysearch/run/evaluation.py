@@ -20,7 +20,7 @@ from ..policies.base import Actor
 from ..policies.normalizer import merge_moments
 from ..sampling import Sampler, make_runner, vector_dynamics
 from ..seeding import evaluation_seeds
-from .guards import available_memory, step_bytes
+from .guards import OUTCOME_BYTES, available_memory, step_bytes
 
 #: Memory one part of an evaluation may hold (its sessions' arrays), at most.
 PART_BYTES = 256 * 10**6
@@ -99,10 +99,10 @@ def evaluation_parts(
 ) -> Iterator[Evaluation]:
     """Evaluate in parts; yields the evaluation of all episodes played so far after each part.
 
-    A part holds as many episodes as fit in :data:`PART_BYTES` at the env's time limit (at most
-    :data:`PART_EPISODES`, and a quarter of the memory available), but no fewer than the envs
-    stepped side by side; the trainer's evaluations (100 or 1000 episodes) are one part for the
-    classic-control and toy-text tasks.
+    A part holds as many episodes as fit in :data:`PART_BYTES` (:func:`part_episodes`: at the
+    env's time limit where steps are held; at most :data:`PART_EPISODES`, and a quarter of the
+    memory available), but no fewer than the envs stepped side by side; the trainer's
+    evaluations (100 or 1000 episodes) are one part.
     """
     part = part_episodes(env_id, episodes, n_envs, env_options)
     runner = make_runner(env_id, min(n_envs, episodes), env_options=env_options) if sampler is None else None
@@ -126,13 +126,17 @@ def evaluation_parts(
 def part_episodes(env_id: str, episodes: int, n_envs: int = 32, env_options: EnvOptions | None = None) -> int:
     """Episodes of one part of an evaluation of ``env_id`` (see :func:`evaluation_parts`).
 
-    At least ``n_envs`` (and 64, what a vectorised runner steps at once), so that every env
-    slot has an episode to play.
+    The evaluation keeps only returns: an env stepped as an object streams them, so an episode
+    holds its outcome; the numpy dynamics of the classic-control tasks hold every step until the
+    part ends. At least ``n_envs`` (and 64, what a vectorised runner steps at once), so that
+    every env slot has an episode to play.
     """
     env = make_env(env_id, options=env_options)
     try:
-        objects = vector_dynamics(env) is None  # envs stepped as objects cost more per step
-        per_episode = step_limit(env) * step_bytes(env.observation_space, env.action_space, objects)
+        if vector_dynamics(env) is None:
+            per_episode = OUTCOME_BYTES
+        else:
+            per_episode = step_limit(env) * step_bytes(env.observation_space, env.action_space, False)
     finally:
         env.close()
     budget = PART_BYTES

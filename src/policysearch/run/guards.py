@@ -45,6 +45,10 @@ def _elements(space: gym.Space[Any]) -> int:
     return int(np.prod(space.shape or (), dtype=np.int64))
 
 
+#: Bytes of a session's outcome when its steps are not kept: its return, length and ends.
+OUTCOME_BYTES = 64
+
+
 def step_bytes(observation_space: gym.Space[Any], action_space: gym.Space[Any], objects: bool) -> int:
     """Estimated bytes one kept step holds.
 
@@ -70,8 +74,7 @@ def session_bytes(algorithm: Any, horizon: int, objects: bool, keep: str) -> int
     """
     if keep == "steps":
         return horizon * step_bytes(algorithm.observation_space, algorithm.action_space, objects)
-    outcome = 64
-    return outcome + (16 * _elements(algorithm.observation_space) if keep == "stats" else 0)
+    return OUTCOME_BYTES + (16 * _elements(algorithm.observation_space) if keep == "stats" else 0)
 
 
 def format_bytes(n: float) -> str:
