@@ -126,6 +126,19 @@ def test_a_short_minatar_run_gets_to_its_summary(minatar: None, tmp_path: Path, 
     code, _, err = run_cli(["record", folder, "--out", tmp_path / "v.gif"], capsys)  # float frames
     assert code == 0, err
     assert (tmp_path / "v.gif").read_bytes().startswith(b"GIF")
+    from policysearch import Agent
+
+    agent = Agent.load(folder)
+    obs, _ = make_env("MinAtar/Breakout-v1").reset(seed=3)
+    assert obs.dtype == bool and agent.act(obs) in (0, 1, 2)  # the env's own boolean frame
+    assert agent.act(obs.astype(np.uint8)) == agent.act(obs)
+
+
+def test_an_atari_evaluation_is_one_part(ale: None) -> None:
+    """Its 27,000-step episodes stream their returns: 100 of them are one part, not 64 and 36."""
+    from policysearch.run import evaluation
+
+    assert evaluation.part_episodes("ALE/Pong-v5", 100) == 100
 
 
 def test_a_dm_control_task_through_shimmy_is_flattened() -> None:

@@ -190,7 +190,7 @@ class Agent:
             observation = self._flatten(observation)
         batch = np.asarray(observation)
         shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
-        if batch.shape != shape or not np.issubdtype(batch.dtype, np.number):
+        if batch.shape != shape or not (np.issubdtype(batch.dtype, np.number) or batch.dtype == np.bool_):
             raise ConfigError(
                 f"act expects one observation of shape {shape} from {space}, got "
                 f"{batch.dtype} of shape {batch.shape}"
