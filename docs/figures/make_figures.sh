@@ -66,6 +66,10 @@ policysearch record ars-Walker2d-v5-0 --out "$FIGURES/ars_walker.gif" --fps 125 
 train es --env MinAtar/Breakout-v1 --seed 0 --target 20 --max-seconds 1800 --workers 2 --out es-MinAtar_Breakout-v1-0
 policysearch record es-MinAtar_Breakout-v1-0 --out "$FIGURES/es_minatar_breakout.gif" --fps 10 --scale 24
 
+# Atari: ES with the cnn's defaults on Pong for 3600 s (about -11; it was resumed three times)
+train es --env ALE/Pong-v5 --seed 0 --max-seconds 3600 --workers 2 --out es-ALE_Pong-v5-0
+policysearch record es-ALE_Pong-v5-0 --out "$FIGURES/es_pong.gif" --fps 30 --every 2
+
 train cem --env policysearch/CartPoleNoVelocity-v1 --policy gru --seed 0 --target 475 --max-seconds 120 \
     --out gru-CartPoleNoVelocity-v1-0
 policysearch record gru-CartPoleNoVelocity-v1-0 --out "$FIGURES/policies_gru.gif" --fps 50 --scale 0.75 --every 3
