@@ -249,7 +249,7 @@ def test_the_api_class_and_a_preset(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.slow
 def test_ars_solves_swimmer(tmp_path: Path) -> None:
-    """The preset (ARS V1, one direction, alpha 0.02, nu 0.01): seed 0 reached 325 in 51 iterations."""
+    """The defaults (Swimmer has no preset): seeds 0-2 reached 325 in 30-35 iterations."""
     summary = Trainer(
         TrainOptions(
             algorithm="ars",
@@ -261,7 +261,7 @@ def test_ars_solves_swimmer(tmp_path: Path) -> None:
         )
     ).train()
     assert summary["solved"] and summary["eval_mean_return"] >= 325
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["hyperparameters"]["version"] == "v1"
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["hyperparameters"]["version"] == "v2"
 
 
 @pytest.mark.parametrize(
