@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/checkpoint.py [--env Humanoid-v5] [--repeats 20]
 
-The trainer writes the checkpoint after every iteration (atomically: a new folder, then a rename).
+The trainer writes the checkpoint after every iteration (atomically: a new file, then a rename).
 For ``es`` and ``ars`` with their linear policy on ``--env`` (Humanoid-v5: 5,950 weights), builds
 the run as ``train`` does, writes the checkpoint ``--repeats`` times into a fresh folder and prints
 the median and the slowest write with the checkpoint's size on disk. ``cmaes`` is listed with the
