@@ -44,7 +44,9 @@ How to run (from the repository root)::
         --peer-python /tmp/peervenv/bin/python                 # likewise, one task per run
 
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
-JSON object per line to benchmarks/results/latest.jsonl (replaced on each run).
+JSON object per line to benchmarks/results/latest.jsonl (replaced on each run): the run's meta line
+at the start, each training and peer run's line as soon as it ends (so a suite stopped halfway
+keeps what it measured), and the whole file again, with the tables' rows, at the end.
 """
 
 from __future__ import annotations
@@ -298,6 +300,12 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def append_record(path: Path, rec: dict[str, Any]) -> None:
+    """One JSON line appended to ``path`` and flushed, so that a run stopped halfway keeps it."""
+    with path.open("a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
 def train_and_peers(
     plan: list[tuple[str, EnvSpec, list[Job], list[int]]], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
@@ -318,6 +326,7 @@ def train_and_peers(
                 rec = run_ours(job, seed)
                 log(f"{'':>17}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
                 ours.append(rec)
+                append_record(args.out, rec)
             if args.peers:
                 cap = args.peer_seconds or spec.peer_cap or spec.cap
                 for name in peer_names(spec, args):
@@ -325,6 +334,7 @@ def train_and_peers(
                     prec = run_peer(name, env_id, seed, spec.target, cap, args)
                     log(f"{'':>17}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
                     peers.append(prec)
+                    append_record(args.out, prec)
     print()
     print(train_table(ours))
     seen: set[tuple[str, str]] = set()
@@ -380,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for note in notes:
         print(f"note: {note}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(meta) + "\n")  # then each run's line as it ends
 
     if not args.no_train or args.peers:
         records += train_and_peers(plan, args)
@@ -446,7 +458,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     total = time.perf_counter() - t_start
     records.append({"section": "end", "total_s": round(total, 2)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as fh:
         for rec in records:
             fh.write(json.dumps(rec) + "\n")

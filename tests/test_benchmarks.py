@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -257,3 +258,25 @@ def test_the_checkpoint_benchmark_times_es_and_ars_and_lists_the_refusal_of_cmae
     assert es["bytes"] > 8 * 5950 and ars["bytes"] > 4 * 5950
     assert es["median_ms"] > 0 and ars["median_ms"] > 0
     assert "cmaes is not for this size" in cmaes["worst_ms"]
+
+
+def test_each_run_is_written_as_it_ends_so_a_suite_stopped_halfway_keeps_it(
+    bench, tmp_path, monkeypatch
+) -> None:
+    out = tmp_path / "latest.jsonl"
+    calls: list[int] = []
+
+    def fake_run(job, seed: int) -> dict:
+        calls.append(seed)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the suite is stopped during its second run
+        return {**ours(seed, True, 1.5, 1000), "config": job.config.label}
+
+    monkeypatch.setattr(bench, "run_ours", fake_run)
+    argv = ["--suite", "solve", "--envs", "CartPole-v1", "--algos", "es", "--seeds", "0", "1"]
+    argv += ["--out", str(out)]
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(argv)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["section"] for line in lines] == ["meta", "train"]
+    assert (lines[1]["seed"], lines[1]["wall_time_s"]) == (0, 1.5)
