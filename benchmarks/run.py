@@ -171,6 +171,8 @@ def select(
         order = wanted
     else:  # the suite's envs, but those run only when named (EnvSpec.optional)
         order = [e for e in dict.fromkeys(c.env for c in configs) if not envs[e].optional]
+    if args.presets != "both":  # the runs as is (presets allowed), or only those with --no-preset
+        configs = [c for c in configs if ("--no-preset" in c.extra) == (args.presets == "off")]
     plan = []
     for env_id in order:
         spec = envs[env_id]
@@ -222,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--algos", nargs="+", choices=["cem", "es", "cmaes", "ars"], metavar="ALGO",
         help="keep only the configs of these algorithms (cem, es, cmaes, ars)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--presets", choices=["both", "on", "off"], default="both",
+        help="solve and mujoco suites: run each algorithm as is (on) or with --no-preset (off), or both "
+        "(default); also applies to the configs added for an env outside the suite",
     )  # fmt: skip
     parser.add_argument(
         "--envs", nargs="+", type=parse_env, metavar="ENV[=TARGET]",

@@ -280,3 +280,17 @@ def test_each_run_is_written_as_it_ends_so_a_suite_stopped_halfway_keeps_it(
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["section"] for line in lines] == ["meta", "train"]
     assert (lines[1]["seed"], lines[1]["wall_time_s"]) == (0, 1.5)
+
+
+def test_presets_on_or_off_keeps_only_the_runs_as_is_or_only_those_without_presets(bench) -> None:
+    def labels(*extra: str) -> list[str]:
+        [(_, _, jobs, _)] = plan_for(bench, ["--suite", "mujoco", "--envs", "HalfCheetah-v5", *extra])
+        return [j.config.label for j in jobs]
+
+    assert labels("--presets", "on") == ["ars", "es"]
+    assert labels("--presets", "off", "--algos", "ars") == ["ars --no-preset"]
+    assert labels() == ["ars", "ars --no-preset", "es", "es --no-preset"]
+    [(_, _, jobs, _)] = plan_for(
+        bench, ["--suite", "solve", "--envs", "Pendulum-v1=-200", "--presets", "off"]
+    )
+    assert all("--no-preset" in j.config.extra for j in jobs) and jobs  # an env outside the suite too
