@@ -66,7 +66,8 @@ def run_ours(job: Job, seed: int) -> dict[str, Any]:
             return {**record, "error": f"exit {proc.returncode}: {lines[-1] if lines else ''}"}
         summary = json.loads(summary_path.read_text())
     keys = (
-        "solved", "wall_time_s", "env_steps", "episodes", "iterations", "eval_mean_return", "eval_episodes",
+        "solved", "wall_time_s", "env_steps", "episodes", "iterations", "eval_mean_return",
+        "eval_std_return", "eval_episodes",
     )  # fmt: skip
     return {**record, **{k: summary.get(k) for k in keys}}
 
