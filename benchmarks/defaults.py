@@ -9,7 +9,12 @@ run, exactly as a user would type it::
 
 Runs whose folder holds a summary.json are never run again, so that the same command (or
 ``--resume``, which reuses the configs, seeds, parts and budget stored in DIR/suite.json)
-continues the suite across sessions. Each run's eval_mean_return is normalised between the
+continues the suite across sessions. The runs go a seed at a time (every task and config of
+seed 0, then of seed 1, ...), so that a suite stopped early has whole seeds. Where two configs
+resolve to the same options on a task (``policysearch train ... --dry-run``: ``es-today=--set
+reward_shift=0`` and ``es-defaults`` on a task without a survival bonus), the second one shares
+the first one's run instead of running it again (its folder holds a copy of the summary and
+``shared.json``). Each run's eval_mean_return is normalised between the
 task's random score (0) and its reference (1) (benchmarks/defaults_tasks.py), and per config and
 part the interquartile mean (IQM) with a stratified bootstrap 95% confidence interval, the
 median, the mean and the optimality gap are computed by ``rliable``; a markdown table is printed
@@ -117,6 +122,34 @@ def train(cmd: list[str], log: Path, timeout: float) -> int:
 
 
 Runner = Callable[[list[str], Path, float], int]
+Resolver = Callable[[list[str]], str | None]
+COMMENT = re.compile(r"\s+#\s.*$")
+SHARED_FILE = "shared.json"
+
+
+def resolved_options(cmd: list[str]) -> str | None:
+    """What ``cmd`` (a train command) resolves to, by its ``--dry-run``: every option and
+    hyperparameter with its value, without the run folder and the comments; None if it fails."""
+    try:
+        proc = subprocess.run([*cmd, "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        return None
+    lines = [COMMENT.sub("", ln).rstrip() for ln in proc.stdout.splitlines()]
+    return "\n".join(ln for ln in lines if ln and not ln.startswith(("#", "out:")))
+
+
+def share(folder: Path, source: Path, source_config: str) -> dict[str, Any]:
+    """Make ``folder`` a run of the same options as ``source``: a copy of its summary, and
+    shared.json naming it. The summary is written last, so that an interruption leaves no run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    note = {"same_as": source_config, "run": str(source), "why": "the same resolved options (--dry-run)"}
+    (folder / SHARED_FILE).write_text(json.dumps(note, indent=2) + "\n")
+    tmp = folder / f".summary.json.{os.getpid()}"
+    tmp.write_text((source / "summary.json").read_text())
+    tmp.replace(folder / "summary.json")
+    return note
 
 
 def read_summary(folder: Path) -> dict[str, Any] | None:
@@ -145,11 +178,24 @@ def run_suite(
     budget: float,
     workers: int,
     runner: Runner = train,
+    resolver: Resolver = resolved_options,
 ) -> dict[str, int]:
-    """Every (config, task, seed) run not finished yet in ``out``; one progress line per run on stderr."""
+    """Every (config, task, seed) run not finished yet in ``out``, a seed at a time; a run whose
+    options another config's finished run resolved to as well shares that run. One progress line
+    per run on stderr."""
     random = load_random()
-    plan = [(c, t, s) for c in configs for t in tasks for s in seeds]
-    counts = {"done": 0, "ran": 0, "failed": 0}
+    plan = [(c, t, s) for s in seeds for t in tasks for c in configs]
+    counts = {"done": 0, "ran": 0, "shared": 0, "failed": 0}
+    keys: dict[tuple[str, str, int], str | None] = {}
+
+    def key(config: Config, task: Task, seed: int) -> str | None:
+        if (config.name, task.env_id, seed) not in keys:
+            folder = run_dir(out, config.name, task, seed)
+            keys[config.name, task.env_id, seed] = resolver(
+                train_command(config, task, seed, budget, workers, folder)
+            )
+        return keys[config.name, task.env_id, seed]
+
     for i, (config, task, seed) in enumerate(plan, 1):
         folder = run_dir(out, config.name, task, seed)
         head = f"[{i}/{len(plan)}] {config.name} {task.env_id} seed {seed}:"
@@ -158,7 +204,34 @@ def run_suite(
             counts["done"] += 1
             print(f"{head} finished before ({describe(summary, task, random)})", file=sys.stderr, flush=True)
             continue
+        twins = [
+            c
+            for c in configs
+            if c.name != config.name
+            and c.algo == config.algo
+            and read_summary(run_dir(out, c.name, task, seed)) is not None
+            and not (run_dir(out, c.name, task, seed) / SHARED_FILE).exists()
+        ]
+        twin = next(
+            (
+                c
+                for c in twins
+                if key(c, task, seed) is not None and key(c, task, seed) == key(config, task, seed)
+            ),
+            None,
+        )
+        if twin is not None:
+            share(folder, run_dir(out, twin.name, task, seed), twin.name)
+            counts["shared"] += 1
+            summary = read_summary(folder) or {}
+            print(
+                f"{head} the same options as {twin.name}'s run, shared ({describe(summary, task, random)})",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
         cmd = train_command(config, task, seed, budget, workers, folder)
+        (folder / SHARED_FILE).unlink(missing_ok=True)  # a share that was interrupted
         if folder.exists():  # an interrupted or failed run: start it again from scratch
             cmd.append("--force")
         log = folder.parent / f"seed{seed}.log"
@@ -339,12 +412,34 @@ def plot_profiles(parts: Sequence[PartScores], path: Path) -> Path | None:
     return path
 
 
+def shared_runs(out: Path) -> dict[tuple[str, str], int]:
+    """(config, the config whose runs it shares) -> how many finished runs it shares."""
+    counts: dict[tuple[str, str], int] = {}
+    for path in sorted((out / "runs").glob(f"*/*/seed*/{SHARED_FILE}")):
+        if not (path.parent / "summary.json").exists():
+            continue
+        try:
+            source = str(json.loads(path.read_text())["same_as"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        pair = (path.parents[2].name, source)
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
 def report(out: Path, parts: Sequence[str], reps: int, random: dict[str, float] | None = None) -> str:
     """Print the tables of ``parts`` (also DIR/report.md) and plot DIR/performance_profile.png."""
     found = collect(out)
     random = load_random() if random is None else random
     scored = [part_scores(found, part, random) for part in parts]
     text = "\n".join(table(s, reps) for s in scored)
+    shared = shared_runs(out)
+    if shared:
+        text += (
+            "\nshared runs (the same options after resolution, run once): "
+            + "; ".join(f"{n} of {config}'s are {source}'s" for (config, source), n in sorted(shared.items()))
+            + "\n"
+        )
     png = plot_profiles(scored, out / PLOT_FILE)
     text += f"\nperformance profiles: {png}\n" if png else "\nno performance profile: nothing finished\n"
     print(text)
@@ -485,7 +580,9 @@ def resolve(args: argparse.Namespace) -> tuple[list[Config], list[Task], list[in
     return configs, tasks, seeds, budget, workers
 
 
-def main(argv: Sequence[str] | None = None, runner: Runner = train) -> int:
+def main(
+    argv: Sequence[str] | None = None, runner: Runner = train, resolver: Resolver = resolved_options
+) -> int:
     args = parse_args(argv)
     if args.measure_random:
         measure_random(select_tasks(args.part or "all", args.tasks), args.episodes, args.random_seed)
@@ -501,9 +598,10 @@ def main(argv: Sequence[str] | None = None, runner: Runner = train) -> int:
             f"{budget:g} s each with {workers} workers, into {args.out}/runs",
             file=sys.stderr,
         )
-        counts = run_suite(args.out, configs, tasks, seeds, budget, workers, runner)
+        counts = run_suite(args.out, configs, tasks, seeds, budget, workers, runner, resolver)
         print(
-            f"finished before: {counts['done']}, ran: {counts['ran']}, failed: {counts['failed']}",
+            f"finished before: {counts['done']}, ran: {counts['ran']}, shared: {counts['shared']}, "
+            f"failed: {counts['failed']}",
             file=sys.stderr,
         )
         if args.resume:

@@ -3,6 +3,7 @@ resumption, on synthetic runs (nothing is trained)."""
 
 import importlib.util
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,7 +173,7 @@ def test_finished_runs_are_not_run_again(suite: ModuleType, tasks: ModuleType, t
         "--seeds", "0", "1", "--budget-seconds", "20",
         "--config", "es-defaults=", "--config", "es-s=--set sigma=0.1", "--reps", "100",
     ]  # fmt: skip
-    assert suite.main(argv, runner=fake_train) == 0
+    assert suite.main(argv, runner=fake_train, resolver=lambda cmd: shlex.join(cmd)) == 0
     assert len(calls) == 8
     first = calls[0]
     assert first[1:] == [
@@ -184,7 +185,7 @@ def test_finished_runs_are_not_run_again(suite: ModuleType, tasks: ModuleType, t
 
     calls.clear()
     crash[0] = False
-    assert suite.main(argv, runner=fake_train) == 0  # the two failed runs only, again from scratch
+    assert suite.main(argv, runner=fake_train, resolver=lambda cmd: None) == 0  # the two failed runs only
     assert [c[c.index("--env") + 1 : c.index("--env") + 2] for c in calls] == [["CartPole-v1"]] * 2
     assert all("--force" in c for c in calls)
 
@@ -199,6 +200,69 @@ def test_finished_runs_are_not_run_again(suite: ModuleType, tasks: ModuleType, t
         suite.main([*argv[:-2], "--budget-seconds", "30"], runner=fake_train)
     with pytest.raises(SystemExit, match="another name"):
         suite.main(["--out", str(tmp_path), "--config", "es-s=--set sigma=0.2", "--budget-seconds", "20"])
+
+
+def test_configs_that_resolve_alike_share_a_run(
+    suite: ModuleType, tasks: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[str, str, int]] = []
+
+    def fake_train(cmd: list[str], log: Path, timeout: float) -> int:
+        out = Path(cmd[cmd.index("--out") + 1])
+        env_id, seed = cmd[cmd.index("--env") + 1], int(cmd[cmd.index("--seed") + 1])
+        calls.append((out.parent.parent.name, env_id, seed))
+        out.mkdir(parents=True, exist_ok=True)
+        ret = 400.0 if "reward_shift=0" in cmd else 300.0
+        (out / "summary.json").write_text(
+            json.dumps({"env_id": env_id, "seed": seed, "eval_mean_return": ret})
+        )
+        return 0
+
+    def fake_resolver(cmd: list[str]) -> str:
+        # as --dry-run: reward_shift auto is 0 on CartPole-v1, so the two configs resolve alike there
+        env_id = cmd[cmd.index("--env") + 1]
+        shift = "0" if "reward_shift=0" in cmd or env_id == "CartPole-v1" else "1"
+        return f"env: {env_id}\nseed: {cmd[cmd.index('--seed') + 1]}\nreward_shift: {shift}"
+
+    argv = [
+        "--out", str(tmp_path), "--part", "tune", "--tasks", "CartPole-v1", "Hopper-v5", "--seeds", "0", "1",
+        "--budget-seconds", "20", "--config", "es-defaults=", "--config", "es-today=--set reward_shift=0",
+        "--reps", "100",
+    ]  # fmt: skip
+    assert suite.main(argv, runner=fake_train, resolver=fake_resolver) == 0
+    assert calls == [  # a seed at a time; es-today's CartPole runs are es-defaults's
+        ("es-defaults", "CartPole-v1", 0), ("es-defaults", "Hopper-v5", 0), ("es-today", "Hopper-v5", 0),
+        ("es-defaults", "CartPole-v1", 1), ("es-defaults", "Hopper-v5", 1), ("es-today", "Hopper-v5", 1),
+    ]  # fmt: skip
+    twin = tmp_path / "runs/es-today/CartPole-v1/seed1"
+    assert json.loads((twin / "shared.json").read_text())["same_as"] == "es-defaults"
+    assert json.loads((twin / "summary.json").read_text())["eval_mean_return"] == 300.0
+    err = capsys.readouterr().err
+    assert "es-today CartPole-v1 seed 0: the same options as es-defaults's run, shared" in err
+    assert "ran: 6, shared: 2, failed: 0" in err
+    assert "2 of es-today's are es-defaults's" in (tmp_path / "report.md").read_text()
+
+    (twin / "summary.json").unlink()  # a share interrupted before its summary: shared again
+    calls.clear()
+    assert suite.main(["--out", str(tmp_path), "--resume", "--reps", "100"], fake_train, fake_resolver) == 0
+    assert calls == [] and (twin / "summary.json").exists()
+
+
+def test_resolved_options_are_the_dry_run_without_the_folder(suite: ModuleType, tasks: ModuleType) -> None:
+    today, defaults = suite.Config("es-today", "--set reward_shift=0"), suite.Config("es-defaults")
+
+    def options(config: ModuleType, env_id: str, folder: str) -> str:
+        cmd = suite.train_command(config, tasks.TASKS[env_id], 0, 20.0, 2, Path(folder))
+        text = suite.resolved_options(cmd)
+        assert text is not None and "#" not in text and "out:" not in text and "max_seconds: 20" in text
+        return str(text)
+
+    assert options(defaults, "CartPole-v1", "/x/a") == options(today, "CartPole-v1", "/x/b")
+    assert options(defaults, "Hopper-v5", "/x/a") != options(today, "Hopper-v5", "/x/a")
+    bad = suite.train_command(
+        suite.Config("es-bad", "--set nosuchkey=1"), tasks.TASKS["CartPole-v1"], 0, 20.0, 2, Path("/x")
+    )
+    assert suite.resolved_options(bad) is None
 
 
 @pytest.mark.parametrize(
