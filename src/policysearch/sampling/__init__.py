@@ -16,6 +16,7 @@ import numpy as np
 
 from ..envs import EnvOptions, make_env
 from ..policies.base import Actor
+from .locomotion import LocomotionRunner, locomotion_task
 from .pool import ProcessTransport
 from .runner import EnvRunner, SeededRunner
 from .session import Keep, Session, Sessions, kept
@@ -27,6 +28,7 @@ __all__ = [
     "EnvRunner",
     "InProcess",
     "Keep",
+    "LocomotionRunner",
     "ModelSampler",
     "ProcessTransport",
     "RunnerFactory",
@@ -137,22 +139,30 @@ def make_runner(
     """The fastest exact way to step ``env_id`` in this process.
 
     CartPole (also with hidden velocities), Pendulum, MountainCar and Acrobot step as numpy arrays
-    of at least 64 slots (:mod:`.vector`); every other environment as ``n_envs`` env objects side
-    by side. Numpy's BLAS runs on one thread from then on (in this process). ``probe``, an env of
-    ``env_id`` the caller already made (and still owns), saves making one to look at.
-    ``env_options`` (a run's env kwargs) are passed to every env made; kwargs that may change the
-    dynamics (anything but ``max_episode_steps``) step the real env, never a copy of its dynamics.
+    of at least 64 slots (:mod:`.vector`); the MuJoCo locomotion tasks (Swimmer, Hopper,
+    HalfCheetah, Walker2d, Ant, Humanoid v5) as ``n_envs`` envs whose physics is stepped directly
+    (:mod:`.locomotion`); every other environment as ``n_envs`` env objects side by side. Numpy's
+    BLAS runs on one thread from then on (in this process). ``probe``, an env of ``env_id`` the
+    caller already made (and still owns), saves making one to look at. ``env_options`` (a run's
+    env kwargs) are passed to every env made; kwargs that may change the dynamics (anything but
+    ``max_episode_steps``) step the real env, never a copy of its dynamics (the locomotion tasks
+    step the real env's own model with its own parameters).
     """
     _single_threaded_blas()
     env = make_env(env_id, options=env_options) if probe is None else probe
     copied = env_options is not None and env_options.changes_dynamics
     vector = None if copied else vector_dynamics(env)
+    locomotion = locomotion_task(env)  # the env's own model and parameters: kwargs hold
     if probe is None:
         env.close()
     if vector is not None:
         dynamics, limit = vector
         return VectorRunner(dynamics, max(n_envs, 64), limit)
-    return EnvRunner(functools.partial(make_env, env_id, options=env_options), n_envs, env_id)
+    env_fn = functools.partial(make_env, env_id, options=env_options)
+    if locomotion is not None:
+        task, limit = locomotion
+        return LocomotionRunner(env_fn, n_envs, task, limit, env_id)
+    return EnvRunner(env_fn, n_envs, env_id)
 
 
 def make_sampler(
