@@ -98,7 +98,7 @@ def test_only_the_plain_v5_classes_are_recognised() -> None:
     import gymnasium as gym
 
     assert locomotion_task(gym.wrappers.ClipAction(make_env("Hopper-v5"))) is None  # not passive
-    assert isinstance(make_runner("InvertedPendulum-v5", 2), EnvRunner)
+    assert type(make_runner("InvertedPendulum-v5", 2)) is EnvRunner
 
 
 def test_a_failing_reset_names_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,4 +111,21 @@ def test_a_failing_reset_names_the_session(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(runner.envs[1], "reset", broken)
     actor = Wobbly(8, 2, np.float64, scale=0.1)
     with pytest.raises(EnvError, match=r"'Swimmer-v5' raised in reset of session 1: RuntimeError: no model"):
+        runner.run(actor, np.arange(3), np.arange(3))
+
+
+def test_a_failing_step_names_its_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = make_runner("Hopper-v5", 3)
+    assert isinstance(runner, LocomotionRunner)
+    step, calls = runner.task.mj_step, [0]
+
+    def failing(model: Any, data: Any, nstep: int) -> None:
+        calls[0] += 1
+        if calls[0] == 3 * 4 + 2:  # step 5 of the second slot's session
+            raise RuntimeError("unstable")
+        step(model, data, nstep=nstep)
+
+    monkeypatch.setattr(runner.task, "mj_step", failing)
+    actor = Wobbly(11, 3, np.float64, scale=0.0)
+    with pytest.raises(EnvError, match=r"'Hopper-v5' raised in step 5 of session 1: RuntimeError: unstable"):
         runner.run(actor, np.arange(3), np.arange(3))

@@ -26,7 +26,7 @@ from ..envs.make import only_passive_wrappers, wrappers
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
 from ..seeding import stream_keys
-from .runner import SeededRunner, step_noise
+from .runner import EnvRunner, step_noise
 from .session import Keep, Outcomes, Sessions
 
 _MUJOCO = "gymnasium.envs.mujoco"
@@ -58,6 +58,8 @@ class Locomotion:
         self.frame_skip = int(base.frame_skip)
         self.dt = base.dt
         self.data = {f: np.zeros((len(envs), *np.shape(getattr(base.data, f)))) for f in self.fields}
+        #: The place in the step's slots of the slot being stepped.
+        self.stepping = 0
 
     def position(self, base: Any) -> Any:
         """Where the env measures progress from (``qpos[0]``)."""
@@ -67,7 +69,8 @@ class Locomotion:
         """Step ``slots`` with these actions: their observations, rewards and terminations."""
         before = np.array([self.position(self.bases[s]) for s in slots])
         after = []
-        for s, action in zip(slots.tolist(), actions, strict=True):
+        for j, (s, action) in enumerate(zip(slots.tolist(), actions, strict=True)):
+            self.stepping = j  # which slot raised, if one does
             base = self.bases[s]
             data = base.data
             data.ctrl[:] = action
@@ -266,7 +269,7 @@ def locomotion_task(env: gym.Env) -> tuple[type[Locomotion], int] | None:
     return task, int(getattr(limits[0], "_max_episode_steps"))  # noqa: B009
 
 
-class LocomotionRunner(SeededRunner):
+class LocomotionRunner(EnvRunner):
     """Runs whole sessions of a locomotion task on ``n_envs`` envs, stepped by :class:`Locomotion`.
 
     The sessions are those :class:`~.runner.EnvRunner` plays, number for number (resets, steps,
@@ -284,15 +287,10 @@ class LocomotionRunner(SeededRunner):
     def __init__(
         self, env_fn: Callable[[], gym.Env], n_envs: int, task: type[Locomotion], limit: int, env_id: str
     ) -> None:
-        self.envs = [env_fn() for _ in range(max(1, n_envs))]
+        super().__init__(env_fn, n_envs, env_id)
         self.task = task(self.envs)
-        self.limit, self.env_id = limit, env_id
-        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape or ()))
-
-    def close(self) -> None:
-        """Close every environment."""
-        for env in self.envs:
-            env.close()
+        self.limit = limit
+        self.obs_dim = int(np.prod(self.observation_space.shape or ()))
 
     def run(
         self,
@@ -357,9 +355,10 @@ class LocomotionRunner(SeededRunner):
             try:
                 next_obs, reward, term = self.task.step(active, actions)
             except Exception as exc:
+                j = self.task.stepping
                 raise EnvError(
-                    f"environment {self.env_id!r} raised in step {int(t[0]) + 1} of session "
-                    f"{first_index + int(ids[0])}: {type(exc).__name__}: {exc}"
+                    f"environment {self.env_id!r} raised in step {int(t[j]) + 1} of session "
+                    f"{first_index + int(ids[j])}: {type(exc).__name__}: {exc}"
                 ) from exc
             self._check(next_obs, reward, ids, t, first_index)
             if keep == "steps":
