@@ -80,6 +80,7 @@ class Locomotion:
             after.append(self.position(base))
             for field, rows in self.data.items():
                 rows[s] = getattr(data, field)
+        self.stepping = 0  # the outcome is computed for all slots at once: the first is named
         velocity = (np.array(after) - before) / self.dt
         return self.outcome({f: rows[slots] for f, rows in self.data.items()}, velocity, actions)
 
