@@ -414,6 +414,43 @@ def sampler_steps(env_id: str, seconds: float, long: int, n_envs: int) -> tuple[
         runner.close()
 
 
+def replayed_physics(env_id: str, seconds: float, long: int, n_envs: int) -> tuple[int, float, float]:
+    """Agent steps, wall and CPU seconds of bare ``mj_step`` replaying the sampler's own sessions.
+
+    The sampler plays ``n_envs`` sessions of the untrained ARS population once, keeping their
+    steps; then each is replayed from its own start state (``env.reset`` with its reset seed,
+    untimed) by writing its actions to ``data.ctrl`` and calling ``mj_step`` x frame_skip, until
+    ``seconds`` of replay. The bodies move exactly as in the sampler's column, so the ratio of
+    the two is what the sampler costs beyond the physics.
+    """
+    import mujoco
+
+    options = episode_options(long)
+    runner = make_runner(env_id, n_envs, env_options=options)
+    reset_seeds = request_seeds(np.random.default_rng(3), n_envs)[0]
+    try:
+        played = runner.run(ars_actor(env_id), reset_seeds, keep="steps")
+    finally:
+        runner.close()
+    env = make_env(env_id, options=options)
+    raw = env.unwrapped
+    model, data, skip = raw.model, raw.data, int(raw.frame_skip)  # type: ignore[attr-defined]
+    ctrl, step = data.ctrl, mujoco.mj_step
+    steps, wall, cpu = 0, 0.0, 0.0
+    while wall < seconds:
+        for i, seed in enumerate(reset_seeds.tolist()):
+            env.reset(seed=seed)
+            controls = played.actions[: played.lengths[i], i]
+            c0, w0 = time.process_time(), time.perf_counter()
+            for k in range(len(controls)):
+                ctrl[:] = controls[k]
+                step(model, data, nstep=skip)
+            wall, cpu = wall + time.perf_counter() - w0, cpu + time.process_time() - c0
+            steps += len(controls)
+    env.close()
+    return steps, wall, cpu
+
+
 def physics_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for env_id in args.envs:
@@ -423,17 +460,22 @@ def physics_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             b_steps, b_wall, b_cpu = bare_physics(env_id, args.seconds, long)
             g_steps, g_wall, g_cpu = gym_steps(env_id, args.seconds, long)
             s_steps, s_wall, s_cpu, sessions = sampler_steps(env_id, args.seconds, long, args.n_envs)
+            r_steps, r_wall, r_cpu = replayed_physics(env_id, args.seconds, long, args.n_envs)
             bare, bare_cpu = b_steps / b_wall, b_steps / b_cpu
+            replay, replay_cpu = r_steps / r_wall, r_steps / r_cpu
             rows.append(
                 {
                     "env": env_id,
                     "episodes": label,
                     "bare_steps_s": round(bare),
+                    "replay_steps_s": round(replay),
                     "gym_steps_s": round(g_steps / g_wall),
                     "sampler_steps_s": round(s_steps / s_wall),
                     "sampler/bare": round(s_steps / s_wall / bare, 3),
+                    "sampler/replay": round(s_steps / s_wall / replay, 3),
                     "gym/bare": round(g_steps / g_wall / bare, 3),
                     "sampler/bare_cpu": round(s_steps / s_cpu / bare_cpu, 3),
+                    "sampler/replay_cpu": round(s_steps / s_cpu / replay_cpu, 3),
                     "gym/bare_cpu": round(g_steps / g_cpu / bare_cpu, 3),
                     "sampler_mean_len": round(s_steps / sessions, 1),
                 }
@@ -483,7 +525,8 @@ def physics(args: argparse.Namespace) -> None:
     workers = worker_rows(args) if SCALING_ENV in args.envs else []
     table(
         f"one core's agent steps per second (~{args.seconds:g} s each, one process): bare mj_step x "
-        f"frame_skip, Gymnasium's env.step, policysearch's sampler (untrained ARS, {args.n_envs} envs)",
+        f"frame_skip (random controls; replaying the sampler's sessions), Gymnasium's env.step, "
+        f"policysearch's sampler (untrained ARS, {args.n_envs} envs)",
         rows,
     )
     long = args.long_steps
@@ -494,7 +537,8 @@ def physics(args: argparse.Namespace) -> None:
         f"long ({long}): terminate_when_unhealthy=False, every episode cut at {long} steps (bare: reset",
         f"every {long}); no early resets, like for like with bare physics.",
         "bare physics steps random controls, the sampler ARS's near-zero actions: the bodies move",
-        "differently, which alone changes a step's cost by up to ~15%.",
+        "differently, which alone changes a step's cost by up to ~15%. replay: bare mj_step on the",
+        "sampler's own sessions (their start states and actions), so sampler/replay is like for like.",
         "_cpu ratios: the same per CPU second of this process (less sensitive to other load).",
     ]
     print("\n".join("  " + line for line in notes))

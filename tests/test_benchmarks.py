@@ -242,6 +242,7 @@ def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_
     assert [r["episodes"] for r in rows] == ["env's", "long (20)"]
     for r in rows:
         assert r["bare_steps_s"] > 0 and r["gym_steps_s"] > 0 and r["sampler_steps_s"] > 0
+        assert r["replay_steps_s"] > 0 and r["sampler/replay"] > 0 and r["sampler/replay_cpu"] > 0
         assert r["sampler/bare"] > 0 and r["gym/bare_cpu"] > 0
     assert rows[1]["sampler_mean_len"] == 20  # no termination: every session runs to the cut
 
