@@ -39,11 +39,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # its sibling scaling.py, also when imported
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from policysearch.algorithms.es import ES, ESPolicyConfig
 from policysearch.envs import EnvOptions, make_env, random_frames
@@ -155,6 +159,36 @@ def raw_rate(env_id: str, options: EnvOptions, seconds: float, first_seed: int) 
         "seeded_reset_s": costs["seeded"],
         "unseeded_reset_s": costs["unseeded"],
     }
+
+
+def ale_vector_rate(env_id: str, n_envs: int, seconds: float) -> dict[str, float]:
+    """Random actions on ale-py's own C++ vector env (``AtariVectorEnv``) on one thread.
+
+    The same preprocessing as ``make_env`` gives an ALE id (84x84 gray, 4 frames stacked, frame
+    skip 4 with max-pooling, up to 30 no-op starts, v5's sticky actions 0.25, rewards not
+    clipped, no fire reset), ``n_envs`` envs stepped in one call, episodes reset by the env itself.
+    """
+    from ale_py.vector_env import AtariVectorEnv
+
+    spec = gym.spec(env_id)
+    envs = AtariVectorEnv(
+        game=str(spec.kwargs["game"]),
+        num_envs=n_envs,
+        num_threads=1,
+        repeat_action_probability=float(spec.kwargs.get("repeat_action_probability", 0.25)),
+        reward_clipping=False,
+        use_fire_reset=False,
+    )
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    steps = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < seconds:
+        envs.step(envs.action_space.sample())
+        steps += n_envs
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    envs.close()
+    return {"steps": steps, "wall": wall, "cpu": cpu}
 
 
 def sampler_rate(
@@ -276,7 +310,18 @@ def env_rows(env_id: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]
         f"{raw_rates} steps/s; a seeded reset (each session's) {seeded * 1e3:.3g} ms "
         f"(~{seeded * raw:.0f} raw steps), an unseeded one {unseeded * 1e3:.3g} ms; population {population}"
     )
-    return rows, [note]
+    notes = [note]
+    if is_ale(env_id):
+        n = max(args.n_envs)
+        print(f"  {env_id}: ale-py's vector env, {n} envs ...", file=sys.stderr)
+        vec = ale_vector_rate(env_id, n, args.seconds)
+        notes.append(
+            f"{env_id}: ale-py's C++ AtariVectorEnv, {n} envs on one thread, random actions: "
+            f"{vec['steps'] / vec['wall']:.4g} steps/s ({vec['steps'] / vec['cpu']:.4g} per CPU second), "
+            f"against {raw:.4g} ({raw_cpu:.4g}) through Gymnasium's wrappers; its seeds are its own "
+            "(one per env at reset, episodes reset inside), so it is a yardstick, not a sampler"
+        )
+    return rows, notes
 
 
 def main() -> None:

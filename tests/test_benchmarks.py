@@ -295,3 +295,15 @@ def test_presets_on_or_off_keeps_only_the_runs_as_is_or_only_those_without_prese
         bench, ["--suite", "solve", "--envs", "Pendulum-v1=-200", "--presets", "off"]
     )
     assert all("--no-preset" in j.config.extra for j in jobs) and jobs  # an env outside the suite too
+
+
+def test_the_pixel_benchmark_measures_ale_pys_own_vector_env_beside_gymnasiums_wrappers() -> None:
+    """benchmarks/pixels.py's yardstick: ale-py's C++ vector env on one thread, random actions."""
+    pytest.importorskip("ale_py")
+    scripts = load_script(RUN_PY.parent / "pixels.py", "benchmarks_pixels", ("scaling",))
+    pixels = next(scripts)
+    try:
+        vec = pixels.ale_vector_rate("ALE/Pong-v5", 2, 0.05)
+    finally:
+        next(scripts, None)
+    assert vec["steps"] >= 2 and vec["steps"] % 2 == 0 and vec["wall"] > 0 and vec["cpu"] > 0
