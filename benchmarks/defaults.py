@@ -371,7 +371,21 @@ def table(scores: PartScores, reps: int) -> str:
             f"| {name} | {matrix.size} ({matrix.shape[0]} x {matrix.shape[1]}) | "
             f"{p[0]:.3f} [{ci[0][0]:.3f}, {ci[1][0]:.3f}] | {p[1]:.3f} | {p[2]:.3f} | {p[3]:.3f} |"
         )
+    lines += ["", *per_task(scores)]
     return "\n".join(lines) + "\n"
+
+
+def per_task(scores: PartScores) -> list[str]:
+    """Each task's mean normalised score per config (its runs' mean): where the aggregate comes from."""
+    configs = list(scores.matrices)
+    lines = [
+        "| task | " + " | ".join(configs) + " |",
+        "|---|" + "---:|" * len(configs),
+    ]
+    for j, task in enumerate(scores.tasks):
+        cells = [f"{scores.matrices[c][:, j].mean():.3f}" for c in configs]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_profiles(parts: Sequence[PartScores], path: Path) -> Path | None:

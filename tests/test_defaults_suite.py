@@ -146,6 +146,9 @@ def test_iqm_and_ci_of_synthetic_runs_match_a_hand_computation(
     assert "es-c" not in text.split("### holdout")[0]
     assert f"### holdout: 1 of {len(tasks.tasks_of('holdout'))} tasks" in text
     assert "| es-c | 1 (1 x 1) | 1.000 [1.000, 1.000] | 1.000 | 1.000 | 0.000 |" in text
+    # per task, each config's mean over its runs: task 1 is (0.2 + 0.6) / 2 in a, 1 in b
+    assert "| task | es-a | es-b |" in text
+    assert f"| {tune[1].env_id} | 0.400 | 1.000 |" in text
     assert (tmp_path / "performance_profile.png").stat().st_size > 10_000
     assert (tmp_path / "report.md").read_text() == text
     assert capsys.readouterr().out.strip() == text.strip()
