@@ -129,3 +129,76 @@ def test_a_failing_step_names_its_session(monkeypatch: pytest.MonkeyPatch) -> No
     actor = Wobbly(11, 3, np.float64, scale=0.0)
     with pytest.raises(EnvError, match=r"'Hopper-v5' raised in step 5 of session 1: RuntimeError: unstable"):
         runner.run(actor, np.arange(3), np.arange(3))
+
+
+class Fortran(Wobbly):
+    """Returns its actions in Fortran order: a row's sum of squares must still add pairwise."""
+
+    def act(self, obs: np.ndarray, index: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        return np.asfortranarray(super().act(obs, index, noise))
+
+
+def both(env_id: str, options: EnvOptions | None = None, n_envs: int = 2) -> tuple[EnvRunner, EnvRunner]:
+    fast = make_runner(env_id, n_envs, env_options=options)
+    assert isinstance(fast, LocomotionRunner)
+    return EnvRunner(functools.partial(make_env, env_id, options=options), n_envs, env_id), fast
+
+
+def outcome(runner: EnvRunner, actor: Any, n: int) -> Any:
+    try:
+        return runner.run(actor, np.arange(n), np.arange(n) + 50)
+    except EnvError as exc:
+        return type(exc), str(exc).split(":")[0]
+
+
+def test_edges_end_as_the_env_runner_ends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fortran-ordered actions, a wrong action shape, a float frame_skip, no sessions at all."""
+    slow, fast = both("Ant-v5", EnvOptions({"max_episode_steps": 30}))
+    assert_same(
+        slow.run(Fortran(105, 8, np.float64, 0.3), np.arange(3), np.arange(3)),
+        fast.run(Fortran(105, 8, np.float64, 0.3), np.arange(3), np.arange(3)),
+    )
+    for keep in ("steps", "stats", "returns"):
+        assert_same(
+            slow.run(Wobbly(105, 8, np.float64, 0.3), np.arange(0), keep=keep),
+            fast.run(Wobbly(105, 8, np.float64, 0.3), np.arange(0), keep=keep),
+        )
+    wide = Wobbly(105, 9, np.float64, 0.3)  # one action too many
+    assert (
+        outcome(slow, wide, 2)
+        == outcome(fast, wide, 2)
+        == (EnvError, "environment 'Ant-v5' raised in step 1 of session 0")
+    )
+    slow, fast = both("Hopper-v5", EnvOptions({"frame_skip": 4.0, "max_episode_steps": 5}))
+    actor = Wobbly(11, 3, np.float64, 0.1)
+    assert outcome(slow, actor, 2) == outcome(fast, actor, 2)
+    assert outcome(fast, actor, 2)[0] is EnvError
+
+
+def test_a_bad_observation_ends_the_run_where_the_env_runner_would() -> None:
+    """A NaN in the state ends Ant's session (unhealthy) without an error; an observation of the
+    wrong size (Humanoid's include flags given as 1, which its own `is True` test skips) is named."""
+    slow, fast = both("Ant-v5", EnvOptions({"max_episode_steps": 30}))
+    env = slow.envs[1].unwrapped  # the second slot's env, in both runners
+    simulate = env.do_simulation
+
+    def poisoned(action: Any, frames: int) -> None:
+        simulate(action, frames)
+        env.data.qpos[2] = np.nan
+
+    env.do_simulation = poisoned
+    fast_step = fast.task.mj_step
+
+    def poisoned_step(model: Any, data: Any, nstep: int) -> None:
+        fast_step(model, data, nstep=nstep)
+        if data is fast.envs[1].unwrapped.data:
+            data.qpos[2] = np.nan
+
+    fast.task.mj_step = poisoned_step
+    actor = Wobbly(105, 8, np.float64, 0.1)
+    a, b = slow.run(actor, np.arange(2), np.arange(2)), fast.run(actor, np.arange(2), np.arange(2))
+    assert_same(a, b)
+    assert a.lengths[1] == 1 and a.terminated[1]
+    slow, fast = both("Humanoid-v5", EnvOptions({"include_cinert_in_observation": 1}))
+    actor = Wobbly(348, 17, np.float64, 0.0)
+    assert outcome(slow, actor, 2) == outcome(fast, actor, 2) == (EnvError, "environment 'Humanoid-v5'")

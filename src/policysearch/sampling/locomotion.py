@@ -15,7 +15,6 @@ HalfCheetah, Walker2d, Ant and Humanoid, behind passive wrappers only, with no r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from ..envs.make import only_passive_wrappers, wrappers
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
 from ..seeding import stream_keys
-from .runner import EnvRunner, step_noise
+from .runner import EnvRunner, _describe, _observation_problem, step_noise
 from .session import Keep, Outcomes, Sessions
 
 _MUJOCO = "gymnasium.envs.mujoco"
@@ -55,7 +54,7 @@ class Locomotion:
         self.bases: list[Any] = [env.unwrapped for env in envs]
         base = self.bases[0]
         self.env = base  # the parameters (all slots were made alike)
-        self.frame_skip = int(base.frame_skip)
+        self.frame_skip = base.frame_skip  # as the env passes it to mj_step
         self.dt = base.dt
         self.data = {f: np.zeros((len(envs), *np.shape(getattr(base.data, f)))) for f in self.fields}
         #: The place in the step's slots of the slot being stepped.
@@ -66,7 +65,18 @@ class Locomotion:
         return base.data.qpos[0]
 
     def step(self, slots: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Step ``slots`` with these actions: their observations, rewards and terminations."""
+        """Step ``slots`` with these actions: their observations, rewards and terminations.
+
+        Raises:
+            ValueError: as the env's ``do_simulation``, for actions of another shape than the
+                model's controls.
+        """
+        self.stepping = 0
+        if actions.shape[1:] != (self.env.model.nu,):
+            raise ValueError(
+                f"Action dimension mismatch. Expected {(self.env.model.nu,)}, found {actions.shape[1:]}"
+            )
+        actions = np.ascontiguousarray(actions)  # a row's sum of squares as the env adds it (pairwise)
         before = np.array([self.position(self.bases[s]) for s in slots])
         after = []
         for j, (s, action) in enumerate(zip(slots.tolist(), actions, strict=True)):
@@ -334,6 +344,7 @@ class LocomotionRunner(EnvRunner):
                 ) from exc
             if obs is None:
                 obs = np.zeros((slots, self.obs_dim))
+            self._check_observations(np.asarray(first)[None], np.array([i]), np.array([-1]), first_index)
             obs[slot] = first
             session[slot] = i
             start_sessions(actor, np.array([first_index + i]))
@@ -344,7 +355,7 @@ class LocomotionRunner(EnvRunner):
             assert obs is not None
             ids, x = session[active], obs[active]
             t = lengths[ids]
-            actions = np.asarray(actor.act(x, first_index + ids, step_noise(actor, keys, ids, t)))
+            actions = np.asarray(actor.act(obs[active], first_index + ids, step_noise(actor, keys, ids, t)))
             if keep == "stats":  # Welford's update, as the env runner's record of each session
                 if mean is None or m2 is None:
                     mean, m2 = np.zeros((n, x.shape[1])), np.zeros((n, x.shape[1]))
@@ -361,14 +372,17 @@ class LocomotionRunner(EnvRunner):
                     f"environment {self.env_id!r} raised in step {int(t[j]) + 1} of session "
                     f"{first_index + int(ids[j])}: {type(exc).__name__}: {exc}"
                 ) from exc
-            self._check(next_obs, reward, ids, t, first_index)
+            self._check_rewards(reward, ids, t, first_index)
+            over = term | (t + 1 >= self.limit)
+            # an ended session's last observation is never played: the env runner does not look at it
+            self._check_observations(next_obs[~over], ids[~over], t[~over], first_index)
             if keep == "steps":
                 played.append((ids, t, x, actions, reward))
             totals[ids] += reward
             lengths[ids] = t + 1
             obs[active] = next_obs
             terminated[ids[term]] = True
-            for slot in active[term | (t + 1 >= self.limit)].tolist():
+            for slot in active[over].tolist():
                 start(slot)
         if keep == "steps":
             return _padded(played, lengths, terminated, self.obs_dim)
@@ -380,21 +394,31 @@ class LocomotionRunner(EnvRunner):
             empty, empty, empty, lengths, terminated, ~terminated, Outcomes(totals, lengths.copy(), mean, m2)
         )
 
-    def _check(
-        self, obs: np.ndarray, reward: np.ndarray, ids: np.ndarray, t: np.ndarray, first_index: int
-    ) -> None:
-        """EnvError naming the first session whose step gave a non-finite reward or observation."""
-        if np.isfinite(reward).all() and np.isfinite(obs).all():
+    def _check_rewards(self, reward: np.ndarray, ids: np.ndarray, t: np.ndarray, first_index: int) -> None:
+        """EnvError naming the first session whose step gave a non-finite reward (as EnvRunner's)."""
+        if np.isfinite(reward).all():
             return
-        bad = int(np.flatnonzero(~np.isfinite(reward) | ~np.isfinite(obs).all(axis=1))[0])
-        where = f"step {int(t[bad]) + 1} of session {first_index + int(ids[bad])}"
-        if not math.isfinite(reward[bad]):
-            raise EnvError(
-                f"environment {self.env_id!r} returned a non-finite reward ({reward[bad]}) at {where}"
-            )
+        bad = int(np.flatnonzero(~np.isfinite(reward))[0])
         raise EnvError(
-            f"environment {self.env_id!r}: {where} returned a non-finite observation {obs[bad].tolist()!r}"
+            f"environment {self.env_id!r} returned a non-finite reward ({reward[bad]}) at step "
+            f"{int(t[bad]) + 1} of session {first_index + int(ids[bad])}"
         )
+
+    def _check_observations(self, obs: np.ndarray, ids: np.ndarray, t: np.ndarray, first_index: int) -> None:
+        """EnvError naming the first session given an observation outside the space (as EnvRunner's).
+
+        ``t`` is each session's step before the observation (-1: its reset's).
+        """
+        space = self.observation_space
+        if _observation_problem(space, obs) is None:
+            return
+        for j in range(len(obs)):
+            if _observation_problem(space, obs[j : j + 1]) is not None:
+                where = "reset" if t[j] < 0 else f"step {int(t[j]) + 1}"
+                raise EnvError(
+                    f"environment {self.env_id!r}: {where} of session {first_index + int(ids[j])} "
+                    f"returned {_describe(obs[j], space)}"
+                )
 
 
 def _padded(
@@ -405,6 +429,9 @@ def _padded(
 ) -> Sessions:
     """The steps played, as padded time-major :class:`Sessions`."""
     n, horizon = len(lengths), int(lengths.max()) if len(lengths) else 0
+    if not played:  # nothing played: EnvRunner's shapes
+        empty = np.zeros((0, n))
+        return Sessions(empty, empty, empty.copy(), lengths, terminated, ~terminated)
     first_actions = played[0][3] if played else np.zeros((0,))
     observations = np.zeros((horizon, n, dim))
     actions = np.zeros((horizon, n, *first_actions.shape[1:]), dtype=first_actions.dtype)
