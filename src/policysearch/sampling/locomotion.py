@@ -15,6 +15,7 @@ HalfCheetah, Walker2d, Ant and Humanoid, behind passive wrappers only, with no r
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ from .session import Keep, Outcomes, Sessions
 _MUJOCO = "gymnasium.envs.mujoco"
 
 
-class Locomotion:
+class Locomotion(ABC):
     """One v5 locomotion task over ``n`` env instances: their physics stepped directly.
 
     A subclass names the data it reads after a step (:attr:`fields`), where the body is
@@ -94,11 +95,11 @@ class Locomotion:
         velocity = (np.array(after) - before) / self.dt
         return self.outcome({f: rows[slots] for f, rows in self.data.items()}, velocity, actions)
 
+    @abstractmethod
     def outcome(
         self, data: dict[str, np.ndarray], velocity: np.ndarray, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Observations, rewards and terminations of a step from the slots' data after it."""
-        raise NotImplementedError
 
     def control_cost(self, actions: np.ndarray) -> np.ndarray:
         """``ctrl_cost_weight * sum(action ** 2)`` per slot, in the actions' own dtype."""
@@ -147,40 +148,39 @@ class Walker2d(_Upright):
     env_class = f"{_MUJOCO}.walker2d_v5.Walker2dEnv"
 
 
-class HalfCheetah(Locomotion):
-    """HalfCheetah-v5 (``HalfCheetahEnv.step``): forward along x, no ending."""
+class _Unending(Locomotion):
+    """HalfCheetah and Swimmer: forward along x, no health test, no ending."""
 
-    env_class = f"{_MUJOCO}.half_cheetah_v5.HalfCheetahEnv"
+    #: Position entries an observation leaves out (``exclude_current_positions_from_observation``).
+    excluded: ClassVar[int] = 1
 
     def outcome(
         self, data: dict[str, np.ndarray], velocity: np.ndarray, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As the env computes them."""
         env, qpos = self.env, data["qpos"]
-        position = qpos[:, 1:] if env._exclude_current_positions_from_observation else qpos
+        position = qpos[:, self.excluded :] if env._exclude_current_positions_from_observation else qpos
         observation = np.concatenate((position, data["qvel"]), axis=1)
-        reward = env._forward_reward_weight * velocity - self.control_cost(actions)
+        forward = velocity if velocity.ndim == 1 else velocity[:, 0]
+        reward = env._forward_reward_weight * forward - self.control_cost(actions)
         return observation, reward, np.zeros(len(qpos), dtype=bool)
 
 
-class Swimmer(Locomotion):
-    """Swimmer-v5 (``SwimmerEnv.step``): the xy velocity's x, no ending."""
+class HalfCheetah(_Unending):
+    """HalfCheetah-v5 (``HalfCheetahEnv.step``)."""
+
+    env_class = f"{_MUJOCO}.half_cheetah_v5.HalfCheetahEnv"
+
+
+class Swimmer(_Unending):
+    """Swimmer-v5 (``SwimmerEnv.step``): its xy velocity's x, both positions left out."""
 
     env_class = f"{_MUJOCO}.swimmer_v5.SwimmerEnv"
+    excluded = 2
 
     def position(self, base: Any) -> Any:
         """``qpos[0:2]``."""
         return base.data.qpos[0:2].copy()
-
-    def outcome(
-        self, data: dict[str, np.ndarray], velocity: np.ndarray, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """As the env computes them."""
-        env, qpos = self.env, data["qpos"]
-        position = qpos[:, 2:] if env._exclude_current_positions_from_observation else qpos
-        observation = np.concatenate((position, data["qvel"]), axis=1)
-        reward = env._forward_reward_weight * velocity[:, 0] - self.control_cost(actions)
-        return observation, reward, np.zeros(len(qpos), dtype=bool)
 
 
 class Ant(Locomotion):
