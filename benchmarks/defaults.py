@@ -140,7 +140,7 @@ def resolved_options(cmd: list[str]) -> str | None:
     return "\n".join(ln for ln in lines if ln and not ln.startswith(("#", "out:")))
 
 
-def share(folder: Path, source: Path, source_config: str) -> dict[str, Any]:
+def share(folder: Path, source: Path, source_config: str) -> None:
     """Make ``folder`` a run of the same options as ``source``: a copy of its summary, and
     shared.json naming it. The summary is written last, so that an interruption leaves no run."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,6 @@ def share(folder: Path, source: Path, source_config: str) -> dict[str, Any]:
     tmp = folder / f".summary.json.{os.getpid()}"
     tmp.write_text((source / "summary.json").read_text())
     tmp.replace(folder / "summary.json")
-    return note
 
 
 def read_summary(folder: Path) -> dict[str, Any] | None:
@@ -212,14 +211,8 @@ def run_suite(
             and read_summary(run_dir(out, c.name, task, seed)) is not None
             and not (run_dir(out, c.name, task, seed) / SHARED_FILE).exists()
         ]
-        twin = next(
-            (
-                c
-                for c in twins
-                if key(c, task, seed) is not None and key(c, task, seed) == key(config, task, seed)
-            ),
-            None,
-        )
+        mine = key(config, task, seed) if twins else None
+        twin = next((c for c in twins if mine is not None and key(c, task, seed) == mine), None)
         if twin is not None:
             share(folder, run_dir(out, twin.name, task, seed), twin.name)
             counts["shared"] += 1

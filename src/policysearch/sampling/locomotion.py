@@ -23,10 +23,9 @@ import gymnasium as gym
 import numpy as np
 
 from ..envs.make import only_passive_wrappers, wrappers
-from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
 from ..seeding import stream_keys
-from .runner import EnvRunner, _describe, _observation_problem, step_noise
+from .runner import EnvRunner, env_raised, non_finite_reward, step_noise
 from .session import Keep, Outcomes, Sessions
 
 _MUJOCO = "gymnasium.envs.mujoco"
@@ -338,13 +337,10 @@ class LocomotionRunner(EnvRunner):
             try:
                 first, _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
             except Exception as exc:
-                raise EnvError(
-                    f"environment {self.env_id!r} raised in reset of session {first_index + i}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
+                raise env_raised(self.env_id, "reset", first_index + i, exc) from exc
             if obs is None:
                 obs = np.zeros((slots, self.obs_dim))
-            self._check_observations(np.asarray(first)[None], np.array([i]), np.array([-1]), first_index)
+            self.check_observations(np.asarray(first)[None], np.array([first_index + i]), np.array([0]))
             obs[slot] = first
             session[slot] = i
             start_sessions(actor, np.array([first_index + i]))
@@ -355,6 +351,7 @@ class LocomotionRunner(EnvRunner):
             assert obs is not None
             ids, x = session[active], obs[active]
             t = lengths[ids]
+            # the actor gets its own copy: what it does to it changes nothing kept (as in EnvRunner)
             actions = np.asarray(actor.act(obs[active], first_index + ids, step_noise(actor, keys, ids, t)))
             if keep == "stats":  # Welford's update, as the env runner's record of each session
                 if mean is None or m2 is None:
@@ -368,14 +365,17 @@ class LocomotionRunner(EnvRunner):
                 next_obs, reward, term = self.task.step(active, actions)
             except Exception as exc:
                 j = self.task.stepping
-                raise EnvError(
-                    f"environment {self.env_id!r} raised in step {int(t[j]) + 1} of session "
-                    f"{first_index + int(ids[j])}: {type(exc).__name__}: {exc}"
+                raise env_raised(
+                    self.env_id, f"step {int(t[j]) + 1}", first_index + int(ids[j]), exc
                 ) from exc
-            self._check_rewards(reward, ids, t, first_index)
+            if not np.isfinite(reward).all():
+                bad = int(np.flatnonzero(~np.isfinite(reward))[0])
+                raise non_finite_reward(
+                    self.env_id, reward[bad], int(t[bad]) + 1, first_index + int(ids[bad])
+                )
             over = term | (t + 1 >= self.limit)
             # an ended session's last observation is never played: the env runner does not look at it
-            self._check_observations(next_obs[~over], ids[~over], t[~over], first_index)
+            self.check_observations(next_obs[~over], first_index + ids[~over], t[~over] + 1)
             if keep == "steps":
                 played.append((ids, t, x, actions, reward))
             totals[ids] += reward
@@ -394,32 +394,6 @@ class LocomotionRunner(EnvRunner):
             empty, empty, empty, lengths, terminated, ~terminated, Outcomes(totals, lengths.copy(), mean, m2)
         )
 
-    def _check_rewards(self, reward: np.ndarray, ids: np.ndarray, t: np.ndarray, first_index: int) -> None:
-        """EnvError naming the first session whose step gave a non-finite reward (as EnvRunner's)."""
-        if np.isfinite(reward).all():
-            return
-        bad = int(np.flatnonzero(~np.isfinite(reward))[0])
-        raise EnvError(
-            f"environment {self.env_id!r} returned a non-finite reward ({reward[bad]}) at step "
-            f"{int(t[bad]) + 1} of session {first_index + int(ids[bad])}"
-        )
-
-    def _check_observations(self, obs: np.ndarray, ids: np.ndarray, t: np.ndarray, first_index: int) -> None:
-        """EnvError naming the first session given an observation outside the space (as EnvRunner's).
-
-        ``t`` is each session's step before the observation (-1: its reset's).
-        """
-        space = self.observation_space
-        if _observation_problem(space, obs) is None:
-            return
-        for j in range(len(obs)):
-            if _observation_problem(space, obs[j : j + 1]) is not None:
-                where = "reset" if t[j] < 0 else f"step {int(t[j]) + 1}"
-                raise EnvError(
-                    f"environment {self.env_id!r}: {where} of session {first_index + int(ids[j])} "
-                    f"returned {_describe(obs[j], space)}"
-                )
-
 
 def _padded(
     played: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
@@ -432,7 +406,7 @@ def _padded(
     if not played:  # nothing played: EnvRunner's shapes
         empty = np.zeros((0, n))
         return Sessions(empty, empty, empty.copy(), lengths, terminated, ~terminated)
-    first_actions = played[0][3] if played else np.zeros((0,))
+    first_actions = played[0][3]
     observations = np.zeros((horizon, n, dim))
     actions = np.zeros((horizon, n, *first_actions.shape[1:]), dtype=first_actions.dtype)
     rewards = np.zeros((horizon, n))

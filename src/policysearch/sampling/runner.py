@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -136,10 +136,7 @@ class EnvRunner(SeededRunner):
             try:
                 result = self.envs[slot].reset(seed=int(reset_seeds[i]))
             except Exception as exc:
-                raise EnvError(
-                    f"environment {self.env_id!r} raised in reset of session {first_index + i}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
+                raise env_raised(self.env_id, "reset", first_index + i, exc) from exc
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise EnvError(
                     f"environment {self.env_id!r}: reset returned {_shape_of(result)}, not the "
@@ -168,10 +165,7 @@ class EnvRunner(SeededRunner):
                     env_action = action.item() if action.ndim == 0 else action
                     result = self.envs[slot].step(env_action)
                 except Exception as exc:
-                    raise EnvError(
-                        f"environment {self.env_id!r} raised in step {t} of session "
-                        f"{first_index + i}: {type(exc).__name__}: {exc}"
-                    ) from exc
+                    raise env_raised(self.env_id, f"step {t}", first_index + i, exc) from exc
                 try:
                     next_obs, reward, term, trunc, _ = result
                     reward = float(reward)
@@ -182,10 +176,7 @@ class EnvRunner(SeededRunner):
                         f"truncated, info) of Gymnasium's API with a numeric reward"
                     ) from None
                 if not math.isfinite(reward):
-                    raise EnvError(
-                        f"environment {self.env_id!r} returned a non-finite reward ({reward}) at "
-                        f"step {t} of session {first_index + i}"
-                    )
+                    raise non_finite_reward(self.env_id, reward, t, first_index + i)
                 record.add(obs[slot], action, reward)
                 obs[slot] = next_obs
                 if term or trunc:
@@ -202,14 +193,29 @@ class EnvRunner(SeededRunner):
             EnvError: naming the session and the call (``reset``, or step ``t``) that returned the
                 first observation that does not belong to the space.
         """
-        space = self.observation_space
         try:
             batch = np.stack([np.asarray(o) for o in observations])
         except ValueError:  # not all of one shape: report the first that is not the space's
-            batch = None
-        problem = _observation_problem(space, batch) if batch is not None else "shape"
-        if problem is None:
-            return batch  # type: ignore[return-value]
+            self._first_outside(observations, sessions, steps)
+        self.check_observations(batch, sessions, steps)
+        return batch
+
+    def check_observations(self, batch: np.ndarray, sessions: np.ndarray, steps: np.ndarray) -> None:
+        """Check a batch of observations against the observation space in one pass.
+
+        ``steps[j]``: the steps session ``sessions[j]`` had played when it got ``batch[j]`` (0: at
+        its reset).
+
+        Raises:
+            EnvError: naming the session and the call (``reset``, or step ``t``) that returned the
+                first observation that does not belong to the space.
+        """
+        if _observation_problem(self.observation_space, batch) is not None:
+            self._first_outside(batch, sessions, steps)
+
+    def _first_outside(self, observations: Any, sessions: np.ndarray, steps: np.ndarray) -> NoReturn:
+        """Raise the EnvError of the first observation outside the space."""
+        space = self.observation_space
         for j, o in enumerate(observations):
             single = np.asarray(o)[None]
             if _observation_problem(space, single) is not None:
@@ -219,6 +225,20 @@ class EnvRunner(SeededRunner):
                     f"{_describe(np.asarray(o), space)}"
                 )
         raise EnvError(f"environment {self.env_id!r} returned observations outside {space}")
+
+
+def env_raised(env_id: str, call: str, session: int, exc: BaseException) -> EnvError:
+    """The error of an env that raised in ``call`` (``reset``, ``step 5``) of a session."""
+    return EnvError(
+        f"environment {env_id!r} raised in {call} of session {session}: {type(exc).__name__}: {exc}"
+    )
+
+
+def non_finite_reward(env_id: str, reward: float, step: int, session: int) -> EnvError:
+    """The error of an env whose step ``step`` of a session returned a non-finite reward."""
+    return EnvError(
+        f"environment {env_id!r} returned a non-finite reward ({reward}) at step {step} of session {session}"
+    )
 
 
 def _observation_problem(space: gym.Space[Any], batch: np.ndarray) -> str | None:
