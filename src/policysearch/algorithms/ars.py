@@ -18,6 +18,8 @@ the argmax).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -43,16 +45,18 @@ from .population import (
 
 @dataclass
 class ARSConfig:
-    """Hyperparameters of augmented random search (defaults: the paper's Hopper settings)."""
+    """Hyperparameters of augmented random search (defaults: :func:`resolve_auto`)."""
 
     #: Directions delta_k per iteration (the paper's N); each plays M + noise * delta_k and
-    #: M - noise * delta_k, so an iteration plays 2N candidates.
-    directions: int = 8
+    #: M - noise * delta_k, so an iteration plays 2N candidates. ``auto``: by the size of M
+    #: (:func:`auto_directions`).
+    directions: int | Literal["auto"] = "auto"
     #: Directions the step uses (b): those with the largest max(r+, r-). Equal to
     #: ``directions``, every direction is used (ARS V1 and V2 without "-t"). At most ``directions``.
-    top_directions: int = 4
+    #: ``auto``: half of them (rounded up).
+    top_directions: int | Literal["auto"] = "auto"
     #: Step size of plain SGD (alpha).
-    step_size: float = 0.01
+    step_size: float = 0.02
     #: Standard deviation of the perturbations (nu): the candidates are M +- noise * delta_k.
     noise: float = 0.025
     #: ``v2``: observations normalised by the running mean and standard deviation of every state
@@ -81,13 +85,11 @@ class ARSConfig:
     squash: ClassVar[str] = "clip"
 
     def __post_init__(self) -> None:
-        check_range("directions", self.directions, 1)
-        check_range("top_directions", self.top_directions, 1)
-        if self.top_directions > self.directions:
-            raise ConfigError(
-                f"top_directions={self.top_directions} is out of range: it must lie in "
-                f"[1, {self.directions}] (at most directions)"
-            )
+        for name in ("directions", "top_directions"):
+            if getattr(self, name) != "auto":
+                check_range(name, getattr(self, name), 1)
+        if self.directions != "auto" and self.top_directions != "auto":
+            check_top_directions(self.top_directions, self.directions)
         check_range("step_size", self.step_size, 0, low_open=True)
         check_range("noise", self.noise, 0, low_open=True)
         check_reward_shift(self.reward_shift)
@@ -97,13 +99,55 @@ class ARSConfig:
 
     @property
     def population(self) -> int:
-        """Candidates per iteration: the two signs of every direction (what the memory guard plans for)."""
-        return 2 * self.directions
+        """Candidates per iteration: the two signs of every direction (what the memory guard plans for).
+
+        Known once ``directions`` is resolved (:func:`resolve_auto`); 0 while it is ``auto``.
+        """
+        return 0 if self.directions == "auto" else 2 * self.directions
 
     @property
     def normalize_obs(self) -> bool:
         """V2 normalises the observations."""
         return self.version == "v2"
+
+
+def check_top_directions(top: int, directions: int) -> None:
+    """Refuse more top directions than directions."""
+    if top > directions:
+        raise ConfigError(
+            f"top_directions={top} is out of range: it must lie in [1, {directions}] (at most directions)"
+        )
+
+
+#: The fewest directions ``auto`` gives (the paper's Hopper setting, N = 8).
+MIN_AUTO_DIRECTIONS = 8
+
+
+def auto_directions(weights: int) -> int:
+    """``directions: auto`` for a matrix M of ``weights`` entries: ``3 sqrt(weights)``, at least 8.
+
+    The N the paper tuned per task (Mania et al. 2018, the hyperparameters of their Table 1 runs,
+    as the presets keep them) grows about as the square root of M's size on the MuJoCo v1 tasks:
+    Hopper 33 weights and N = 8, HalfCheetah and Walker2d 102 and 32-40, Ant 888 and 60,
+    Humanoid 6,392 and 230.
+
+    >>> [auto_directions(n) for n in (2, 16, 33, 102, 840, 5916)]
+    [8, 12, 17, 30, 87, 231]
+
+    """
+    return max(MIN_AUTO_DIRECTIONS, round(3 * math.sqrt(weights)))
+
+
+def resolve_auto(config: ARSConfig, weights: int) -> ARSConfig:
+    """The config with ``directions`` and ``top_directions`` resolved for M's ``weights`` entries.
+
+    Raises:
+        ConfigError: for ``top_directions`` above the resolved ``directions``.
+    """
+    directions = auto_directions(weights) if config.directions == "auto" else config.directions
+    top = -(-directions // 2) if config.top_directions == "auto" else config.top_directions
+    check_top_directions(top, directions)
+    return dataclasses.replace(config, directions=directions, top_directions=top)
 
 
 def ars_step(
@@ -146,12 +190,12 @@ class ARS(WeightSearch):
         rng: np.random.Generator,
         policy: str = "linear",
     ) -> None:
-        config = resolve_reward_shift(config)
-        super().__init__(observation_space, action_space, config, rng, policy)
+        super().__init__(observation_space, action_space, resolve_reward_shift(config), rng, policy)
+        self.searched = self._matrix_slice()
+        self.config = config = resolve_auto(self.config, self.searched.stop - self.searched.start)
         self.table = noise_table_key(config.noise_table_size, rng)
         #: The policy's weight vector: M (``head.weight``) searched from zero, the rest held at zero.
         self.weights = np.zeros_like(flatten(self.net))
-        self.searched = self._matrix_slice()
         #: The perturbation's scale per weight: nu on M, 0 elsewhere (no bias, no log std).
         self.sigma = np.zeros_like(self.weights)
         self.sigma[self.searched] = config.noise
@@ -182,7 +226,7 @@ class ARS(WeightSearch):
             self.weights,
             self.sigma,
             rng,
-            2 * cfg.directions,
+            cfg.population,
             True,
             cfg.episodes_per_candidate,
             cfg.start_groups,
@@ -195,7 +239,7 @@ class ARS(WeightSearch):
         cfg = self.config
         scores = request.scores(shifted_returns(sessions, float(cfg.reward_shift)))
         deltas = candidate_noise(request, self.table, self.weights.size)[0::2, self.searched]
-        step, sigma_r = ars_step(scores[0::2], scores[1::2], deltas, cfg.top_directions, cfg.step_size)
+        step, sigma_r = ars_step(scores[0::2], scores[1::2], deltas, int(cfg.top_directions), cfg.step_size)
         self.weights[self.searched] += step
         return {
             "mean_score": float(scores.mean()),
