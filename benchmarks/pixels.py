@@ -1,7 +1,7 @@
 """Pixel sampling benchmark: the cnn policy's sampling rate beside the raw preprocessed env, per core.
 
     .venv/bin/python benchmarks/pixels.py [--seconds 5] [--envs ALE/Pong-v5 MinAtar/Breakout-v1]
-        [--n-envs 1 8 16] [--episode-steps N] [--population P]
+        [--n-envs 1 8 16] [--episode-steps N] [--population P] [--episodes-per-candidate K]
 
 For each env, one core's agent steps per second, all measured one after the other in this one
 process (numpy's BLAS on one thread, as in a sampling worker):
@@ -15,8 +15,8 @@ process (numpy's BLAS on one thread, as in a sampling worker):
    counting ``sessions.env_steps``, with the actor ES trains by default on images: the population
    actor of an untrained ``ES(..., "cnn")`` (``es.ask(rng).actor``, with the reference batch of
    virtual batch normalisation that ``train es`` gathers); each call plays the whole
-   request, one session per candidate (``--population``), as one sampling worker plays an
-   iteration, with fresh reset seeds. On 84x84 frames it is
+   request, ``--episodes-per-candidate`` sessions per candidate (default 1) of ``--population``
+   candidates, as one sampling worker plays an iteration, with fresh reset seeds. On 84x84 frames it is
    measured with the body ``--policy cnn`` builds (Salimans et al.'s, 16 8x8/4, 32 4x4/2, 256
    units) and with the Nature-DQN body (32 8x8/4, 64 4x4/2, 64 3x3/1, 512 units, patched into
    ``policysearch.policies.bodies.conv_architecture`` as benchmarks/memory.py does); on MinAtar's
@@ -199,11 +199,17 @@ def sampler_rate(
     population: int,
     table_size: int,
     seconds: float,
+    episodes: int = 1,
 ) -> dict[str, float]:
-    """ES's cnn population actor on ``make_runner``: env steps per second with resets left out."""
+    """ES's cnn population actor on ``make_runner``: env steps per second with resets left out.
+
+    ``episodes``: ES's ``episodes_per_candidate`` (each candidate's sessions are adjacent).
+    """
     with architecture(arch):
         probe = make_env(env_id, options=options)
-        config = ESPolicyConfig(population=population, noise_table_size=table_size)
+        config = ESPolicyConfig(
+            population=population, noise_table_size=table_size, episodes_per_candidate=episodes
+        )
         es = ES(probe.observation_space, probe.action_space, config, np.random.default_rng(0), "cnn")
         if es.reference_frames:  # virtual batch normalisation, as the run factory sets it up
             es.set_reference(random_frames(probe, es.reference_frames, np.random.default_rng(2)))
@@ -233,7 +239,7 @@ def sampler_rate(
                     acting[0] += time.perf_counter() - start
 
             setattr(request.actor, "act", timed_act)  # noqa: B010  (an instance attribute over the method)
-            per_call = population  # a whole request per call, as one sampling worker plays it
+            per_call = population * episodes  # a whole request per call, as one worker plays it
             steps, calls, sessions, seed = 0, 0, 0, 0
             wall, cpu = time.perf_counter(), time.process_time()
             while calls == 0 or time.perf_counter() - wall < seconds:
@@ -272,7 +278,16 @@ def env_rows(env_id: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]
     for network, arch in networks(shape):
         for n_envs in args.n_envs:
             print(f"  {env_id}: {network}, {n_envs} envs ...", file=sys.stderr)
-            s = sampler_rate(env_id, options, arch, n_envs, population, args.noise_table_size, args.seconds)
+            s = sampler_rate(
+                env_id,
+                options,
+                arch,
+                n_envs,
+                population,
+                args.noise_table_size,
+                args.seconds,
+                args.episodes_per_candidate,
+            )
             measured.append((network, n_envs, s))
     after = raw_rate(env_id, options, args.seconds / 2, 10**5)
     raw = (before["steps"] / before["wall"] + after["steps"] / after["wall"]) / 2
@@ -308,7 +323,8 @@ def env_rows(env_id: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]
     note = (
         f"{env_id}: episodes cut at {steps} agent steps; raw before/after the sampler rows "
         f"{raw_rates} steps/s; a seeded reset (each session's) {seeded * 1e3:.3g} ms "
-        f"(~{seeded * raw:.0f} raw steps), an unseeded one {unseeded * 1e3:.3g} ms; population {population}"
+        f"(~{seeded * raw:.0f} raw steps), an unseeded one {unseeded * 1e3:.3g} ms; population {population}, "
+        f"{args.episodes_per_candidate} episode(s) per candidate"
     )
     notes = [note]
     if is_ale(env_id):
@@ -337,6 +353,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--population", type=int, default=None, help="ES population (default 32, or 2 x max n_envs)"
+    )
+    parser.add_argument(
+        "--episodes-per-candidate",
+        type=int,
+        default=1,
+        help="ES's episodes_per_candidate: sessions of one candidate, played side by side (default 1)",
     )
     parser.add_argument("--noise-table-size", type=int, default=10_000_000)
     args = parser.parse_args()

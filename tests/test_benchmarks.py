@@ -307,3 +307,19 @@ def test_the_pixel_benchmark_measures_ale_pys_own_vector_env_beside_gymnasiums_w
     finally:
         next(scripts, None)
     assert vec["steps"] >= 2 and vec["steps"] % 2 == 0 and vec["wall"] > 0 and vec["cpu"] > 0
+
+
+def test_the_pixel_benchmark_plays_each_candidates_episodes_side_by_side() -> None:
+    """``--episodes-per-candidate K``: each call plays the population's K sessions per candidate."""
+    scripts = load_script(RUN_PY.parent / "pixels.py", "benchmarks_pixels", ("scaling",))
+    pixels = next(scripts)
+    try:
+        options = pixels.EnvOptions(kwargs={"max_episode_steps": 20})
+        rates = [
+            pixels.sampler_rate("policysearch/Catch-v0", options, None, 4, 4, 200_000, 0.01, k)
+            for k in (1, 3)
+        ]
+    finally:
+        next(scripts, None)
+    assert [r["per_call"] for r in rates] == [4, 12]
+    assert all(r["steps"] >= r["per_call"] and r["params"] > 0 for r in rates)
