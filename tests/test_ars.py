@@ -229,27 +229,34 @@ def test_bad_hyperparameters_are_one_line_naming_the_field(hyper: dict, field: s
 
 def test_auto_directions_follow_the_size_of_m(capsys) -> None:
     """``auto``: 3 sqrt(weights of M), at least 8, half of them used; a given value wins."""
+    auto = ["--no-preset", "--set", "directions=auto", "--set", "top_directions=auto"]
     cases = [
-        ("Pendulum-v1", [], 8, 4),  # M is 1 x 3
-        ("Walker2d-v5", ["--no-preset"], 30, 15),  # 6 x 17
-        ("Walker2d-v5", ["--no-preset", "--set", "directions=10"], 10, 5),
-        ("Walker2d-v5", ["--no-preset", "--set", "top_directions=7"], 30, 7),
-        ("Walker2d-v5", [], 40, 30),  # the preset's
+        ("Pendulum-v1", auto[1:], 8, 4, True),  # M is 1 x 3
+        ("Walker2d-v5", auto, 30, 15, True),  # 6 x 17
+        ("Walker2d-v5", ["--no-preset", "--set", "directions=auto"], 30, 4, True),
+        (
+            "Walker2d-v5",
+            ["--no-preset", "--set", "directions=10", "--set", "top_directions=auto"],
+            10,
+            5,
+            False,
+        ),
+        ("Walker2d-v5", ["--no-preset"], 8, 4, False),  # the defaults
+        ("Walker2d-v5", [], 40, 30, False),  # the preset's
     ]
-    for env, args, n, b in cases:
+    for env, args, n, b, resolved in cases:
         code, out, err = run_cli(["train", "ars", "--env", env, *args, "--dry-run"], capsys)
         assert code == 0, err
         lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
         assert lines["directions"].split("#")[0].split(":")[1].strip() == str(n), out
         assert lines["top_directions"].split("#")[0].split(":")[1].strip() == str(b), out
-        assert ("(auto)" in lines["directions"]) == (n == 30 or env == "Pendulum-v1"), out
+        assert ("(auto)" in lines["directions"]) == resolved, out
     assert [auto_directions(n) for n in (1, 7, 8, 64, 6392)] == [8, 8, 8, 24, 240]
     with pytest.raises(ConfigError, match="top_directions=9 is out of range"):
         make_ars(directions="auto", top_directions=9)  # M of make_ars: 8 directions
 
 
 def test_bad_input_on_the_command_line(tmp_path: Path, capsys) -> None:
-    # Pendulum's M has 3 weights: auto gives 8 directions, so 9 top directions are too many.
     for args in (["--set", "noise=0"], ["--set", "top_directions=9"], ["--policy", "mlp"]):
         code, _, err = run_cli(
             ["train", "ars", "--env", "Pendulum-v1", *args, "--out", tmp_path / "r"], capsys

@@ -45,18 +45,18 @@ from .population import (
 
 @dataclass
 class ARSConfig:
-    """Hyperparameters of augmented random search (defaults: :func:`resolve_auto`)."""
+    """Hyperparameters of augmented random search (defaults: the paper's Hopper settings)."""
 
     #: Directions delta_k per iteration (the paper's N); each plays M + noise * delta_k and
     #: M - noise * delta_k, so an iteration plays 2N candidates. ``auto``: by the size of M
     #: (:func:`auto_directions`).
-    directions: int | Literal["auto"] = "auto"
+    directions: int | Literal["auto"] = 8
     #: Directions the step uses (b): those with the largest max(r+, r-). Equal to
     #: ``directions``, every direction is used (ARS V1 and V2 without "-t"). At most ``directions``.
     #: ``auto``: half of them (rounded up).
-    top_directions: int | Literal["auto"] = "auto"
+    top_directions: int | Literal["auto"] = 4
     #: Step size of plain SGD (alpha).
-    step_size: float = 0.02
+    step_size: float = 0.01
     #: Standard deviation of the perturbations (nu): the candidates are M +- noise * delta_k.
     noise: float = 0.025
     #: ``v2``: observations normalised by the running mean and standard deviation of every state
