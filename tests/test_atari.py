@@ -135,10 +135,14 @@ def test_a_short_minatar_run_gets_to_its_summary(minatar: None, tmp_path: Path, 
 
 
 def test_an_atari_evaluation_is_one_part(ale: None) -> None:
-    """Its 27,000-step episodes stream their returns: 100 of them are one part, not 64 and 36."""
+    """Its 27,000-step episodes stream their returns: 100 of them are one part, not 64 and 36.
+
+    A longer evaluation comes in parts of 100: more would be minutes without a progress line.
+    """
     from policysearch.run import evaluation
 
     assert evaluation.part_episodes("ALE/Pong-v5", 100) == 100
+    assert evaluation.part_episodes("ALE/Pong-v5", 10**6) == evaluation.MIN_PART_EPISODES == 100
 
 
 def test_a_dm_control_task_through_shimmy_is_flattened() -> None:

@@ -778,11 +778,14 @@ def test_evaluation_in_parts_is_the_evaluation_at_once(monkeypatch: pytest.Monke
     assert parts.episodes == 1000
     assert parts.mean == pytest.approx(whole.mean, rel=1e-12)
     assert parts.std == pytest.approx(whole.std, rel=1e-12)
-    # a part's memory is bounded: by the steps the numpy dynamics hold, by outcomes where they stream
-    assert 64 < evaluation.part_episodes("CartPole-v1", 10**9) < evaluation.PART_EPISODES
-    assert evaluation.part_episodes("Humanoid-v5", 10**9) == evaluation.PART_EPISODES
+    # a part is bounded: in memory, by the steps the numpy dynamics hold (CartPole), by outcomes
+    # where they stream; in time, by the steps at the env's limit (Humanoid: 1000 a episode)
+    assert 100 <= evaluation.part_episodes("CartPole-v1", 10**9) < evaluation.PART_EPISODES
+    assert evaluation.part_episodes("Humanoid-v5", 10**9) == evaluation.PART_STEPS // 1000
+    assert evaluation.part_episodes("Humanoid-v5", 40) == 40
     at_once = evaluation.evaluate_actor(Left(), "CartPole-v1", 200)
-    monkeypatch.setattr(evaluation, "PART_EPISODES", 1)  # parts of 64 episodes
+    monkeypatch.setattr(evaluation, "PART_STEPS", 1)
+    monkeypatch.setattr(evaluation, "MIN_PART_EPISODES", 64)  # parts of 64 episodes
     in_parts = list(evaluation.evaluation_parts(Left(), "CartPole-v1", 200))
     assert [p.episodes for p in in_parts] == [64, 128, 192, 200]
     assert in_parts[-1].mean == pytest.approx(at_once.mean, rel=1e-12)

@@ -1,8 +1,11 @@
 """The evaluation protocol: the deterministic policy over fresh episodes with held-out seeds.
 
-A long evaluation is played in parts small enough for memory (:func:`evaluation_parts`), so that
-its memory does not grow with the number of episodes; the mean and standard deviation of the
-parts are combined exactly as those of one batch would be (to rounding).
+A long evaluation is played in parts (:func:`evaluation_parts`), small enough for memory, so that
+its memory does not grow with the number of episodes, and short enough that its progress shows
+and an interruption has the episodes played so far to report. The mean and standard deviation
+of the parts are combined exactly as those of one batch would be (to rounding). The parts
+depend only on the env and the number of episodes, so the trainer's evaluation and ``evaluate``
+with the same episodes and seed give the same figures.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from .guards import OUTCOME_BYTES, available_memory, step_bytes
 PART_BYTES = 256 * 10**6
 #: Episodes of one part, at most.
 PART_EPISODES = 100_000
+#: Agent steps of one part, at most, counted at the env's episode limit: about a minute of a
+#: slow env (Humanoid: 250 episodes), so that progress lines and an interruption's result come
+#: while a long evaluation runs.
+PART_STEPS = 250_000
+#: Episodes of one part, at least: the protocol's 100-episode evaluation is always one part.
+MIN_PART_EPISODES = 100
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,9 @@ def evaluation_parts(
 ) -> Iterator[Evaluation]:
     """Evaluate in parts; yields the evaluation of all episodes played so far after each part.
 
-    A part holds as many episodes as fit in :data:`PART_BYTES` (:func:`part_episodes`: at the
-    env's time limit where steps are held; at most :data:`PART_EPISODES`, and a quarter of the
-    memory available), but no fewer than the envs stepped side by side; the trainer's
-    evaluations (100 or 1000 episodes) are one part.
+    A part holds as many episodes as fit in :data:`PART_BYTES` and :data:`PART_STEPS`
+    (:func:`part_episodes`), but no fewer than the envs stepped side by side and
+    :data:`MIN_PART_EPISODES`.
     """
     part = part_episodes(env_id, episodes, n_envs, env_options)
     runner = make_runner(env_id, min(n_envs, episodes), env_options=env_options) if sampler is None else None
@@ -126,21 +134,25 @@ def evaluation_parts(
 def part_episodes(env_id: str, episodes: int, n_envs: int = 32, env_options: EnvOptions | None = None) -> int:
     """Episodes of one part of an evaluation of ``env_id`` (see :func:`evaluation_parts`).
 
-    The evaluation keeps only returns: an env stepped as an object streams them, so an episode
-    holds its outcome; the numpy dynamics of the classic-control tasks hold every step until the
-    part ends. At least ``n_envs`` (and 64, what a vectorised runner steps at once), so that
-    every env slot has an episode to play.
+    Memory: the evaluation keeps only returns: an env stepped as an object streams them, so an
+    episode holds its outcome; the numpy dynamics of the classic-control tasks hold every step
+    until the part ends (:data:`PART_BYTES`, and a quarter of the memory available). Time:
+    :data:`PART_STEPS` at the env's episode limit. At least ``n_envs`` (so that every env slot
+    has an episode to play), :data:`MIN_PART_EPISODES` (64 and more: what a vectorised runner
+    steps at once), and at most :data:`PART_EPISODES`.
     """
     env = make_env(env_id, options=env_options)
     try:
+        limit = step_limit(env)
         if vector_dynamics(env) is None:
             per_episode = OUTCOME_BYTES
         else:
-            per_episode = step_limit(env) * step_bytes(env.observation_space, env.action_space, False)
+            per_episode = limit * step_bytes(env.observation_space, env.action_space, False)
     finally:
         env.close()
     budget = PART_BYTES
     have = available_memory()
     if have is not None:
         budget = min(budget, have // 4)
-    return min(episodes, max(n_envs, 64, min(PART_EPISODES, budget // per_episode)))
+    most = min(PART_EPISODES, budget // per_episode, PART_STEPS // limit)
+    return min(episodes, max(n_envs, MIN_PART_EPISODES, most))
