@@ -323,3 +323,28 @@ def test_the_pixel_benchmark_plays_each_candidates_episodes_side_by_side() -> No
         next(scripts, None)
     assert [r["per_call"] for r in rates] == [4, 12]
     assert all(r["steps"] >= r["per_call"] and r["params"] > 0 for r in rates)
+
+
+def test_the_port_of_ars_runs_beside_a_run_folder_and_v1_policies_are_checked(tmp_path: Path) -> None:
+    """benchmarks/ars_reference.py, once and small: the port trains with the run's hyperparameters
+    and its rows stand beside the run's; a policy that is not Humanoid-v1's is one line."""
+    import subprocess
+    import sys
+
+    from policysearch import ARS as ARSAgent
+
+    folder = tmp_path / "run"
+    with ARSAgent("Hopper-v5", seed=0, out=folder, directions=4, top_directions=2) as agent:
+        agent.train(max_iterations=2)
+    script = [sys.executable, str(RUN_PY.parent / "ars_reference.py")]
+    done = subprocess.run([*script, str(folder), "--iterations", "2", "--every", "1", "--workers", "1"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "(N=4, b=2, alpha=0.01, nu=0.025, V2, shift 1, 1 worker process)" in done.stdout
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    assert [r[1].strip() for r in rows] == ["8", "16"]
+    assert all(float(r[3]) != 0 and float(r[5]) != 0 for r in rows)  # both curves, side by side
+    wrong = tmp_path / "lin_policy_plus.npz"
+    np.savez(wrong, np.array([np.zeros((3, 11)), np.zeros(11), np.ones(11)], dtype=object))
+    done = subprocess.run([*script, "--ars-policy", str(wrong)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.strip().endswith("not (17, 376))"), done.stderr
