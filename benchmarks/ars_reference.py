@@ -15,9 +15,10 @@ curves agree as two seeds of one algorithm do, not digit for digit.
 What is ported, as ARS's code does it: the directions delta ~ N(0, I) played as M +- nu delta;
 every step's reward less the shift; the top b directions by max(r+, r-); the step
 alpha / (b sigma_R) sum (r+ - r-) delta, sigma_R the standard deviation of the 2b returns used;
-under V2 the observations normalised by the mean and standard deviation of every state visited
-in the iterations before (ARS's ``MeanStdFilter``: a standard deviation below 1e-7 counts as
-infinite, so a constant feature is zeroed); the actions ``M x``, which MuJoCo clips to the
+under V2 the observations normalised by the mean and sample standard deviation of every state
+visited in the iterations before, gathered state by state and merged as ARS's ``RunningStat``
+does (its ``MeanStdFilter``: a standard deviation below 1e-7 counts as infinite, so a constant
+feature is zeroed, and 1e-8 is added to the others); the actions ``M x``, which MuJoCo clips to the
 control range (the port clips them itself, as policysearch does, so that the control cost is the
 same).
 
@@ -52,8 +53,9 @@ from policysearch.run.runfolder import load_checkpoint  # noqa: E402
 def rollouts(task: tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float, int]) -> tuple:
     """Play each direction's pair M + nu delta, M - nu delta once; ARS's ``Worker.do_rollouts``.
 
-    Returns the shifted and the plain returns ``(k, 2)`` and the sum, sum of squares and count of
-    the states seen (the filter's buffer) and the env steps.
+    Returns the shifted and the plain returns ``(k, 2)``, the count, mean and sum of squared
+    deviations of the states seen (the filter's buffer, pushed one state at a time as ARS's
+    ``RunningStat.push`` does) and the env steps.
     """
     env_id, matrix, mean, std, deltas, noise, shift, seed = task
     env = make_env(env_id)
@@ -61,7 +63,7 @@ def rollouts(task: tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, fl
     assert isinstance(space, gym.spaces.Box), "ARS's port plays continuous actions"
     low, high = space.low, space.high
     shifted, plain = np.zeros((len(deltas), 2)), np.zeros((len(deltas), 2))
-    total, squares, count, steps = np.zeros_like(mean), np.zeros_like(mean), 0, 0
+    count, state_mean, state_m2, steps = 0, np.zeros_like(mean), np.zeros_like(mean), 0
     for k, delta in enumerate(deltas):
         for j, sign in enumerate((1.0, -1.0)):
             weights = matrix + sign * noise * delta
@@ -69,17 +71,18 @@ def rollouts(task: tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, fl
             done = False
             while not done:
                 obs = np.asarray(obs, dtype=np.float64)
-                total += obs
-                squares += obs * obs
-                count += 1
-                action = np.clip(weights @ ((obs - mean) / std), low, high)
+                count += 1  # RunningStat.push
+                deviation = obs - state_mean
+                state_mean += deviation / count
+                state_m2 += deviation * (obs - state_mean)
+                action = np.clip(weights @ ((obs - mean) / (std + 1e-8)), low, high)  # MeanStdFilter
                 obs, reward, terminated, truncated, _ = env.step(action)
                 shifted[k, j] += float(reward) - shift
                 plain[k, j] += float(reward)
                 steps += 1
                 done = terminated or truncated
     env.close()
-    return shifted, plain, total, squares, count, steps
+    return shifted, plain, count, state_mean, state_m2, steps
 
 
 def train_port(folder: Path, iterations: int, workers: int, every: int, seed: int) -> None:
@@ -108,7 +111,7 @@ def train_port(folder: Path, iterations: int, workers: int, every: int, seed: in
     rng = np.random.default_rng(seed)
     matrix = np.zeros((actions, dim))
     mean, std = np.zeros(dim), np.ones(dim)
-    total, squares, count, steps = np.zeros(dim), np.zeros(dim), 0, 0
+    count, state_mean, state_m2, steps = 0, np.zeros(dim), np.zeros(dim), 0
     start = time.monotonic()
     with Pool(workers) as pool:
         for it in range(1, iterations + 1):
@@ -124,7 +127,13 @@ def train_port(folder: Path, iterations: int, workers: int, every: int, seed: in
             shifted = np.concatenate([r[0] for r in replies])
             plain = np.concatenate([r[1] for r in replies])
             for r in replies:
-                total, squares, count, steps = total + r[2], squares + r[3], count + r[4], steps + r[5]
+                if r[2]:  # RunningStat.update: Chan et al.'s merge
+                    merged = count + r[2]
+                    apart = r[3] - state_mean
+                    state_m2 = state_m2 + r[4] + apart**2 * count * r[2] / merged
+                    state_mean = state_mean + apart * r[2] / merged
+                    count = merged
+                steps += r[5]
             best = np.argsort(-shifted.max(axis=1), kind="stable")[:b]
             used = shifted[best]
             sigma_r = used.std()
@@ -132,8 +141,8 @@ def train_port(folder: Path, iterations: int, workers: int, every: int, seed: in
                 step = np.tensordot(used[:, 0] - used[:, 1], deltas[best], axes=1)
                 matrix = matrix + alpha / (b * sigma_r) * step
             if v2:  # the filter's stats_increment after the iteration
-                mean = total / count
-                std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+                mean = state_mean.copy()
+                std = np.sqrt(state_m2 / (count - 1)) if count > 1 else np.abs(state_mean)
                 std[std < 1e-7] = np.inf
             if it % every == 0 or it == iterations:
                 row = ours.get(it)

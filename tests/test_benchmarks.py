@@ -348,3 +348,38 @@ def test_the_port_of_ars_runs_beside_a_run_folder_and_v1_policies_are_checked(tm
     np.savez(wrong, np.array([np.zeros((3, 11)), np.zeros(11), np.ones(11)], dtype=object))
     done = subprocess.run([*script, "--ars-policy", str(wrong)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.strip().endswith("not (17, 376))"), done.stderr
+
+
+def test_the_port_of_ars_plays_each_direction_as_a_mirrored_pair_and_counts_every_state() -> None:
+    """ars_reference.rollouts: r+ is M + nu delta's return and r- M - nu delta's, replayed here
+    by hand, and the states' statistics are those of every observation acted on."""
+    from policysearch.envs import make_env
+
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_ars_reference", RUN_PY.parent / "ars_reference.py"
+    )
+    assert spec and spec.loader
+    port = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(port)
+    rng = np.random.default_rng(0)
+    matrix, deltas = rng.normal(size=(1, 3)), rng.normal(size=(2, 1, 3))
+    mean, std = np.array([0.1, -0.2, 0.3]), np.array([0.5, 2.0, np.inf])
+    shifted, plain, count, state_mean, state_m2, steps = port.rollouts(
+        ("Pendulum-v1", matrix, mean, std, deltas, 0.5, 1.0, 100)
+    )
+    env = make_env("Pendulum-v1")
+    seen = []
+    for k in range(2):
+        for j, sign in enumerate((1.0, -1.0)):
+            obs, _ = env.reset(seed=100 + 2 * k + j)
+            total, done = 0.0, False
+            while not done:
+                seen.append(obs)
+                action = np.clip((matrix + sign * 0.5 * deltas[k]) @ ((obs - mean) / (std + 1e-8)), -2.0, 2.0)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total, done = total + float(reward), terminated or truncated
+            assert plain[k, j] == total and shifted[k, j] == pytest.approx(total - 200, rel=1e-9)
+    seen = np.array(seen, dtype=np.float64)
+    assert count == steps == len(seen) == 800
+    np.testing.assert_allclose(state_mean, seen.mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state_m2, seen.var(axis=0) * len(seen), rtol=1e-9)
