@@ -4,8 +4,9 @@ A long evaluation is played in parts (:func:`evaluation_parts`), small enough fo
 its memory does not grow with the number of episodes, and short enough that its progress shows
 and an interruption has the episodes played so far to report. The mean and standard deviation
 of the parts are combined exactly as those of one batch would be (to rounding). The parts
-depend only on the env and the number of episodes, so the trainer's evaluation and ``evaluate``
-with the same episodes and seed give the same figures.
+depend on the env and the number of episodes (and, for the numpy dynamics, on the memory
+available), never on timing, so the trainer's evaluation and ``evaluate`` with the same episodes
+and seed give the same figures.
 """
 
 from __future__ import annotations
