@@ -1,7 +1,6 @@
 """benchmarks/run.py's time-to-solve suite: the plan it makes and its figures, on synthetic runs."""
 
 import importlib
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +42,18 @@ def suites(bench: ModuleType) -> ModuleType:
     module = importlib.import_module("suites")
     assert Path(module.__file__ or "") == RUN_PY.parent / "suites.py"
     return module
+
+
+@pytest.fixture(scope="module")
+def scaling() -> ModuleType:
+    """benchmarks/scaling.py, loaded by its path."""
+    yield from load_script(RUN_PY.parent / "scaling.py", "benchmarks_scaling", ())
+
+
+@pytest.fixture(scope="module")
+def port() -> ModuleType:
+    """benchmarks/ars_reference.py (the port of ARS's code), loaded by its path."""
+    yield from load_script(RUN_PY.parent / "ars_reference.py", "benchmarks_ars_reference", ())
 
 
 def ours(seed: int, solved: bool, wall: float, steps: int, config: str = "es", cap: float = 60) -> dict:
@@ -205,13 +216,9 @@ def test_the_mujoco_table_shows_episodes_beside_the_papers_and_n_a_where_a_peer_
     assert "paper_V2" not in report.solve_table("Swimmer-v5", rows)  # the solve suite's table: unchanged
 
 
-def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
+def test_the_scaling_benchmark_still_runs_on_the_library_it_measures(scaling: ModuleType) -> None:
     """benchmarks/scaling.py is not run by CI: its ES iterations and driver costs are, once and
     small, so that it cannot fall behind the library's seams again (it did after issue 12)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_scaling", RUN_PY.parent / "scaling.py")
-    assert spec and spec.loader
-    scaling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scaling)
     from policysearch.sampling import make_sampler
 
     sampler = make_sampler(scaling.ENV, 4, 1)
@@ -229,14 +236,12 @@ def test_the_scaling_benchmark_still_runs_on_the_library_it_measures() -> None:
     assert [r["population"] for r in rows] == [64, 1024, 1440] and all(r["ask_tell_ms"] > 0 for r in rows)
 
 
-def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_env() -> None:
+def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_env(
+    scaling: ModuleType,
+) -> None:
     """scaling.py --physics, once and small on Hopper: every rate measured, long episodes cut."""
     import argparse
 
-    spec = importlib.util.spec_from_file_location("benchmarks_scaling", RUN_PY.parent / "scaling.py")
-    assert spec and spec.loader
-    scaling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scaling)
     args = argparse.Namespace(envs=["Hopper-v5"], seconds=0.01, n_envs=2, long_steps=20)
     rows = scaling.physics_rows(args)
     assert [r["episodes"] for r in rows] == ["env's", "long (20)"]
@@ -350,17 +355,13 @@ def test_the_port_of_ars_runs_beside_a_run_folder_and_v1_policies_are_checked(tm
     assert done.returncode == 1 and done.stderr.strip().endswith("not (17, 376))"), done.stderr
 
 
-def test_the_port_of_ars_plays_each_direction_as_a_mirrored_pair_and_counts_every_state() -> None:
+def test_the_port_of_ars_plays_each_direction_as_a_mirrored_pair_and_counts_every_state(
+    port: ModuleType,
+) -> None:
     """ars_reference.rollouts: r+ is M + nu delta's return and r- M - nu delta's, replayed here
     by hand, and the states' statistics are those of every observation acted on."""
     from policysearch.envs import make_env
 
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_ars_reference", RUN_PY.parent / "ars_reference.py"
-    )
-    assert spec and spec.loader
-    port = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(port)
     rng = np.random.default_rng(0)
     matrix, deltas = rng.normal(size=(1, 3)), rng.normal(size=(2, 1, 3))
     mean, std = np.array([0.1, -0.2, 0.3]), np.array([0.5, 2.0, np.inf])
