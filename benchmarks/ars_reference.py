@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from policysearch.envs import make_env, survival_bonus  # noqa: E402
 from policysearch.errors import PolicySearchError  # noqa: E402
+from policysearch.policies.normalizer import merge_moments  # noqa: E402
 from policysearch.run.runfolder import load_checkpoint  # noqa: E402
 
 
@@ -111,7 +112,7 @@ def train_port(folder: Path, iterations: int, workers: int, every: int, seed: in
     rng = np.random.default_rng(seed)
     matrix = np.zeros((actions, dim))
     mean, std = np.zeros(dim), np.ones(dim)
-    count, state_mean, state_m2, steps = 0, np.zeros(dim), np.zeros(dim), 0
+    count, state_mean, state_m2, steps = 0.0, np.zeros(dim), np.zeros(dim), 0
     start = time.monotonic()
     with Pool(workers) as pool:
         for it in range(1, iterations + 1):
@@ -127,12 +128,8 @@ def train_port(folder: Path, iterations: int, workers: int, every: int, seed: in
             shifted = np.concatenate([r[0] for r in replies])
             plain = np.concatenate([r[1] for r in replies])
             for r in replies:
-                if r[2]:  # RunningStat.update: Chan et al.'s merge
-                    merged = count + r[2]
-                    apart = r[3] - state_mean
-                    state_m2 = state_m2 + r[4] + apart**2 * count * r[2] / merged
-                    state_mean = state_mean + apart * r[2] / merged
-                    count = merged
+                if r[2]:  # RunningStat.update: Chan et al.'s merge, the formula ARS's code uses
+                    count, state_mean, state_m2 = merge_moments(count, state_mean, state_m2, *r[2:5])
                 steps += r[5]
             best = np.argsort(-shifted.max(axis=1), kind="stable")[:b]
             used = shifted[best]
