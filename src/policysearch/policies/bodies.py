@@ -208,8 +208,9 @@ def _conv(actor: NumpyActor, name: str, x: np.ndarray, stride: int, cand: Any) -
 
     The patches of each frame are multiplied in one BLAS call of the same shape per frame, so a
     frame's features do not depend on the other frames of the batch (see ``_rows_matmul``). With
-    candidates, each frame's filters are gathered (a few KB a frame) and the frames multiplied in
-    one stacked call, each by its own candidate's filters, in the same layout as one candidate's.
+    candidates, each frame's filters are gathered (2.3 KB a frame on MinAtar, up to 147 KB on the
+    Nature-DQN body) and the frames multiplied in one stacked call, each by its own candidate's
+    filters, in the same layout as one candidate's.
     """
     w, b = actor.params[f"{name}.weight"], actor.params[f"{name}.bias"]
     out_ch, k = w.shape[1], w.shape[-1]
