@@ -94,6 +94,35 @@ def test_a_rows_outputs_do_not_depend_on_its_batch(kind: str, space: str) -> Non
         np.testing.assert_array_equal(rows, batch)
 
 
+@pytest.mark.parametrize(
+    ("kernel", "stride", "size"), [(8, 4, 84), (4, 2, 20), (3, 1, 10), (4, 2, 23), (6, 3, 17)]
+)
+def test_numpy_convolution_over_blocks_is_torch_conv2d(kernel: int, stride: int, size: int) -> None:
+    """The numpy pass's convolution (space to depth, then shifted patches) is ``conv2d``.
+
+    For two candidates with their own filters, also where the last rows and columns reach no window.
+    """
+    from types import SimpleNamespace
+
+    from policysearch.policies import bodies
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, size, size + 2)).astype(np.float32)  # (B, C, H, W)
+    w = rng.standard_normal((2, 7, 5, kernel, kernel)).astype(np.float32)
+    b = rng.standard_normal((2, 7)).astype(np.float32)
+    actor: Any = SimpleNamespace(params={"c.weight": w, "c.bias": b}, derived={})
+    cand = np.array([1, 0, 1])
+    blocks = bodies.space_to_depth(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), kernel, stride)
+    out = bodies._conv(actor, "c", blocks, kernel, stride, cand)
+    for row, c in enumerate(cand):
+        expected = torch.nn.functional.conv2d(
+            torch.from_numpy(x[row : row + 1]), torch.from_numpy(w[c]), torch.from_numpy(b[c]), stride
+        )
+        np.testing.assert_allclose(out[row], expected[0].permute(1, 2, 0).numpy(), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="multiple of its stride"):
+        bodies.space_to_depth(x, 3, 2)
+
+
 @pytest.mark.parametrize("space", ["catch", "minatar", "atari"])
 def test_virtual_batch_norm_is_the_same_in_numpy_and_torch(space: str) -> None:
     """Each layer normalised by its statistics over the reference batch, in both forward passes."""

@@ -78,9 +78,19 @@ class Body(ABC):
     def torch_forward(self, net: Any, x: Any) -> Any:
         """Features of ``x`` (``(B, obs_dim)``, or ``(T, N, obs_dim)`` for a recurrent body)."""
 
+    def numpy_inputs(self, actor: NumpyActor, obs: np.ndarray) -> np.ndarray:
+        """The observations as :meth:`numpy_forward` takes them: flat float rows, normalised.
+
+        As :meth:`NumpyActor.preprocess <policysearch.policies.numpy_policy.NumpyActor.preprocess>`.
+        """
+        return actor.preprocess(obs)
+
     @abstractmethod
     def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
-        """Features of a batch ``x`` of sessions ``index`` (candidates ``cand``, or None for one net)."""
+        """Features of a batch ``x`` (:meth:`numpy_inputs`) of sessions ``index``.
+
+        ``cand``: each row's candidate, or None for one net.
+        """
 
 
 class MLP(Body):
@@ -195,7 +205,8 @@ def conv_architecture(shape: tuple[int, ...]) -> tuple[tuple[tuple[int, int, int
     Frames of at least 36 pixels a side get the network Salimans et al. (2017) ran ES with on
     Atari (as Uber's ``ESAtariPolicy``): 16 8x8 filters of stride 4, 32 4x4 of stride 2, 256
     units. Smaller frames (MinAtar's 10x10, ``policysearch/Catch-v0``'s 8x8) get the body of
-    MinAtar's own baselines: 16 3x3 filters of stride 1, 128 units.
+    MinAtar's own baselines: 16 3x3 filters of stride 1, 128 units. Each kernel is a multiple of
+    its stride, as the numpy pass needs (:func:`space_to_depth`).
     """
     (h, w, _), _ = image_layout(shape)
     if min(h, w) >= 36:
@@ -203,25 +214,76 @@ def conv_architecture(shape: tuple[int, ...]) -> tuple[tuple[tuple[int, int, int
     return ((16, 3, 1),), 128
 
 
-def _conv(actor: NumpyActor, name: str, x: np.ndarray, stride: int, cand: Any) -> np.ndarray:
-    """A convolution ``(B, C, H, W) -> (B, O, H', W')`` with the actor's ``name`` weights.
+def space_to_depth(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """Frames ``(B, H, W, C)`` as blocks ``(B, H', W', stride * stride * C)`` for a convolution.
 
+    A ``kernel`` x ``kernel`` convolution of stride ``stride`` over ``x`` is then one of
+    ``kernel // stride`` squared and stride 1 over the blocks (each block's channels ordered
+    row, column, channel; the rows and columns that no window reaches are dropped). Its patches
+    are a few shifted copies of whole rows (:func:`_conv`), several times cheaper than gathering
+    each window. Kernels are multiples of their stride (:func:`conv_architecture`).
+    """
+    if kernel % stride:
+        raise ValueError(f"a convolution's kernel ({kernel}) must be a multiple of its stride ({stride})")
+    if stride == 1:
+        return x
+    n, h, w, c = x.shape
+    blocks = kernel // stride
+    hb, wb = (h - kernel) // stride + blocks, (w - kernel) // stride + blocks
+    x = x[:, : hb * stride, : wb * stride]
+    return x.reshape(n, hb, stride, wb, stride, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, hb, wb, -1)
+
+
+def _filters(actor: NumpyActor, name: str, stride: int) -> np.ndarray:
+    """The actor's ``name`` filters ``(candidates, out, C, k, k)`` in the order of :func:`_conv`'s patches.
+
+    That is ``(candidates, out, k', k', stride, stride, C)`` with ``k' = k // stride``, flattened to
+    ``(candidates, out, -1)``; built once per actor.
+    """
+    key = f"{name}.weight:blocks"
+    if key not in actor.derived:
+        w = actor.params[f"{name}.weight"]
+        cands, out, c, k, _ = w.shape
+        blocks = w.reshape(cands, out, c, k // stride, stride, k // stride, stride)
+        ordered = blocks.transpose(0, 1, 3, 5, 4, 6, 2)
+        actor.derived[key] = np.ascontiguousarray(ordered).reshape(cands, out, -1)
+    return actor.derived[key]
+
+
+def _conv(actor: NumpyActor, name: str, z: np.ndarray, kernel: int, stride: int, cand: Any) -> np.ndarray:
+    """A convolution of the blocks ``z`` (:func:`space_to_depth`) to ``(B, H', W', out)``.
+
+    With the actor's ``name`` weights, channels last as every layer of the numpy pass. Its patches
+    are ``(k // stride)`` squared shifted copies of the blocks.
     The patches of each frame are multiplied in one BLAS call of the same shape per frame, so a
     frame's features do not depend on the other frames of the batch (see ``_rows_matmul``). With
     candidates, each frame's filters are gathered (2.3 KB a frame on MinAtar, up to 147 KB on the
     Nature-DQN body) and the frames multiplied in one stacked call, each by its own candidate's
     filters, in the same layout as one candidate's.
     """
-    w, b = actor.params[f"{name}.weight"], actor.params[f"{name}.bias"]
-    out_ch, k = w.shape[1], w.shape[-1]
-    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
-    n, c, ho, wo = windows.shape[:4]
-    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * k * k)
+    w, b = _filters(actor, name, stride), actor.params[f"{name}.bias"]
+    n, hb, wb, c = z.shape
+    blocks = kernel // stride
+    ho, wo = hb - blocks + 1, wb - blocks + 1
+    patches = np.empty((n, ho, wo, blocks, blocks, c), dtype=np.float32)
+    for i in range(blocks):
+        for j in range(blocks):
+            patches[:, :, :, i, j] = z[:, i : i + ho, j : j + wo]
+    patches = patches.reshape(n, ho * wo, -1)
     if cand is None:
-        out = patches @ w[0].reshape(out_ch, -1).T + b[0]
+        out = patches @ w[0].T
+        out += b[0]
     else:
-        out = patches @ w.reshape(len(w), out_ch, -1)[cand].transpose(0, 2, 1) + b[cand][:, None, :]
-    return out.transpose(0, 2, 1).reshape(n, out_ch, ho, wo)
+        out = patches @ w[cand].transpose(0, 2, 1)
+        out += b[cand][:, None, :]
+    return out.reshape(n, ho, wo, -1)
+
+
+#: Bytes of the first convolution's patches that the numpy pass makes at a time
+#: (:meth:`CNN.numpy_forward`), so that they stay in a core's cache: 5 frames of 84x84 (on
+#: Salimans et al.'s body, 16 frames of 8 candidates took 364 us a frame at once, 253 us 4 at a
+#: time), all of a batch of MinAtar's (9 KB a frame, where each call's overhead counts).
+CONV_BYTES = 2 * 2**20
 
 
 class CNN(Body):
@@ -316,16 +378,56 @@ class CNN(Body):
             x = torch.relu(normalize(conv(x)))
         return torch.relu(normalize(net.layers[0](x.reshape(len(x), -1))))
 
-    def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
-        """As :meth:`torch_forward`, in numpy."""
+    def numpy_inputs(self, actor: NumpyActor, obs: np.ndarray) -> np.ndarray:
+        """The frames channels last, as blocks for the first convolution (:func:`space_to_depth`).
+
+        They are scaled to float32 after the blocks are made: a copy of ``uint8`` pixels is several
+        times cheaper than of floats (measured on 84x84x4 frames: 6 us against 53 us a frame). An
+        actor given normalisation statistics (training never gives pixels any) normalises first.
+        """
         spec = actor.spec
         (h, w, c), first = image_layout(spec.obs_shape)
-        x = x.reshape(len(x), c, h, w) if first else x.reshape(len(x), h, w, c).transpose(0, 3, 1, 2)
-        for i, (_, _, stride) in enumerate(conv_architecture(spec.obs_shape)[0]):
+        scale = spec.obs_scale
+        x = np.asarray(obs)
+        if actor.obs_mean is not None:
+            x, scale = actor.preprocess(x), 1.0
+        x = x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1) if first else x.reshape(len(x), h, w, c)
+        _, kernel, stride = conv_architecture(spec.obs_shape)[0][0]
+        z = space_to_depth(x, kernel, stride).astype(np.float32, order="C")
+        if scale != 1.0:
+            z *= np.float32(scale)
+        return z
+
+    def numpy_forward(self, actor: NumpyActor, x: np.ndarray, index: np.ndarray, cand: Any) -> np.ndarray:
+        """As :meth:`torch_forward`, in numpy, channels last.
+
+        The dense layer reads the features in torch's order (channel, row, column). The
+        convolutions take a few frames at a time (:data:`CONV_BYTES`), so that their patches stay
+        in the core's cache (each frame is computed alone: the result is the same), but the
+        reference batch all at once (its statistics are over all its frames).
+        """
+        kernel, stride = conv_architecture(actor.spec.obs_shape)[0][0][1:]
+        _, hb, wb, c = x.shape
+        k = kernel // stride
+        patch_bytes = 4 * (hb - k + 1) * (wb - k + 1) * k * k * c
+        chunk = len(x) if actor.collecting else max(1, CONV_BYTES // patch_bytes)
+        features = np.empty((len(x), actor.params["layers.0.weight"].shape[-1]), dtype=np.float32)
+        for lo in range(0, len(x), chunk):
+            rows = slice(lo, lo + chunk)
+            z = self._numpy_convs(actor, x[rows], None if cand is None else cand[rows])
+            features[rows] = z.transpose(0, 3, 1, 2).reshape(len(z), -1)
+        dense = actor.linear("layers.0", features, cand)
+        return np.maximum(actor.normalize("layers.0", dense, cand), 0, out=dense)
+
+    @staticmethod
+    def _numpy_convs(actor: NumpyActor, x: np.ndarray, cand: Any) -> np.ndarray:
+        """The convolutions, each with its normalisation and ReLU: ``(B, H', W', channels)``."""
+        for i, (_, kernel, stride) in enumerate(conv_architecture(actor.spec.obs_shape)[0]):
             name = f"convs.{i}"
-            x = np.maximum(actor.normalize(name, _conv(actor, name, x, stride, cand), cand), 0)
-        dense = actor.linear("layers.0", x.reshape(len(x), -1), cand)
-        return np.maximum(actor.normalize("layers.0", dense, cand), 0)
+            z = x if i == 0 else space_to_depth(x, kernel, stride)
+            x = actor.normalize(name, _conv(actor, name, z, kernel, stride, cand), cand)
+            np.maximum(x, 0, out=x)
+        return x
 
 
 #: The registered bodies, by ``--policy`` name.

@@ -97,6 +97,8 @@ class NumpyActor:
         #: While the reference batch passes: each layer's statistics, a candidate at a time.
         self._collected: dict[str, list[tuple[np.ndarray, np.ndarray]]] | None = None
         self.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+        #: Arrays a body derives from ``params`` once, named by it (a cnn's filters in its order).
+        self.derived: dict[str, np.ndarray] = {}
         self.n_candidates = next(iter(self.params.values())).shape[0]
         self.obs_mean = None if obs_mean is None else np.asarray(obs_mean, dtype=np.float32)
         self.obs_std = None if obs_std is None else np.asarray(obs_std, dtype=np.float32)
@@ -125,6 +127,11 @@ class NumpyActor:
             x = np.clip((x - self.obs_mean) / self.obs_std, -OBS_CLIP, OBS_CLIP)
         return x
 
+    @property
+    def collecting(self) -> bool:
+        """True while the reference batch passes (each layer's statistics are over all its rows)."""
+        return self._collected is not None
+
     def linear(self, name: str, x: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
         """The layer ``name`` (``name.weight``, ``name.bias``) on ``x``, per candidate if ``cand``."""
         return _candidate_matmul(x, self.params[f"{name}.weight"], self.params[f"{name}.bias"], cand)
@@ -132,7 +139,8 @@ class NumpyActor:
     def normalize(self, name: str, z: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
         """Virtual batch normalisation of the layer ``name``'s outputs ``z``, by unit or channel.
 
-        ``z`` is ``(B, units)`` or ``(B, channels, H, W)``; unchanged without a reference batch.
+        ``z`` is ``(B, units)`` or ``(B, H, W, channels)``, a layer's fresh outputs: normalised
+        in place; unchanged without a reference batch.
         Each candidate's statistics are those of its own outputs over the reference batch
         (Salimans et al., 2017): a row's result depends on its candidate and the reference
         only, never on the rows beside it.
@@ -140,15 +148,17 @@ class NumpyActor:
         if self.reference is None:
             return z
         if self._collected is not None:  # the rows are the reference batch of one candidate
-            axes = (0, *range(2, z.ndim))
+            axes = tuple(range(z.ndim - 1))
             stats = (z.mean(axis=axes), np.sqrt(z.var(axis=axes) + VBN_EPSILON))
             self._collected.setdefault(name, []).append(stats)
             mean, std, rows = stats[0][None], stats[1][None], np.zeros(len(z), np.int64)
         else:
             mean, std = self._reference_stats[name]
             rows = np.zeros(len(z), np.int64) if cand is None else cand
-        shape = (len(z), -1) + (1,) * (z.ndim - 2)
-        return (z - mean[rows].reshape(shape)) / std[rows].reshape(shape)
+        shape = (len(z),) + (1,) * (z.ndim - 2) + (-1,)
+        z -= mean[rows].reshape(shape)
+        z /= std[rows].reshape(shape)
+        return z
 
     def _pass_reference(self) -> None:
         """Gather every candidate's statistics over the reference batch (once, before acting).
@@ -157,13 +167,14 @@ class NumpyActor:
         """
         if self.reference is None or self._reference_stats:
             return
-        x = self.preprocess(self.reference)
+        body = BODIES[self.spec.kind]
+        x = body.numpy_inputs(self, self.reference)
         index = np.arange(len(x))
         collected = self._collected = {}
         try:
             for c in range(self.n_candidates):
                 cand = None if self.n_candidates == 1 else np.full(len(x), c)
-                BODIES[self.spec.kind].numpy_forward(self, x, index, cand)
+                body.numpy_forward(self, x, index, cand)
         finally:
             self._collected = None
         for name, stats in collected.items():
@@ -197,7 +208,8 @@ class NumpyActor:
         """
         self._pass_reference()
         cand = None if self.n_candidates == 1 else np.asarray(index) // self.group
-        x = BODIES[self.spec.kind].numpy_forward(self, self.preprocess(obs), np.asarray(index), cand)
+        body = BODIES[self.spec.kind]
+        x = body.numpy_forward(self, body.numpy_inputs(self, obs), np.asarray(index), cand)
         return self.linear("head", x, cand)
 
     def gru_step(self, x: np.ndarray, index: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
