@@ -119,6 +119,16 @@ def test_numpy_convolution_over_blocks_is_torch_conv2d(kernel: int, stride: int,
             torch.from_numpy(x[row : row + 1]), torch.from_numpy(w[c]), torch.from_numpy(b[c]), stride
         )
         np.testing.assert_allclose(out[row], expected[0].permute(1, 2, 0).numpy(), rtol=1e-5, atol=1e-4)
+    one: Any = SimpleNamespace(params={"c.weight": w[:1], "c.bias": b[:1]}, derived={})  # one network
+    expected = torch.nn.functional.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w[0]), torch.from_numpy(b[0]), stride
+    )
+    np.testing.assert_allclose(
+        bodies._conv(one, "c", blocks, kernel, stride, None),
+        expected.permute(0, 2, 3, 1).numpy(),
+        rtol=1e-5,
+        atol=1e-4,
+    )
     with pytest.raises(ValueError, match="multiple of its stride"):
         bodies.space_to_depth(x, 3, 2)
 
@@ -141,9 +151,10 @@ def test_virtual_batch_norm_is_the_same_in_numpy_and_torch(space: str) -> None:
     assert not np.allclose(plain.head(obs, np.arange(5)), expected, atol=1e-3)
 
 
-def test_virtual_batch_norm_gives_each_candidate_its_own_statistics() -> None:
+@pytest.mark.parametrize("space", ["minatar", "atari"])  # atari: 9 rows in chunks of 5 frames
+def test_virtual_batch_norm_gives_each_candidate_its_own_statistics(space: str) -> None:
     """Stacked candidates act as each would alone, whatever rows share their batch."""
-    spec, net, obs_space = build("minatar", "cnn")
+    spec, net, obs_space = build(space, "cnn")
     obs_space.seed(1)
     reference = np.stack([obs_space.sample() for _ in range(10)])
     obs = np.stack([obs_space.sample() for _ in range(9)])

@@ -70,7 +70,8 @@ class NumpyActor:
 
     Args:
         spec: the policy's shape.
-        params: arrays named as in the torch ``state_dict``, each with a leading candidate axis.
+        params: arrays named as in the torch ``state_dict``, each with a leading candidate axis;
+            read-only once the actor is made (what bodies derive from them is kept, ``derived``).
         obs_mean: observation normaliser mean (None: no normalisation).
         obs_std: observation normaliser standard deviation.
         group: sessions per candidate; session ``i`` plays candidate ``i // group``.
@@ -116,7 +117,10 @@ class NumpyActor:
     # -- the network ---------------------------------------------------------------------------
 
     def preprocess(self, obs: np.ndarray) -> np.ndarray:
-        """Observations as network inputs: one-hot or flattened, then normalised."""
+        """Observations as the vector bodies take them: one-hot or flattened, then normalised.
+
+        (The cnn body makes its own inputs, :meth:`~policysearch.policies.bodies.Body.numpy_inputs`.)
+        """
         spec = self.spec
         if spec.obs_discrete:
             return np.eye(spec.obs_dim, dtype=np.float32)[np.asarray(obs, dtype=np.int64)]
