@@ -417,25 +417,30 @@ class CNN(Body):
         in the core's cache (each frame is computed alone: the result is the same), but the
         reference batch all at once (its statistics are over all its frames).
         """
-        ho, wo, blocks = patch_grid(x.shape, *conv_architecture(actor.spec.obs_shape)[0][0][1:])
+        convs = conv_architecture(actor.spec.obs_shape)[0]
+        ho, wo, blocks = patch_grid(x.shape, *convs[0][1:])
         patch_bytes = 4 * ho * wo * blocks * blocks * x.shape[-1]
         chunk = max(1, len(x) if actor.collecting else CONV_BYTES // patch_bytes)
         features = np.empty((len(x), actor.params["layers.0.weight"].shape[-1]), dtype=np.float32)
         for lo in range(0, len(x), chunk):
             rows = slice(lo, lo + chunk)
-            z = self._numpy_convs(actor, x[rows], None if cand is None else cand[rows])
+            z = self._numpy_convs(actor, convs, x[rows], None if cand is None else cand[rows])
             features[rows] = z.transpose(0, 3, 1, 2).reshape(len(z), -1)
         dense = actor.linear("layers.0", features, cand)
         return np.maximum(actor.normalize("layers.0", dense, cand), 0, out=dense)
 
     @staticmethod
-    def _numpy_convs(actor: NumpyActor, x: np.ndarray, cand: Any) -> np.ndarray:
-        """The convolutions, each with its normalisation and ReLU: ``(B, H', W', channels)``.
+    def _numpy_convs(
+        actor: NumpyActor, convs: tuple[tuple[int, int, int], ...], x: np.ndarray, cand: Any
+    ) -> np.ndarray:
+        """The convolutions ``convs`` (:func:`conv_architecture`), each with its normalisation and ReLU.
+
+        The result is ``(B, H', W', channels)``.
 
         ``x``: the first convolution's blocks, which :meth:`numpy_inputs` makes from the pixels in
         their own dtype; each later convolution makes its blocks from the layer before.
         """
-        for i, (_, kernel, stride) in enumerate(conv_architecture(actor.spec.obs_shape)[0]):
+        for i, (_, kernel, stride) in enumerate(convs):
             name = f"convs.{i}"
             z = x if i == 0 else space_to_depth(x, kernel, stride)
             x = actor.normalize(name, _conv(actor, name, z, kernel, stride, cand), cand)
