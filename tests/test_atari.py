@@ -113,6 +113,31 @@ def test_minatar_ids_are_made_as_minatar_names_them(minatar: None) -> None:
     assert episode_limit("MinAtar/Freeway-v1") == MINATAR_MAX_EPISODE_STEPS > 2500
 
 
+@pytest.mark.parametrize("game", ["Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest"])
+def test_minatar_reseeded_in_place_plays_as_minatar_seeds(minatar: None, game: str) -> None:
+    """make_env reseeds the game's RandomState in place: the same episodes as MinAtar's own reset."""
+    ours = make_env(f"MinAtar/{game}-v1")
+    theirs = gym.make(f"MinAtar/{game}-v1", disable_env_checker=True)
+    assert "ReseedInPlace" in _layers(ours)
+    actions = np.random.default_rng(0).integers(0, ours.action_space.n, 400)  # type: ignore[attr-defined]
+    for seed in (0, 7, 2**32 - 1, 7):  # a seed again: the state is rebuilt, not continued
+        frames = []
+        for env in (ours, theirs):
+            obs, _ = env.reset(seed=seed)
+            played = [obs]
+            for a in actions:
+                obs, reward, terminated, _, _ = env.step(int(a))
+                played.append(obs)
+                played.append(np.array([reward, terminated]))
+                if terminated:
+                    break
+            frames.append(played)
+        assert len(frames[0]) == len(frames[1])
+        assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True))
+    first, _ = ours.reset(seed=None)  # unseeded: continues the game's stream, as MinAtar's does
+    assert first.shape == ours.observation_space.shape
+
+
 def test_a_short_minatar_run_gets_to_its_summary(minatar: None, tmp_path: Path, capsys) -> None:
     folder = tmp_path / "r"
     args = ["train", "es", "--env", "MinAtar/Breakout-v1", "--policy", "linear", "--max-iterations", "2"]

@@ -16,6 +16,7 @@ from ..errors import ConfigError, EnvError, PolicySearchError
 from ..seeding import train_reset_seeds
 from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
+    ReseedInPlace,
     ale_pixels,
     is_minatar,
     own_step_limit,
@@ -269,6 +270,8 @@ def make_env(
             make_kwargs = {"disable_env_checker": True, **arguments}
             if skip is None:
                 env = gym.make(name, max_episode_steps=steps, **make_kwargs)
+                if is_minatar(spec):
+                    env = ReseedInPlace(env)
             else:  # a time limit counts agent steps: it goes around the preprocessing
                 env = preprocess(gym.make(name, max_episode_steps=-1, **make_kwargs), skip)
                 steps = steps or spec.max_episode_steps
