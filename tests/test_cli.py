@@ -164,6 +164,25 @@ def test_console_script_exit_code_and_no_traceback() -> None:
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
 
 
+def test_warnings_show_once_on_one_line_and_mujoco_leaves_no_log(tmp_path: Path) -> None:
+    """HalfCheetah-v4 warns as each env is made (Gymnasium: out of date; MuJoCo 3: a deprecated
+    compiler attribute of its model, also v5's): Gymnasium's once for the whole run, workers
+    included, on one line without colours; MuJoCo's not at all, and no MUJOCO_LOG.TXT."""
+    args = ["train", "es", "--env", "HalfCheetah-v4", "--max-iterations", "1", "--workers", "2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "policysearch", *args, "--set", "population=6", "--out", "r", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("no target given"), result.stderr
+    upgrade = "You should consider upgrading to version `v5`."
+    assert lines[0] == f"warning: The environment HalfCheetah-v4 is out of date. {upgrade}"
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(["--version"], capsys)
     assert code == 0 and err == ""

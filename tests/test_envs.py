@@ -253,3 +253,29 @@ def test_the_python_api_takes_env_kwargs() -> None:
         assert -1 <= agent.evaluate(episodes=5)["mean_return"] <= 0
         with pytest.raises(Exception, match="seed="):
             agent.evaluate(episodes=5, seed=max_evaluation_seed(5) + 1)
+
+
+def test_mujoco_warnings_become_python_warnings_without_a_log_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the simulation warns while it runs reaches Python's warnings (shown once, on one line, by
+    the command line), not MuJoCo's printout and MUJOCO_LOG.TXT in the working directory."""
+    import mujoco
+
+    from policysearch.envs.make import route_mujoco_warnings
+
+    monkeypatch.chdir(tmp_path)
+    make_env("Hopper-v5")  # making a MuJoCo env routes them
+    route_mujoco_warnings()  # and again is a no-op
+    model = mujoco.MjModel.from_xml_string(
+        "<mujoco><worldbody><body><joint type='slide'/><geom size='.1'/></body></worldbody></mujoco>"
+    )
+    data = mujoco.MjData(model)
+    data.qvel[0] = float("nan")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mujoco.mj_step(model, data)
+    assert [str(w.message) for w in caught] == [
+        "MuJoCo: Nan, Inf or huge value in QVEL at DOF 0. The simulation is unstable. Time = 0.0000."
+    ]
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

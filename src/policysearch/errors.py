@@ -1,12 +1,17 @@
 """Exceptions that mean "bad input": the CLI turns them into a one-line message and exit status 2.
 
 :class:`Interrupted` is apart: a signal (SIGINT, SIGTERM) stopped the command, and the CLI exits
-with 128 plus the signal's number.
+with 128 plus the signal's number. Warnings are shown the same way, one line each
+(:func:`warnings_on_one_line`).
 """
 
 from __future__ import annotations
 
+import re
 import signal
+import sys
+import warnings
+from typing import Any
 
 
 class PolicySearchError(Exception):
@@ -53,3 +58,36 @@ class Interrupted(BaseException):
     def exit_status(self) -> int:
         """The shell's convention: 128 plus the signal's number (130 for SIGINT, 143 for SIGTERM)."""
         return 128 + self.signum
+
+
+#: ANSI colour and style sequences (``ESC [ ... m``).
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+#: The warnings this process has shown.
+_shown: set[str] = set()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    text = _COLOURS.sub("", str(message)).strip().removeprefix("WARN: ")
+    if text not in _shown:
+        _shown.add(text)
+        print(f"warning: {text}", file=sys.stderr)
+
+
+def warnings_on_one_line() -> None:
+    """Show this process's warnings as errors are shown: ``warning: ...`` on one line of stderr.
+
+    Each distinct warning once per process from this call on (an env made for every sampling
+    slot warns once, not once per env), without the terminal colours some libraries put in
+    their messages and the ``WARN:`` that Gymnasium puts before its own. The command line sets
+    it, and so does each sampling worker process (:mod:`policysearch.sampling.pool`), which
+    leaves out what making its envs warns: the driver made the same env first and showed it.
+    """
+    _shown.clear()  # a command run again in the same process (tests, notebooks) warns again
+    warnings.showwarning = _one_line_warning

@@ -11,28 +11,14 @@ import errno
 import signal
 import sys
 import traceback
-from typing import Any
 
 import typer
 
 from .. import __version__
-from ..errors import Interrupted, PolicySearchError
+from ..errors import Interrupted, PolicySearchError, warnings_on_one_line
 from ..run import interrupts
 from . import supervisor
 from .app import app
-
-
-def _one_line_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Show a warning as one line on stderr (``warning: ...``), as errors are shown."""
-    print(f"warning: {message}", file=sys.stderr)
-
 
 #: OS errors that the user's machine or paths cause (exit 2), whatever the path.
 _USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -44,8 +30,6 @@ def main(argv: list[str] | None = None) -> None:
     0 on success; 2 for bad input, an env that fails, or an OS error on a path the user gave; 1
     for a bug of ours (with the traceback); 130 on SIGINT and 143 on SIGTERM.
     """
-    import warnings
-
     # On Ray, the command line runs the command in a child, so that an abrupt end still gets one
     # line (a call with ``argv``, from Python, runs in this process)
     if argv is None and supervisor.wanted(sys.argv[1:]):
@@ -54,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(status)
         return
     supervisor.child_started()
-    warnings.showwarning = _one_line_warning
+    warnings_on_one_line()
     restore = interrupts.install()
     status = 1
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,39 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"--env-kwargs {text!r} must be a JSON object, e.g. '{{\"healthy_reward\": 2}}'")
     return check_env_kwargs(value, "--env-kwargs")
+
+
+def route_mujoco_warnings() -> None:
+    """MuJoCo's own warnings become Python warnings (``MuJoCo: ...``), once per process.
+
+    MuJoCo's default handler prints each warning with a blank line after it and appends it to a
+    ``MUJOCO_LOG.TXT`` in the working directory: HalfCheetah's model (v4 and v5) uses a compiler
+    attribute MuJoCo 3 deprecates, so a run printed that 37 times with ``--workers 2`` and left
+    the file behind. As a ``UserWarning`` it is shown like any other warning (the command line:
+    one line, once), except while :func:`make_env` makes an env, which ignores what the env's
+    construction warns (its model files are the env's: the user cannot act on them). What the
+    simulation warns while it runs (an unstable state) is shown.
+    """
+    global _mujoco_routed
+    if _mujoco_routed:
+        return
+    import mujoco
+
+    def warn(message: str) -> None:
+        warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(warn)
+    _mujoco_routed = True
+
+
+#: Whether :func:`route_mujoco_warnings` has set MuJoCo's warning handler in this process.
+_mujoco_routed = False
+
+
+def _uses_mujoco(spec: gym.envs.registration.EnvSpec) -> bool:
+    """Whether making ``spec`` compiles a MuJoCo model (Gymnasium's MuJoCo tasks, dm_control)."""
+    entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
+    return "mujoco" in entry or "dm_control" in entry or "mujoco" in sys.modules
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -262,6 +296,8 @@ def make_env(
         skip = preprocessing_skip(arguments)
         arguments["frameskip"] = 1  # the preprocessing repeats each action itself
     with_kwargs = f" with env_kwargs {json.dumps(options.kwargs)}" if options.kwargs else ""
+    if _uses_mujoco(spec):
+        route_mujoco_warnings()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)

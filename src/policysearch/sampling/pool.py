@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
+import warnings
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
-from ..errors import EnvError
+from ..errors import EnvError, warnings_on_one_line
 from ..run.interrupts import blocked_in_children
 from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, serve
@@ -27,10 +28,14 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
     A runner that cannot be built (the env fails in this process) answers every share with the
     error, which the driver raises (a worker that died instead would only be restarted).
     """
+    warnings_on_one_line()
     runner: SeededRunner | None = None
     failure: tuple[Literal["env-error", "error"], str] | None = None
     try:
-        runner = factory()
+        with warnings.catch_warnings():
+            # the driver made the same env before the workers and showed what making it warns
+            warnings.simplefilter("ignore")
+            runner = factory()
     except EnvError as exc:
         failure = ("env-error", str(exc))
     except Exception as exc:
