@@ -252,3 +252,16 @@ def test_cmaes_says_plainly_that_it_is_not_for_humanoid_size(tmp_path, capsys) -
         "cmaes is not for this size: the linear policy has 5,950 parameters" in err and "use es or ars" in err
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_cmaes_on_images_says_that_their_default_policy_is_not_its(tmp_path, capsys) -> None:
+    """The default policy for image observations is cnn, which cmaes lacks: the line says so, not
+    that the user asked for a --policy they never typed; with --policy mlp it runs as asked."""
+    args = ["train", "cmaes", "--env", "policysearch/Catch-v0", "--max-iterations", "1"]
+    code, _, err = run_cli([*args, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "cmaes has no default policy for these observations" in err
+    assert "their default is --policy cnn, which cmaes does not offer" in err and "train cem or es" in err
+    assert not (tmp_path / "r").exists()
+    code, _, err = run_cli([*args, "--policy", "mlp", "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "cmaes is not for this size: the mlp policy has 2,115 parameters" in err

@@ -134,10 +134,20 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
     actions with at least 10 observations, else mlp:
     :meth:`~policysearch.algorithms.neural.NeuralAlgorithm.default_policy`).
     """
-    for cls in entry(name).classes():
+    registered = entry(name)
+    for cls in registered.classes():
         kind = cls.default_policy(observation_space, action_space)
-        if kind is not None:
-            return kind
+        if kind is None:
+            continue
+        if kind not in registered.policies():  # cmaes on images: the default is cnn
+            others = [n for n, r in REGISTRY.items() if kind in r.policies()]
+            raise ConfigError(
+                f"{name} has no default policy for these observations ({observation_space}): their "
+                f"default is --policy {kind}, which {name} does not offer (it offers: "
+                f"{', '.join(registered.policies())}); train {' or '.join(others)}, or choose a policy "
+                "with --policy"
+            )
+        return kind
     raise ConfigError(f"algorithm {name!r} has no policy for these spaces")
 
 
