@@ -24,6 +24,17 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, captured.out, captured.err
 
 
+def need(module: str, extra: str) -> None:
+    """Skip unless ``module`` imports (fail under CI=true: make test installs every extra)."""
+    try:
+        __import__(module)
+    except ImportError:
+        message = f"{module} is not installed (pip install -e '.[{extra}]')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"under CI=true: {message}")
+        pytest.skip(message)
+
+
 def metrics_without_timings(folder: Path) -> list[dict]:
     lines = (folder / "metrics.jsonl").read_text().splitlines()
     return [{k: v for k, v in json.loads(line).items() if k not in TIMING_KEYS} for line in lines]

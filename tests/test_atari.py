@@ -6,28 +6,16 @@ where a missing extra fails them (a skip there hid an extra that ``make test`` d
 """
 
 import json
-import os
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import need, run_cli
 from policysearch.envs import EnvOptions, episode_limit, make_env, step_limit
 from policysearch.envs.atari import MINATAR_MAX_EPISODE_STEPS, StackFrames
 from policysearch.sampling import make_runner
-
-
-def need(module: str, extra: str) -> None:
-    """Skip unless ``module`` imports (fail under CI=true: make test installs every extra)."""
-    try:
-        __import__(module)
-    except ImportError:
-        message = f"{module} is not installed (pip install -e '.[{extra}]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"under CI=true: {message}")
-        pytest.skip(message)
 
 
 def _layers(env: gym.Env) -> list[str]:
@@ -115,27 +103,31 @@ def test_minatar_ids_are_made_as_minatar_names_them(minatar: None) -> None:
 
 @pytest.mark.parametrize("game", ["Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest"])
 def test_minatar_reseeded_in_place_plays_as_minatar_seeds(minatar: None, game: str) -> None:
-    """make_env reseeds the game's RandomState in place: the same episodes as MinAtar's own reset."""
+    """make_env reseeds the game's RandomState in place: the same play as MinAtar's own reset.
+
+    For each seed, 400 steps of the same actions both ways, across episodes: an episode that ends
+    is followed by an unseeded reset, which continues the game's stream in both.
+    """
     ours = make_env(f"MinAtar/{game}-v1")
     theirs = gym.make(f"MinAtar/{game}-v1", disable_env_checker=True)
     assert "ReseedInPlace" in _layers(ours)
     actions = np.random.default_rng(0).integers(0, ours.action_space.n, 400)  # type: ignore[attr-defined]
     for seed in (0, 7, 2**32 - 1, 7):  # a seed again: the state is rebuilt, not continued
-        frames = []
+        played = []
         for env in (ours, theirs):
             obs, _ = env.reset(seed=seed)
-            played = [obs]
+            frames, ends = [obs], 0
             for a in actions:
                 obs, reward, terminated, _, _ = env.step(int(a))
-                played.append(obs)
-                played.append(np.array([reward, terminated]))
+                frames += [obs, np.array([reward, terminated])]
                 if terminated:
-                    break
-            frames.append(played)
-        assert len(frames[0]) == len(frames[1])
-        assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True))
-    first, _ = ours.reset(seed=None)  # unseeded: continues the game's stream, as MinAtar's does
-    assert first.shape == ours.observation_space.shape
+                    ends += 1
+                    obs, _ = env.reset()
+                    frames.append(obs)
+            played.append((frames, ends))
+        (a_frames, a_ends), (b_frames, b_ends) = played
+        assert a_ends == b_ends and len(a_frames) == len(b_frames) == 801 + a_ends
+        assert all(np.array_equal(x, y) for x, y in zip(a_frames, b_frames, strict=True))
 
 
 def test_a_short_minatar_run_gets_to_its_summary(minatar: None, tmp_path: Path, capsys) -> None:

@@ -165,7 +165,7 @@ def test_console_script_exit_code_and_no_traceback() -> None:
 
 
 def test_warnings_show_once_on_one_line_and_mujoco_leaves_no_log(tmp_path: Path) -> None:
-    """HalfCheetah-v4 warns as each env is made (Gymnasium: out of date; MuJoCo 3: a deprecated
+    """HalfCheetah-v4 warns as each env is made (Gymnasium: out of date; MuJoCo: a deprecated
     compiler attribute of its model, also v5's): Gymnasium's once for the whole run, workers
     included, on one line without colours; MuJoCo's not at all, and no MUJOCO_LOG.TXT."""
     args = ["train", "es", "--env", "HalfCheetah-v4", "--max-iterations", "1", "--workers", "2"]
@@ -256,7 +256,8 @@ def test_cmaes_says_plainly_that_it_is_not_for_humanoid_size(tmp_path, capsys) -
 
 def test_cmaes_on_images_says_that_their_default_policy_is_not_its(tmp_path, capsys) -> None:
     """The default policy for image observations is cnn, which cmaes lacks: the line says so, not
-    that the user asked for a --policy they never typed; with --policy mlp it runs as asked."""
+    that the user asked for a --policy they never typed; --policy mlp is taken, and refused for
+    its size."""
     args = ["train", "cmaes", "--env", "policysearch/Catch-v0", "--max-iterations", "1"]
     code, _, err = run_cli([*args, "--out", tmp_path / "r"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err

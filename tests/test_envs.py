@@ -8,7 +8,7 @@ import pytest
 import yaml
 from gymnasium.utils.env_checker import check_env
 
-from conftest import run_cli
+from conftest import need, run_cli
 from policysearch.envs import DEFAULT_MAX_EPISODE_STEPS, EnvOptions, episode_limit, make_env
 from policysearch.run.runfolder import load_checkpoint
 from policysearch.sampling import EnvRunner, VectorRunner, make_runner
@@ -256,17 +256,16 @@ def test_the_python_api_takes_env_kwargs() -> None:
 
 
 def test_mujoco_warnings_become_python_warnings_without_a_log_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What the simulation warns while it runs reaches Python's warnings (shown once, on one line, by
     the command line), not MuJoCo's printout and MUJOCO_LOG.TXT in the working directory."""
     import mujoco
 
-    from policysearch.envs.make import route_mujoco_warnings
-
+    need("shimmy", "dm-control")
     monkeypatch.chdir(tmp_path)
-    make_env("Hopper-v5")  # making a MuJoCo env routes them
-    route_mujoco_warnings()  # and again is a no-op
+    make_env("shimmy:dm_control/cartpole-balance-v0")  # dm_control sets its own handler on import
+    make_env("Hopper-v5")  # making a MuJoCo env routes them, again
     model = mujoco.MjModel.from_xml_string(
         "<mujoco><worldbody><body><joint type='slide'/><geom size='.1'/></body></worldbody></mujoco>"
     )
@@ -279,3 +278,10 @@ def test_mujoco_warnings_become_python_warnings_without_a_log_file(
         "MuJoCo: Nan, Inf or huge value in QVEL at DOF 0. The simulation is unstable. Time = 0.0000."
     ]
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+    data = mujoco.MjData(model)  # MuJoCo warns once per data
+    data.qvel[0] = float("nan")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an error raised inside MuJoCo's C code would abort the
+        mujoco.mj_step(model, data)  # process: the warning is printed instead
+    assert capsys.readouterr().err.startswith("warning: MuJoCo: Nan, Inf or huge value in QVEL")

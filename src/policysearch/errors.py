@@ -62,6 +62,8 @@ class Interrupted(BaseException):
 
 #: ANSI colour and style sequences (``ESC [ ... m``).
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+#: The simulated time at the end of MuJoCo's warnings, left out when warnings are compared.
+_SIM_TIME = re.compile(r" Time = [-+0-9.eE]+\.?$")
 #: The warnings this process has shown.
 _shown: set[str] = set()
 
@@ -74,9 +76,10 @@ def _one_line_warning(
     file: Any = None,
     line: str | None = None,
 ) -> None:
-    text = _COLOURS.sub("", str(message)).strip().removeprefix("WARN: ")
-    if text not in _shown:
-        _shown.add(text)
+    text = " ".join(_COLOURS.sub("", str(message)).split()).removeprefix("WARN: ")
+    key = _SIM_TIME.sub("", text)  # an unstable MuJoCo simulation says when, each time
+    if key not in _shown:
+        _shown.add(key)
         print(f"warning: {text}", file=sys.stderr)
 
 
@@ -84,10 +87,11 @@ def warnings_on_one_line() -> None:
     """Show this process's warnings as errors are shown: ``warning: ...`` on one line of stderr.
 
     Each distinct warning once per process from this call on (an env made for every sampling
-    slot warns once, not once per env), without the terminal colours some libraries put in
-    their messages and the ``WARN:`` that Gymnasium puts before its own. The command line sets
-    it, and so does each sampling worker process (:mod:`policysearch.sampling.pool`), which
-    leaves out what making its envs warns: the driver made the same env first and showed it.
+    slot warns once, not once per env; MuJoCo's unstable simulation once, whatever its time), on
+    one line, without the terminal colours some libraries put in their messages and the
+    ``WARN:`` that Gymnasium puts before its own. The command line sets it, and so does each
+    sampling worker process (:mod:`policysearch.sampling.pool`), which leaves out what making
+    its envs warns: the driver made the same env first and showed it.
     """
     _shown.clear()  # a command run again in the same process (tests, notebooks) warns again
     warnings.showwarning = _one_line_warning

@@ -133,6 +133,10 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
     tabular CEM for Discrete observations and actions, else the neural default (linear for Box
     actions with at least 10 observations, else mlp:
     :meth:`~policysearch.algorithms.neural.NeuralAlgorithm.default_policy`).
+
+    Raises:
+        ConfigError: if no implementation suggests a kind, or the kind suggested is one the
+            algorithm does not offer (cmaes on images, whose default is cnn).
     """
     registered = entry(name)
     for cls in registered.classes():
@@ -141,11 +145,15 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
             continue
         if kind not in registered.policies():  # cmaes on images: the default is cnn
             others = [n for n, r in REGISTRY.items() if kind in r.policies()]
+            shape = getattr(observation_space, "shape", None)
+            what = (
+                f"{type(observation_space).__name__} {shape}" if shape else type(observation_space).__name__
+            )
+            instead = f"train {' or '.join(others)}, or " if others else ""
             raise ConfigError(
-                f"{name} has no default policy for these observations ({observation_space}): their "
-                f"default is --policy {kind}, which {name} does not offer (it offers: "
-                f"{', '.join(registered.policies())}); train {' or '.join(others)}, or choose a policy "
-                "with --policy"
+                f"{name} has no default policy for these observations ({what}): their default is "
+                f"--policy {kind}, which {name} does not offer (it offers: "
+                f"{', '.join(registered.policies())}); {instead}choose a policy with --policy"
             )
         return kind
     raise ConfigError(f"algorithm {name!r} has no policy for these spaces")

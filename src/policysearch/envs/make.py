@@ -99,34 +99,43 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
 
 
 def route_mujoco_warnings() -> None:
-    """MuJoCo's own warnings become Python warnings (``MuJoCo: ...``), once per process.
+    """MuJoCo's own warnings become Python warnings (``MuJoCo: ...``) in this process.
 
     MuJoCo's default handler prints each warning with a blank line after it and appends it to a
     ``MUJOCO_LOG.TXT`` in the working directory: HalfCheetah's model (v4 and v5) uses a compiler
-    attribute MuJoCo 3 deprecates, so a run printed that 37 times with ``--workers 2`` and left
-    the file behind. As a ``UserWarning`` it is shown like any other warning (the command line:
-    one line, once), except while :func:`make_env` makes an env, which ignores what the env's
-    construction warns (its model files are the env's: the user cannot act on them). What the
-    simulation warns while it runs (an unstable state) is shown.
+    attribute that MuJoCo (4.0.1 here) deprecates, so a run printed that 37 times with
+    ``--workers 2`` and left the file behind. As a ``UserWarning`` it is shown like any other
+    warning (the command line: one line, once per process), except while :func:`make_env` makes
+    an env, which ignores what the env's construction warns (its model files are the env's: the
+    user cannot act on them). What the simulation warns while it runs (an unstable state) is
+    shown.
+
+    The handler is MuJoCo's one per process, so it replaces any other: dm_control sets its own
+    when it is imported, which is why :func:`make_env` sets this one again for every MuJoCo env
+    it makes. It raises no exception: one inside MuJoCo's C code would abort the process, so a
+    warning that cannot be issued as one (a filter that turns warnings into errors, a closed
+    stderr) is written to stderr as a plain line, or dropped.
     """
-    global _mujoco_routed
-    if _mujoco_routed:
-        return
     import mujoco
 
     def warn(message: str) -> None:
-        warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=2)
+        try:
+            warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=2)
+        except Exception:
+            try:
+                print(f"warning: MuJoCo: {message}", file=sys.stderr)
+            except Exception:
+                pass
 
     mujoco.set_mju_user_warning(warn)
-    _mujoco_routed = True
-
-
-#: Whether :func:`route_mujoco_warnings` has set MuJoCo's warning handler in this process.
-_mujoco_routed = False
 
 
 def _uses_mujoco(spec: gym.envs.registration.EnvSpec) -> bool:
-    """Whether making ``spec`` compiles a MuJoCo model (Gymnasium's MuJoCo tasks, dm_control)."""
+    """Whether making ``spec`` compiles a MuJoCo model (Gymnasium's MuJoCo tasks, dm_control).
+
+    Also true once MuJoCo is imported at all, so that an env whose module imports it only when
+    the env is made is routed from the next env on.
+    """
     entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
     return "mujoco" in entry or "dm_control" in entry or "mujoco" in sys.modules
 
@@ -296,9 +305,9 @@ def make_env(
         skip = preprocessing_skip(arguments)
         arguments["frameskip"] = 1  # the preprocessing repeats each action itself
     with_kwargs = f" with env_kwargs {json.dumps(options.kwargs)}" if options.kwargs else ""
-    if _uses_mujoco(spec):
-        route_mujoco_warnings()
     try:
+        if _uses_mujoco(spec):
+            route_mujoco_warnings()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             # policysearch checks every observation and reward itself, as errors that name the
