@@ -146,9 +146,7 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
         if kind not in registered.policies():  # cmaes on images: the default is cnn
             others = [n for n, r in REGISTRY.items() if kind in r.policies()]
             shape = getattr(observation_space, "shape", None)
-            what = (
-                f"{type(observation_space).__name__} {shape}" if shape else type(observation_space).__name__
-            )
+            what = type(observation_space).__name__ + (f" {shape}" if shape else "")
             instead = f"train {' or '.join(others)}, or " if others else ""
             raise ConfigError(
                 f"{name} has no default policy for these observations ({what}): their default is "

@@ -171,11 +171,10 @@ class ReseedInPlace(gym.Wrapper[Any, Any, Any, Any]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         """Reseed the game as MinAtar's ``seed`` does, without a new state; then reset it unseeded."""
-        if seed is None:
-            return self.env.reset(options=options)
-        game = self.env.unwrapped.game  # type: ignore[attr-defined]
-        game.random.seed(seed)
-        game.env.random = game.random  # as minatar.Environment.seed links them
+        if seed is not None:
+            game = self.env.unwrapped.game  # type: ignore[attr-defined]
+            game.random.seed(seed)
+            game.env.random = game.random  # as minatar.Environment.seed links them
         return self.env.reset(options=options)
 
 
