@@ -46,7 +46,18 @@ How to run (from the repository root)::
 The tables are printed to stdout (progress goes to stderr) and every row is also written as one
 JSON object per line to benchmarks/results/latest.jsonl (replaced on each run): the run's meta line
 at the start, each training and peer run's line as soon as it ends (so a suite stopped halfway
-keeps what it measured), and the whole file again, with the tables' rows, at the end.
+keeps what it measured), and the whole file again, with the tables' rows, at the end. Our runs'
+folders are kept beside it, in benchmarks/results/latest.runs/CONFIG/ENV/seedN (also replaced on
+each run).
+
+A suite stopped halfway (Ctrl-C, SIGTERM, the end of a working session) continues with::
+
+    .venv/bin/python benchmarks/run.py --out benchmarks/results/latest.jsonl --resume
+
+which reads the first invocation's arguments from the file: the runs it recorded are not run
+again, a run of ours that was stopped continues from its last checkpoint (``policysearch train
+--resume``: its wall time is summed over the pieces, as the CLI counts a resumed run's), and a
+peer run that was stopped runs again from the start (the peers' scripts have no checkpoints).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -284,12 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, metavar="PATH",
-        help="JSON lines file, replaced on each run (default: benchmarks/results/latest.jsonl)",
+        help="JSON lines file, replaced on each run (default: benchmarks/results/latest.jsonl); our "
+        "runs' folders are kept beside it (PATH without its suffix, plus .runs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the benchmark whose JSON lines are in --out, with that invocation's arguments: "
+        "recorded runs are not run again, a stopped run of ours continues from its checkpoint, a "
+        "stopped peer run starts again",
     )  # fmt: skip
     return parser
 
 
-def header(args: argparse.Namespace) -> dict[str, Any]:
+def header(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
@@ -301,7 +320,7 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
-        "argv": sys.argv[1:],
+        "argv": list(argv),  # what --resume parses again
         "suite": args.suite,
         "cli": cli_path(),
     }
@@ -313,10 +332,37 @@ def append_record(path: Path, rec: dict[str, Any]) -> None:
         fh.write(json.dumps(rec) + "\n")
 
 
+def record_key(rec: dict[str, Any]) -> tuple[str, str, str, int] | None:
+    """What a training or peer record measured: (section, config or peer, env, seed)."""
+    if rec.get("section") == "train":
+        return ("train", str(rec["config"]), str(rec["env"]), int(rec["seed"]))
+    if rec.get("section") == "peer":
+        return ("peer", str(rec["script"]), str(rec["env"]), int(rec["seed"]))
+    return None
+
+
+def runs_dir(out: Path) -> Path:
+    """Where our runs' folders are kept: beside ``out``, ``latest.jsonl`` -> ``latest.runs``."""
+    return out.with_name(out.stem + ".runs")
+
+
+def run_folder(out: Path, label: str, env_id: str, seed: int) -> Path:
+    """One run's folder: ``RUNS/CONFIG/ENV/seedN`` (``/``, ``:`` and spaces replaced)."""
+    slug = str.maketrans({"/": "_", ":": "_", " ": "_"})
+    return runs_dir(out) / label.translate(slug) / env_id.translate(slug) / f"seed{seed}"
+
+
 def train_and_peers(
-    plan: list[tuple[str, EnvSpec, list[Job], list[int]]], args: argparse.Namespace
+    plan: list[tuple[str, EnvSpec, list[Job], list[int]]],
+    args: argparse.Namespace,
+    done: dict[tuple[str, str, str, int], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Our runs, and each env's peers right after ours on that env and seed; prints the tables."""
+    """Our runs, and each env's peers right after ours on that env and seed; prints the tables.
+
+    ``done``: records of an earlier invocation (``--resume``), by :func:`record_key`; those runs
+    are taken from there, not run again.
+    """
+    done = done or {}
     budget = sum(len(seeds) * sum(j.cap for j in jobs) for _, _, jobs, seeds in plan)
     peer_budget = 0.0
     if args.peers:
@@ -329,14 +375,24 @@ def train_and_peers(
     for env_id, spec, jobs, seeds in plan:
         for seed in seeds:
             for job in jobs:
+                before = done.get(("train", job.config.label, env_id, seed))
+                if before is not None:
+                    log(f"{job.config.label:>17}  {env_id} seed {seed}: recorded before, not run again")
+                    ours.append(before)
+                    continue
                 log(f"{job.config.label:>17}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
-                rec = run_ours(job, seed)
+                rec = run_ours(job, seed, run_folder(args.out, job.config.label, env_id, seed))
                 log(f"{'':>17}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
                 ours.append(rec)
                 append_record(args.out, rec)
             if args.peers:
                 cap = args.peer_seconds or spec.peer_cap or spec.cap
                 for name in peer_names(spec, args):
+                    before = done.get(("peer", name, env_id, seed))
+                    if before is not None:
+                        log(f"{name:>17}  {env_id} seed {seed} (peer): recorded before, not run again")
+                        peers.append(before)
+                        continue
                     log(f"{name:>17}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
                     prec = run_peer(name, env_id, seed, spec.target, cap, args)
                     log(f"{'':>17}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
@@ -380,16 +436,64 @@ def train_and_peers(
     return ours + peers
 
 
+RUNS_MARKER = ".benchmark-runs"  # names a runs folder this script made (and may replace)
+
+
+def resumed(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[argparse.Namespace, dict[str, Any], list[dict[str, Any]]]:
+    """``--resume``: the first invocation's arguments, its meta line and the runs it recorded.
+
+    The arguments are read from the meta line of ``--out`` (the only other option allowed); a
+    last line cut by the interruption is left out. Records with an error are left out too, so
+    that those runs are made again.
+    """
+    given = [k for k, v in vars(args).items() if k not in ("resume", "out") and v != parser.get_default(k)]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        parser.error(f"--resume takes only --out, not {flag}: the first invocation's arguments are used")
+    try:
+        lines = args.out.read_text().splitlines()
+    except OSError as exc:
+        parser.error(f"--resume: cannot read {args.out}: {exc.strerror or exc}")
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:  # a line cut short when the benchmark was stopped
+            continue
+    if not records or records[0].get("section") != "meta" or not isinstance(records[0].get("argv"), list):
+        parser.error(f"--resume: {args.out} does not start with this benchmark's meta line")
+    meta = records[0]
+    again = parser.parse_args([*meta["argv"], "--out", str(args.out)])
+    again.resume = True
+    kept = [r for r in records[1:] if record_key(r) is not None and "error" not in r]
+    return again, meta, kept
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    first: dict[str, Any] | None = None
+    kept: list[dict[str, Any]] = []
+    if args.resume:
+        args, first, kept = resumed(args, parser)
     if args.peers and args.peer_dir is None:
         parser.error("--peers needs --peer-dir DIR: the peer scripts' folder (not part of this repository)")
     if args.peers and not args.peer_dir.is_dir():
         parser.error(f"--peer-dir {args.peer_dir}: no such folder")
     plan, notes = select(args, parser)
+    runs = runs_dir(args.out)
+    if not args.resume and runs.exists():  # replaced, as --out is, if this script made it
+        if not (runs / RUNS_MARKER).exists():
+            parser.error(f"{runs} exists and was not made by this benchmark: move it or choose another --out")
+        shutil.rmtree(runs)
     t_start = time.perf_counter()
-    meta = header(args)
+    meta = header(args, argv)
+    if first is not None:  # the first invocation's meta line, with this piece added
+        piece = {k: meta[k] for k in ("time", "commit", "loadavg")}
+        meta = {**first, "resumed": [*first.get("resumed", []), piece]}
     records: list[dict[str, Any]] = [meta]
     print(
         f"policysearch benchmarks  suite {args.suite}  commit {meta['commit']}  python {meta['python']}  "
@@ -398,10 +502,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in notes:
         print(f"note: {note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(meta) + "\n")  # then each run's line as it ends
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / RUNS_MARKER).write_text(f"our runs of the benchmark whose JSON lines are {args.out.name}\n")
+    # then each run's line as it ends (after the runs an earlier invocation recorded)
+    args.out.write_text("".join(json.dumps(rec) + "\n" for rec in [meta, *kept]))
+    done = {key: rec for rec in kept if (key := record_key(rec)) is not None}
 
     if not args.no_train or args.peers:
-        records += train_and_peers(plan, args)
+        records += train_and_peers(plan, args, done)
 
     if not args.no_throughput and args.suite in ("tabular", "all"):
         tp = []

@@ -34,42 +34,73 @@ def cli_path() -> str:
     return str(candidate) if candidate.exists() else "policysearch"
 
 
-def run_ours(job: Job, seed: int) -> dict[str, Any]:
-    """One `policysearch train` run in a temporary run folder; returns its summary."""
+def ours_command(job: Job, seed: int, folder: Path) -> list[str]:
+    """The ``policysearch train`` command of one of our runs, into ``folder``."""
+    cfg = job.config
+    cmd = [
+        cli_path(), "train", cfg.algo, "--env", cfg.env, "--seed", str(seed),
+        "--target", f"{job.target:g}", "--max-seconds", f"{job.cap:g}", "--out", str(folder), "--quiet",
+    ]  # fmt: skip
+    if job.eval_episodes is not None:
+        cmd += ["--eval-episodes", str(job.eval_episodes)]
+    if cfg.policy:
+        cmd += ["--policy", cfg.policy]
+    return cmd + shlex.split(cfg.extra)
+
+
+def run_ours(job: Job, seed: int, folder: Path | None = None) -> dict[str, Any]:
+    """One `policysearch train` run; returns its summary.
+
+    ``folder`` (kept afterwards) is where the run goes, None a temporary folder. A kept folder that
+    holds a summary.json is read, not run again; one that holds a checkpoint but no summary (the
+    benchmark was stopped during the run) continues with ``policysearch train --resume`` and the
+    job's budget and target, so that its wall time is summed over the pieces as in one run; any
+    other folder is trained from the start (``--force`` over what a stopped start left).
+    """
     cfg = job.config
     record: dict[str, Any] = {
         "section": "train", "config": cfg.label, "algo": cfg.algo, "policy": cfg.policy,
         "extra": cfg.extra, "env": cfg.env, "seed": seed, "target": job.target, "cap_s": job.cap,
     }  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="psbench-") as tmp:
-        cmd = [
-            cli_path(), "train", cfg.algo, "--env", cfg.env, "--seed", str(seed),
-            "--target", f"{job.target:g}", "--max-seconds", f"{job.cap:g}", "--out", tmp, "--quiet",
-        ]  # fmt: skip
-        if job.eval_episodes is not None:
-            cmd += ["--eval-episodes", str(job.eval_episodes)]
-        if cfg.policy:
-            cmd += ["--policy", cfg.policy]
-        cmd += shlex.split(cfg.extra)
-        record["cmd"] = shlex.join(cmd).replace(tmp, "TMPDIR")  # the folder is gone afterwards
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                cmd, cwd=REPO, capture_output=True, text=True, timeout=job.cap + max(120.0, job.cap / 2)
-            )
-        except subprocess.TimeoutExpired:
-            return {**record, "error": "timed out"}
-        record["process_s"] = round(time.perf_counter() - t0, 3)
-        summary_path = Path(tmp) / "summary.json"
-        if proc.returncode != 0 or not summary_path.exists():
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            return {**record, "error": f"exit {proc.returncode}: {lines[-1] if lines else ''}"}
-        summary = json.loads(summary_path.read_text())
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="psbench-") as tmp:
+            cmd = ours_command(job, seed, Path(tmp))
+            record["cmd"] = shlex.join(cmd).replace(tmp, "TMPDIR")  # the folder is gone afterwards
+            return _train(job, cmd, Path(tmp), record)
+    cmd = ours_command(job, seed, folder)
+    record["cmd"] = shlex.join(cmd)
+    if (folder / "summary.json").exists():
+        return {**record, **_summary(folder)}
+    if (folder / "checkpoint").exists():
+        record["resumed"] = True
+        resume = [cli_path(), "train", "--resume", str(folder), "--target", f"{job.target:g}"]
+        return _train(job, [*resume, "--max-seconds", f"{job.cap:g}", "--quiet"], folder, record)
+    return _train(job, [*cmd, "--force"] if folder.exists() else cmd, folder, record)
+
+
+def _train(job: Job, cmd: list[str], folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=job.cap + max(120.0, job.cap / 2)
+        )
+    except subprocess.TimeoutExpired:
+        return {**record, "error": "timed out"}
+    record["process_s"] = round(time.perf_counter() - t0, 3)
+    if proc.returncode != 0 or not (folder / "summary.json").exists():
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return {**record, "error": f"exit {proc.returncode}: {lines[-1] if lines else ''}"}
+    return {**record, **_summary(folder)}
+
+
+def _summary(folder: Path) -> dict[str, Any]:
+    """The figures the tables read from a finished run's summary.json."""
+    summary = json.loads((folder / "summary.json").read_text())
     keys = (
         "solved", "wall_time_s", "env_steps", "episodes", "iterations", "eval_mean_return",
         "eval_std_return", "eval_episodes",
     )  # fmt: skip
-    return {**record, **{k: summary.get(k) for k in keys}}
+    return {k: summary.get(k) for k in keys}
 
 
 def run_peer(

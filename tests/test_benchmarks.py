@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -272,7 +273,7 @@ def test_each_run_is_written_as_it_ends_so_a_suite_stopped_halfway_keeps_it(
     out = tmp_path / "latest.jsonl"
     calls: list[int] = []
 
-    def fake_run(job, seed: int) -> dict:
+    def fake_run(job, seed: int, folder: Path) -> dict:
         calls.append(seed)
         if len(calls) == 2:
             raise KeyboardInterrupt  # the suite is stopped during its second run
@@ -286,6 +287,82 @@ def test_each_run_is_written_as_it_ends_so_a_suite_stopped_halfway_keeps_it(
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["section"] for line in lines] == ["meta", "train"]
     assert (lines[1]["seed"], lines[1]["wall_time_s"]) == (0, 1.5)
+
+
+def test_resume_runs_only_what_the_stopped_benchmark_had_not_recorded(bench, tmp_path, monkeypatch) -> None:
+    out = tmp_path / "mujoco.jsonl"
+    calls: list[tuple[str, int, Path]] = []
+    stop_at = [3]
+
+    def fake_run(job, seed: int, folder: Path) -> dict:
+        calls.append((job.config.label, seed, folder))
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        rec = {**ours(seed, True, 1.5, 1000, config=job.config.label), "env": job.config.env}
+        return {**rec, "iterations": 3, "episodes": 12, "eval_mean_return": 330.0}
+
+    monkeypatch.setattr(bench, "run_ours", fake_run)
+    argv = ["--suite", "mujoco", "--envs", "Swimmer-v5", "--algos", "ars", "--seeds", "0", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        bench.main([*argv, "--out", str(out)])
+    first = [(label, seed) for label, seed, _ in calls]
+    assert first == [("ars", 0), ("ars --no-preset", 0), ("ars", 1)]
+    assert calls[0][2] == tmp_path / "mujoco.runs" / "ars" / "Swimmer-v5" / "seed0"
+    assert calls[1][2].parent.parent.name == "ars_--no-preset"
+
+    calls.clear()
+    stop_at[0] = 0
+    assert bench.main(["--out", str(out), "--resume"]) == 0
+    assert [(label, seed) for label, seed, _ in calls] == [("ars", 1), ("ars --no-preset", 1)]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0]["argv"] == [*argv, "--out", str(out)] and len(lines[0]["resumed"]) == 1
+    trained = [(r["config"], r["seed"]) for r in lines if r["section"] == "train"]
+    assert trained == [("ars", 0), ("ars --no-preset", 0), ("ars", 1), ("ars --no-preset", 1)]
+    assert {r["seeds"] and len(r["seeds"]) for r in lines if r["section"] == "solve"} == {2}
+
+    with pytest.raises(SystemExit) as refused:  # the arguments are the first invocation's
+        bench.main(["--out", str(out), "--resume", "--seeds", "3"])
+    assert refused.value.code == 2
+    (tmp_path / "other.runs").mkdir()  # a folder the benchmark did not make is never replaced
+    with pytest.raises(SystemExit):
+        bench.main([*argv, "--out", str(tmp_path / "other.jsonl")])
+    assert (tmp_path / "other.runs").is_dir()
+
+
+def test_a_stopped_run_of_ours_continues_from_its_checkpoint_and_a_finished_one_is_read(
+    bench, suites, tmp_path, monkeypatch
+) -> None:
+    runners = importlib.import_module("runners")
+    folder = tmp_path / "runs" / "cem" / "CartPole-v1" / "seed0"
+    cli = runners.cli_path()
+    cmd = [
+        cli,
+        "train",
+        "cem",
+        "--env",
+        "CartPole-v1",
+        "--max-iterations",
+        "2",
+        "--out",
+        str(folder),
+        "--quiet",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
+    ended = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").unlink()  # as if the benchmark had been stopped before the end
+    job = runners.Job(suites.Config("cem", "CartPole-v1"), 475.0, 30.0, None)
+    rec = runners.run_ours(job, 0, folder)
+    assert "error" not in rec and rec["resumed"] is True
+    assert (rec["iterations"], rec["env_steps"]) == (2, ended["env_steps"])  # its stored budget held
+    assert rec["wall_time_s"] >= ended["wall_time_s"]  # summed over the two pieces
+    assert str(folder) in rec["cmd"]
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a finished run was run again")
+
+    monkeypatch.setattr(runners.subprocess, "run", no_run)
+    again = runners.run_ours(job, 0, folder)
+    assert again["env_steps"] == rec["env_steps"] and "resumed" not in again
 
 
 def test_presets_on_or_off_keeps_only_the_runs_as_is_or_only_those_without_presets(bench) -> None:
