@@ -490,15 +490,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{runs} exists and was not made by this benchmark: move it or choose another --out")
         shutil.rmtree(runs)
     t_start = time.perf_counter()
-    meta = header(args, argv)
+    now = meta = header(args, argv)
     if first is not None:  # the first invocation's meta line, with this piece added
-        piece = {k: meta[k] for k in ("time", "commit", "loadavg")}
+        piece = {k: now[k] for k in ("time", "commit", "loadavg")}
         meta = {**first, "resumed": [*first.get("resumed", []), piece]}
     records: list[dict[str, Any]] = [meta]
     print(
-        f"policysearch benchmarks  suite {args.suite}  commit {meta['commit']}  python {meta['python']}  "
-        f"cpus {meta['cpus']}  load {' '.join(map(str, meta['loadavg']))}"
+        f"policysearch benchmarks  suite {args.suite}  commit {now['commit']}  python {now['python']}  "
+        f"cpus {now['cpus']}  load {' '.join(map(str, now['loadavg']))}"
     )
+    if first is not None:
+        print(f"resumed: first started {first['time']} at {first['commit']}; {len(kept)} runs recorded")
     for note in notes:
         print(f"note: {note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
