@@ -323,6 +323,11 @@ def test_resume_runs_only_what_the_stopped_benchmark_had_not_recorded(bench, tmp
     with pytest.raises(SystemExit) as refused:  # the arguments are the first invocation's
         bench.main(["--out", str(out), "--resume", "--seeds", "3"])
     assert refused.value.code == 2
+    (tmp_path / "not-a-benchmark.jsonl").write_text('{"section": "train"}\n')
+    for missing in ("nowhere.jsonl", "not-a-benchmark.jsonl"):  # nothing to resume: one line, exit 2
+        with pytest.raises(SystemExit) as refused:
+            bench.main(["--out", str(tmp_path / missing), "--resume"])
+        assert refused.value.code == 2
     (tmp_path / "other.runs").mkdir()  # a folder the benchmark did not make is never replaced
     with pytest.raises(SystemExit):
         bench.main([*argv, "--out", str(tmp_path / "other.jsonl")])
