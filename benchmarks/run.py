@@ -6,9 +6,9 @@ What it measures:
    command-line tool is run as a subprocess, exactly as a user would run it::
 
        .venv/bin/policysearch train ALGO --env ENV --seed S --target T --max-seconds CAP \\
-           --out TMPDIR --quiet [--eval-episodes N] [--policy P] [EXTRA ...]
+           --out RUNS/CONFIG/ENV/seedS --quiet [--eval-episodes N] [--policy P] [EXTRA ...]
 
-   and TMPDIR/summary.json is read (solved, wall_time_s, env_steps, iterations, eval_mean_return).
+   and the run folder's summary.json is read (solved, wall_time_s, env_steps, iterations, eval_mean_return).
    Two suites, edited in the tables of benchmarks/suites.py: ``tabular`` (tabular CEM on
    toy-text envs, the default) and ``neural`` (cem, es and cmaes with neural policies on classic
    control, Box2D, MuJoCo and the partially observable CartPoleNoVelocity); ``all`` is both. A third,
@@ -50,14 +50,17 @@ keeps what it measured), and the whole file again, with the tables' rows, at the
 folders are kept beside it, in benchmarks/results/latest.runs/CONFIG/ENV/seedN (also replaced on
 each run).
 
-A suite stopped halfway (Ctrl-C, SIGTERM, the end of a working session) continues with::
+A suite stopped halfway (Ctrl-C in its terminal, or SIGTERM to its whole process group: a
+training run left running by itself keeps its folder in use) continues with::
 
     .venv/bin/python benchmarks/run.py --out benchmarks/results/latest.jsonl --resume
 
 which reads the first invocation's arguments from the file: the runs it recorded are not run
-again, a run of ours that was stopped continues from its last checkpoint (``policysearch train
---resume``: its wall time is summed over the pieces, as the CLI counts a resumed run's), and a
-peer run that was stopped runs again from the start (the peers' scripts have no checkpoints).
+again (those recorded with an error are), a run of ours that was stopped continues from its last
+checkpoint (``policysearch train --resume``: its wall time is summed over the pieces, as the CLI
+counts a resumed run's, each piece with its start-up), and a peer run that was stopped runs again
+from the start (the peers' scripts have no checkpoints). The throughput rows, if any, are measured
+again. The file is rewritten through a temporary file, so that a stop never leaves half of it.
 """
 
 from __future__ import annotations
@@ -326,6 +329,14 @@ def header(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """``path`` replaced by these records, one JSON line each, through a temporary file: a stop
+    during the write leaves the old file whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text("".join(json.dumps(rec) + "\n" for rec in records))
+    tmp.replace(path)
+
+
 def append_record(path: Path, rec: dict[str, Any]) -> None:
     """One JSON line appended to ``path`` and flushed, so that a run stopped halfway keeps it."""
     with path.open("a") as fh:
@@ -440,7 +451,7 @@ RUNS_MARKER = ".benchmark-runs"  # names a runs folder this script made (and may
 
 
 def resumed(
-    args: argparse.Namespace, parser: argparse.ArgumentParser
+    args: argparse.Namespace, argv: Sequence[str], parser: argparse.ArgumentParser
 ) -> tuple[argparse.Namespace, dict[str, Any], list[dict[str, Any]]]:
     """``--resume``: the first invocation's arguments, its meta line and the runs it recorded.
 
@@ -448,10 +459,15 @@ def resumed(
     last line cut by the interruption is left out. Records with an error are left out too, so
     that those runs are made again.
     """
-    given = [k for k, v in vars(args).items() if k not in ("resume", "out") and v != parser.get_default(k)]
-    if given:
-        flag = "--" + given[0].replace("_", "-")
-        parser.error(f"--resume takes only --out, not {flag}: the first invocation's arguments are used")
+    extra: list[str] = []  # anything but --resume and --out PATH is refused
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--out":
+            next(tokens, None)  # its value
+        elif token != "--resume" and not token.startswith("--out="):
+            extra.append(token)
+    if extra:
+        parser.error(f"--resume takes only --out, not {extra[0]}: the first invocation's arguments are used")
     try:
         lines = args.out.read_text().splitlines()
     except OSError as exc:
@@ -462,13 +478,15 @@ def resumed(
             records.append(json.loads(line))
         except ValueError:  # a line cut short when the benchmark was stopped
             continue
-    if not records or records[0].get("section") != "meta" or not isinstance(records[0].get("argv"), list):
+    head = records[0] if records and isinstance(records[0], dict) else {}
+    if head.get("section") != "meta" or not isinstance(head.get("argv"), list):
         parser.error(f"--resume: {args.out} does not start with this benchmark's meta line")
-    meta = records[0]
-    again = parser.parse_args([*meta["argv"], "--out", str(args.out)])
+    again = parser.parse_args([*head["argv"], "--out", str(args.out)])
     again.resume = True
-    kept = [r for r in records[1:] if record_key(r) is not None and "error" not in r]
-    return again, meta, kept
+    kept = [
+        r for r in records[1:] if isinstance(r, dict) and record_key(r) is not None and not r.get("error")
+    ]
+    return again, head, kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -478,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first: dict[str, Any] | None = None
     kept: list[dict[str, Any]] = []
     if args.resume:
-        args, first, kept = resumed(args, parser)
+        args, first, kept = resumed(args, argv, parser)
     if args.peers and args.peer_dir is None:
         parser.error("--peers needs --peer-dir DIR: the peer scripts' folder (not part of this repository)")
     if args.peers and not args.peer_dir.is_dir():
@@ -507,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs.mkdir(parents=True, exist_ok=True)
     (runs / RUNS_MARKER).write_text(f"our runs of the benchmark whose JSON lines are {args.out.name}\n")
     # then each run's line as it ends (after the runs an earlier invocation recorded)
-    args.out.write_text("".join(json.dumps(rec) + "\n" for rec in [meta, *kept]))
+    write_records(args.out, [meta, *kept])
     done = {key: rec for rec in kept if (key := record_key(rec)) is not None}
 
     if not args.no_train or args.peers:
@@ -575,9 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     total = time.perf_counter() - t_start
     records.append({"section": "end", "total_s": round(total, 2)})
-    with args.out.open("w") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec) + "\n")
+    write_records(args.out, records)
     print()
     print(f"total {total:.1f} s; JSON lines in {args.out}")
     return 0

@@ -7,7 +7,6 @@ import json
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,27 +47,22 @@ def ours_command(job: Job, seed: int, folder: Path) -> list[str]:
     return cmd + shlex.split(cfg.extra)
 
 
-def run_ours(job: Job, seed: int, folder: Path | None = None) -> dict[str, Any]:
-    """One `policysearch train` run; returns its summary.
+def run_ours(job: Job, seed: int, folder: Path) -> dict[str, Any]:
+    """One `policysearch train` run in ``folder`` (kept afterwards); returns its summary.
 
-    ``folder`` (kept afterwards) is where the run goes, None a temporary folder. A kept folder that
-    holds a summary.json is read, not run again; one that holds a checkpoint but no summary (the
-    benchmark was stopped during the run) continues with ``policysearch train --resume`` and the
-    job's budget and target, so that its wall time is summed over the pieces as in one run; any
-    other folder is trained from the start (``--force`` over what a stopped start left).
+    A folder that holds a summary.json is read, not run again; one that holds a checkpoint but no
+    summary (the benchmark was stopped during the run) continues with ``policysearch train
+    --resume`` and the job's budget and target, so that its wall time is summed over the pieces as
+    in one run; any other folder is trained from the start (``--force`` over what a stopped start
+    left).
     """
     cfg = job.config
+    cmd = ours_command(job, seed, folder)
     record: dict[str, Any] = {
         "section": "train", "config": cfg.label, "algo": cfg.algo, "policy": cfg.policy,
         "extra": cfg.extra, "env": cfg.env, "seed": seed, "target": job.target, "cap_s": job.cap,
+        "cmd": shlex.join(cmd),
     }  # fmt: skip
-    if folder is None:
-        with tempfile.TemporaryDirectory(prefix="psbench-") as tmp:
-            cmd = ours_command(job, seed, Path(tmp))
-            record["cmd"] = shlex.join(cmd).replace(tmp, "TMPDIR")  # the folder is gone afterwards
-            return _train(job, cmd, Path(tmp), record)
-    cmd = ours_command(job, seed, folder)
-    record["cmd"] = shlex.join(cmd)
     if (folder / "summary.json").exists():
         return {**record, **_summary(folder)}
     if (folder / "checkpoint").exists():
@@ -86,7 +80,9 @@ def _train(job: Job, cmd: list[str], folder: Path, record: dict[str, Any]) -> di
         )
     except subprocess.TimeoutExpired:
         return {**record, "error": "timed out"}
-    record["process_s"] = round(time.perf_counter() - t0, 3)
+    # the whole process, imports included; of a resumed run only the last piece's (the tables'
+    # median_process_s leaves it out)
+    record["last_piece_s" if record.get("resumed") else "process_s"] = round(time.perf_counter() - t0, 3)
     if proc.returncode != 0 or not (folder / "summary.json").exists():
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         return {**record, "error": f"exit {proc.returncode}: {lines[-1] if lines else ''}"}

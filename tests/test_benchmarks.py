@@ -292,13 +292,15 @@ def test_each_run_is_written_as_it_ends_so_a_suite_stopped_halfway_keeps_it(
 def test_resume_runs_only_what_the_stopped_benchmark_had_not_recorded(bench, tmp_path, monkeypatch) -> None:
     out = tmp_path / "mujoco.jsonl"
     calls: list[tuple[str, int, Path]] = []
-    stop_at = [3]
+    stop_at = [4]
 
     def fake_run(job, seed: int, folder: Path) -> dict:
         calls.append((job.config.label, seed, folder))
         if len(calls) == stop_at[0]:
             raise KeyboardInterrupt
         rec = {**ours(seed, True, 1.5, 1000, config=job.config.label), "env": job.config.env}
+        if (job.config.label, seed, len(calls)) == ("ars --no-preset", 0, 2):
+            return {**rec, "error": "exit 2: an env that failed"}  # recorded with an error
         return {**rec, "iterations": 3, "episodes": 12, "eval_mean_return": 330.0}
 
     monkeypatch.setattr(bench, "run_ours", fake_run)
@@ -306,32 +308,50 @@ def test_resume_runs_only_what_the_stopped_benchmark_had_not_recorded(bench, tmp
     with pytest.raises(KeyboardInterrupt):
         bench.main([*argv, "--out", str(out)])
     first = [(label, seed) for label, seed, _ in calls]
-    assert first == [("ars", 0), ("ars --no-preset", 0), ("ars", 1)]
+    assert first == [("ars", 0), ("ars --no-preset", 0), ("ars", 1), ("ars --no-preset", 1)]
     assert calls[0][2] == tmp_path / "mujoco.runs" / "ars" / "Swimmer-v5" / "seed0"
     assert calls[1][2].parent.parent.name == "ars_--no-preset"
+    with out.open("a") as fh:
+        fh.write('{"section": "train", "config": "ars --no')  # a line cut short by the stop
 
     calls.clear()
     stop_at[0] = 0
     assert bench.main(["--out", str(out), "--resume"]) == 0
-    assert [(label, seed) for label, seed, _ in calls] == [("ars", 1), ("ars --no-preset", 1)]
+    # the run recorded with an error and the one stopped are made again, no other
+    assert [(label, seed) for label, seed, _ in calls] == [("ars --no-preset", 0), ("ars --no-preset", 1)]
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[0]["argv"] == [*argv, "--out", str(out)] and len(lines[0]["resumed"]) == 1
     trained = [(r["config"], r["seed"]) for r in lines if r["section"] == "train"]
     assert trained == [("ars", 0), ("ars --no-preset", 0), ("ars", 1), ("ars --no-preset", 1)]
+    assert not any(r.get("error") for r in lines)
     assert {r["seeds"] and len(r["seeds"]) for r in lines if r["section"] == "solve"} == {2}
 
-    with pytest.raises(SystemExit) as refused:  # the arguments are the first invocation's
-        bench.main(["--out", str(out), "--resume", "--seeds", "3"])
-    assert refused.value.code == 2
+    calls.clear()  # a finished suite resumed again: nothing run, the same records
+    assert bench.main(["--out", str(out), "--resume"]) == 0 and calls == []
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r for r in again if r["section"] == "train"] == [r for r in lines if r["section"] == "train"]
+
+    for extra in (["--seeds", "3"], ["--suite", "tabular"]):  # the arguments are the first invocation's
+        with pytest.raises(SystemExit) as refused:
+            bench.main(["--out", str(out), "--resume", *extra])
+        assert refused.value.code == 2
     (tmp_path / "not-a-benchmark.jsonl").write_text('{"section": "train"}\n')
-    for missing in ("nowhere.jsonl", "not-a-benchmark.jsonl"):  # nothing to resume: one line, exit 2
+    (tmp_path / "a-list.jsonl").write_text("[]\n")
+    for missing in ("nowhere.jsonl", "not-a-benchmark.jsonl", "a-list.jsonl"):  # nothing to resume
         with pytest.raises(SystemExit) as refused:
             bench.main(["--out", str(tmp_path / missing), "--resume"])
         assert refused.value.code == 2
+
+    runs = tmp_path / "mujoco.runs"  # a fresh run replaces the folder the benchmark made
+    (runs / "stale").mkdir()
+    calls.clear()
+    assert bench.main([*argv, "--out", str(out)]) == 0 and len(calls) == 4
+    assert runs.is_dir() and not (runs / "stale").exists()
     (tmp_path / "other.runs").mkdir()  # a folder the benchmark did not make is never replaced
-    with pytest.raises(SystemExit):
+    (tmp_path / "other.runs" / "mine").write_text("keep")
+    with pytest.raises(SystemExit) as refused:
         bench.main([*argv, "--out", str(tmp_path / "other.jsonl")])
-    assert (tmp_path / "other.runs").is_dir()
+    assert refused.value.code == 2 and (tmp_path / "other.runs" / "mine").read_text() == "keep"
 
 
 def test_a_stopped_run_of_ours_continues_from_its_checkpoint_and_a_finished_one_is_read(
@@ -358,6 +378,7 @@ def test_a_stopped_run_of_ours_continues_from_its_checkpoint_and_a_finished_one_
     job = runners.Job(suites.Config("cem", "CartPole-v1"), 475.0, 30.0, None)
     rec = runners.run_ours(job, 0, folder)
     assert "error" not in rec and rec["resumed"] is True
+    assert "process_s" not in rec and rec["last_piece_s"] > 0  # not the whole run's: out of the medians
     assert (rec["iterations"], rec["env_steps"]) == (2, ended["env_steps"])  # its stored budget held
     assert rec["wall_time_s"] >= ended["wall_time_s"]  # summed over the two pieces
     assert str(folder) in rec["cmd"]
