@@ -4,9 +4,10 @@
 #
 #     docs/figures/make_figures.sh [RUNS]     # run folders under RUNS (default /work/figruns)
 #
-# Runs one training at a time (the longest, Hopper-v5, HalfCheetah-v5 and Walker2d-v5, with
-# --workers 2): about 75 minutes on 2 cores, an hour of it Walker2d-v5's. A run whose folder already has a summary.json is not trained again, so a
-# second call only redraws the figures. The same seed gives the same run, to the last env step:
+# Runs one training at a time (the MuJoCo, MinAtar and Atari ones with --workers 2): about two
+# and a half hours on 2 cores, most of it ES on Pong (an hour), ARS on Walker2d-v5 (up to an
+# hour) and ES on MinAtar Breakout (half an hour). A run whose folder already has a summary.json
+# is not trained again, so a second call only redraws the figures. The same seed gives the same run, to the last env step:
 # the curves over env steps and the GIFs come out the same on any machine (wall times differ).
 set -euo pipefail
 
@@ -58,7 +59,8 @@ policysearch record cmaes-Acrobot-v1-0 --out "$FIGURES/cmaes_acrobot.gif" --fps 
 train ars --env Swimmer-v5 --seed 0 --target 325 --max-seconds 300 --workers 2 --out ars-Swimmer-v5-0
 policysearch record ars-Swimmer-v5-0 --out "$FIGURES/ars_swimmer.gif" --fps 25 --scale 0.4 --every 8
 
-# the hour-long one: ARS's Walker2d-v5 preset for 3600 s (it stops short of 4390, at about 4060)
+# ARS's Walker2d-v5 preset for up to 3600 s: on an idle machine it reaches 4390 after 901
+# iterations (about 2000-2550 s); the GIF's run, beside other jobs, stopped at about 4060
 train ars --env Walker2d-v5 --seed 0 --target 4390 --max-seconds 3600 --workers 2 --out ars-Walker2d-v5-0
 policysearch record ars-Walker2d-v5-0 --out "$FIGURES/ars_walker.gif" --fps 125 --scale 0.5 --every 10
 

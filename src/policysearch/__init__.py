@@ -1,7 +1,8 @@
 """policysearch: direct (gradient-free) policy search for reinforcement learning.
 
-The crossentropy method and evolution strategies over Gymnasium environments, from the command
-line (``policysearch train cem --env Taxi-v4``) or from Python (``CEM("Taxi-v4").train()``).
+The crossentropy method, evolution strategies, augmented random search and CMA-ES over Gymnasium
+environments, from the command line (``policysearch train cem --env Taxi-v4``) or from Python
+(``CEM("Taxi-v4").train()``).
 
 Public names are imported lazily, so that sampling workers can import the package without torch.
 """

@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help="Direct policy search for reinforcement learning: the crossentropy method and ES.",
+    help="Direct policy search for reinforcement learning: CEM, ES, ARS and CMA-ES.",
 )
 
 
