@@ -22,7 +22,8 @@ def test_save_writes_a_whole_run_folder_that_resumes_with_its_history(tmp_path: 
     for name in ("checkpoint", "metrics.jsonl", "summary.json", "learning_curve.png"):
         assert (saved / name).is_file(), name
     code, out, err = run_cli(["evaluate", saved, "--episodes", "100"], capsys)
-    assert code == 0, err and json.loads(out)["episodes"] == 100
+    assert code == 0, err
+    assert json.loads(out)["episodes"] == 100
     loaded = Agent.load(saved)
     assert isinstance(loaded, CEM)
     loaded.train(max_iterations=3)

@@ -188,9 +188,10 @@ def test_reset_seeds_stay_below_2_to_the_32_and_apart() -> None:
         with pytest.raises(ValueError):
             evaluation_seeds(episodes, top + 1)
     assert max_evaluation_seed(MAX_EVAL_EPISODES + 1) < 0
-    # the same evaluation seed gives the same episodes; two seeds, disjoint ones
-    assert np.array_equal(evaluation_seeds(100, 3), evaluation_seeds(100, 3))
+    # two evaluation seeds give disjoint episodes; more episodes extend the same list
     assert not set(evaluation_seeds(1000, 3)) & set(evaluation_seeds(1000, 4))
+    assert np.array_equal(evaluation_seeds(1000, 3)[:100], evaluation_seeds(100, 3))
+    assert np.array_equal(evaluation_seeds(1000, 3)[100:], evaluation_seeds(900, 3, first=100))
 
 
 def test_an_env_seeded_through_randomstate_trains_and_evaluates(tmp_path: Path, capsys, monkeypatch) -> None:

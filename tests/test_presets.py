@@ -30,7 +30,8 @@ def test_dry_run_prints_where_each_value_came_from_and_touches_nothing(tmp_path:
     config.write_text("seed: 3\nhyperparameters:\n  elite_memory: 2\n")
     args = ["train", "cem", "--env", "LunarLander-v3", "--config", config, "--set", "percentile=80"]
     code, out, err = run_cli([*args, "--out", tmp_path / "run", "--dry-run"], capsys)
-    assert code == 0, err and not (tmp_path / "run").exists()
+    assert code == 0, err
+    assert not (tmp_path / "run").exists()
     sources = {
         line.split(":")[0].strip(): line.split("#")[1].strip() for line in out.splitlines() if "#" in line[1:]
     }
