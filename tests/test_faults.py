@@ -1,6 +1,9 @@
 """Faults cost only time: a lost sampling worker's shares are re-run, the numbers stay the same."""
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +11,19 @@ import pytest
 
 from conftest import metrics_without_timings, run_cli
 from policysearch import Trainer, TrainOptions
-from policysearch.errors import BackendError
+from policysearch.errors import BackendError, EnvError
 from policysearch.run.runfolder import load_checkpoint
-from policysearch.sampling import InProcess, ProcessTransport, RunnerFactory, ShardedSampler, make_runner
+from policysearch.sampling import (
+    InProcess,
+    ProcessTransport,
+    RunnerFactory,
+    Sessions,
+    ShardedSampler,
+    Transport,
+    closed_after,
+    make_runner,
+)
+from policysearch.sampling.sharded import Reply
 
 ENV = "testenvs:DyingCartPole-v1"
 
@@ -111,14 +124,148 @@ def test_a_hung_worker_is_named_on_the_progress_line(tmp_path: Path, monkeypatch
 
 
 def test_the_deadline_follows_the_other_shares_times_or_is_given() -> None:
-    from policysearch.sampling.sharded import DEADLINE_FACTOR, DEADLINE_SLACK
+    from policysearch.sampling.sharded import DEADLINE_FACTOR, DEADLINE_GROWTH, DEADLINE_SLACK
 
     sampler = ShardedSampler(InProcess(make_runner("CartPole-v1", 4)))
     assert sampler.deadline(10) is None  # nothing finished yet: no deadline
-    sampler._per_session.extend([0.01, 0.02, 0.5])
-    assert sampler.deadline(10) == pytest.approx(DEADLINE_FACTOR * 0.02 * 10 + DEADLINE_SLACK)
+    sampler._per_session.extend([0.01, 0.02, 0.5])  # earlier requests' shares: more room
+    assert sampler.deadline(10) == pytest.approx(
+        DEADLINE_FACTOR * DEADLINE_GROWTH * 0.02 * 10 + DEADLINE_SLACK
+    )
+    sampler._this_request.extend([0.3, 0.1])  # once a share of the request has finished: its own
+    assert sampler.deadline(10) == pytest.approx(DEADLINE_FACTOR * 0.2 * 10 + DEADLINE_SLACK)
     assert ShardedSampler(sampler.transport, deadline=7.5).deadline(10) == 7.5
     sampler.close()
+
+
+class Timed(Transport):
+    """Workers without processes that answer a share after ``per_session`` seconds a session.
+
+    A worker in ``hung`` never answers until it is replaced.
+    """
+
+    kind = "worker process"
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size, self.per_session, self.hung = size, 0.01, set()
+        self.queues: dict[int, list] = {w: [] for w in range(size)}
+        self.free_at = [0.0] * size
+        self.log: list[tuple[str, int]] = []
+
+    def ready(self) -> list[int]:
+        return [w for w in range(self.size) if ("retire", w) not in self.log]
+
+    def submit(self, worker: int, common, share) -> None:
+        end = max(time.monotonic(), self.free_at[worker]) + self.per_session * len(share.reset_seeds)
+        self.free_at[worker] = end
+        self.queues[worker].append((end, share))
+
+    def collect(self, timeout: float) -> list[Reply]:
+        time.sleep(min(timeout, 0.005))
+        replies = []
+        for worker, queue in self.queues.items():
+            while queue and queue[0][0] <= time.monotonic() and worker not in self.hung:
+                _, share = queue.pop(0)
+                n = len(share.reset_seeds)
+                empty, ones = np.zeros((0, n)), np.ones(n, dtype=np.int64)
+                played = Sessions(empty, empty, empty, ones, np.zeros(n, bool), np.ones(n, bool))
+                replies.append(Reply(worker, "ok", played, share.request, share.index, self.per_session * n))
+        return replies
+
+    def replace(self, worker: int) -> None:
+        self.log.append(("replace", worker))
+        self.queues[worker], self.free_at[worker] = [], 0.0
+        self.hung.discard(worker)
+
+    def retire(self, worker: int) -> None:
+        self.log.append(("retire", worker))
+        self.queues[worker] = []
+
+    def close(self) -> None:
+        pass
+
+
+class Still:
+    """Always the first action (picklable by reference, for worker processes)."""
+
+    noise_dim = 0
+    noise_kind = "uniform"
+
+    def act(self, obs, index, noise):
+        return np.zeros(len(obs), dtype=np.int64)
+
+
+@pytest.fixture
+def short_slack(monkeypatch):
+    """The deadline's slacks a hundredth of theirs, so that a fake worker's seconds are tenths."""
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "DEADLINE_SLACK", 0.05)
+    monkeypatch.setattr(sharded, "START_SLACK", 0.3)
+
+
+def test_episodes_that_grow_between_requests_are_not_taken_for_a_hang(short_slack) -> None:
+    """Ten times longer sessions than the earlier requests' (a policy that learnt to stay up)."""
+    transport = Timed(2)
+    sampler = ShardedSampler(transport)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(8))
+    transport.per_session = 0.1
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    assert (sampler.stalls, transport.log) == (0, [])
+
+
+def test_a_hung_worker_is_given_the_deadline_of_its_requests_finished_shares(short_slack) -> None:
+    transport = Timed(2)
+    sampler = ShardedSampler(transport)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(8))
+    transport.per_session, transport.hung = 0.1, {1}  # longer sessions, and worker 1 stops answering
+    tick = time.monotonic()
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    # worker 0's share took 0.4 s: worker 1's is played again 5 x 0.4 + 0.05 s after it began,
+    # not after the 8 s that the earlier requests' times with room for growth would give
+    assert time.monotonic() - tick < 4
+    assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
+
+
+def _cannot_rebuild() -> None:
+    raise ValueError("cannot rebuild this actor here")
+
+
+class Unloadable(Still):
+    """An actor that pickles but cannot be unpickled where it runs."""
+
+    def __reduce__(self):
+        return (_cannot_rebuild, ())
+
+
+def test_a_policy_that_cannot_be_rebuilt_in_a_worker_is_an_error_not_a_lost_worker() -> None:
+    sampler = ShardedSampler(ProcessTransport(RunnerFactory("CartPole-v1", 1), 1))
+    try:
+        with pytest.raises(
+            RuntimeError, match="cannot rebuild the request's policy here: ValueError: cannot rebuild"
+        ):
+            sampler.run(Unloadable(), np.arange(2))
+        assert sampler.restarts == 0
+    finally:
+        sampler.close()
+
+
+def test_a_worker_that_died_while_idle_is_replaced_once(tmp_path: Path) -> None:
+    """Its two shares of the next request find its pipe closed: one loss, one replacement."""
+    transport = ProcessTransport(RunnerFactory("CartPole-v1", 1), 1)
+    sampler = ShardedSampler(transport, shares_per_worker=2)
+    try:
+        first = sampler.run(Still(), np.arange(4))
+        os.kill(transport.procs[0].pid, signal.SIGKILL)
+        transport.procs[0].join(timeout=10)
+        again = sampler.run(Still(), np.arange(4))
+        assert sampler.restarts == 1 and transport.pids()[0] is not None
+        np.testing.assert_array_equal(again.returns, first.returns)
+    finally:
+        sampler.close()
 
 
 def test_lost_workers_exit_2_on_the_command_line(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -184,3 +331,15 @@ def test_the_transports_give_the_same_sessions_and_count_their_bytes() -> None:
     finally:
         local.close()
         pool.close()
+
+
+class BrokenClose:
+    def close(self) -> None:
+        raise EnvError("environment 'x' raised in close: RuntimeError: broken")
+
+
+def test_an_error_is_not_hidden_by_a_close_that_fails_after_it() -> None:
+    with pytest.raises(KeyError, match="the first error"), closed_after(BrokenClose()):
+        raise KeyError("the first error")
+    with pytest.raises(EnvError, match="raised in close"), closed_after(BrokenClose()):
+        pass

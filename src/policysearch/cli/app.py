@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -327,7 +328,7 @@ def evaluate(
     from ..run.callbacks import EvaluationProgress
     from ..run.evaluation import evaluation_parts
     from ..run.trainer import Trainer
-    from ..sampling import make_sampler
+    from ..sampling import closed_after, make_sampler
 
     check_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
     check_range("seed", seed, 0, max_evaluation_seed(episodes))
@@ -341,20 +342,18 @@ def evaluate(
     actor = trainer.algorithm.greedy_actor()
     result = None
     progress = EvaluationProgress(episodes)
-    try:
-        parts = evaluation_parts(
-            actor, opts.env_id, episodes, seed, sampler=sampler, env_options=opts.env_options
-        )
-        for result in parts:
-            progress.update(result.episodes, result.mean)
-    except Interrupted as exc:
-        if result is not None:
-            print(json.dumps({**result.as_dict(), "interrupted": True}))
-            exc.hint = f"printed the result of the {result.episodes:,} of {episodes:,} episodes played"
-        raise
-    finally:
-        if sampler is not None:
-            sampler.close()
+    with nullcontext() if sampler is None else closed_after(sampler):
+        try:
+            parts = evaluation_parts(
+                actor, opts.env_id, episodes, seed, sampler=sampler, env_options=opts.env_options
+            )
+            for result in parts:
+                progress.update(result.episodes, result.mean)
+        except Interrupted as exc:
+            if result is not None:
+                print(json.dumps({**result.as_dict(), "interrupted": True}))
+                exc.hint = f"printed the result of the {result.episodes:,} of {episodes:,} episodes played"
+            raise
     assert result is not None
     print(json.dumps(result.as_dict()))
 

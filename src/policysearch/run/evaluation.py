@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..envs import EnvOptions, make_env, step_limit
 from ..errors import EnvError
 from ..policies.base import Actor
 from ..policies.normalizer import merge_moments
-from ..sampling import Sampler, make_runner, vector_dynamics
+from ..sampling import Sampler, closed_after, make_runner, vector_dynamics
 from ..seeding import evaluation_seeds
 from .guards import OUTCOME_BYTES, available_memory, step_bytes
 
@@ -116,7 +117,7 @@ def evaluation_parts(
     part = part_episodes(env_id, episodes, n_envs, env_options)
     runner = make_runner(env_id, min(n_envs, episodes), env_options=env_options) if sampler is None else None
     play = runner.run if runner is not None else sampler.run  # type: ignore[union-attr]
-    try:
+    with nullcontext() if runner is None else closed_after(runner):
         total: Evaluation | None = None
         for first in range(0, episodes, part):
             n = min(part, episodes - first)
@@ -127,9 +128,6 @@ def evaluation_parts(
                 raise EnvError(f"environment {env_id!r} returned non-finite rewards in the evaluation")
             total = result if total is None else total.combine(result)
             yield total
-    finally:
-        if runner is not None:
-            runner.close()
 
 
 def part_episodes(env_id: str, episodes: int, n_envs: int = 32, env_options: EnvOptions | None = None) -> int:

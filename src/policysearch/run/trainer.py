@@ -24,7 +24,7 @@ from ..algorithms import Algorithm
 from ..config import as_dict
 from ..errors import BackendError, EnvError
 from ..presets import DEFAULT_MAX_ITERATIONS
-from ..sampling import Sampler, make_sampler
+from ..sampling import Sampler, closed_after, make_sampler
 from ..seeding import SeedTree
 from .callbacks import Callback, EvaluationProgress, ProgressBar
 from .evaluation import Evaluation, evaluation_parts
@@ -262,15 +262,14 @@ class Trainer:
                 address=opts.address,
                 env_options=opts.env_options,
             )
-            try:
-                return self._train(sampler)
-            except BackendError as exc:
-                raise BackendError(
-                    f"{exc}; the last checkpoint is kept: continue with policysearch train --resume "
-                    f"{self.folder}"
-                ) from None
-            finally:
-                sampler.close()
+            with closed_after(sampler):
+                try:
+                    return self._train(sampler)
+                except BackendError as exc:
+                    raise BackendError(
+                        f"{exc}; the last checkpoint is kept: continue with policysearch train --resume "
+                        f"{self.folder}"
+                    ) from None
         finally:
             self.prior_wall, self._started = self._wall(), None
 

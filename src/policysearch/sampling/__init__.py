@@ -9,7 +9,9 @@ Ray actors (:mod:`.raycluster`, with ``backend="ray"``); all three give the same
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +42,7 @@ __all__ = [
     "TabularModel",
     "Transport",
     "VectorRunner",
+    "closed_after",
     "make_runner",
     "make_sampler",
 ]
@@ -78,6 +81,31 @@ class Sampler(Protocol):
     def close(self) -> None:
         """Release environments and workers."""
         ...
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+@contextmanager
+def closed_after(resource: C) -> Iterator[C]:
+    """Close ``resource`` (a sampler, a runner) on leaving the block.
+
+    While an error leaves the block, a failure to close (an env that raises in ``close``, left
+    broken by the error) does not replace it: the error the user needs to see is the first.
+    """
+    try:
+        yield resource
+    except BaseException:
+        try:
+            resource.close()
+        except Exception:  # secondary to the error on its way out
+            pass
+        raise
+    resource.close()
 
 
 class ModelSampler:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from ..errors import EnvError, warnings_on_one_line
 from ..run.interrupts import blocked_in_children
 from .runner import SeededRunner
-from .sharded import Reply, RunnerFactory, Share, Transport, serve
+from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 
 def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
@@ -48,7 +48,7 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
                 break
             _, blob, share = message
             if blob is not None:
-                common = pickle.loads(blob)
+                common = load_common(blob)
             if runner is None:
                 assert failure is not None
                 reply = Reply(worker, failure[0], failure[1], share.request, share.index)
@@ -116,7 +116,8 @@ class ProcessTransport(Transport):
         try:
             conn.send_bytes(data)
         except (BrokenPipeError, ConnectionError, OSError):
-            self._lost.append(worker)
+            if worker not in self._lost:  # one loss, however many shares it was sent
+                self._lost.append(worker)
             return
         self._holds[worker] = share.request
         self._unanswered[worker] += 1

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError
-from .sharded import Reply, RunnerFactory, Share, Transport, serve
+from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
 CHECKED_PACKAGES = ("policysearch", "numpy", "gymnasium", "mujoco")
@@ -135,7 +135,7 @@ class RayWorker:
         """Play a pickled share with the request's pickled common part; the reply pickled."""
         task: Share = pickle.loads(share)
         if self._common[0] != task.request:
-            self._common = (task.request, pickle.loads(common))
+            self._common = (task.request, load_common(common))
         return pickle.dumps(serve(self.runner, self._common[1], task), protocol=pickle.HIGHEST_PROTOCOL)
 
 

@@ -17,6 +17,7 @@ its candidates' noise offsets: see ``split`` and ``join`` below).
 from __future__ import annotations
 
 import itertools
+import pickle
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -114,8 +115,30 @@ def played(runner: SeededRunner, common: Any, share: Share, worker: int = 0) -> 
     return Reply(worker, "ok", sessions, share.request, share.index, time.perf_counter() - tick)
 
 
+@dataclass(frozen=True)
+class Unloadable:
+    """A request's common part that could not be rebuilt where it runs (what :func:`load_common` gives)."""
+
+    message: str
+
+
+def load_common(blob: bytes) -> Any:
+    """The request's common part from its pickle, or :class:`Unloadable` naming why not.
+
+    A worker that cannot rebuild it (a class not importable there, a failing ``__setstate__``)
+    answers each share with the error (:func:`serve`), rather than dying and being replaced by
+    workers that would fail the same way.
+    """
+    try:
+        return pickle.loads(blob)
+    except Exception as exc:
+        return Unloadable(f"cannot rebuild the request's policy here: {type(exc).__name__}: {exc}")
+
+
 def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> Reply:
     """Play a share and turn an error into a reply (what remote workers send back)."""
+    if isinstance(common, Unloadable):
+        return Reply(worker, "error", common.message, share.request, share.index)
     try:
         return played(runner, common, share, worker)
     except EnvError as exc:
@@ -213,10 +236,14 @@ class InProcess(Transport):
         self.runner.close()
 
 
-#: A share is given up on a worker once it has run this many times the time that recent shares
-#: took per session (times its own sessions), plus :data:`DEADLINE_SLACK`; see
+#: A share is given up on a worker once it has run this many times the time that the request's
+#: finished shares took per session (times its own sessions), plus :data:`DEADLINE_SLACK`; see
 #: :meth:`ShardedSampler.deadline`.
 DEADLINE_FACTOR = 5.0
+#: How much more room a share gets while no share of its request has finished, when the
+#: reference is earlier requests' shares: their episodes may have been shorter (a policy that
+#: has learnt to stay up, an evaluation's greedy episodes after training's short ones).
+DEADLINE_GROWTH = 4.0
 #: Seconds added to every derived deadline (an env's first steps, a busy machine).
 DEADLINE_SLACK = 5.0
 #: Seconds more for a worker that has not answered since it started (spawning a process and
@@ -266,19 +293,26 @@ class ShardedSampler:
         # workers that have not answered since they started (their first share waits for that)
         self._unproven: set[int] = set(range(transport.size))
         self._per_session: deque[float] = deque(maxlen=64)  # seconds per session of recent shares
+        self._this_request: list[float] = []  # seconds per session of this request's finished shares
 
     def deadline(self, sessions: int) -> float | None:
         """Seconds a share of ``sessions`` may run on a worker before it is played elsewhere.
 
         The one given to the sampler, else :data:`DEADLINE_FACTOR` times the median time per
-        session of the last 64 shares finished (this request's and earlier ones') times
-        ``sessions``, plus :data:`DEADLINE_SLACK`; None (no deadline) until a share has finished.
+        session of the request's shares finished so far, times ``sessions``, plus
+        :data:`DEADLINE_SLACK`. The shares of a request play the same kind of episodes, so that
+        follows episodes that grow over a run. Until one has finished, the median over the last
+        64 shares of earlier requests stands in, with :data:`DEADLINE_GROWTH` times more room;
+        None (no deadline) before any share has finished.
         """
         if self.fixed_deadline is not None:
             return self.fixed_deadline
-        if not self._per_session:
+        if self._this_request:
+            typical = float(np.median(np.asarray(self._this_request)))
+        elif self._per_session:
+            typical = DEADLINE_GROWTH * float(np.median(np.asarray(self._per_session)))
+        else:
             return None
-        typical = float(np.median(np.asarray(self._per_session)))
         return DEADLINE_FACTOR * typical * max(1, sessions) + DEADLINE_SLACK
 
     def sample(
@@ -327,6 +361,7 @@ class ShardedSampler:
         started: dict[int, float] = {}  # when each worker began the first share of its queue
         done: dict[int, Sessions] = {}
         idle_since: float | None = None
+        self._this_request = []
         while len(done) < len(shares):
             ready = transport.ready()
             for depth in range(1, self.in_flight + 1):  # one share per worker, then a second...
@@ -370,7 +405,9 @@ class ShardedSampler:
                     raise EnvError(reply.payload)
                 if reply.status == "error":
                     raise RuntimeError(f"a sampling {transport.kind} failed: {reply.payload}")
-                self._per_session.append(reply.seconds / max(1, len(shares[reply.index].reset_seeds)))
+                per_session = reply.seconds / max(1, len(shares[reply.index].reset_seeds))
+                self._per_session.append(per_session)
+                self._this_request.append(per_session)
                 started[worker] = time.monotonic()  # the next share of its queue starts now
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
