@@ -83,6 +83,14 @@ BAD_INPUTS = {
     "unknown algo": (["train", "nope", "--env", "Taxi-v4"], "nope"),
     "eval episodes": (["train", "cem", "--env", "Taxi-v4", "--eval-episodes", "10"], "eval_episodes"),
     "bad flag value": (["train", "cem", "--env", "Taxi-v4", "--seed", "x"], "seed"),
+    "noise table smaller than the policy": (
+        ["train", "es", "--env", "CartPole-v1", "--set", "noise_table_size=1000"],
+        "noise_table_size=1,000 is smaller than the policy's",
+    ),
+    "ars noise table": (
+        ["train", "ars", "--env", "Humanoid-v5", "--set", "noise_table_size=1000"],
+        "smaller than the policy's",
+    ),
 }
 
 

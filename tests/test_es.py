@@ -11,7 +11,7 @@ from conftest import run_cli
 from policysearch import ConfigError, Trainer, TrainOptions
 from policysearch.algorithms.es import AUTO_SIGMA, ES, ESPolicyConfig
 from policysearch.optim import ESConfig, EvolutionStrategy, maximize, minimize
-from policysearch.optim.es import centered_ranks
+from policysearch.optim.es import centered_ranks, shape_fitness
 from policysearch.optim.noise_table import NoiseTable
 from policysearch.optim.steps import SGD, TorchAdam
 
@@ -111,6 +111,14 @@ def test_ask_draws_mirrored_pairs_and_the_gradient_ignores_a_constant_baseline(s
     grad = es.gradient(noise, scores)
     assert np.linalg.norm(grad) > 0
     np.testing.assert_allclose(es.gradient(noise, scores + 1000.0), grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [200.7, 0.1, -3.3])
+def test_equal_scores_shape_to_zeros_whatever_their_rounding(value: float) -> None:
+    scores = np.full(64, value)
+    assert scores.std() > 0  # the std of these equal numbers rounds away from 0
+    for how in ("normalize", "centered_rank"):
+        assert not shape_fitness(scores, how).any()
 
 
 def test_centered_ranks() -> None:

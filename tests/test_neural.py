@@ -27,6 +27,7 @@ SPACES = {
     "catch": (gym.spaces.Box(0, 255, (8, 8, 2), np.uint8), gym.spaces.Discrete(3)),
     "minatar": (gym.spaces.Box(0, 1, (10, 10, 4), np.bool_), gym.spaces.Discrete(6)),
     "atari": (gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Box(-1, 1, (2,))),
+    "ram": (gym.spaces.Box(0, 255, (128,), np.uint8), gym.spaces.Discrete(4)),  # ALE's obs_type="ram"
 }
 
 
@@ -54,7 +55,7 @@ def build(space: str, kind: str, sigma: str = "parameter", seed: int = 0):
 
 @pytest.mark.parametrize(
     ("kind", "space", "sigma"),
-    kinds_for("cartpole", "onehot", "lander", "catch", "minatar", "atari", sigma="parameter")
+    kinds_for("cartpole", "onehot", "lander", "catch", "minatar", "atari", "ram", sigma="parameter")
     + kinds_for("pendulum", sigma="network"),
 )
 def test_numpy_actor_matches_torch(kind: str, space: str, sigma: str) -> None:
@@ -75,6 +76,20 @@ def test_numpy_actor_matches_torch(kind: str, space: str, sigma: str) -> None:
         np.testing.assert_allclose(
             actor.head(obs[t], np.arange(n)), expected[t], rtol=1e-4, atol=1e-5 * scale
         )
+
+
+def test_uint8_vector_observations_are_normalised_by_the_statistics_of_their_bytes() -> None:
+    """ALE's RAM: the normaliser's statistics are of the bytes as the env gives them, not scaled to [0, 1]."""
+    spec, net, obs_space = build("ram", "mlp")
+    obs_space.seed(0)
+    obs = np.stack([obs_space.sample() for _ in range(500)])
+    mean, std = obs.mean(axis=0), obs.std(axis=0)
+    inputs = NumpyActor(spec, net.numpy_params(), mean, std).preprocess(obs)
+    np.testing.assert_allclose(inputs.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(inputs.std(axis=0), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(net.preprocess(obs, mean, std).numpy(), inputs, rtol=1e-6, atol=1e-6)
+    unnormalised = NumpyActor(spec, net.numpy_params()).preprocess(obs)  # without statistics: [0, 1]
+    np.testing.assert_allclose(unnormalised, obs / np.float32(255.0), rtol=1e-6)
 
 
 @pytest.mark.parametrize(("kind", "space"), kinds_for("pendulum", "lander", "catch", "atari"))

@@ -193,9 +193,9 @@ class ARS(WeightSearch):
         super().__init__(observation_space, action_space, resolve_reward_shift(config), rng, policy)
         self.searched = self._matrix_slice()
         self.config = config = resolve_auto(self.config, self.searched.stop - self.searched.start)
-        self.table = noise_table_key(config.noise_table_size, rng)
         #: The policy's weight vector: M (``head.weight``) searched from zero, the rest held at zero.
         self.weights = np.zeros_like(flatten(self.net))
+        self.table = noise_table_key(config.noise_table_size, rng, self.weights.size)
         #: The perturbation's scale per weight: nu on M, 0 elsewhere (no bias, no log std).
         self.sigma = np.zeros_like(self.weights)
         self.sigma[self.searched] = config.noise

@@ -69,7 +69,9 @@ class CEMConfig:
     group_selection: Literal["within", "relative"] = "within"
     #: Elite threshold: sessions at or above this percentile of the returns are the elite.
     percentile: float = 70.0
-    #: Iterations whose elite take part in the threshold and the fit (1: only the current).
+    #: Iterations whose elite take part in the threshold and the fit (1: only the current). The
+    #: memory holds the last ``elite_memory - 1`` elites: an iteration none of whose sessions made
+    #: the elite (all below the remembered ones) adds none, and the older ones stay.
     elite_memory: int = 1
     #: Hidden layer sizes (mlp), or the hidden state size (gru: the first entry). ``auto``: (32,)
     #: under ``search=actions``, (32, 32) under ``weights`` (:data:`AUTO`).
@@ -204,8 +206,8 @@ class CEM(NeuralAlgorithm):
             int(config.start_groups),
         )
         if self.search == "weights":
-            self.table = noise_table_key(config.noise_table_size, rng)
             self.mu = flatten(self.net)
+            self.table = noise_table_key(config.noise_table_size, rng, self.mu.size)
             self.sigma = np.full(self.mu.size, config.weight_std)
 
     @property

@@ -94,7 +94,10 @@ class CMAES(WeightSearch):
             )
         if config.zero_init:
             x0 = np.zeros_like(x0)
-        options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31))}
+        # No selective mirrors (pycma's default below 6 candidates): they reuse the last
+        # iteration's worst candidates, state that the checkpoint does not hold, so a resumed run
+        # would part from the uninterrupted one.
+        options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31)), "CMA_mirrors": 0}
         if config.population:
             options["popsize"] = config.population
         self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)

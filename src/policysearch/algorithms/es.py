@@ -147,8 +147,9 @@ class ES(WeightSearch):
     ) -> None:
         config = resolve_auto(config, policy)
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.table = noise_table_key(config.noise_table_size, rng)
-        self.es = EvolutionStrategy(flatten(self.net), config, rng)
+        weights = flatten(self.net)
+        self.table = noise_table_key(config.noise_table_size, rng, weights.size)
+        self.es = EvolutionStrategy(weights, config, rng)
 
     def ask(self, rng: np.random.Generator) -> Request:
         """The population, named by noise-table offsets and signs (mirrored pairs adjacent)."""

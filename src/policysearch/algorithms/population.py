@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..config import check_range
+from ..errors import ConfigError
 from ..optim.noise_table import NoiseTable
 from ..policies.numpy_policy import NumpyActor
 from ..policies.spec import PolicySpec
@@ -22,12 +23,21 @@ from ..sampling.session import Sessions
 from .base import Request
 
 
-def noise_table_key(size: int, rng: np.random.Generator) -> tuple[int, int]:
+def noise_table_key(size: int, rng: np.random.Generator, dim: int) -> tuple[int, int]:
     """The shared noise table a population draws from: its seed (from ``rng``) and its size.
 
     Every process makes the same table from these two numbers
     (:class:`~policysearch.optim.noise_table.NoiseTable`).
+
+    Raises:
+        ConfigError: if the table is smaller than ``dim``, the parameters a candidate's slice of
+            it perturbs (refused when the algorithm is built, before any env or worker starts).
     """
+    if dim > size:
+        raise ConfigError(
+            f"noise_table_size={size:,} is smaller than the policy's {dim:,} parameters (each candidate's "
+            f"noise is a slice of the table): use at least {dim:,}, or the default 10,000,000"
+        )
     return int(rng.integers(2**31)), size
 
 

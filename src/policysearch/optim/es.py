@@ -101,8 +101,9 @@ def shape_fitness(scores: np.ndarray, how: str) -> np.ndarray:
     # --8<-- [start:shaping]
     if how == "centered_rank":
         return centered_ranks(scores)
-    std = scores.std()
-    return (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
+    if np.ptp(scores) == 0:  # all equal (their std may round to 1e-14, not 0)
+        return np.zeros_like(scores)
+    return (scores - scores.mean()) / scores.std()
     # --8<-- [end:shaping]
 
 

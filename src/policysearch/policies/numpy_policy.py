@@ -125,10 +125,11 @@ class NumpyActor:
         if spec.obs_discrete:
             return np.eye(spec.obs_dim, dtype=np.float32)[np.asarray(obs, dtype=np.int64)]
         x = np.asarray(obs, dtype=np.float32).reshape(len(obs), spec.obs_dim)
-        if spec.obs_scale != 1.0:
-            x = x * np.float32(spec.obs_scale)
         if self.obs_mean is not None and self.obs_std is not None:
+            # the statistics are the raw observations' (as the env gives them): no scale first
             x = np.clip((x - self.obs_mean) / self.obs_std, -OBS_CLIP, OBS_CLIP)
+        elif spec.obs_scale != 1.0:
+            x = x * np.float32(spec.obs_scale)
         return x
 
     @property

@@ -38,7 +38,8 @@ class PolicySpec:
         std_head: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
         low: lower action bounds (gaussian).
         high: upper action bounds (gaussian).
-        obs_scale: factor applied to observations before anything else (1/255 for ``uint8``).
+        obs_scale: factor applied to observations that are not normalised (1/255 for ``uint8``: pixels
+            as [0, 1]); normalised ones are centred and scaled by the raw observations' statistics.
         squash: how a Gaussian head's output becomes the mean action within the bounds: ``tanh``
             (``center + half * tanh(out)``) or ``clip`` (``clip(out, low, high)``: ARS's linear
             policy, whose action inside the bounds is exactly ``M x``).

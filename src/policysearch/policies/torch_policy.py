@@ -59,11 +59,12 @@ class TorchPolicy(nn.Module):
             return nn.functional.one_hot(idx, spec.obs_dim).float()
         lead = np.asarray(obs).shape[: np.asarray(obs).ndim - len(spec.obs_shape)]
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(*lead, spec.obs_dim))
-        if spec.obs_scale != 1.0:
-            x = x * float(np.float32(spec.obs_scale))
         if mean is not None and std is not None:
+            # the statistics are the raw observations' (as the env gives them): no scale first
             m, s = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
             x = torch.clamp((x - m) / s, -OBS_CLIP, OBS_CLIP)
+        elif spec.obs_scale != 1.0:
+            x = x * float(np.float32(spec.obs_scale))
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
