@@ -103,16 +103,18 @@ def test_minatar_ids_are_made_as_minatar_names_them(minatar: None) -> None:
 
 @pytest.mark.parametrize("game", ["Breakout", "SpaceInvaders", "Asterix", "Freeway", "Seaquest"])
 def test_minatar_reseeded_in_place_plays_as_minatar_seeds(minatar: None, game: str) -> None:
-    """make_env reseeds the game's RandomState in place: the same play as MinAtar's own reset.
+    """make_env reseeds the game's RandomState in place: the same play as a new MinAtar env's reset.
 
     For each seed, 400 steps of the same actions both ways, across episodes: an episode that ends
-    is followed by an unseeded reset, which continues the game's stream in both.
+    is followed by an unseeded reset, which continues the game's stream in both. Ours is one env
+    reused for every seed (as the sampler's env slots are), MinAtar's a new one per seed: a seeded
+    reset forgets what the env played before, the last action of its sticky actions too.
     """
     ours = make_env(f"MinAtar/{game}-v1")
-    theirs = gym.make(f"MinAtar/{game}-v1", disable_env_checker=True)
     assert "ReseedInPlace" in _layers(ours)
     actions = np.random.default_rng(0).integers(0, ours.action_space.n, 400)  # type: ignore[attr-defined]
     for seed in (0, 7, 2**32 - 1, 7):  # a seed again: the state is rebuilt, not continued
+        theirs = gym.make(f"MinAtar/{game}-v1", disable_env_checker=True)
         played = []
         for env in (ours, theirs):
             obs, _ = env.reset(seed=seed)

@@ -280,9 +280,14 @@ def test_bandit_command_line(capsys) -> None:
         ["bandit", "nope"],
         ["bandit", "ucb1", "--set", "bogus=1"],
         ["bandit", "ucb1", "--env-option", "n_banners=1"],
+        ["bandit", "thompson", "--set", "prior=[1,2,3]"],  # not (alpha, beta)
+        ["bandit", "thompson", "--set", "n_contexts=2"],  # the env's segments
+        ["bandit", "epsilon_greedy", "--set", "rng=1"],  # the seed's
+        ["bandit", "myopic", "--set", "exclude=[9]"],  # no such banner
+        ["bandit", "myopic", "--set", "exclude=3"],  # not a list
     ):
         code, _, err = run_cli(args, capsys)
-        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
 
 
 @pytest.mark.slow

@@ -352,6 +352,39 @@ def test_signals_stop_training_with_130_or_143_and_one_line(case: str, tmp_path:
     assert code == 0, err
 
 
+#: ``supervisor.run`` (what the console script does for a Ray command) around a local command, with
+#: SIGINT as a terminal gives it.
+SUPERVISED = [
+    sys.executable,
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from policysearch.cli import supervisor; sys.exit(supervisor.run(sys.argv[1:]))",
+]
+
+
+@pytest.mark.parametrize(
+    ("signum", "group"), [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)]
+)
+def test_a_supervised_command_passes_each_signal_on_once(signum: int, group: bool, tmp_path: Path) -> None:
+    """SIGINT to the parent alone (``kill -INT``) or to its group (Ctrl-C) stops the child once."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*SUPERVISED, *map(str, ["train", *SLOW_TAXI, "--out", folder])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env_of_tests(),
+    )
+    wait_for(lambda: iterations_written(folder) >= 2, proc)
+    (os.killpg if group else os.kill)(proc.pid, signum)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    expected = "interrupted" if signum == signal.SIGINT else "interrupted (SIGTERM)"
+    one_line(err, f"{expected}; resume with: policysearch train --resume {folder}")
+    assert not (folder / LOCK).exists()
+
+
 def test_interrupted_before_the_first_checkpoint_leaves_the_old_run(existing: Path) -> None:
     before = snapshot(existing)
     proc = start(

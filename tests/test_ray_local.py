@@ -97,6 +97,11 @@ def test_the_command_line_runs_ray_commands_supervised(tmp_path: Path) -> None:
     )
     assert not supervisor.wanted(["train", "es", "--backend", "local"]) and not supervisor.wanted(["presets"])
     assert not supervisor.wanted(["train", "--resume", str(tmp_path / "none")])  # unreadable: not Ray
+    config = tmp_path / "c.yml"
+    config.write_text("backend: ray\nworkers: 2\n")
+    assert supervisor.wanted(["train", "es", "--config", str(config)])
+    assert not supervisor.wanted(["train", "es", "--config", str(config), "--backend", "local"])
+    assert not supervisor.wanted(["train", "es", "--config", str(tmp_path / "none.yml")])
     args = [
         "train",
         "es",

@@ -224,7 +224,10 @@ class ThompsonSamplingPlayer(_SegmentBandit):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__(n_actions, n_contexts, context_fn, rng)
-        alpha, beta = prior
+        try:
+            alpha, beta = (float(v) for v in prior)
+        except (TypeError, ValueError):
+            raise ConfigError(f"prior must be two positive numbers [alpha, beta], not {prior!r}") from None
         check_range("prior alpha", alpha, 0.0, low_open=True)
         check_range("prior beta", beta, 0.0, low_open=True)
         self.prior = (float(alpha), float(beta))
@@ -370,6 +373,18 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
     segments: dict[str, Any] = {}
     if hasattr(base, "context_of") and hasattr(base, "n_contexts"):
         segments = {"n_contexts": int(base.n_contexts), "context_fn": base.context_of}
+    given = sorted(k for k in kwargs if k == "rng" or (segments and k in segments))
+    if given:
+        raise ConfigError(
+            f"{given[0]} is not an option of the {name} baseline here: the env gives its segments "
+            "and the seed its random numbers"
+        )
+    exclude = kwargs.get("exclude", ())
+    if not isinstance(exclude, list | tuple):
+        raise ConfigError(f"exclude must be a list of actions, not {exclude!r}")
+    outside = [a for a in exclude if not (isinstance(a, int) and 0 <= a < n_actions)]
+    if outside:
+        raise ConfigError(f"exclude: {outside[0]!r} is not an action of this env (0 to {n_actions - 1})")
     if name == "myopic":
         return MyopicPlayer(**kwargs)
     if name == "honest":

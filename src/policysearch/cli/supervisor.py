@@ -8,9 +8,11 @@ child reports its own exit status through a pipe just before it exits; a child t
 reporting was ended from outside, and the parent says so in one line (exit 2). The run folder is
 as the last checkpoint left it (files are written atomically), so ``train --resume`` continues it.
 
-Signals: Ctrl-C reaches both processes (they share the terminal's process group), so the parent
-leaves SIGINT to the child and waits for it; SIGTERM sent to the parent is passed on. If the parent
-itself is killed, the child gets SIGTERM (``PR_SET_PDEATHSIG``) and stops as after a SIGTERM.
+Signals: the child runs in a process group of its own, so that a signal reaches it once, from the
+parent: SIGINT (Ctrl-C in the terminal, or ``kill -INT`` of the parent) and SIGTERM sent to the
+parent are passed on, and the parent waits for the child's exit status (a SIGINT the parent
+inherited as ignored, as a background job does, stays ignored in both). If the parent itself is
+killed, the child gets SIGTERM (``PR_SET_PDEATHSIG``) and stops as after a SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,12 +31,19 @@ STATUS_FD = "POLICYSEARCH_STATUS_FD"
 
 
 def wanted(argv: list[str]) -> bool:
-    """Whether ``argv`` is a ``train`` or ``evaluate`` that samples on Ray (and is not a child)."""
+    """Whether ``argv`` is a ``train`` or ``evaluate`` that samples on Ray (and is not a child).
+
+    Ray is asked for by ``--backend ray``, a ``--config`` file's ``backend: ray`` (unless
+    ``--backend`` says otherwise), or a run to resume that was stored with it.
+    """
     if STATUS_FD in os.environ or not argv or argv[0] not in ("train", "evaluate"):
         return False
     backend = _option(argv, "--backend")
     if backend is not None:
         return backend == "ray"
+    config = _option(argv, "--config")
+    if argv[0] == "train" and config is not None and _config_backend(Path(config)) == "ray":
+        return True
     folder = _option(argv, "--resume")
     if argv[0] == "train" and folder is not None:
         return _stored_backend(Path(folder)) == "ray"
@@ -47,7 +56,7 @@ def run(argv: list[str]) -> int:
     env = {**os.environ, STATUS_FD: str(write)}
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     child = subprocess.Popen(
-        [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), start_new_session=False
+        [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), process_group=0
     )
     os.close(write)
 
@@ -55,9 +64,9 @@ def run(argv: list[str]) -> int:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)
 
-    if previous[signal.SIGINT] is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, lambda signum, frame: None)  # the child has it too
-    signal.signal(signal.SIGTERM, forward)
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, forward)
     try:
         with os.fdopen(read, "rb") as pipe:
             reported = pipe.read()
@@ -108,6 +117,17 @@ def _option(argv: list[str], name: str) -> str | None:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+def _config_backend(path: Path) -> str | None:
+    """The backend a ``--config`` file names, if it can be read (else None: the command says why)."""
+    from ..config import load_yaml
+
+    try:
+        backend = load_yaml(path).get("backend")
+    except Exception:
+        return None
+    return backend if isinstance(backend, str) else None
 
 
 def _stored_backend(folder: Path) -> str | None:

@@ -167,14 +167,20 @@ class ReseedInPlace(gym.Wrapper[Any, Any, Any, Any]):
     reset and more than ten of its steps. ``RandomState.seed(s)`` on the game's existing state
     gives the same stream of numbers (the legacy seeding of the same generator, its cached
     Gaussian cleared) in about 1.5 us. The sampler resets every session with its own seed.
+
+    A seeded reset also forgets the last action, which MinAtar's reset keeps: with sticky actions
+    the first step may repeat it, so an env that played another episode before would start this
+    one differently from a new env. The episode of a seed is then the same in every env slot,
+    worker and process (a resumed run's new envs, ``evaluate``'s).
     """
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
-        """Reseed the game as MinAtar's ``seed`` does, without a new state; then reset it unseeded."""
+        """Reseed the game as MinAtar's ``seed`` does, without a new state, as a new env; then reset it."""
         if seed is not None:
             game = self.env.unwrapped.game  # type: ignore[attr-defined]
             game.random.seed(seed)
             game.env.random = game.random  # as minatar.Environment.seed links them
+            game.last_action = 0  # as minatar.Environment.__init__ leaves it
         return self.env.reset(options=options)
 
 
