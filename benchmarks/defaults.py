@@ -570,7 +570,12 @@ def resolve(args: argparse.Namespace) -> tuple[list[Config], list[Task], list[in
             f"{args.out} holds runs with a budget of {stored['budget_seconds']:g} s, not {budget:g} s: "
             "use another --out"
         )
-    workers = 2 if args.workers is None else args.workers
+    workers = int(stored.get("workers", 2)) if args.workers is None else args.workers
+    if stored and int(stored.get("workers", workers)) != workers:
+        raise SystemExit(
+            f"{args.out} holds runs with --workers {stored['workers']}, not {workers}: a wall-time budget "
+            "buys other runs with other workers; use another --out"
+        )
     tasks = select_tasks(args.part or "all", args.tasks)
     seeds = [0, 1, 2] if args.seeds is None else args.seeds
     merged = {

@@ -137,8 +137,9 @@ def solve_table(env_id: str, rows: Sequence[dict[str, Any]], paper: PaperEpisode
         def cell(key: str, spec: str, r: dict[str, Any] = r) -> str:
             return Figure(r[f"{key}_s" if "wall" in key else key], r[f"{key}_bound"], -1).show(spec)
 
+        failed = f" +{len(r['errors'])} failed" if r.get("errors") else ""
         line = [
-            r["config"], f"{r['solved']}/{r['runs']}", cell("median_wall", ".2f"),
+            r["config"], f"{r['solved']}/{r['runs']}{failed}", cell("median_wall", ".2f"),
             cell("worst_wall", ".2f"), str(r["worst_wall_seed"]), cell("median_env_steps", ",.0f"),
             cell("worst_env_steps", ",.0f"), str(r["worst_env_steps_seed"]),
             fmt(r.get("median_process_s"), ".2f"),
@@ -155,8 +156,9 @@ def solve_table(env_id: str, rows: Sequence[dict[str, Any]], paper: PaperEpisode
     seeds = sorted({s for r in rows if r["env"] == env_id and r["section"] == "solve" for s in r["seeds"]})
     title = (
         f"Time to solve {env_id}, seeds {' '.join(map(str, seeds))} (an unsolved seed counts as its cap "
-        "and shows as '>cap'; its env steps as '>used'; median_process_s: the whole process, imports "
-        "included)"
+        "and shows as '>cap'; its env steps as '>used'; a failed run measured nothing and is left out, "
+        "'+N failed'; median_process_s: the whole process, imports included, of the runs made in one "
+        "piece)"
     )
     lines = [table(title, columns, body, left=1), ratio_line]
     if paper is not None:

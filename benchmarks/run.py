@@ -73,6 +73,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -393,6 +394,7 @@ def train_and_peers(
                     continue
                 log(f"{job.config.label:>17}  {env_id} seed {seed} target {job.target:g} cap {job.cap:g} s")
                 rec = run_ours(job, seed, run_folder(args.out, job.config.label, env_id, seed))
+                rec["commit"] = getattr(args, "commit", None)
                 log(f"{'':>17}  {rec.get('error') or ('solved' if rec['solved'] else 'not solved')}")
                 ours.append(rec)
                 append_record(args.out, rec)
@@ -406,6 +408,7 @@ def train_and_peers(
                         continue
                     log(f"{name:>17}  {env_id} seed {seed} (peer, cap {cap:g} s) ...")
                     prec = run_peer(name, env_id, seed, spec.target, cap, args)
+                    prec["commit"] = getattr(args, "commit", None)
                     log(f"{'':>17}  {prec.get('error') or ('solved' if prec['solved'] else 'not solved')}")
                     peers.append(prec)
                     append_record(args.out, prec)
@@ -418,15 +421,24 @@ def train_and_peers(
             print(f"  {short(r['cmd'])}")
     if args.suite in ("solve", "mujoco"):
         rows = solve_rows(plan, ours, peers)
-        for env_id, *_ in plan:
+        for env_id, spec, *_ in plan:
             paper = None
             if args.suite == "mujoco":
                 paper = ARS_PAPER_EPISODES.get(env_id, PaperEpisodes(None, None))
+                if paper.threshold is not None and spec.target != paper.threshold:
+                    paper = PaperEpisodes(None, None, paper.threshold)  # to another threshold
             print()
             print(solve_table(env_id, rows, paper))
+            if paper is not None and paper.threshold is not None and spec.target != paper.threshold:
+                print(
+                    f"  paper_V2, paper_V2-t: n/a: the target is {spec.target:g}, theirs {paper.threshold:g}"
+                )
         for r in rows:
             for error in r.get("errors", []):
                 print(f"  error: {r['config']} on {r['env']}: {error}")
+        commits = Counter(str(r.get("commit") or "not recorded") for r in ours + peers)
+        if len(commits) > 1:
+            print("  commits the runs were made at: " + ", ".join(f"{c} ({n})" for c, n in commits.items()))
         if args.peers:
             print(f"  peers: {args.peer_dir}/NAME.py ENV SEED TARGET CAP, interleaved with ours per seed")
         return ours + peers + rows
@@ -529,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {key: rec for rec in kept if (key := record_key(rec)) is not None}
 
     if not args.no_train or args.peers:
+        args.commit = now["commit"]  # each run's record names the code it ran (a resumed suite spans several)
         records += train_and_peers(plan, args, done)
 
     if not args.no_throughput and args.suite in ("tabular", "all"):

@@ -61,6 +61,8 @@ def figures(runs: Sequence[dict[str, Any]], key: str) -> list[Figure]:
 
 def median(figs: Sequence[Figure]) -> Figure:
     """The median, a lower bound if a figure it is made of is one (seed: -1, not one run's)."""
+    if not figs:
+        return Figure(None, False, -1)
     ranked = sorted(figs, key=lambda f: f.rank)
     n = len(ranked)
     middle = ranked[(n - 1) // 2 : n // 2 + 1]  # one figure, or the two middle ones
@@ -71,19 +73,26 @@ def median(figs: Sequence[Figure]) -> Figure:
 
 def worst(figs: Sequence[Figure]) -> Figure:
     """The worst seed's figure: the slowest unsolved one if any run did not solve."""
-    return max(figs, key=lambda f: f.rank)
+    return max(figs, key=lambda f: f.rank) if figs else Figure(None, False, -1)
 
 
 def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One row of the time-to-solve table: solved count, median and worst wall time, env steps and
-    episodes (``episodes_reported`` False, its figures None, when a run's record has none)."""
-    times, steps, eps = figures(runs, "wall_time_s"), figures(runs, "env_steps"), figures(runs, "episodes")
+    episodes (``episodes_reported`` False, its figures None, when a run's record has none).
+
+    A run that failed (its record has an ``error``: a peer whose script could not start, a crash)
+    measured nothing: it is left out of the figures and counted in ``errors``, not taken for a
+    run that did not solve in its cap.
+    """
+    measured = [r for r in runs if "error" not in r]
+    times, steps = figures(measured, "wall_time_s"), figures(measured, "env_steps")
+    eps = figures(measured, "episodes")
     m_t, w_t, m_s, w_s = median(times), worst(times), median(steps), worst(steps)
-    reported = all("episodes" in r for r in runs if "error" not in r)  # a failed run reports nothing
+    reported = bool(measured) and all("episodes" in r for r in measured)
     m_e, w_e = (median(eps), worst(eps)) if reported else (Figure(None, False, -1), Figure(None, False, -1))
     return {
         "section": "solve", "env": env_id, "config": label, "seeds": [int(r["seed"]) for r in runs],
-        "solved": sum(not f.bound for f in times), "runs": len(runs),
+        "solved": sum(not f.bound for f in times), "runs": len(measured),
         "median_wall_s": m_t.value, "median_wall_bound": m_t.bound,
         "worst_wall_s": w_t.value, "worst_wall_bound": w_t.bound, "worst_wall_seed": w_t.seed,
         "median_env_steps": m_s.value, "median_env_steps_bound": m_s.bound,
@@ -91,14 +100,15 @@ def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> di
         "episodes_reported": reported, "episodes_derived": any(r.get("episodes_derived") for r in runs),
         "median_episodes": m_e.value, "median_episodes_bound": m_e.bound,
         "worst_episodes": w_e.value, "worst_episodes_bound": w_e.bound, "worst_episodes_seed": w_e.seed,
-        "median_process_s": process_median(runs),
+        "median_process_s": process_median(measured),
         "errors": [r["error"] for r in runs if "error" in r],
     }  # fmt: skip
 
 
 def process_median(runs: Sequence[dict[str, Any]]) -> float | None:
     """The median of the runs' whole process times (start-up and imports included, unlike
-    wall_time_s, which counts from when the algorithm's code is loaded)."""
+    wall_time_s, which counts from when the algorithm's code is loaded); a run continued from its
+    checkpoint in pieces has none and is left out."""
     values = [float(r["process_s"]) for r in runs if r.get("process_s") is not None]
     return float(np.median(values)) if values else None
 

@@ -133,6 +133,17 @@ def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(stats) -> Non
     assert stats.figures([failed], "wall_time_s") == [stats.Figure(60.0, True, 2)]
 
 
+def test_a_failed_run_measured_nothing_and_is_left_out_of_the_figures(stats) -> None:
+    """A peer whose script could not start is not a peer that did not solve in its cap."""
+    failed = {"env": "CartPole-v1", "config": "es", "seed": 2, "cap_s": 60, "error": "exit 2: no such file"}
+    row = stats.solve_summary("CartPole-v1", "es", [ours(0, True, 2.0, 10), ours(1, True, 6.0, 30), failed])
+    assert (row["solved"], row["runs"], row["errors"]) == (2, 2, ["exit 2: no such file"])
+    assert (row["median_wall_s"], row["median_wall_bound"]) == (4.0, False)
+    assert (row["worst_wall_s"], row["worst_wall_bound"], row["worst_wall_seed"]) == (6.0, False, 1)
+    row = stats.solve_summary("CartPole-v1", "es", [failed])
+    assert (row["solved"], row["runs"], row["median_wall_s"], row["worst_wall_s"]) == (0, 0, None, None)
+
+
 def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_peers(
     bench, stats, report
 ) -> None:

@@ -203,6 +203,8 @@ def test_finished_runs_are_not_run_again(suite: ModuleType, tasks: ModuleType, t
         suite.main([*argv[:-2], "--budget-seconds", "30"], runner=fake_train)
     with pytest.raises(SystemExit, match="another name"):
         suite.main(["--out", str(tmp_path), "--config", "es-s=--set sigma=0.2", "--budget-seconds", "20"])
+    with pytest.raises(SystemExit, match="--workers 2, not 1"):  # a wall-time budget buys other runs
+        suite.main([*argv, "--workers", "1"], runner=fake_train)
 
 
 def test_configs_that_resolve_alike_share_a_run(
