@@ -116,3 +116,71 @@ def test_the_agent_continues_in_the_folder_it_saved_to(tmp_path: Path) -> None:
         agent.train(max_iterations=3)  # and training goes on there
     records = (saved / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["iteration"] for line in records] == [1, 2, 3]
+
+
+class Iterations:
+    """A callback that records the iterations it sees."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def on_iteration(self, iteration: int, metrics: dict) -> None:
+        self.seen.append(iteration)
+
+    def on_end(self, summary: dict) -> None:
+        pass
+
+
+def test_callbacks_go_on_after_save_and_can_be_given_to_load(tmp_path: Path) -> None:
+    watcher = Iterations()
+    with CEM("FrozenLake-v1", n_sessions=100, callbacks=[watcher]) as agent:
+        agent.train(max_iterations=1)
+        agent.save(tmp_path / "saved")
+        agent.train(max_iterations=2)
+    assert watcher.seen == [1, 2]
+    later = Iterations()
+    loaded = Agent.load(tmp_path / "saved", callbacks=[later])
+    assert loaded.summary is not None and loaded.summary["iterations"] == 2  # its summary.json
+    loaded.train(max_iterations=3)
+    assert later.seen == [3]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda a: a.act(16), "Discrete"),  # FrozenLake has states 0 to 15
+        (lambda a: a.act(-1), "Discrete"),
+        (lambda a: a.act(3.7), "Discrete"),
+    ],
+)
+def test_act_refuses_a_state_the_env_does_not_have(call, match: str) -> None:
+    with CEM("FrozenLake-v1", n_sessions=100) as agent, pytest.raises(ConfigError, match=match):
+        call(agent)
+
+
+def test_api_inputs_are_refused_at_construction_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="env_kwargs must be a dict"):
+        CEM("FrozenLake-v1", env_kwargs='{"is_slippery": false}')
+    with CEM("FrozenLake-v1", out=tmp_path / "r", n_sessions=100) as agent:
+        agent.train(max_iterations=1)
+    with pytest.raises(ConfigError, match=r"already holds a run: continue it with Agent\.load"):
+        CEM("FrozenLake-v1", out=tmp_path / "r")
+    with CEM("FrozenLake-v1", seed=np.int64(3), n_sessions=np.int64(100)) as agent:  # numpy integers
+        assert agent._trainer.options.seed == 3
+
+
+def test_the_black_box_optimiser_checks_its_options() -> None:
+    from policysearch.optim import ESConfig, EvolutionStrategy, maximize
+
+    for bad, match in [
+        ({"optimizer": "Adam"}, "optimizer='Adam' is not one of"),
+        ({"sigma_schedule": "decays"}, "sigma_schedule"),
+        ({"fitness_shaping": "rank"}, "fitness_shaping"),
+        ({"population": "20"}, "population must be a number"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            ESConfig(**bad)
+    with pytest.raises(ConfigError, match="iterations"):
+        maximize(lambda x: -float(x @ x), np.ones(2), iterations=-5)
+    with pytest.raises(ConfigError, match="ask first"):
+        EvolutionStrategy(np.zeros(2)).tell(np.zeros(4))

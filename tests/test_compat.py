@@ -8,7 +8,9 @@ was resumed for two more iterations.
 Floats are compared to a relative 1e-7: the fixtures were written on another CPU, and BLAS and
 pycma's linear algebra round the last bits differently from one CPU to the next (a continuous
 env's mean return moved by 3e-9 relative and its spread by 2e-8, pycma's sigma by one unit in
-the last place). Every count, every discrete return and every key must still be equal.
+the last place). A resumed run whose policy torch fits to continuous actions is compared to a
+relative 1e-5 (``FITTED_TO_ACTIONS``). Every count, every discrete return and every key must
+still be equal.
 
 The evaluation's reset seeds moved below 2**32 after 0.1.0 (issue 23: MinAtar and dm_control
 seed numpy's RandomState, which takes no larger seed): from ``2**40 + 10**9 s + i`` to
@@ -31,9 +33,16 @@ from conftest import metrics_without_timings, run_cli
 DATA = Path(__file__).parent / "data" / "v0.1.0"
 
 
-def close(record: dict) -> dict:
-    """A record whose floats compare to a relative 1e-7 (ints, bools and strings exactly)."""
-    return {k: pytest.approx(v, rel=1e-7) if type(v) is float else v for k, v in record.items()}
+def close(record: dict, rel: float = 1e-7) -> dict:
+    """A record whose floats compare to a relative ``rel`` (ints, bools and strings exactly)."""
+    return {k: pytest.approx(v, rel=rel) if type(v) is float else v for k, v in record.items()}
+
+
+#: Runs whose resumed iterations play a Gaussian policy that torch's gradient steps fitted to the
+#: elite's continuous actions: torch's float32 kernels differ by CPU (AVX-512 against AVX2), so the
+#: fitted weights differ in their last bits, and the next iteration's returns on Pendulum moved by
+#: 2.9e-6 relative (measured on an AVX-512 Xeon; the elite threshold 7e-7). Counts stay exact.
+FITTED_TO_ACTIONS = {"cem-gaussian": 1e-5}
 
 
 RUNS = sorted(p.name for p in DATA.iterdir() if p.is_dir())
@@ -83,7 +92,8 @@ def test_old_run_resumes_as_before(name: str, tmp_path: Path, capsys) -> None:
         {k: v for k, v in json.loads(line).items() if k not in ("wall_time_s", "steps_per_s")}
         for line in (DATA / name / "continued.jsonl").read_text().splitlines()
     ]
-    assert metrics_without_timings(folder) == [close(record) for record in expected]
+    rel = FITTED_TO_ACTIONS.get(name, 1e-7)
+    assert metrics_without_timings(folder) == [close(record, rel) for record in expected]
 
 
 #: Import paths from before the package was regrouped (0.2.0), as the README, docs and tutorial

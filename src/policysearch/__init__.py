@@ -22,11 +22,13 @@ from .registry import REGISTRY
 _PUBLIC = {
     **{entry.api_name: "api" for entry in REGISTRY.values()},
     "Agent": "api",
+    "BackendError": "errors",
     "check_algorithm": "conformance",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "EnvError": "errors",
     "PolicySearchError": "errors",
+    "RunFolderError": "errors",
     "TrainOptions": "run.trainer",
     "Trainer": "run.trainer",
 }
@@ -34,6 +36,11 @@ _PUBLIC = {
 __all__ = [*sorted(_PUBLIC), "__version__"]
 
 _compat.install()
+
+
+def __dir__() -> list[str]:
+    """The public names too (imported on first use), for ``dir()`` and tab completion."""
+    return sorted({*globals(), *_PUBLIC})
 
 
 def __getattr__(name: str) -> Any:

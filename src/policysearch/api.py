@@ -10,9 +10,11 @@ True
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +28,7 @@ from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
 from .run.callbacks import Callback
 from .run.evaluation import evaluate_actor
-from .run.runfolder import CHECKPOINT, RUN_FILES, load_checkpoint
+from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, load_checkpoint
 from .run.trainer import Trainer, TrainOptions
 from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
@@ -36,7 +38,8 @@ class Agent:
 
     Args:
         env: a Gymnasium id.
-        policy: policy kind (tabular, linear, mlp, gru); default as on the command line.
+        policy: policy kind (tabular, linear, mlp, gru, cnn; those the algorithm offers); default
+            as on the command line.
         seed: root seed.
         out: run folder; default a new temporary folder, removed when the agent is closed
             (:meth:`close`, the end of a ``with`` block, garbage collection or the interpreter's
@@ -79,6 +82,11 @@ class Agent:
         **hyperparameters: Any,
     ) -> None:
         temporary = out is None
+        if not temporary and (Path(str(out)) / CHECKPOINT).exists():
+            raise ConfigError(
+                f"{str(out)!r} already holds a run: continue it with Agent.load({str(out)!r}), or choose "
+                "another out"
+            )
         folder = tempfile.mkdtemp(prefix="policysearch-") if temporary else str(out)
         try:
             options = from_mapping(
@@ -95,7 +103,7 @@ class Agent:
                     "workers": workers,
                     "n_envs": n_envs,
                     "hyperparameters": hyperparameters,
-                    "env_kwargs": dict(env_kwargs or {}),
+                    "env_kwargs": _mapping("env_kwargs", env_kwargs),
                     "atari_preprocessing": atari_preprocessing,
                 },
                 what="option",
@@ -195,6 +203,10 @@ class Agent:
                 f"act expects one observation of shape {shape} from {space}, got "
                 f"{batch.dtype} of shape {batch.shape}"
             )
+        if isinstance(space, gym.spaces.Discrete) and not (
+            np.issubdtype(batch.dtype, np.integer) and space.contains(np.int64(batch))
+        ):
+            raise ConfigError(f"act expects one observation of {space} (a state number), got {observation!r}")
         if self._actor is None:
             self.reset()
         assert self._actor is not None
@@ -250,19 +262,21 @@ class Agent:
                     shutil.copy2(source / name, target / name)
         self._trainer.save(target)
         if target.resolve() != source.resolve():
-            summary, leave = self.summary, self._cleanup
+            summary, leave, callbacks = self.summary, self._cleanup, self._trainer.callbacks
             self._attach(Trainer.resume(target), None)
+            self._trainer.callbacks = callbacks  # the agent's watchers go on watching
             self.summary = summary
             if leave is not None:
                 leave()
         return target
 
     @classmethod
-    def load(cls, path: str | Path) -> Agent:
+    def load(cls, path: str | Path, callbacks: list[Callback] | None = None) -> Agent:
         """Load a run folder written by ``train`` or :meth:`save`; training continues there.
 
         ``Agent.load`` gives the class of the run's algorithm; ``CEM.load`` and the like refuse
-        another algorithm's run.
+        another algorithm's run. ``callbacks`` watch the training that follows; :attr:`summary`
+        is the folder's ``summary.json`` when it has one.
 
         Raises:
             CheckpointError: if the folder holds no readable run.
@@ -279,7 +293,23 @@ class Agent:
             )
         agent = cls.__new__(AGENTS.get(algorithm, cls))
         agent._attach(Trainer.resume(path), None)
+        agent._trainer.callbacks = list(callbacks or [])
+        summary = Path(path) / SUMMARY
+        if summary.is_file():
+            try:
+                agent.summary = json.loads(summary.read_text())
+            except (OSError, ValueError):
+                agent.summary = None  # a damaged summary: the checkpoint is what counts
         return agent
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    """``value`` as a dict of keyword arguments (None: none); anything else is refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a dict of keyword arguments, not {value!r}")
+    return dict(value)
 
 
 def _integer(name: str, value: Any) -> int:

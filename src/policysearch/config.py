@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 import types
 import typing
 import warnings
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -46,6 +48,8 @@ def check_range(
         low_open: exclude ``low`` itself.
         high_open: exclude ``high`` itself.
     """
+    if not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} is not a finite number")
     too_low = low is not None and (value <= low if low_open else value < low)
@@ -57,6 +61,12 @@ def check_range(
         closing = ")" if high_open or high is None else "]"
         interval = f"{opening}{left}, {right}{closing}"
         raise ConfigError(f"{name}={value!r} is out of range: it must lie in {interval}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``allowed``, naming the field."""
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
 def _bound(value: float) -> str:
@@ -91,12 +101,14 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         raise ConfigError(f"{name} must be true or false, not {value!r}")
     if isinstance(value, float) and not math.isfinite(value) and hint in (int, float):
         raise ConfigError(f"{name}={value!r} is not a finite number")  # YAML reads .inf and .nan
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if hint is int:  # numpy's integers too (a seed from np.arange), and floats that are whole
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, float | np.floating) or not float(value).is_integer():
             raise ConfigError(f"{name} must be an integer, not {value!r}")
         return int(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{name} must be a number, not {value!r}")
         return float(value)
     if hint is str:

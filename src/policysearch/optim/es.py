@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from ..config import check_range
+from ..config import check_choice, check_range
 from ..errors import ConfigError
 from .steps import SGD, TorchAdam
 
@@ -63,6 +63,9 @@ class ESConfig:
 
     def __post_init__(self) -> None:
         check_range("population", self.population, 2)
+        check_choice("sigma_schedule", self.sigma_schedule, ("fixed", "decay", "adaptive"))
+        check_choice("fitness_shaping", self.fitness_shaping, ("centered_rank", "normalize"))
+        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         if self.mirrored and self.population % 2:
             raise ConfigError(f"population={self.population} must be even with mirrored sampling")
         self._check_tunable("sigma", self.sigma, 0, low_open=True)
@@ -208,8 +211,10 @@ class EvolutionStrategy:
         cfg = self.config
         scores = np.asarray(scores, dtype=np.float64).ravel()
         noise = self._noise if noise is None else noise
-        if noise is None or len(scores) != len(noise):
-            raise ConfigError(f"tell expects {0 if noise is None else len(noise)} scores, got {len(scores)}")
+        if noise is None:
+            raise ConfigError("tell needs the candidates of an ask first (or their noise)")
+        if len(scores) != len(noise):
+            raise ConfigError(f"tell expects {len(noise)} scores, got {len(scores)}")
         bad = np.flatnonzero(~np.isfinite(scores))
         if bad.size:
             raise ConfigError(f"the objective returned {scores[bad[0]]} for candidate {int(bad[0])}")
@@ -279,8 +284,9 @@ def maximize(
     Raises:
         ConfigError: if ``f`` returns NaN (naming the candidate) or a hyperparameter is invalid.
     """
+    check_range("iterations", iterations, 1)
     es = EvolutionStrategy(x0, config, np.random.default_rng(seed))
-    for _ in range(iterations):
+    for _ in range(int(iterations)):
         candidates = es.ask()
         es.tell(np.array([f(c) for c in candidates]))
         if tolerance is not None and f(es.mean) >= tolerance:
