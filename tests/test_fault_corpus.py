@@ -181,7 +181,7 @@ def test_env_fault_in_a_worker_process_is_one_line_exit_2(existing: Path) -> Non
 AFTER_TRAINING = {
     "evaluate: reset raises": (["evaluate"], "reset", "raised in reset"),
     "evaluate: step raises": (["evaluate"], "step", "raised in step"),
-    "record: render raises": (["record", "--out", "{tmp}/v.gif"], "render", "raised in render"),
+    "record: render raises": (["record", "--out", "{tmp}/new/folder/v.gif"], "render", "raised in render"),
     "record: step raises": (["record", "--out", "{tmp}/v.gif"], "step", "raised in step 1"),
 }
 
@@ -202,7 +202,7 @@ def test_env_faults_after_training_are_one_line_exit_2(
     assert code == 2 and out == ""
     one_line(err, needle, f"{method} failed")
     assert snapshot(fine_run) == before
-    assert list(tmp_path.iterdir()) == []  # no video, no temporary file
+    assert list(tmp_path.iterdir()) == []  # no video, no temporary file, no folder made for them
 
 
 def test_an_env_that_does_not_give_expected_rewards_is_one_line_for_bandits() -> None:

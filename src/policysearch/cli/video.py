@@ -8,6 +8,7 @@ same state, to draw the frames. The replay must earn the same return, or recordi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def record_episode(
     check_range("every", every, 1)
     if path.is_dir():
         raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:  # before the episode is played: the folder must take the file
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
@@ -89,6 +91,12 @@ def record_episode(
         raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
     try:
         return _record(actor, env_id, path, tmp, seed, fps, scale, every, env_options)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        for folder in made:  # the folders made for the video, innermost first, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
