@@ -422,17 +422,15 @@ def train_and_peers(
     if args.suite in ("solve", "mujoco"):
         rows = solve_rows(plan, ours, peers)
         for env_id, spec, *_ in plan:
-            paper = None
+            paper, theirs = None, None  # theirs: the paper's threshold where it is not this target
             if args.suite == "mujoco":
                 paper = ARS_PAPER_EPISODES.get(env_id, PaperEpisodes(None, None))
                 if paper.threshold is not None and spec.target != paper.threshold:
-                    paper = PaperEpisodes(None, None, paper.threshold)  # to another threshold
+                    theirs, paper = paper.threshold, PaperEpisodes(None, None, paper.threshold)
             print()
             print(solve_table(env_id, rows, paper))
-            if paper is not None and paper.threshold is not None and spec.target != paper.threshold:
-                print(
-                    f"  paper_V2, paper_V2-t: n/a: the target is {spec.target:g}, theirs {paper.threshold:g}"
-                )
+            if theirs is not None:
+                print(f"  paper_V2, paper_V2-t: n/a: the target is {spec.target:g}, theirs {theirs:g}")
         for r in rows:
             for error in r.get("errors", []):
                 print(f"  error: {r['config']} on {r['env']}: {error}")

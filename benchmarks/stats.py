@@ -47,6 +47,10 @@ class Figure:
         return (">" if self.bound else "") + format(self.value, spec)
 
 
+#: A figure not measured (no run, or a record without it).
+UNKNOWN = Figure(None, False, -1)
+
+
 def figures(runs: Sequence[dict[str, Any]], key: str) -> list[Figure]:
     """Per run, ``key`` (wall_time_s, env_steps, episodes) as a Figure; an unsolved run's time is its cap."""
     out = []
@@ -62,7 +66,7 @@ def figures(runs: Sequence[dict[str, Any]], key: str) -> list[Figure]:
 def median(figs: Sequence[Figure]) -> Figure:
     """The median, a lower bound if a figure it is made of is one (seed: -1, not one run's)."""
     if not figs:
-        return Figure(None, False, -1)
+        return UNKNOWN
     ranked = sorted(figs, key=lambda f: f.rank)
     n = len(ranked)
     middle = ranked[(n - 1) // 2 : n // 2 + 1]  # one figure, or the two middle ones
@@ -73,7 +77,7 @@ def median(figs: Sequence[Figure]) -> Figure:
 
 def worst(figs: Sequence[Figure]) -> Figure:
     """The worst seed's figure: the slowest unsolved one if any run did not solve."""
-    return max(figs, key=lambda f: f.rank) if figs else Figure(None, False, -1)
+    return max(figs, key=lambda f: f.rank) if figs else UNKNOWN
 
 
 def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -89,7 +93,7 @@ def solve_summary(env_id: str, label: str, runs: Sequence[dict[str, Any]]) -> di
     eps = figures(measured, "episodes")
     m_t, w_t, m_s, w_s = median(times), worst(times), median(steps), worst(steps)
     reported = bool(measured) and all("episodes" in r for r in measured)
-    m_e, w_e = (median(eps), worst(eps)) if reported else (Figure(None, False, -1), Figure(None, False, -1))
+    m_e, w_e = (median(eps), worst(eps)) if reported else (UNKNOWN, UNKNOWN)
     return {
         "section": "solve", "env": env_id, "config": label, "seeds": [int(r["seed"]) for r in runs],
         "solved": sum(not f.bound for f in times), "runs": len(measured),

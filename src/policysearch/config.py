@@ -69,6 +69,18 @@ def check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
+def check_choices(config: Any) -> None:
+    """:func:`check_choice` on every field of the dataclass ``config`` annotated with a ``Literal``.
+
+    What :func:`from_mapping` checks when it builds a config, for one constructed directly.
+    """
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        hint = hints.get(field.name)
+        if typing.get_origin(hint) is typing.Literal:
+            check_choice(field.name, getattr(config, field.name), typing.get_args(hint))
+
+
 def _bound(value: float) -> str:
     """A bound as the user would write it (integers in full, floats shortest)."""
     return str(value) if isinstance(value, int) else f"{value:g}"
@@ -91,9 +103,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{name} has an invalid value {value!r}")
     if origin is typing.Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+        check_choice(name, value, typing.get_args(hint))
         return value
     if hint is bool:
         if isinstance(value, bool):

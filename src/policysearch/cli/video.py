@@ -92,7 +92,7 @@ def record_episode(
     try:
         return _record(actor, env_id, path, tmp, seed, fps, scale, every, env_options)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)  # before its folder is removed (finally would be too late)
         for folder in made:  # the folders made for the video, innermost first, if still empty
             with contextlib.suppress(OSError):
                 folder.rmdir()

@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from ..config import check_choice, check_range
+from ..config import check_choices, check_range
 from ..errors import ConfigError
 from .steps import SGD, TorchAdam
 
@@ -63,9 +63,7 @@ class ESConfig:
 
     def __post_init__(self) -> None:
         check_range("population", self.population, 2)
-        check_choice("sigma_schedule", self.sigma_schedule, ("fixed", "decay", "adaptive"))
-        check_choice("fitness_shaping", self.fitness_shaping, ("centered_rank", "normalize"))
-        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_choices(self)  # sigma_schedule, fitness_shaping, optimizer (and a subclass's choices)
         if self.mirrored and self.population % 2:
             raise ConfigError(f"population={self.population} must be even with mirrored sampling")
         self._check_tunable("sigma", self.sigma, 0, low_open=True)
