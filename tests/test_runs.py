@@ -58,6 +58,39 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path, cap
     assert metrics_without_timings(folder) == metrics_without_timings(straight)
 
 
+@pytest.mark.parametrize(
+    ("stop", "budget", "again"),
+    [
+        ("max_iterations", {}, []),
+        ("target", {"max_iterations": 30, "target": -100}, ["--max-iterations", "60"]),
+    ],
+)
+def test_a_run_stopped_before_its_summary_resumes_to_that_summary(
+    stop: str, budget: dict, again: list[str], tmp_path: Path, capsys
+) -> None:
+    """Killed after the last checkpoint, before summary.json: no evaluation again, no training on."""
+    folder = tmp_path / "run"
+    first = Trainer(options(folder, **budget)).train()
+    assert first["stop_reason"] == stop
+    (folder / "summary.json").unlink()  # as if killed between the last checkpoint and the summary
+    code, _, err = run_cli(["train", "--resume", folder, "--quiet", *again], capsys)
+    assert code == 0, err
+    summary = json.loads((folder / "summary.json").read_text())
+    for key in ("stop_reason", "iterations", "env_steps", "eval_mean_return", "eval_env_steps"):
+        assert summary[key] == first[key], key
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == first["iterations"]
+
+
+def test_a_checkpoint_with_a_broken_evaluation_record_is_refused(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "run"
+    Trainer(options(folder, max_iterations=2)).train()
+    meta, arrays = load_checkpoint(folder)
+    meta["evaluated"] = {"iteration": 2, "mean": "high"}
+    save_checkpoint(folder, meta, arrays)
+    code, _, err = run_cli(["train", "--resume", folder], capsys)
+    assert code == 2 and "incomplete or inconsistent" in err and "Traceback" not in err
+
+
 def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:
     save_checkpoint(tmp_path, {"x": 1}, {"a": np.arange(3)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left behind

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,20 @@ class Evaluation:
             a.episodes, a.mean, a.std**2 * a.episodes, b.episodes, b.mean, b.std**2 * b.episodes
         )
         return Evaluation(int(n), mean, math.sqrt(m2 / n), self.env_steps + other.env_steps)
+
+    def counts(self) -> dict[str, float | int]:
+        """Everything but the returns: the fields of :meth:`from_counts` (a checkpoint's record)."""
+        return {"episodes": self.episodes, "mean": self.mean, "std": self.std, "env_steps": self.env_steps}
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, Any]) -> Evaluation:
+        """The evaluation :meth:`counts` describes.
+
+        Raises:
+            KeyError, TypeError, ValueError: for a record without them.
+        """
+        episodes, steps = int(counts["episodes"]), int(counts["env_steps"])
+        return cls(episodes, float(counts["mean"]), float(counts["std"]), steps)
 
     def as_dict(self) -> dict[str, float | int]:
         """The contract's JSON object: mean_return, std_return, episodes."""

@@ -24,6 +24,7 @@ from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
+from .evaluation import Evaluation
 from .options import TrainOptions
 from .runfolder import load_checkpoint
 
@@ -65,6 +66,9 @@ class Resumed:
     episodes: int
     eval_env_steps: int
     wall_time_s: float
+    #: The final evaluation of the policy of an iteration, when the run got that far
+    #: (:attr:`~policysearch.run.trainer.Trainer.evaluated`).
+    evaluated: tuple[int, Evaluation] | None = None
 
     def algorithm_arrays(self) -> dict[str, np.ndarray]:
         """The algorithm's arrays (the trainer's own are prefixed ``trainer.``)."""
@@ -84,6 +88,7 @@ class Resumed:
             int(meta["episodes"]),
             int(meta.get("eval_env_steps", 0)),
             float(meta["wall_time_s"]),
+            _evaluated(meta.get("evaluated")),
         )
 
 
@@ -155,6 +160,11 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
         algorithm.set_reference(frames)
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
+
+
+def _evaluated(record: dict[str, Any] | None) -> tuple[int, Evaluation] | None:
+    """A checkpoint's ``evaluated`` record: the iteration and its final evaluation."""
+    return None if record is None else (int(record["iteration"]), Evaluation.from_counts(record))
 
 
 def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOptions, Resumed]:

@@ -74,12 +74,18 @@ class Trainer:
         self.iteration = self.env_steps = self.episodes = self.eval_env_steps = 0
         self.prior_wall = 0.0
         self.last_returns: np.ndarray | None = None
+        #: The final evaluation of the policy of iteration ``evaluated[0]``, once played (the
+        #: target's confirmation or the evaluation after the budget): kept in the checkpoint, so
+        #: that a run stopped before its summary was written resumes to that summary instead of
+        #: training past its target or playing the evaluation again.
+        self.evaluated: tuple[int, Evaluation] | None = None
         self.resumed = resumed is not None
         if resumed is not None:
             self.iteration, self.env_steps = resumed.iteration, resumed.env_steps
             self.episodes, self.eval_env_steps = resumed.episodes, resumed.eval_env_steps
             self.prior_wall = resumed.wall_time_s
             self.last_returns = resumed.arrays.get("trainer.last_returns")
+            self.evaluated = resumed.evaluated
         self._started: float | None = None
         #: The run folder while this trainer holds it (from the first train() call on).
         self._held: RunFolder | None = None
@@ -181,6 +187,9 @@ class Trainer:
             "eval_env_steps": self.eval_env_steps,
             "wall_time_s": self._wall(),
         }
+        if self.evaluated is not None:
+            at, result = self.evaluated
+            meta["evaluated"] = {"iteration": at, **result.counts()}
         arrays = dict(self.algorithm.state_arrays() if arrays is None else arrays)
         if self.last_returns is not None:
             arrays["trainer.last_returns"] = self.last_returns
@@ -204,8 +213,22 @@ class Trainer:
             return "max_seconds"
         return None
 
+    def _known_evaluation(self) -> Evaluation | None:
+        """The final evaluation of the current policy, if it was played (and with today's episodes)."""
+        if self.evaluated is None:
+            return None
+        at, result = self.evaluated
+        return result if at == self.iteration and result.episodes == self.eval_episodes else None
+
     def _evaluate(self, sampler: Sampler) -> Evaluation:
-        """The evaluation protocol's episodes (a long one in parts, with progress lines)."""
+        """The evaluation protocol's episodes (a long one in parts, with progress lines).
+
+        Played once per policy: recorded in :attr:`evaluated`, and read from there when the
+        run resumes at the iteration it evaluated.
+        """
+        known = self._known_evaluation()
+        if known is not None:
+            return known
         actor, episodes = self.algorithm.greedy_actor(), self.eval_episodes
         progress = EvaluationProgress(episodes, "final evaluation: ") if self.progress else None
         result = None
@@ -218,6 +241,7 @@ class Trainer:
                 progress.update(result.episodes, result.mean)
         assert result is not None
         self.eval_env_steps += result.env_steps
+        self.evaluated = (self.iteration, result)
         return result
 
     def _check_target(self, sampler: Sampler, metrics: dict[str, Any], rng: Any) -> Evaluation | None:
@@ -288,8 +312,10 @@ class Trainer:
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
         guard = RunGuard(sampler, self.algorithm, self.run.episode_limit)
-        solved_by: Evaluation | None = None
-        stop = self._budget_spent()
+        solved_by = self._known_evaluation()  # a resumed run that had confirmed its target
+        if solved_by is not None and (opts.target is None or solved_by.mean < opts.target):
+            solved_by = None
+        stop = "target" if solved_by is not None else self._budget_spent()
         try:
             while stop is None:
                 tick = time.perf_counter()
