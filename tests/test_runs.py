@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -96,6 +97,20 @@ def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left behind
     meta, arrays = load_checkpoint(tmp_path)
     assert meta["x"] == 1 and arrays["a"].tolist() == [0, 1, 2]
+
+
+def test_a_write_syncs_the_file_and_then_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """A rename is durable only once the folder's entry is on disk (a power cut keeps the old file)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    save_checkpoint(tmp_path, {"x": 1}, {"a": np.arange(3)})
+    assert synced == ["file", "folder"]
 
 
 def test_incomplete_checkpoint_is_bad_input(tmp_path: Path, capsys) -> None:

@@ -73,6 +73,25 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk, so that a rename into it outlasts a power cut.
+
+    Best effort: the file is in place already, and a filesystem that cannot sync a folder (some
+    network and FUSE ones) keeps the rename as it keeps its other writes.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _dumps(obj: Any, **kwargs: Any) -> str:
