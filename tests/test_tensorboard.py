@@ -119,6 +119,21 @@ def test_tensorboard_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         assert code == 2 and "--tensorboard" in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_event_files_another_program_wrote_are_refused_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TensorBoard run of the same name that policysearch did not write (SB3's, by hand) stays."""
+    theirs = tmp_path / "tb" / "run" / "events.out.tfevents.123.other.0"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"their curves")
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        [*FAST, "--max-iterations", "1", "--out", out, "--tensorboard", tmp_path / "tb"], capsys
+    )
+    assert code == 2 and "did not write" in err and len(err.strip().splitlines()) == 1, err
+    assert theirs.read_bytes() == b"their curves" and not out.exists()
+
+
 def test_tensorboard_from_a_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.yml"
     config.write_text(f"tensorboard: {tmp_path / 'tb'}\nmax-iterations: 1\n")

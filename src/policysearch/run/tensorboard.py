@@ -44,7 +44,8 @@ class TensorBoardLogger:
 
     Raises:
         ConfigError: if ``log_dir`` cannot be made or written, or its run of that name holds the
-            curves of another run folder.
+            curves of another run folder, or event files another program wrote (they are never
+            removed).
     """
 
     def __init__(self, log_dir: str | Path, run_folder: str | Path) -> None:
@@ -61,6 +62,11 @@ class TensorBoardLogger:
         if owner_file.is_file() and (other := owner_file.read_text().strip()) != self._owner:
             raise self._error(
                 f"its run {self.path.name!r} holds the curves of the run folder {other!r}; "
+                "choose another --tensorboard folder"
+            )
+        if not owner_file.is_file() and self.path.is_dir() and any(self.path.glob("*tfevents*")):
+            raise self._error(
+                f"its run {self.path.name!r} holds event files that policysearch did not write; "
                 "choose another --tensorboard folder"
             )
         self._writer: Any = None
