@@ -137,3 +137,42 @@ def test_the_single_run_curve_marks_the_final_evaluation(runs: list[Path], tmp_p
     plot_learning_curve(tmp_path / "one.png", records[:1], None, "one record", 475.0, summary=None)
     with Image.open(tmp_path / "one.png") as image:
         assert image.size == (990, 396)
+    # A one-record curve is drawn as a point (a line alone would not show it): C0 blue, beyond the legend's
+    alone = {k: v for k, v in records[0].items() if k != "elite_threshold"}  # nothing drawn over it
+    plot_learning_curve(tmp_path / "dot.png", [alone], None, "one record", 475.0, summary=None)
+    plot_learning_curve(tmp_path / "none.png", [{**alone, "mean_return": None}], None, "legend", 475.0)
+    blue = (31, 119, 180)
+    assert colour_pixels(tmp_path / "dot.png", blue) > colour_pixels(tmp_path / "none.png", blue) + 20
+
+
+def test_plot_counts_a_folder_given_twice_once(runs: list[Path], tmp_path: Path) -> None:
+    again = Path(str(runs[0]) + "/")
+    read = plot_runs(
+        [runs[0], again, runs[0].parent / ".." / runs[0].parent.name / runs[0].name], tmp_path / "p.png"
+    )
+    assert [run.folder for run in read] == [runs[0]]
+
+
+def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
+    runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, change in {
+        "seed": lambda s: {**s, "seed": "x"},
+        "target": lambda s: {**s, "target": "high"},
+        "metrics": None,
+    }.items():
+        folder = tmp_path / name
+        shutil.copytree(runs[0], folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        if change is not None:
+            (folder / "summary.json").write_text(json.dumps(change(summary)))
+            words = "does not name the run"
+        else:
+            lines = (folder / "metrics.jsonl").read_text().splitlines()
+            lines[0] = json.dumps({**json.loads(lines[0]), "mean_return": "high"})
+            (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+            words = "is not a number"
+        out = tmp_path / "new" / "deeper" / "p.png"
+        code, _, err = run_cli(["plot", folder, "--out", out], capsys)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (name, err)
+        assert not (tmp_path / "new").exists(), name  # no folder made for a plot that failed

@@ -117,6 +117,10 @@ def test_tensorboard_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             [*FAST, "--max-iterations", "1", "--out", tmp_path / "z", "--tensorboard", log_dir], capsys
         )
         assert code == 2 and "--tensorboard" in err and len(err.strip().splitlines()) == 1, err
+        code, _, err = run_cli([*FAST, "--dry-run", "--tensorboard", log_dir], capsys)
+        assert code == 2 and "--tensorboard" in err, err  # a dry run checks it as the run would
+    code, out, err = run_cli([*FAST, "--dry-run", "--tensorboard", tb], capsys)
+    assert code == 0 and f"tensorboard: {json.dumps(str(tb))}" in out, err
 
 
 def test_event_files_another_program_wrote_are_refused_and_kept(

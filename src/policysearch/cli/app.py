@@ -248,12 +248,13 @@ def train(
             options = TrainOptions(**merged)
         except TypeError as exc:
             raise ConfigError(f"invalid options: {exc}") from None
+        # Checked before anything is made (a dry run too); it writes at the first iteration.
+        callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
         if dry_run:
             from ..run.factory import describe_run, make_run
 
-            print(describe_run(make_run(options), sources))
+            print(describe_run(make_run(options), sources, log_dir))
             return
-        callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
         # The clock starts once the algorithm's code is loaded (torch: 1.5 s), as in 0.1.0 and as
         # the peers' scripts start theirs after their imports: wall_time_s is the run's time.
         entry = REGISTRY.get(options.algorithm)

@@ -8,7 +8,6 @@ same state, to draw the frames. The replay must earn the same return, or recordi
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ..config import check_range
 from ..envs import EnvOptions, make_env
 from ..errors import ConfigError, EnvError
 from ..policies.base import Actor
+from ..run.runfolder import make_parents, remove_empty
 from ..sampling import make_runner
 from ..seeding import evaluation_seeds
 
@@ -80,22 +80,22 @@ def record_episode(
     check_range("every", every, 1)
     if path.is_dir():
         raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
-    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    made: list[Path] = []
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:  # before the episode is played: the folder must take the file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+        made = make_parents(path)
         tmp.touch()
-    except (FileExistsError, NotADirectoryError):
-        raise ConfigError(f"cannot write the video to {str(path)!r}: its folder is a file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot write the video to {str(path)!r}: {exc.strerror or exc}") from None
+        remove_empty(made)
+        problem = "its folder is a file" if isinstance(exc, FileExistsError | NotADirectoryError) else None
+        raise ConfigError(
+            f"cannot write the video to {str(path)!r}: {problem or exc.strerror or exc}"
+        ) from None
     try:
         return _record(actor, env_id, path, tmp, seed, fps, scale, every, env_options)
     except BaseException:
         tmp.unlink(missing_ok=True)  # before its folder is removed (finally would be too late)
-        for folder in made:  # the folders made for the video, innermost first, if still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty(made)
         raise
     finally:
         tmp.unlink(missing_ok=True)

@@ -229,7 +229,9 @@ def resolved_hyperparameters(run: Run) -> tuple[dict[str, Any], list[str]]:
     return {k: used.get(k, v) for k, v in given.items()}, [k for k, v in given.items() if v == "auto"]
 
 
-def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
+def describe_run(
+    run: Run, sources: dict[str, str] | None = None, tensorboard: str | Path | None = None
+) -> str:
     """The resolved options and hyperparameters of ``run`` as YAML, each with where it came from.
 
     Args:
@@ -237,6 +239,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
         sources: where the user's options came from (``command line``, ``config``, ``--set``),
             keyed by option name or ``hyperparameters.NAME``; anything else is a default, the
             preset's, or the evaluation protocol's.
+        tensorboard: the ``--tensorboard`` folder, if given.
 
     The output is a valid ``--config`` file for the same run.
     """
@@ -267,6 +270,7 @@ def describe_run(run: Run, sources: dict[str, str] | None = None) -> str:
         "address": opts.address,
         "workers": opts.workers,
         "n_envs": opts.n_envs,
+        "tensorboard": None if tensorboard is None else str(tensorboard),
         "no_preset": opts.no_preset,
     }
     lines = [f"# policysearch train {opts.algorithm} --env {opts.env_id}: resolved, nothing run"]

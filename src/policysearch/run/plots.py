@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from .runfolder import SUMMARY, atomic_write, load_checkpoint, read_metrics
+from .runfolder import SUMMARY, atomic_write, load_checkpoint, make_parents, read_metrics, remove_empty
 
 #: ``--x`` of ``policysearch plot``: the metrics.jsonl key and the axis label.
 X_AXES = {
@@ -61,6 +61,11 @@ def _count(value: float) -> str:
     return f"{value:.0f}"
 
 
+def _dot(points: int) -> str | None:
+    """A line's marker: a dot for a curve of one point, which a line alone does not show."""
+    return "o" if points == 1 else None
+
+
 def _save(fig: Any, path: Path, dpi: int) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -91,9 +96,10 @@ def plot_learning_curve(
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     its = [r["iteration"] for r in records]
-    left.plot(its, [r.get("mean_return") for r in records], label="mean reward")
+    dot = _dot(len(its))
+    left.plot(its, [r.get("mean_return") for r in records], label="mean reward", marker=dot)
     if any("elite_threshold" in r for r in records):
-        left.plot(its, [r.get("elite_threshold") for r in records], label="elite threshold")
+        left.plot(its, [r.get("elite_threshold") for r in records], label="elite threshold", marker=dot)
     final_iteration = summary["iterations"] if summary is not None else None
     for key, label, marker, at_final in (
         ("greedy_return", "deterministic policy (check)", "o", True),
@@ -124,6 +130,8 @@ def plot_learning_curve(
     left.set_xlabel("iteration")
     left.set_ylabel("reward per session")
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(its)) == 1:  # one iteration: whole-number ticks around it
+        left.set_xlim(its[0] - 1, its[0] + 1)
     if records:  # env steps on the top axis, labelled at the iteration ticks (iteration 0 is 0 steps)
         x = np.array([0, *its], dtype=float)
         steps = np.array([0, *(r["env_steps"] for r in records)], dtype=float)
@@ -196,25 +204,43 @@ def read_run(folder: str | Path) -> RunCurve:
             meta = load_checkpoint(folder)[0]
             who = (meta["algorithm"], meta["env_id"], meta["policy"], meta["options"]["seed"])
             target = meta["options"].get("target")
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{str(folder)!r}: its summary or checkpoint does not name the run") from None
-    final = None
-    if summary is not None and summary.get("iterations") == records[-1].get("iteration"):
-        final = summary.get("eval_mean_return")
-    return RunCurve(folder, str(who[0]), str(who[1]), str(who[2]), int(who[3]), target, records, final)
+        seed, target = int(who[3]), None if target is None else float(target)
+        final = None
+        if summary is not None and summary.get("iterations") == records[-1].get("iteration"):
+            final = summary.get("eval_mean_return")
+            final = None if final is None else float(final)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(
+            f"{str(folder)!r}: its summary or checkpoint does not name the run (algorithm, env, "
+            "policy, seed, target) in a form policysearch wrote"
+        ) from None
+    return RunCurve(folder, str(who[0]), str(who[1]), str(who[2]), seed, target, records, final)
 
 
 def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that cannot be a PNG file (nothing is made yet)."""
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {str(out)!r}: the plot is written as PNG; give a FILE.png")
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a FILE.png")
+
+
+def _write_plot(fig: Any, out: Path) -> None:
+    """Write the figure to ``out``, making its folders; those made are removed if it fails."""
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        made = make_parents(out)
     except OSError as exc:
         raise ConfigError(f"--out {str(out)!r}: cannot make its folder ({exc.strerror or exc})") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {str(out)!r}: its folder is not writable")
+    try:
+        if not os.access(out.parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {str(out)!r}: its folder is not writable")
+        _save(fig, out, dpi=100)
+    except OSError as exc:
+        remove_empty(made)
+        raise ConfigError(f"--out {str(out)!r}: cannot write it ({exc.strerror or exc})") from None
+    except BaseException:
+        remove_empty(made)
+        raise
 
 
 #: How a run's final evaluation is marked.
@@ -237,6 +263,22 @@ def _mean_band(
     grid = np.arange(low, high + 1) if integer else np.linspace(low, high, GRID_POINTS)
     ys = np.stack([np.interp(grid, x, y) for x, y in curves])
     return grid, ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
+
+
+def _curve(run: RunCurve, x_key: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The run's ``metric`` against ``x_key``, over the records that have it.
+
+    Raises:
+        CheckpointError: for a record whose values are not numbers.
+    """
+    rows = [(r.get(x_key), r[metric]) for r in run.records if metric in r]
+    try:
+        xs, ys = (np.array([row[i] for row in rows], dtype=float) for i in (0, 1))
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"{str(run.folder / 'metrics.jsonl')!r}: a record's {x_key} or {metric} is not a number"
+        ) from None
+    return xs, ys
 
 
 def plot_runs(
@@ -268,7 +310,8 @@ def plot_runs(
     _check_out(out)
     if not folders:
         raise ConfigError("no run folders given")
-    runs = [read_run(folder) for folder in folders]
+    unique = {Path(folder).resolve(): folder for folder in reversed(folders)}  # a folder given twice: once
+    runs = [read_run(folder) for folder in reversed(unique.values())]
     x_key, x_label = X_AXES[x]
     envs = list(dict.fromkeys(run.env_id for run in runs))
     kinds = list(dict.fromkeys((run.algorithm, run.policy) for run in runs))
@@ -291,13 +334,7 @@ def plot_runs(
             if not group:
                 continue
             colour, name = colours[kind], f"{kind[0]} ({kind[1]})"
-            curves = [
-                (
-                    np.array([r[x_key] for r in run.records if metric in r], dtype=float),
-                    np.array([r[metric] for r in run.records if metric in r], dtype=float),
-                )
-                for run in group
-            ]
+            curves = [_curve(run, x_key, metric) for run in group]
             band = _mean_band(curves, integer=x == "iteration") if len(group) > 1 else None
             seeds = [run.seed for run in group]
             if band is None:  # one run, or runs with no x range in common: each drawn in full
@@ -305,7 +342,7 @@ def plot_runs(
                     label = f"{name}, seed {seeds[0]}" if len(group) == 1 else None
                     if len(group) > 1 and i == 0:
                         label = f"{name}: {_seed_list(seeds)}, each run (no x range common to all)"
-                    ax.plot(xs, ys, color=colour, linewidth=1.6, label=label)
+                    ax.plot(xs, ys, color=colour, linewidth=1.6, label=label, marker=_dot(len(xs)))
             else:
                 grid, mean, low, high = band
                 for xs, ys in curves:
@@ -331,8 +368,5 @@ def plot_runs(
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", framealpha=0.85)
-    try:
-        _save(fig, out, dpi=100)
-    except OSError as exc:
-        raise ConfigError(f"--out {str(out)!r}: cannot write it ({exc.strerror or exc})") from None
+    _write_plot(fig, out)
     return runs

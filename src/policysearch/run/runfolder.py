@@ -15,6 +15,7 @@ leaves the old run or the new one, never a mix (the next writer finishes or undo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import io
@@ -74,6 +75,24 @@ def atomic_write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Make the missing folders above ``path``; returns those made, innermost first.
+
+    Raises:
+        OSError: if one cannot be made (the ones made before it stay: see :func:`remove_empty`).
+    """
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove these folders (innermost first) where they are still empty: a failed output's."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _sync_folder(folder: Path) -> None:
