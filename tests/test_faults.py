@@ -343,3 +343,59 @@ def test_an_error_is_not_hidden_by_a_close_that_fails_after_it() -> None:
         raise KeyError("the first error")
     with pytest.raises(EnvError, match="raised in close"), closed_after(BrokenClose()):
         pass
+
+
+def test_a_ray_reply_keeps_the_seconds_its_share_took() -> None:
+    """The deadline is derived from the workers' own play time: Ray's replies must carry it (no Ray here)."""
+    import pickle
+
+    from policysearch.sampling.raycluster import RayTransport
+    from policysearch.sampling.sharded import Transport
+
+    class Ref:
+        def __init__(self, reply: Reply) -> None:
+            self.data = pickle.dumps(reply)
+
+    class FakeRay:
+        class exceptions:  # ray's own name
+            RayError = RuntimeError
+
+        def wait(self, refs: list, num_returns: int = 1, timeout: float | None = None) -> tuple[list, list]:
+            return list(refs)[:num_returns], list(refs)[num_returns:]
+
+        def get(self, ref: Ref) -> bytes:
+            return ref.data
+
+    transport = RayTransport.__new__(RayTransport)  # no cluster: collect() reads replies only
+    Transport.__init__(transport)
+    transport.ray, transport.nodes, transport._starting, transport._lost = FakeRay(), [None, None], {}, []
+    sent = Reply(7, "ok", "sessions", request=3, index=1, seconds=1.25)  # as the actor numbers itself
+    transport._tasks = {Ref(sent): 1}
+    assert transport.collect(0.1) == [Reply(1, "ok", "sessions", request=3, index=1, seconds=1.25)]
+
+
+def test_connecting_to_ray_keeps_the_command_lines_signal_handlers(monkeypatch) -> None:
+    """ray.init makes SIGTERM sys.exit(15): a SIGTERM must stay Interrupted (exit 143, the resume hint)."""
+    import signal as signals
+    import sys
+    import types
+
+    from policysearch.run import interrupts
+    from policysearch.sampling.raycluster import RayTransport
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+    fake.init = lambda **kw: signals.signal(signals.SIGTERM, lambda s, f: sys.exit(s))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    transport = RayTransport.__new__(RayTransport)  # no cluster: only the connection
+    transport.address, transport._temp, transport.factory = (
+        "auto",
+        None,
+        types.SimpleNamespace(env_id="CartPole-v1"),
+    )
+    restore = interrupts.install()
+    try:
+        assert transport._connect() is fake
+        assert signals.getsignal(signals.SIGTERM) is interrupts._handler
+    finally:
+        restore()

@@ -55,6 +55,27 @@ def install() -> Callable[[], None]:
 
 
 @contextmanager
+def kept_handlers() -> Iterator[None]:
+    """Keep this process's SIGINT and SIGTERM handlers through the block.
+
+    For libraries that set their own as they start: ``ray.init`` makes SIGTERM ``sys.exit(15)``,
+    which would turn a SIGTERM into exit status 1 or 15 with no message instead of
+    :class:`Interrupted`. A handler that was the default is left as the library set it (it
+    replaced nothing of this process's).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            if handler is not signal.SIG_DFL and handler is not None:
+                signal.signal(signum, handler)
+
+
+@contextmanager
 def deferred() -> Iterator[None]:
     """Hold back SIGINT and SIGTERM (as handled by :func:`install`) until the block is done.
 

@@ -15,6 +15,7 @@ started it. Ray is imported only here, and only when asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError
+from ..run.interrupts import kept_handlers
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
@@ -225,20 +227,8 @@ class RayTransport(Transport):
             "configure_logging": True,
         }
         try:
-            if self.address is None:
-                self._temp = tempfile.mkdtemp(prefix="ps-ray-", dir="/tmp")
-                ray.init(
-                    address="local",
-                    num_cpus=os.cpu_count() or 1,
-                    include_dashboard=False,
-                    object_store_memory=LOCAL_OBJECT_STORE,
-                    _temp_dir=self._temp,
-                    **common,
-                )
-            else:
-                if self.address != "auto":
-                    _probe(self.address)
-                ray.init(address=self.address, **common)
+            with kept_handlers():  # ray.init makes SIGTERM sys.exit: the command line's stays
+                self._init(ray, common)
         except BackendError:
             raise
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -248,6 +238,23 @@ class RayTransport(Transport):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"cannot {where}: {first}") from None
         return ray
+
+    def _init(self, ray: Any, common: dict[str, Any]) -> None:
+        """``ray.init``: a local instance of the run's own, or the cluster at the address."""
+        if self.address is None:
+            self._temp = tempfile.mkdtemp(prefix="ps-ray-", dir="/tmp")
+            ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE,
+                _temp_dir=self._temp,
+                **common,
+            )
+        else:
+            if self.address != "auto":
+                _probe(self.address)
+            ray.init(address=self.address, **common)
 
     def _shutdown(self) -> None:
         if self._owned and self.ray.is_initialized():
@@ -343,7 +350,7 @@ class RayTransport(Transport):
             if reply.status == "ok" and self.nodes[worker] is not None:
                 node = str(self.nodes[worker])
                 self.sessions_by_node[node] = self.sessions_by_node.get(node, 0) + reply.payload.n
-            replies.append(Reply(worker, reply.status, reply.payload, reply.request, reply.index))
+            replies.append(dataclasses.replace(reply, worker=worker))  # its seconds too: the deadline's
         return replies
 
     def _drop(self, worker: int) -> None:
