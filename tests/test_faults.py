@@ -241,6 +241,32 @@ class Unloadable(Still):
         return (_cannot_rebuild, ())
 
 
+class Poisoned(Timed):
+    """A share (``poisoned``: request, index) that hangs on whichever worker plays it."""
+
+    poisoned = (-1, -1)
+
+    def collect(self, timeout: float) -> list[Reply]:
+        for worker, queue in self.queues.items():
+            if queue and (queue[0][1].request, queue[0][1].index) == self.poisoned:
+                self.hung.add(worker)
+        return super().collect(timeout)
+
+
+def test_a_share_that_hangs_on_every_worker_is_the_envs_fault_not_the_workers(short_slack) -> None:
+    """Two overruns of one share name its seeds, instead of every worker replaced and given up in turn."""
+    transport = Poisoned(4)
+    sampler = ShardedSampler(transport)
+    sampler.run(Still(), np.arange(16))
+    transport.poisoned = (2, 1)  # the next request's second share: sessions 4-7
+    seeds = np.arange(100, 116)
+    with pytest.raises(
+        EnvError, match=r"sessions 4-7 of the request \(reset seeds 104...107\).* on 2 worker processes"
+    ):
+        sampler.run(Still(), seeds)
+    assert sampler.stalls == 1 and transport.ready() == [0, 1, 2, 3]  # one replaced, none given up
+
+
 def test_a_policy_that_cannot_be_rebuilt_in_a_worker_is_an_error_not_a_lost_worker() -> None:
     sampler = ShardedSampler(ProcessTransport(RunnerFactory("CartPole-v1", 1), 1))
     try:

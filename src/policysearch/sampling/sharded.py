@@ -197,9 +197,14 @@ class Transport(ABC):
     def close(self) -> None:
         """Stop every worker."""
 
+    @property
+    def kinds(self) -> str:
+        """:attr:`kind` in the plural."""
+        return f"{self.kind}{'es' if self.kind.endswith('s') else 's'}"
+
     def describe(self) -> str:
         """Where the workers are, for the log."""
-        return f"{self.size} {self.kind}{'es' if self.kind.endswith('s') else 's'}"
+        return f"{self.size} {self.kinds}"
 
 
 class InProcess(Transport):
@@ -246,6 +251,9 @@ DEADLINE_FACTOR = 5.0
 DEADLINE_GROWTH = 4.0
 #: Seconds added to every derived deadline (an env's first steps, a busy machine).
 DEADLINE_SLACK = 5.0
+#: Workers a share may overrun its deadline on before it is taken for the env's fault, not the
+#: workers' (:meth:`ShardedSampler._replace_overrun`).
+OVERRUNS = 2
 #: Seconds more for a worker that has not answered since it started (spawning a process and
 #: importing the env take seconds on a busy machine).
 START_SLACK = 30.0
@@ -360,6 +368,7 @@ class ShardedSampler:
         busy: dict[int, list[int]] = {}
         started: dict[int, float] = {}  # when each worker began the first share of its queue
         done: dict[int, Sessions] = {}
+        overran: dict[int, int] = {}  # how many workers each share overran its deadline on
         idle_since: float | None = None
         self._this_request = []
         while len(done) < len(shares):
@@ -412,16 +421,24 @@ class ShardedSampler:
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
                 done[reply.index] = reply.payload
-            self._replace_overrun(shares, busy, started, pending)
+            self._replace_overrun(shares, busy, started, pending, overran)
         return [done[k] for k in range(len(shares))]
 
     def _replace_overrun(
-        self, shares: list[Share], busy: dict[int, list[int]], started: dict[int, float], pending: deque[int]
+        self,
+        shares: list[Share],
+        busy: dict[int, list[int]],
+        started: dict[int, float],
+        pending: deque[int],
+        overran: dict[int, int],
     ) -> None:
         """Take back the shares of a worker whose current share overran its deadline, and replace it.
 
         Its shares go back to the front of the queue, to be played with the same seeds by the
-        next worker free; a replacement that overruns before finishing anything is given up.
+        next worker free; a replacement that overruns before finishing anything is given up. A
+        share that overruns on :data:`OVERRUNS` workers is the share's, not the workers' (an env
+        that hangs on those seeds): an :class:`~policysearch.errors.EnvError` naming them, before
+        it takes every worker with it.
         """
         now = time.monotonic()
         for worker, queue in list(busy.items()):
@@ -434,6 +451,16 @@ class ShardedSampler:
                 limit += START_SLACK
             if now - started.get(worker, now) <= limit:
                 continue
+            share = shares[queue[0]]
+            overran[queue[0]] = overran.get(queue[0], 0) + 1
+            if overran[queue[0]] >= OVERRUNS:
+                seeds = share.reset_seeds
+                raise EnvError(
+                    f"sessions {share.first}-{share.first + len(seeds) - 1} of the request (reset seeds "
+                    f"{int(seeds[0])}...{int(seeds[-1])}) ran past their deadline ({limit:.1f} s) on "
+                    f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
+                    "they last far longer than the request's others"
+                )
             pending.extendleft(reversed(busy.pop(worker)))
             self.restarts += 1
             self.stalls += 1
