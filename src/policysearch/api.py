@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from .config import check_range, from_mapping
+from .config import check_int, from_mapping
 from .envs import make_env
 from .errors import ConfigError
 from .policies.base import Actor, start_sessions
@@ -169,8 +169,8 @@ class Agent:
         Raises:
             ConfigError: for fewer than one episode or a seed out of range.
         """
-        check_range("episodes", _integer("episodes", episodes), 1, MAX_EVAL_EPISODES)
-        check_range("seed", _integer("seed", seed), 0, max_evaluation_seed(episodes))
+        check_int("episodes", episodes, 1, MAX_EVAL_EPISODES)
+        check_int("seed", seed, 0, max_evaluation_seed(episodes))
         actor = self._trainer.algorithm.greedy_actor()
         opts = self._trainer.options
         return evaluate_actor(actor, opts.env_id, episodes, seed, env_options=opts.env_options).as_dict()
@@ -310,12 +310,6 @@ def _mapping(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{name} must be a dict of keyword arguments, not {value!r}")
     return dict(value)
-
-
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer, not {value!r}")
-    return int(value)
 
 
 def _agent_class(entry: Entry) -> type[Agent]:

@@ -26,6 +26,18 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer (a numpy one too, not a bool) in ``[low, high]``.
+
+    Raises:
+        ConfigError: naming the field, for anything else (``2.5``, ``"3"``, ``True``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be an integer, not {value!r}")
+    check_range(name, int(value), low, high)
+    return int(value)
+
+
 def check_range(
     name: str,
     value: float,

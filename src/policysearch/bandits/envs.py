@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..config import check_range
+from ..config import check_int, check_range
 from ..errors import ConfigError
 
 #: Feature groups of a user: age group, main interest, season (time of year).
@@ -89,13 +89,6 @@ def catalog_click_probabilities(features: np.ndarray, n_banners: int) -> np.ndar
     return _sigmoid(x @ weights[:, 1:].T + weights[:, 0])
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer, not {value!r}")
-    check_range(name, int(value), low, high)
-    return int(value)
-
-
 class BannerAdsEnv(gym.Env[np.ndarray, np.int64]):
     """Banner ads as a contextual bandit: one user arrives, one banner is shown, a click or not.
 
@@ -152,7 +145,7 @@ class BannerAdsEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(
         self, n_banners: int = 5, new_banner: bool = False, new_banner_click_rate: float = 0.7
     ) -> None:
-        self.n_banners = _check_int("n_banners", n_banners, 2, MAX_BANNERS)
+        self.n_banners = check_int("n_banners", n_banners, 2, MAX_BANNERS)
         if not isinstance(new_banner, bool | np.bool_):
             raise ConfigError(f"new_banner must be true or false, not {new_banner!r}")
         self.new_banner = bool(new_banner)
@@ -328,7 +321,7 @@ class BannerAdsRetentionEnv(gym.Env[np.ndarray, np.int64]):
         distrust_leave_prob: float = 0.45,
         max_visits: int = 50,
     ) -> None:
-        self.n_banners = _check_int("n_banners", n_banners, 2, MAX_BANNERS)
+        self.n_banners = check_int("n_banners", n_banners, 2, MAX_BANNERS)
         for name, value in [
             ("clickbait_click_rate", clickbait_click_rate),
             ("trust_loss", trust_loss),
@@ -338,7 +331,7 @@ class BannerAdsRetentionEnv(gym.Env[np.ndarray, np.int64]):
         ]:
             check_range(name, float(value), 0.0, 1.0)
         check_range("distrust_leave_prob", float(distrust_leave_prob), 0.0, 1.0 - float(leave_prob))
-        self.max_visits = _check_int("max_visits", max_visits, 1)
+        self.max_visits = check_int("max_visits", max_visits, 1)
         self.clickbait_click_rate = float(clickbait_click_rate)
         self.trust_loss = float(trust_loss)
         self.trust_gain = float(trust_gain)
