@@ -16,6 +16,7 @@ from policysearch.bandits import (
     UCB1Player,
     compare,
     make_player,
+    players,
     run,
 )
 from policysearch.bandits.envs import BannerAdsEnv, BannerAdsRetentionEnv
@@ -285,9 +286,75 @@ def test_bandit_command_line(capsys) -> None:
         ["bandit", "epsilon_greedy", "--set", "rng=1"],  # the seed's
         ["bandit", "myopic", "--set", "exclude=[9]"],  # no such banner
         ["bandit", "myopic", "--set", "exclude=3"],  # not a list
+        ["bandit", "myopic", "--set", "exclude=[0,1,2,3,4]"],  # no banner left
+        ["bandit", "myopic", "--set", "exclude=[true]"],  # a bool is not a banner
+        ["bandit", "duct_tape", "--set", "naive_actions=[a]"],
+        ["bandit", "duct_tape", "--set", "naive_actions=[1.7]"],  # not a banner, not banner 1
+        ["bandit", "duct_tape", "--set", "refit_every=0.5"],  # not 0 (never refit)
+        ["bandit", "ucb1", "--env-option", "options=1"],  # set by policysearch itself
+        ["bandit", "ucb1", "--env-option", "max_episode_steps=0"],
     ):
         code, _, err = run_cli(args, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
+
+
+def test_the_bandit_command_plays_compares_run_with_its_own_seeds(capsys) -> None:
+    """The env's and the player's random numbers are independent (one seed for both drew the same stream)."""
+    import json
+
+    from conftest import run_cli
+
+    code, out, err = run_cli(["bandit", "ucb1", "--rounds", "400", "--seed", "3"], capsys)
+    assert code == 0, err
+    log = compare("policysearch/BannerAds-v0", ["ucb1"], rounds=400, seeds=(3,))["ucb1"][0]
+    assert json.loads(out)["cumulative_regret"] == pytest.approx(float(log.regrets.sum()), rel=1e-12)
+
+
+def test_the_clickbait_mdp_keeps_its_own_time_limit(capsys) -> None:
+    """max_visits is the episode's limit: no 1000-step cap put around it."""
+    import json
+
+    from conftest import run_cli
+
+    args = ["bandit", "honest", "--env", "policysearch/BannerAdsRetention-v0", "--per-user", "--rounds", "1"]
+    options = ["max_visits=2500", "leave_prob=0", "distrust_leave_prob=0"]
+    code, out, err = run_cli([*args, *(f"--env-option={o}" for o in options)], capsys)
+    assert code == 0, err
+    assert sum(json.loads(out)["action_counts"]) == 2500
+
+
+def test_an_interrupted_bandit_prints_what_it_played(monkeypatch, capsys) -> None:
+    """Interrupted at round 5000 (fewer than a chunk of play()'s 65,536), it prints those rounds."""
+    import json
+    import signal
+
+    from conftest import run_cli
+    from policysearch.errors import Interrupted
+
+    act, calls = ThompsonSamplingPlayer.act, []
+
+    def interrupted_at_5000(self, observation, info):
+        calls.append(1)
+        if len(calls) > 5000:
+            raise Interrupted(signal.SIGTERM)
+        return act(self, observation, info)
+
+    monkeypatch.setattr(ThompsonSamplingPlayer, "act", interrupted_at_5000)
+    code, out, err = run_cli(["bandit", "thompson", "--rounds", "100000"], capsys)
+    assert code == 143, err
+    result = json.loads(out)
+    assert result["interrupted"] and 4000 <= result["rounds"] <= 5000
+
+
+def test_the_players_and_compare_refuse_what_they_cannot_use() -> None:
+    with pytest.raises(ConfigError, match="rewards in \\[0, 1\\]"):
+        ThompsonSamplingPlayer(2).update(np.zeros(1), 0, 2.0, {})
+    with pytest.raises(ConfigError, match="'ucb'"):
+        compare("policysearch/BannerAds-v0", ["ucb1"], rounds=10, player_kwargs={"ucb": {"c": 50}})
+    with pytest.raises(ConfigError, match="chunk"):
+        next(players.play(BannerAdsEnv(), MyopicPlayer(), 10, chunk=0))
+    with pytest.raises(ConfigError, match="warmup"):
+        DuctTapePlayer(5, warmup=2.9)
 
 
 @pytest.mark.slow

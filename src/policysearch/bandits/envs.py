@@ -341,6 +341,8 @@ class BannerAdsRetentionEnv(gym.Env[np.ndarray, np.int64]):
         #: The clickbait banners (the last one).
         self.clickbait_banners: tuple[int, ...] = (self.n_banners - 1,)
         self.banner_names: tuple[str, ...] = (*BANNER_NAMES[: self.n_banners - 1], "clickbait")
+        #: The episode's limit, which the env keeps itself (so that no other cap is put around it).
+        self.own_step_limit = self.max_visits
         n_obs = _N_AGE + _N_INTEREST + 2
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(n_obs,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.n_banners)

@@ -38,7 +38,7 @@ from typing import Any, Literal, Protocol
 import gymnasium as gym
 import numpy as np
 
-from ..config import check_range
+from ..config import check_int, check_range
 from ..errors import ConfigError, EnvError
 
 ContextFn = Callable[[np.ndarray], int]
@@ -244,11 +244,14 @@ class ThompsonSamplingPlayer(_SegmentBandit):
         """Add a success or a failure to the posterior of ``action`` in the segment.
 
         Raises:
-            ValueError: for a reward outside [0, 1].
+            ConfigError: for a reward outside [0, 1] (an env that this baseline does not suit).
         """
         r = float(reward)
         if not 0.0 <= r <= 1.0:
-            raise ValueError(f"Thompson sampling needs rewards in [0, 1], got {reward!r}")
+            raise ConfigError(
+                f"thompson needs rewards in [0, 1] (clicks), and the env gave {reward!r}; "
+                "epsilon_greedy and ucb1 take any rewards"
+            )
         if r not in (0.0, 1.0):
             r = float(self.rng.random() < r)
         super().update(observation, action, r, info)
@@ -285,20 +288,23 @@ class DuctTapePlayer:
         iterations: int = 200,
         rng: np.random.Generator | None = None,
     ) -> None:
-        check_range("n_actions", n_actions, 1)
-        check_range("warmup", warmup, 1)
-        check_range("refit_every", refit_every, 0)
+        self.n_actions = check_int("n_actions", n_actions, 1)
         check_range("l2", l2, 0.0)
-        check_range("iterations", iterations, 1)
-        self.n_actions = int(n_actions)
+        if naive_actions is not None and not isinstance(naive_actions, list | tuple):
+            raise ConfigError(f"naive_actions must be a list of actions, not {naive_actions!r}")
         naive = (
-            tuple(range(self.n_actions)) if naive_actions is None else tuple(int(a) for a in naive_actions)
+            tuple(range(self.n_actions))
+            if naive_actions is None
+            else tuple(check_int("naive_actions", a, 0, self.n_actions - 1) for a in naive_actions)
         )
-        if not naive or any(not 0 <= a < self.n_actions for a in naive):
-            raise ConfigError(f"naive_actions={naive_actions!r} must be a non-empty list of actions")
+        if not naive:
+            raise ConfigError("naive_actions must hold at least one action")
         self.naive_actions = naive
-        self.warmup, self.refit_every = int(warmup), int(refit_every)
-        self.l2, self.iterations = float(l2), int(iterations)
+        self.warmup, self.refit_every = (
+            check_int("warmup", warmup, 1),
+            check_int("refit_every", refit_every, 0),
+        )
+        self.l2, self.iterations = float(l2), check_int("iterations", iterations, 1)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.rounds = 0
         self._observations: list[np.ndarray] = []
@@ -382,13 +388,15 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
     exclude = kwargs.get("exclude", ())
     if not isinstance(exclude, list | tuple):
         raise ConfigError(f"exclude must be a list of actions, not {exclude!r}")
-    outside = [a for a in exclude if not (isinstance(a, int) and 0 <= a < n_actions)]
+    outside = [a for a in exclude if isinstance(a, bool) or not (isinstance(a, int) and 0 <= a < n_actions)]
     if outside:
         raise ConfigError(f"exclude: {outside[0]!r} is not an action of this env (0 to {n_actions - 1})")
-    if name == "myopic":
+    if name in ("myopic", "honest"):
+        if name == "honest":
+            kwargs["exclude"] = (*getattr(base, "clickbait_banners", ()), *exclude)
+        if len(set(kwargs.get("exclude", ()))) >= n_actions:
+            raise ConfigError(f"the {name} baseline would have no action left: every one is excluded")
         return MyopicPlayer(**kwargs)
-    if name == "honest":
-        return MyopicPlayer(exclude=getattr(base, "clickbait_banners", ()), **kwargs)
     if name == "duct_tape":
         kwargs.setdefault("naive_actions", getattr(base, "legacy_banners", None))
         return DuctTapePlayer(n_actions, rng=rng, **kwargs)
@@ -487,6 +495,7 @@ def play(
     episodes begun so far. The rounds played are the same whatever ``chunk`` is.
     """
     check_range("rounds", rounds, 1)
+    check_int("chunk", chunk, 1)
     if unit not in ("step", "episode"):
         raise ConfigError(f"unit={unit!r} is not one of 'step', 'episode'")
     env_id = env.spec.id if env.spec is not None else type(env).__name__
@@ -545,6 +554,16 @@ def _expected_rewards(env_id: str, info: Any) -> np.ndarray:
         ) from None
 
 
+def split_seed(seed: int) -> tuple[int, int]:
+    """Independent seeds of the environment and of the player, derived from one seed.
+
+    With the same seed for both, the player's random numbers would be the users' and clicks'
+    (``numpy.random.default_rng(s)`` and Gymnasium's ``np_random(s)`` draw the same stream).
+    """
+    env_seq, player_seq = np.random.SeedSequence(int(seed)).spawn(2)
+    return int(env_seq.generate_state(1)[0]), int(player_seq.generate_state(1)[0])
+
+
 def compare(
     env_id: str,
     methods: Sequence[str] = BASELINES,
@@ -571,15 +590,19 @@ def compare(
     Returns:
         Method name -> one :class:`RoundLog` per seed.
     """
-    from ..envs import make_env
+    from ..envs import EnvOptions, check_env_kwargs, make_env
 
+    options = EnvOptions(kwargs=check_env_kwargs(dict(env_kwargs or {})))
+    unknown = sorted(set(player_kwargs or {}) - set(methods))
+    if unknown:
+        raise ConfigError(
+            f"player_kwargs names {unknown[0]!r}, which is not one of the methods {list(methods)}"
+        )
     logs: dict[str, list[RoundLog]] = {name: [] for name in methods}
     for seed in seeds:
-        env_seq, player_seq = np.random.SeedSequence(int(seed)).spawn(2)
-        env_seed = int(env_seq.generate_state(1)[0])
-        player_seed = int(player_seq.generate_state(1)[0])
+        env_seed, player_seed = split_seed(seed)
         for name in methods:
-            env = make_env(env_id, **dict(env_kwargs or {}))
+            env = make_env(env_id, options=options)
             try:
                 player = make_player(name, env, player_seed, **dict((player_kwargs or {}).get(name, {})))
                 logs[name].append(run(env, player, rounds, seed=env_seed, unit=unit))

@@ -411,6 +411,10 @@ def plot(
     print(f"wrote {out}: {runs_text} in {groups} group" + ("s" if groups != 1 else ""), file=sys.stderr)
 
 
+#: Rounds ``bandit`` adds up at a time: an interruption reports the rounds played to within this.
+BANDIT_CHUNK = 1000
+
+
 @app.command()
 def bandit(
     method: Annotated[
@@ -428,21 +432,23 @@ def bandit(
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
-    from ..bandits.players import BASELINES, make_player, play
+    from ..bandits.players import BASELINES, Unit, make_player, play, split_seed
     from ..config import check_range
-    from ..envs import make_env
+    from ..envs import EnvOptions, check_env_kwargs, make_env
     from ..run.callbacks import Ticker
 
     if method not in BASELINES:
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
     check_range("rounds", rounds, 1)
     check_range("seed", seed, 0)
+    env_kwargs = check_env_kwargs(parse_assignments(env_option or []), "--env-option")
     try:
-        environment = make_env(env, **parse_assignments(env_option or []))
+        environment = make_env(env, options=EnvOptions(kwargs=env_kwargs))
     except TypeError as exc:
         raise ConfigError(f"invalid --env-option for {env}: {exc}") from None
+    env_seed, player_seed = split_seed(seed)  # as compare(): the player's numbers are not the users'
     try:
-        player = make_player(method, environment, seed=seed, **parse_assignments(set_ or []))
+        player = make_player(method, environment, seed=player_seed, **parse_assignments(set_ or []))
     except TypeError as exc:
         raise ConfigError(f"invalid option for {method}: {exc}") from None
     reward = regret = 0.0
@@ -464,7 +470,8 @@ def bandit(
 
     ticker = Ticker()
     try:
-        for part in play(environment, player, rounds, seed=seed, unit="episode" if per_user else "step"):
+        unit: Unit = "episode" if per_user else "step"
+        for part in play(environment, player, rounds, seed=env_seed, unit=unit, chunk=BANDIT_CHUNK):
             reward += float(part.rewards.sum())
             regret += float(part.regrets.sum())
             counts += part.action_counts

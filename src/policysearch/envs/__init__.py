@@ -20,6 +20,7 @@ import gymnasium as gym
 from .make import (
     DEFAULT_MAX_EPISODE_STEPS,
     EnvOptions,
+    check_env_kwargs,
     episode_limit,
     make_env,
     parse_env_kwargs,
@@ -32,6 +33,7 @@ from .make import (
 __all__ = [
     "DEFAULT_MAX_EPISODE_STEPS",
     "EnvOptions",
+    "check_env_kwargs",
     "episode_limit",
     "make_env",
     "parse_env_kwargs",

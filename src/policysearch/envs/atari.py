@@ -188,8 +188,12 @@ def own_step_limit(base: Any) -> int | None:
     """Steps after which ``base`` (an unwrapped env) ends an episode by itself, if it does.
 
     ALE truncates after ``max_num_frames_per_episode`` frames (108,000 in v5, with a frame skip
-    of 4: 27,000 steps); a dm_control task through shimmy after its own time limit.
+    of 4: 27,000 steps); a dm_control task through shimmy after its own time limit; an env of
+    policysearch's own that says so with ``own_step_limit`` (the clickbait MDP's ``max_visits``).
     """
+    own = getattr(base, "own_step_limit", None)
+    if type(base).__module__.startswith("policysearch.") and isinstance(own, int):
+        return own
     ale = getattr(base, "ale", None)
     if ale is not None and type(base).__module__.startswith("ale_py"):
         frames = int(ale.getInt("max_num_frames_per_episode"))
