@@ -336,6 +336,29 @@ def test_a_worker_that_segfaults_is_restarted_by_the_command_line(tmp_path: Path
     assert metrics_without_timings(tmp_path / "one") == metrics_without_timings(tmp_path / "killed")
 
 
+class SlowToBuild(RunnerFactory):
+    """A worker whose envs take a minute to make (an env that hangs as it is made)."""
+
+    def __call__(self):
+        time.sleep(60)
+        return super().__call__()
+
+
+def test_sending_a_large_common_part_does_not_wait_for_the_workers_envs() -> None:
+    """The driver's send returns once the worker reads it: before its envs are made, not after."""
+    from policysearch.sampling.sharded import Share
+
+    transport = ProcessTransport(SlowToBuild("CartPole-v1", 1), 1)
+    try:
+        share = Share(1, 0, 0, np.arange(2), None, None, "returns")
+        tick = time.monotonic()
+        transport.submit(0, np.zeros(2_000_000), share)  # 16 MB, far more than a pipe holds
+        assert time.monotonic() - tick < 30  # the worker's start (imports), not its minute of envs
+        assert transport.common_bytes > 16_000_000
+    finally:
+        transport.close()
+
+
 def test_the_transports_give_the_same_sessions_and_count_their_bytes() -> None:
     from policysearch.envs import make_env
     from policysearch.policies.numpy_policy import NumpyActor

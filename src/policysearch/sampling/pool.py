@@ -22,24 +22,34 @@ from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 
-def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
-    """A worker's loop: build the runner, then play shares until told to stop.
-
-    A runner that cannot be built (the env fails in this process) answers every share with the
-    error, which the driver raises (a worker that died instead would only be restarted).
-    """
-    warnings_on_one_line()
-    runner: SeededRunner | None = None
-    failure: tuple[Literal["env-error", "error"], str] | None = None
+def _build(
+    factory: RunnerFactory,
+) -> tuple[SeededRunner | None, tuple[Literal["env-error", "error"], str] | None]:
+    """The worker's runner, or why it cannot be built (the env fails in this process)."""
     try:
         with warnings.catch_warnings():
             # the driver made the same env before the workers and showed what making it warns
             warnings.simplefilter("ignore")
-            runner = factory()
+            return factory(), None
     except EnvError as exc:
-        failure = ("env-error", str(exc))
+        return None, ("env-error", str(exc))
     except Exception as exc:
-        failure = ("error", f"{type(exc).__name__}: {exc}")
+        return None, ("error", f"{type(exc).__name__}: {exc}")
+
+
+def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
+    """A worker's loop: play shares until told to stop, the runner built once the first has come.
+
+    The first share is read before the envs are made, so that the driver's send of the common
+    part (megabytes of a network's weights, more than a pipe holds) never waits for them: an env
+    that hangs as it is made costs a deadline, not the driver. A runner that cannot be built
+    answers every share with the error, which the driver raises (a worker that died instead
+    would only be restarted).
+    """
+    warnings_on_one_line()
+    runner: SeededRunner | None = None
+    failure: tuple[Literal["env-error", "error"], str] | None = None
+    built = False
     common: Any = None
     try:
         while True:
@@ -49,6 +59,9 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
             _, blob, share = message
             if blob is not None:
                 common = load_common(blob)
+            if not built:
+                runner, failure = _build(factory)
+                built = True
             if runner is None:
                 assert failure is not None
                 reply = Reply(worker, failure[0], failure[1], share.request, share.index)
