@@ -1,5 +1,6 @@
 """Faults cost only time: a lost sampling worker's shares are re-run, the numbers stay the same."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -448,3 +449,26 @@ def test_connecting_to_ray_keeps_the_command_lines_signal_handlers(monkeypatch) 
         assert signals.getsignal(signals.SIGTERM) is interrupts._handler
     finally:
         restore()
+
+
+def test_a_worker_out_of_memory_is_out_of_memory_for_the_driver() -> None:
+    """As in one process (the command line's exit 2, 'out of memory'), not an internal error."""
+    from policysearch.sampling.sharded import Share, serve
+
+    class Greedy:
+        def run(self, *args, **kwargs):
+            raise MemoryError("Unable to allocate 64.0 GiB")
+
+    share = Share(1, 0, 0, np.arange(2), None, None, "returns")
+    reply = serve(Greedy(), Still(), share, worker=0)
+    assert (reply.status, reply.payload) == ("memory-error", "Unable to allocate 64.0 GiB")
+
+    class Answers(Timed):
+        def collect(self, timeout: float) -> list[Reply]:
+            return [
+                dataclasses.replace(r, status="memory-error", payload="Unable")
+                for r in super().collect(timeout)
+            ]
+
+    with pytest.raises(MemoryError, match="in a sampling worker process: Unable"):
+        ShardedSampler(Answers(2)).run(Still(), np.arange(4))

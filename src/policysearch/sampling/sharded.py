@@ -34,7 +34,7 @@ from ..seeding import request_seeds
 from .runner import SeededRunner
 from .session import Keep, Sessions, concatenate
 
-Status = Literal["ok", "env-error", "error", "lost"]
+Status = Literal["ok", "env-error", "memory-error", "error", "lost"]
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,8 @@ def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> 
         return played(runner, common, share, worker)
     except EnvError as exc:
         return Reply(worker, "env-error", str(exc), share.request, share.index)
+    except MemoryError as exc:  # raised as itself by the driver: the command line's "out of memory"
+        return Reply(worker, "memory-error", str(exc) or "MemoryError", share.request, share.index)
     except Exception as exc:  # reported to the driver, which raises it
         return Reply(worker, "error", f"{type(exc).__name__}: {exc}", share.request, share.index)
 
@@ -412,6 +414,8 @@ class ShardedSampler:
                 queue.remove(reply.index)
                 if reply.status == "env-error":
                     raise EnvError(reply.payload)
+                if reply.status == "memory-error":
+                    raise MemoryError(f"in a sampling {transport.kind}: {reply.payload}")
                 if reply.status == "error":
                     raise RuntimeError(f"a sampling {transport.kind} failed: {reply.payload}")
                 per_session = reply.seconds / max(1, len(shares[reply.index].reset_seeds))
