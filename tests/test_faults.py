@@ -472,3 +472,33 @@ def test_a_worker_out_of_memory_is_out_of_memory_for_the_driver() -> None:
 
     with pytest.raises(MemoryError, match="in a sampling worker process: Unable"):
         ShardedSampler(Answers(2)).run(Still(), np.arange(4))
+
+
+def test_interrupted_as_a_local_ray_instance_starts_leaves_no_temp_dir(monkeypatch) -> None:
+    import sys
+    import tempfile
+    import types
+
+    from policysearch.errors import Interrupted
+    from policysearch.sampling.raycluster import RayTransport
+
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw)) or made[-1])
+
+    def init(**kw):
+        raise Interrupted(signal.SIGINT)  # Ctrl-C during the seconds ray.init takes
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+    fake.init = init  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    transport = RayTransport.__new__(RayTransport)  # no cluster: only the connection
+    transport.address, transport._temp, transport.factory = (
+        None,
+        None,
+        types.SimpleNamespace(env_id="CartPole-v1"),
+    )
+    with pytest.raises(Interrupted):
+        transport._connect()
+    assert len(made) == 1 and not os.path.exists(made[0])

@@ -199,6 +199,8 @@ class RayTransport(Transport):
             pids = ", ".join(str(p) for p in self.pids)
             print(f"ray: sampling on {self.describe()} (actor pids {pids})", file=sys.stderr, flush=True)
         except BaseException:
+            for worker in range(len(getattr(self, "actors", ()))):  # on the caller's cluster, they stay
+                self._drop(worker)
             self._shutdown()
             raise
 
@@ -232,12 +234,20 @@ class RayTransport(Transport):
         except BackendError:
             raise
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-            if self._temp is not None:
-                shutil.rmtree(self._temp, ignore_errors=True)
+            self._remove_temp()
             where = "start a local Ray instance" if self.address is None else f"connect to {self.address}"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"cannot {where}: {first}") from None
+        except BaseException:  # interrupted while Ray starts: nothing of it left behind
+            self._remove_temp()
+            raise
         return ray
+
+    def _remove_temp(self) -> None:
+        """Remove the local instance's temp dir, if one was made."""
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
 
     def _init(self, ray: Any, common: dict[str, Any]) -> None:
         """``ray.init``: a local instance of the run's own, or the cluster at the address."""
@@ -259,9 +269,7 @@ class RayTransport(Transport):
     def _shutdown(self) -> None:
         if self._owned and self.ray.is_initialized():
             self.ray.shutdown()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-            self._temp = None
+        self._remove_temp()
 
     # -- actors ---------------------------------------------------------------------------------
 
