@@ -288,6 +288,7 @@ def test_bandit_command_line(capsys) -> None:
         ["bandit", "myopic", "--set", "exclude=3"],  # not a list
         ["bandit", "myopic", "--set", "exclude=[0,1,2,3,4]"],  # no banner left
         ["bandit", "myopic", "--set", "exclude=[true]"],  # a bool is not a banner
+        ["bandit", "epsilon_greedy", "--set", "epsilon=true"],  # not 1.0
         ["bandit", "duct_tape", "--set", "naive_actions=[a]"],
         ["bandit", "duct_tape", "--set", "naive_actions=[1.7]"],  # not a banner, not banner 1
         ["bandit", "duct_tape", "--set", "refit_every=0.5"],  # not 0 (never refit)

@@ -50,7 +50,8 @@ def check_range(
     """Raise :class:`ConfigError` unless ``value`` is finite and lies in the interval, naming the field.
 
     Infinity and NaN are refused whatever the bounds: no option or hyperparameter means
-    anything with them (an unbounded side is written ``None``).
+    anything with them (an unbounded side is written ``None``); so are ``True`` and ``False``,
+    which Python counts as 1 and 0.
 
     Args:
         name: the field's name, as the user writes it.
@@ -60,7 +61,7 @@ def check_range(
         low_open: exclude ``low`` itself.
         high_open: exclude ``high`` itself.
     """
-    if not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # True is not 1.0 here
         raise ConfigError(f"{name} must be a number, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} is not a finite number")
