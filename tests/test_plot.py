@@ -176,3 +176,19 @@ def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
         code, _, err = run_cli(["plot", folder, "--out", out], capsys)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (name, err)
         assert not (tmp_path / "new").exists(), name  # no folder made for a plot that failed
+
+
+def test_the_histogram_is_of_what_the_elite_threshold_cuts(tmp_path: Path, monkeypatch) -> None:
+    """With several sessions per candidate the threshold cuts candidates' means: those are drawn."""
+    from matplotlib.axes import Axes
+
+    drawn: list[np.ndarray] = []
+    hist = Axes.hist
+    monkeypatch.setattr(
+        Axes, "hist", lambda self, x, **kw: drawn.append(np.asarray(x)) or hist(self, x, **kw)
+    )
+    records = [{"iteration": 1, "env_steps": 100, "mean_return": 0.5, "elite_threshold": 0.5}]
+    returns = np.array([0.0, 1.0, 1.0, 1.0, 0.0, 0.0])  # three candidates of two sessions
+    plot_learning_curve(tmp_path / "a.png", records, returns, episodes_per_candidate=2)
+    plot_learning_curve(tmp_path / "b.png", records, returns)
+    assert drawn[0].tolist() == [0.5, 1.0, 0.0] and drawn[1].tolist() == returns.tolist()

@@ -80,6 +80,7 @@ def plot_learning_curve(
     title: str = "",
     target: float | None = None,
     summary: Mapping[str, Any] | None = None,
+    episodes_per_candidate: int = 1,
 ) -> None:
     """Write the learning curve PNG atomically.
 
@@ -90,6 +91,9 @@ def plot_learning_curve(
         title: figure title.
         target: drawn as a dashed line when given.
         summary: summary.json's content; its final evaluation is marked (mean ± std) at its iteration.
+        episodes_per_candidate: sessions each candidate played (consecutive in ``last_returns``):
+            above 1 the histogram is of the candidates' mean rewards, which the elite threshold
+            cuts, not of single sessions.
     """
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -144,13 +148,20 @@ def plot_learning_curve(
         top.set_xlabel("env steps")
     left.legend(fontsize="small")
     left.grid(alpha=0.3)
+    k = episodes_per_candidate
+    per_candidate = k > 1 and last_returns is not None and len(last_returns) % k == 0
     if last_returns is not None and len(last_returns):
-        right.hist(last_returns, bins=30)
-        if records and records[-1].get("elite_threshold") is not None:
+        shown = np.asarray(last_returns).reshape(-1, k).mean(axis=1) if per_candidate else last_returns
+        right.hist(shown, bins=30)
+        if records and records[-1].get("elite_threshold") is not None and (k == 1 or per_candidate):
             right.axvline(records[-1]["elite_threshold"], color="red", label="elite threshold")
             right.legend(fontsize="small")
-    right.set_xlabel("reward per session (last batch)")
-    right.set_ylabel("sessions")
+    if per_candidate:
+        right.set_xlabel(f"mean reward per candidate, {k} sessions each (last batch)")
+        right.set_ylabel("candidates")
+    else:
+        right.set_xlabel("reward per session (last batch)")
+        right.set_ylabel("sessions")
     right.grid(alpha=0.3)
     fig.suptitle(title)
     _save(fig, path, dpi=90)

@@ -369,6 +369,7 @@ class Trainer:
             f"{opts.algorithm} ({self.policy}) on {opts.env_id}, seed {opts.seed}",
             opts.target,
             summary=summary,
+            episodes_per_candidate=int(summary["hyperparameters"].get("episodes_per_candidate", 1)),
         )
         for watcher in watchers:
             watcher.on_end(summary)
