@@ -618,6 +618,15 @@ def test_discrete_actions_keep_the_fit_to_the_elite_actions_and_param_noise_need
             CEMConfig(param_noise=0.1, search="weights"),
             np.random.default_rng(0),
         )
+    # the fit's options have no effect on the search over weights (they were ignored silently)
+    box = make_env("Pendulum-v1")
+    for option in ({"learning_rate": 0.9}, {"epochs": 50}, {"batch_size": 1}, {"entropy_coef": 5.0}):
+        with pytest.raises(ConfigError, match=f"{next(iter(option))} tunes the fit of search=actions"):
+            CEM(box.observation_space, box.action_space, CEMConfig(**option), np.random.default_rng(0))
+    # each start group keeps at least one elite: 5 groups of 20 candidates at percentile 90 kept 5
+    with pytest.raises(ConfigError, match="start_groups=5 is more than the 2 elite"):
+        config = CEMConfig(n_sessions=20, percentile=90, start_groups=5)
+        CEM(box.observation_space, box.action_space, config, np.random.default_rng(0))
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from ..policies.numpy_policy import NumpyActor
 from ..policies.weights import flatten
 from ..sampling.session import Keep, Sessions, step_mask
 from .base import Request
-from .elite import EliteMemory, select_elite, select_elite_by_group
+from .elite import EliteMemory, elite_quota, select_elite, select_elite_by_group
 from .neural import NeuralAlgorithm
 from .population import candidate_noise, noise_table_key, population_request
 
@@ -160,15 +160,38 @@ def resolve_auto(config: CEMConfig, action_space: gym.Space[Any]) -> CEMConfig:
     :data:`AUTO` for that search.
 
     Raises:
-        ConfigError: for ``param_noise`` under ``search=weights``.
+        ConfigError: for an option of the other search: ``param_noise`` or the fit's options
+            (``learning_rate``, ``epochs``, ``batch_size``, ``entropy_coef``, ``init_log_std``)
+            under ``search=weights``, which would have no effect; or more start groups than
+            the percentile's elite (each group keeps at least one).
     """
     search = config.search
     if search == "auto":
         search = "weights" if isinstance(action_space, gym.spaces.Box) else "actions"
     if search == "weights" and config.param_noise:
         raise ConfigError("param_noise perturbs the network of search=actions; search=weights has weight_std")
+    if search == "weights":
+        defaults = CEMConfig()
+        fit = [name for name in FIT_OPTIONS if getattr(config, name) != getattr(defaults, name)]
+        if fit:
+            raise ConfigError(
+                f"{fit[0]} tunes the fit of search=actions to the elite's actions; search=weights "
+                "refits a Gaussian over the weights instead (alpha, weight_std, weight_std_min)"
+            )
     chosen = {k: v for k, v in AUTO[search].items() if getattr(config, k) == "auto"}
-    return dataclasses.replace(config, search=search, **chosen)
+    resolved = dataclasses.replace(config, search=search, **chosen)
+    quota = elite_quota(resolved.n_sessions, resolved.percentile)
+    if resolved.group_selection == "within" and int(resolved.start_groups) > quota:
+        raise ConfigError(
+            f"start_groups={resolved.start_groups} is more than the {quota} elite that percentile="
+            f"{resolved.percentile:g} keeps of {resolved.n_sessions} candidates, and each start group "
+            "keeps at least one: use fewer start groups, or group_selection=relative"
+        )
+    return resolved
+
+
+#: Options of the fit to the elite's actions (``search=actions``), which ``search=weights`` has not.
+FIT_OPTIONS = ("learning_rate", "epochs", "batch_size", "entropy_coef", "init_log_std")
 
 
 class CEM(NeuralAlgorithm):
