@@ -860,6 +860,8 @@ FIXED_ON_RESUME = {
     "--eval-episodes": ["--eval-episodes", "500"],
     "--out": ["--out", "{tmp}/elsewhere"],
     "--force": ["--force"],
+    "--no-atari-preprocessing": ["--no-atari-preprocessing"],  # named as given, not as its opposite
+    "--atari-preprocessing": ["--atari-preprocessing"],
 }
 
 
@@ -871,6 +873,7 @@ def test_resume_refuses_what_cannot_change(case: str, existing: Path, tmp_path: 
     code, _, err = cli(["train", *args, "--resume", existing, "--max-iterations", "3"])
     assert code == 2
     one_line(err, f"{case} cannot be given with --resume")
+    assert "--tensorboard and --quiet may be given again" in err
     assert snapshot(existing) == before
     assert not (tmp_path / "elsewhere").exists()
 

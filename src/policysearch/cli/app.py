@@ -178,7 +178,9 @@ def train(
             "ALGO": algo,
             "--env": env,
             "--env-kwargs": env_kwargs,
-            "--atari-preprocessing": atari_preprocessing,
+            "--no-atari-preprocessing" if atari_preprocessing is False else "--atari-preprocessing": (
+                atari_preprocessing
+            ),
             "--policy": policy,
             "--seed": seed,
             "--eval-episodes": eval_episodes,
@@ -195,8 +197,8 @@ def train(
                 f"{refused[0]} cannot be given with --resume: the run continues with the algorithm, "
                 f"env (and its kwargs), policy, seed, hyperparameters and folder stored in "
                 f"{str(resume)!r}; only "
-                f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend and "
-                f"--address may be given again"
+                f"--max-iterations, --max-seconds, --target, --workers, --n-envs, --backend, "
+                f"--address, --tensorboard and --quiet may be given again"
             )
         recover(resume)  # refuses a folder in use; puts back a run that --force was replacing
         callbacks = [TensorBoardLogger(tensorboard, resume)] if tensorboard is not None else []
