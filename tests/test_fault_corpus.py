@@ -385,6 +385,29 @@ def test_a_supervised_command_passes_each_signal_on_once(signum: int, group: boo
     assert not (folder / LOCK).exists()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_supervised_command_signalled_as_its_child_starts_is_interrupted(
+    signum: int, tmp_path: Path
+) -> None:
+    """Before the child has set its own handlers (its imports): interrupted, not 'ended abruptly'."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*SUPERVISED, *map(str, ["train", *SLOW_TAXI, "--out", folder])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env_of_tests(),
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    wait_for(lambda: children.exists() and children.read_text().strip() != "", proc)
+    os.kill(proc.pid, signum)  # the child is importing: its own handlers are not set yet
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    one_line(err, "interrupted")
+    assert "ended abruptly" not in err
+
+
 def test_interrupted_before_the_first_checkpoint_leaves_the_old_run(existing: Path) -> None:
     before = snapshot(existing)
     proc = start(

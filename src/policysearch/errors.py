@@ -59,6 +59,11 @@ class Interrupted(BaseException):
         """The shell's convention: 128 plus the signal's number (130 for SIGINT, 143 for SIGTERM)."""
         return 128 + self.signum
 
+    def line(self) -> str:
+        """What the command line prints: ``interrupted; HINT`` (``interrupted (SIGTERM); ...``)."""
+        name = "" if self.signum == signal.SIGINT else f" ({signal.Signals(self.signum).name})"
+        return f"interrupted{name}; {self.hint}" if self.hint else f"interrupted{name}"
+
 
 #: ANSI colour and style sequences (``ESC [ ... m``).
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")

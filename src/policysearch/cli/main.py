@@ -8,7 +8,6 @@ ours (the traceback and a request to report it); 130 on SIGINT and 143 on SIGTER
 from __future__ import annotations
 
 import errno
-import signal
 import sys
 import traceback
 
@@ -54,9 +53,10 @@ def _run(argv: list[str] | None) -> int:
     """Run the command; returns its exit status, having printed the one line that explains it."""
     command = typer.main.get_command(app)
     try:
+        supervisor.child_ready()  # a signal the parent passed on while this process started: now
         result = command.main(args=argv, prog_name="policysearch", standalone_mode=False)
     except Interrupted as exc:
-        print(_interrupted_line(exc), file=sys.stderr)
+        print(exc.line(), file=sys.stderr)
         return exc.exit_status
     except PolicySearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -114,11 +114,6 @@ def _hyperparameter_hint(option: str | None, argv: list[str] | None) -> str | No
         f"{option} is not an option: {name} is a hyperparameter (of {', '.join(owners)}); "
         f"give it as --set {name}={value}"
     )
-
-
-def _interrupted_line(exc: Interrupted) -> str:
-    name = "" if exc.signum == signal.SIGINT else f" ({signal.Signals(exc.signum).name})"
-    return f"interrupted{name}; {exc.hint}" if exc.hint else f"interrupted{name}"
 
 
 def _internal_error(exc: BaseException) -> int:

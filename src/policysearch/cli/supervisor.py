@@ -10,7 +10,9 @@ as the last checkpoint left it (files are written atomically), so ``train --resu
 
 Signals: the child runs in a process group of its own, so that a signal reaches it once, from the
 parent: SIGINT (Ctrl-C in the terminal, or ``kill -INT`` of the parent) and SIGTERM sent to the
-parent are passed on, and the parent waits for the child's exit status (a SIGINT the parent
+parent are passed on (the child starts with both blocked and takes them once its own handlers
+are set, so that one sent while it starts stops it as any other), and the parent waits for the
+child's exit status (a SIGINT the parent
 inherited as ignored, as a background job does, stays ignored in both). If the parent itself is
 killed, the child gets SIGTERM (``PR_SET_PDEATHSIG``) and stops as after a SIGTERM.
 """
@@ -28,6 +30,8 @@ from types import FrameType
 
 #: The environment variable that names the pipe a supervised child reports its status on.
 STATUS_FD = "POLICYSEARCH_STATUS_FD"
+#: The signals the parent passes on to its child.
+SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def wanted(argv: list[str]) -> bool:
@@ -55,19 +59,30 @@ def run(argv: list[str]) -> int:
     read, write = os.pipe()
     env = {**os.environ, STATUS_FD: str(write)}
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), process_group=0
-    )
-    os.close(write)
+    started: list[subprocess.Popen[bytes]] = []
+    forwarded: list[int] = []  # every signal passed on
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        forwarded.append(signum)
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            started[0].send_signal(signum)
 
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:
             signal.signal(signum, forward)
     try:
+        # Blocked while the child starts: here a signal waits until it can be passed on, and the
+        # child inherits the mask, so that one passed on waits there until its own handlers are
+        # set (child_ready), instead of a traceback from its imports.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), process_group=0
+            )
+            started.append(child)
+        finally:
+            os.close(write)
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         with os.fdopen(read, "rb") as pipe:
             reported = pipe.read()
         code = child.wait()
@@ -76,8 +91,16 @@ def run(argv: list[str]) -> int:
             signal.signal(s, handler)
     if reported.strip():
         return int(reported)
-    how = f"signal {-code}" if code < 0 else f"exit status {code}"
     folder = _option(argv, "--resume") or _option(argv, "--out")
+    if forwarded:  # stopped by the signal passed on before its own handlers were set
+        from ..errors import Interrupted
+
+        interrupted = Interrupted(forwarded[0])
+        if argv[0] == "train" and folder and (Path(folder) / "checkpoint").is_file():
+            interrupted.hint = f"resume with: policysearch train --resume {folder}"
+        print(interrupted.line(), file=sys.stderr)
+        return interrupted.exit_status
+    how = f"signal {-code}" if code < 0 else f"exit status {code}"
     resume = (
         f"resume with: policysearch train --resume {folder}"
         if argv[0] == "train" and folder
@@ -89,6 +112,12 @@ def run(argv: list[str]) -> int:
         file=sys.stderr,
     )
     return 2
+
+
+def child_ready() -> None:
+    """In a supervised child, once its handlers are set: take the signals the parent passes on."""
+    if STATUS_FD in os.environ:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
 def child_started() -> None:
