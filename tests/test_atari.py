@@ -76,6 +76,9 @@ def test_the_preprocessing_can_be_turned_off_and_env_kwargs_reach_ale(ale: None)
     assert env.unwrapped._frameskip == 5
     assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
     assert step_limit(env) == 21_600
+    # ALE's stochastic frame skip is a pair: JSON gives a list, which ale-py refused
+    stochastic = EnvOptions({"frameskip": [2, 5]}, atari_preprocessing=False)
+    assert make_env("ALE/Pong-v5", options=stochastic).unwrapped._frameskip == (2, 5)
     # with the preprocessing, the frame skip is the wrapper's (on a frameskip-1 base)
     env = make_env("ALE/Pong-v5", options=EnvOptions({"frameskip": 5}))
     assert env.env.frame_skip == 5 and env.unwrapped._frameskip == 1 and step_limit(env) == 21_600

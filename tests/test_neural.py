@@ -682,3 +682,23 @@ def test_learns_catch_from_pixels_with_the_default_cnn(
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["policy"] == "cnn" and summary["eval_mean_return"] >= threshold
+
+
+def test_spaces_a_neural_policy_cannot_read_are_refused_and_huge_bounds_stay_finite() -> None:
+    """Discrete observations from 3 were indexed from 0; a 2-D action reached the env flat."""
+    from policysearch.errors import EnvError
+
+    box = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    with pytest.raises(EnvError, match="start at 0"):
+        make_spec(gym.spaces.Discrete(5, start=3), gym.spaces.Discrete(2), "mlp", (8,), "tanh", "parameter")
+    with pytest.raises(EnvError, match="one dimension"):
+        make_spec(box, gym.spaces.Box(-1.0, 1.0, (2, 2), np.float32), "mlp", (8,), "tanh", "parameter")
+    top = float(np.finfo(np.float32).max)
+    huge = gym.spaces.Box(-top, top, (2,), np.float32)  # (high - low) / 2 overflowed to inf in float32
+    spec = make_spec(box, huge, "linear", (), "tanh", "parameter")
+    net = TorchPolicy(spec)
+    actor = NumpyActor(spec, net.numpy_params(), deterministic=True)
+    actions = actor.act(np.ones((4, 3), np.float32), np.zeros(4, np.int64), None)
+    assert np.isfinite(actions).all()
+    with torch.no_grad():
+        assert torch.isfinite(net.action_center + net.action_half).all()

@@ -19,6 +19,7 @@ from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
     ReseedInPlace,
     ale_pixels,
+    is_ale,
     is_minatar,
     own_step_limit,
     preprocess,
@@ -301,6 +302,8 @@ def make_env(
     steps = max_episode_steps or user_steps
     arguments = {**given, **kwargs}
     skip = None
+    if is_ale(spec) and isinstance(arguments.get("frameskip"), list):
+        arguments["frameskip"] = tuple(arguments["frameskip"])  # JSON's pair: ALE's stochastic skip
     if options.atari_preprocessing and ale_pixels(spec, arguments):
         skip = preprocessing_skip(arguments)
         arguments["frameskip"] = 1  # the preprocessing repeats each action itself

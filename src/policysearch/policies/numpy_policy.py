@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from .bodies import BODIES, VBN_EPSILON
-from .spec import PolicySpec
+from .spec import PolicySpec, center_half
 
 #: Bounds of the Gaussian policy's log standard deviation.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -111,7 +111,7 @@ class NumpyActor:
         if spec.action == "gaussian":
             low, high = np.array(spec.low, np.float32), np.array(spec.high, np.float32)
             self.low, self.high = low, high
-            self.center, self.half = (high + low) / 2, (high - low) / 2
+            self.center, self.half = center_half(spec)
         self.hidden = np.zeros((0, spec.hidden[0] if spec.recurrent else 0), dtype=np.float32)
 
     # -- the network ---------------------------------------------------------------------------

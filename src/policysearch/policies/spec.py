@@ -72,10 +72,26 @@ class PolicySpec:
         return 2 * self.act_dim if gaussian_net else self.act_dim
 
 
+def center_half(spec: PolicySpec) -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussian head's action bounds as their centre and half-width (float32).
+
+    Computed in float64 from the float32 bounds: the same numbers as float32 arithmetic gives,
+    except that bounds near float32's largest (``Box(-3.4e38, 3.4e38)``) do not overflow to inf.
+    """
+    low = np.array(spec.low, np.float32).astype(np.float64)
+    high = np.array(spec.high, np.float32).astype(np.float64)
+    return ((high + low) / 2).astype(np.float32), ((high - low) / 2).astype(np.float32)
+
+
 def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Space[Any], kind: str) -> None:
     """Raise :class:`EnvError` unless a neural policy can act in these spaces."""
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise EnvError(f"--policy {kind} needs a Box or Discrete observation space, not {observation_space}")
+    if isinstance(observation_space, gym.spaces.Discrete) and int(observation_space.start) != 0:
+        raise EnvError(
+            f"--policy {kind} needs Discrete observations that start at 0 (it feeds them one-hot), "
+            f"not {observation_space}"
+        )
     problem = BODIES[kind].check(observation_space) if kind in BODIES else None
     if problem is not None:
         raise EnvError(problem)
@@ -83,6 +99,11 @@ def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Spa
         return
     if not isinstance(action_space, gym.spaces.Box):
         raise EnvError(f"--policy {kind} needs a Discrete or Box action space, not {action_space}")
+    if len(action_space.shape) != 1:
+        raise EnvError(
+            f"--policy {kind} needs a Box action space of one dimension, not {action_space} "
+            "(wrap the env to take a flat action, e.g. with gymnasium.wrappers.TransformAction)"
+        )
     if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
         raise EnvError(
             f"the action space {action_space} has infinite bounds; the Gaussian policy needs finite "

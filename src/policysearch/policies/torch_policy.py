@@ -10,7 +10,7 @@ from torch import nn
 
 from .bodies import BODIES
 from .numpy_policy import LOG_STD_MAX, LOG_STD_MIN, OBS_CLIP
-from .spec import PolicySpec
+from .spec import PolicySpec, center_half
 
 
 class TorchPolicy(nn.Module):
@@ -41,7 +41,8 @@ class TorchPolicy(nn.Module):
         if spec.action == "gaussian":
             low = torch.tensor(spec.low, dtype=torch.float32)
             high = torch.tensor(spec.high, dtype=torch.float32)
-            self.action_center, self.action_half = (high + low) / 2, (high - low) / 2
+            center, half = center_half(spec)
+            self.action_center, self.action_half = torch.from_numpy(center), torch.from_numpy(half)
             self.action_low, self.action_high = low, high
 
     def set_reference(self, frames: np.ndarray | None) -> None:
