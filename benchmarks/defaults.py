@@ -542,15 +542,34 @@ def load_suite(out: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def resolve(args: argparse.Namespace) -> tuple[list[Config], list[Task], list[int], float, int]:
-    """The suite to run: from the command line, merged with (and checked against) DIR/suite.json."""
+Group = tuple[list[Config], list[Task], list[int]]
+
+
+def resolve(args: argparse.Namespace) -> tuple[list[Group], float, int]:
+    """The suite to run, as groups of configs x tasks x seeds, and the budget and workers.
+
+    From the command line, merged with (and checked against) DIR/suite.json, which records each
+    invocation's own configs, tasks and seeds. ``--resume`` runs again what each invocation
+    asked for, not every config on every task ever given: a config chosen on the tuning part and
+    the rejected candidates must not all reach the holdout part.
+    """
     stored = load_suite(args.out)
     if args.resume:
         if not stored:
             raise SystemExit(f"--resume: no {SUITE_FILE} in {args.out}")
-        configs = [Config(n, e) for n, e in stored["configs"].items()]
-        tasks = [TASKS[t] for t in stored["tasks"] if t in TASKS]
-        return configs, tasks, list(stored["seeds"]), float(stored["budget_seconds"]), int(stored["workers"])
+        extras = stored["configs"]
+        calls = stored.get("invocations") or [  # a suite.json from before invocations were kept
+            {"configs": list(extras), "tasks": stored["tasks"], "seeds": stored["seeds"]}
+        ]
+        groups = [
+            (
+                [Config(n, extras[n]) for n in call["configs"]],
+                [TASKS[t] for t in call["tasks"] if t in TASKS],
+                list(call["seeds"]),
+            )
+            for call in calls
+        ]
+        return groups, float(stored["budget_seconds"]), int(stored["workers"])
     try:
         configs = [parse_config(c) for c in args.config]
     except ValueError as exc:
@@ -584,12 +603,16 @@ def resolve(args: argparse.Namespace) -> tuple[list[Config], list[Task], list[in
         "configs": {**stored.get("configs", {}), **{c.name: c.extra for c in configs}},
         "tasks": [t for t in TASKS if t in set(stored.get("tasks", [])) | {t.env_id for t in tasks}],
         "seeds": sorted(set(stored.get("seeds", [])) | set(seeds)),
+        "invocations": [
+            *stored.get("invocations", []),
+            {"configs": [c.name for c in configs], "tasks": [t.env_id for t in tasks], "seeds": seeds},
+        ],
     }
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = args.out / f".{SUITE_FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(merged, indent=2) + "\n")
     tmp.replace(args.out / SUITE_FILE)
-    return configs, tasks, seeds, budget, workers
+    return [(configs, tasks, seeds)], budget, workers
 
 
 def main(
@@ -603,21 +626,22 @@ def main(
         raise SystemExit("--out DIR is required")
     parts = list(PARTS) if (args.part or "all") == "all" else [args.part]
     if not args.report_only:
-        configs, tasks, seeds, budget, workers = resolve(args)
-        runs = len(configs) * len(tasks) * len(seeds)
-        print(
-            f"{runs} runs: {len(configs)} configs x {len(tasks)} tasks x {len(seeds)} seeds, "
-            f"{budget:g} s each with {workers} workers, into {args.out}/runs",
-            file=sys.stderr,
-        )
-        counts = run_suite(args.out, configs, tasks, seeds, budget, workers, runner, resolver)
-        print(
-            f"finished before: {counts['done']}, ran: {counts['ran']}, shared: {counts['shared']}, "
-            f"failed: {counts['failed']}",
-            file=sys.stderr,
-        )
+        groups, budget, workers = resolve(args)
+        for configs, tasks, seeds in groups:
+            runs = len(configs) * len(tasks) * len(seeds)
+            print(
+                f"{runs} runs: {len(configs)} configs x {len(tasks)} tasks x {len(seeds)} seeds, "
+                f"{budget:g} s each with {workers} workers, into {args.out}/runs",
+                file=sys.stderr,
+            )
+            counts = run_suite(args.out, configs, tasks, seeds, budget, workers, runner, resolver)
+            print(
+                f"finished before: {counts['done']}, ran: {counts['ran']}, shared: {counts['shared']}, "
+                f"failed: {counts['failed']}",
+                file=sys.stderr,
+            )
         if args.resume:
-            parts = sorted({t.part for t in tasks}, key=PARTS.index)
+            parts = sorted({t.part for _, tasks, _ in groups for t in tasks}, key=PARTS.index)
     report(args.out, parts, args.reps)
     return 0
 

@@ -125,10 +125,13 @@ def solve_ratio(env_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
 
     def fastest(group: list[dict[str, Any]]) -> dict[str, Any] | None:
-        def rank(r: dict[str, Any]) -> tuple[int, float]:
-            return (int(r["median_wall_bound"]), r["median_wall_s"] or np.inf)
-
-        return min(group, key=rank) if group else None
+        # a config whose runs all failed has no median: it is never the fastest
+        measured = [r for r in group if r["median_wall_s"] is not None]
+        return (
+            min(measured, key=lambda r: (int(r["median_wall_bound"]), r["median_wall_s"]))
+            if measured
+            else None
+        )
 
     ours = fastest([r for r in rows if not r.get("peer")])
     peer = fastest([r for r in rows if r.get("peer")])

@@ -142,6 +142,11 @@ def test_a_failed_run_measured_nothing_and_is_left_out_of_the_figures(stats) -> 
     assert (row["worst_wall_s"], row["worst_wall_bound"], row["worst_wall_seed"]) == (6.0, False, 1)
     row = stats.solve_summary("CartPole-v1", "es", [failed])
     assert (row["solved"], row["runs"], row["median_wall_s"], row["worst_wall_s"]) == (0, 0, None, None)
+    # a config whose runs all failed is not the fastest: the ratio compares the ones that ran
+    slow = stats.solve_summary("CartPole-v1", "cem", [ours(0, False, 70.0, 10)])  # >60
+    quick = {**stats.solve_summary("CartPole-v1", "cma_linear", [ours(0, True, 20.0, 10)]), "peer": True}
+    ratio = stats.solve_ratio("CartPole-v1", [row, slow, quick])
+    assert (ratio["ours"], ratio["ratio"], ratio["ratio_bound"]) == ("cem", 3.0, ">")
 
 
 def test_the_table_shows_counts_bounds_and_our_fastest_median_over_the_fastest_peers(

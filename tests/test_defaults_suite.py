@@ -4,6 +4,7 @@ resumption, on synthetic runs (nothing is trained)."""
 import importlib.util
 import json
 import shlex
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,51 @@ def test_finished_runs_are_not_run_again(suite: ModuleType, tasks: ModuleType, t
         suite.main(["--out", str(tmp_path), "--config", "es-s=--set sigma=0.2", "--budget-seconds", "20"])
     with pytest.raises(SystemExit, match="--workers 2, not 1"):  # a wall-time budget buys other runs
         suite.main([*argv, "--workers", "1"], runner=fake_train)
+
+
+def test_resume_runs_each_invocation_again_not_every_config_on_every_task(
+    suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates on tune, then the chosen one on holdout: --resume must not take the rejected
+    candidate to the holdout tasks (it ran every config on every task ever given)."""
+    calls: list[tuple[str, str]] = []
+
+    def fake_train(cmd: list[str], log: Path, timeout: float) -> int:
+        out = Path(cmd[cmd.index("--out") + 1])
+        env_id, seed = cmd[cmd.index("--env") + 1], int(cmd[cmd.index("--seed") + 1])
+        calls.append((out.parent.parent.name, env_id))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(
+            json.dumps({"env_id": env_id, "seed": seed, "eval_mean_return": 1.0})
+        )
+        return 0
+
+    def distinct(cmd: list[str]) -> str:
+        return " ".join(c for c in cmd if "/runs/" not in c)
+
+    monkeypatch.setattr(suite, "report", lambda *args, **kwargs: "")
+    base = ["--out", str(tmp_path), "--seeds", "0", "--budget-seconds", "20"]
+    tune = [*base, "--part", "tune", "--tasks", "CartPole-v1"]
+    suite.main(
+        [*tune, "--config", "es-a=--set sigma=0.1", "--config", "es-b=--set sigma=0.2"], fake_train, distinct
+    )
+    holdout = [
+        *base,
+        "--part",
+        "holdout",
+        "--tasks",
+        "Acrobot-v1",
+        "--config",
+        "es-a=--set sigma=0.1",
+        "--algos",
+        "es",
+    ]
+    suite.main(holdout, fake_train, distinct)
+    for run in ("es-a", "es-defaults"):  # the holdout step interrupted before its runs
+        shutil.rmtree(tmp_path / "runs" / run / "Acrobot-v1")
+    calls.clear()
+    suite.main(["--out", str(tmp_path), "--resume"], fake_train, distinct)
+    assert sorted(calls) == [("es-a", "Acrobot-v1"), ("es-defaults", "Acrobot-v1")]
 
 
 def test_configs_that_resolve_alike_share_a_run(
