@@ -702,3 +702,11 @@ def test_spaces_a_neural_policy_cannot_read_are_refused_and_huge_bounds_stay_fin
     assert np.isfinite(actions).all()
     with torch.no_grad():
         assert torch.isfinite(net.action_center + net.action_half).all()
+
+
+def test_uint8_observations_are_scaled_by_their_spaces_top() -> None:
+    """Pixels as [0, 1]: a 0/1 uint8 image was divided by 255 too."""
+    binary = gym.spaces.Box(0, 1, (6, 6, 1), np.uint8)
+    pixels = gym.spaces.Box(0, 255, (6, 6, 1), np.uint8)
+    assert make_spec(binary, gym.spaces.Discrete(2), "cnn", (), "relu", "parameter").obs_scale == 1.0
+    assert make_spec(pixels, gym.spaces.Discrete(2), "cnn", (), "relu", "parameter").obs_scale == 1 / 255

@@ -38,8 +38,9 @@ class PolicySpec:
         std_head: ``parameter`` (state-independent log std) or ``network`` (an output of the net).
         low: lower action bounds (gaussian).
         high: upper action bounds (gaussian).
-        obs_scale: factor applied to observations that are not normalised (1/255 for ``uint8``: pixels
-            as [0, 1]); normalised ones are centred and scaled by the raw observations' statistics.
+        obs_scale: factor applied to observations that are not normalised (for ``uint8``, 1 over the
+            space's top, 255 where its tops differ: pixels as [0, 1]); normalised ones are centred
+            and scaled by the raw observations' statistics.
         squash: how a Gaussian head's output becomes the mean action within the bounds: ``tanh``
             (``center + half * tanh(out)``) or ``clip`` (``clip(out, low, high)``: ARS's linear
             policy, whose action inside the bounds is exactly ``M x``).
@@ -131,7 +132,9 @@ def make_spec(
     hidden = BODIES[kind].hidden(hidden, shape)
     scale = 1.0
     if isinstance(observation_space, gym.spaces.Box) and observation_space.dtype == np.uint8:
-        scale = 1.0 / 255.0  # pixels as [0, 1]
+        # pixels as [0, 1]: by the space's own top where it has one (a 0/1 image), else 255
+        tops = np.unique(np.asarray(observation_space.high))
+        scale = 1.0 / float(tops[0]) if tops.size == 1 and tops[0] > 0 else 1.0 / 255.0
     if isinstance(action_space, gym.spaces.Discrete):
         return PolicySpec(
             kind,
