@@ -415,6 +415,20 @@ def test_record_scale_and_every_resize_the_video(tmp_path: Path, capsys) -> None
         iio.immeta(tmp_path / "full.mp4")["fps"] / 3
     )
     assert (tmp_path / "shrunk.gif").stat().st_size < (tmp_path / "full.gif").stat().st_size / 2
+    # the GIF lasts the episode's time: a kept frame until the next one's step, the last one step
+    from PIL import Image
+
+    def gif_ms(path: Path) -> list[int]:
+        with Image.open(path) as gif:
+            durations = []
+            for i in range(gif.n_frames):
+                gif.seek(i)
+                durations.append(int(gif.info["duration"]))
+            return durations
+
+    full_ms, shrunk_ms = gif_ms(tmp_path / "full.gif"), gif_ms(tmp_path / "shrunk.gif")
+    assert sum(shrunk_ms) == pytest.approx(sum(full_ms), abs=10 * len(shrunk_ms))
+    assert shrunk_ms[-1] == full_ms[-1]
 
 
 @pytest.mark.parametrize(

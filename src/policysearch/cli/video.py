@@ -63,7 +63,8 @@ def record_episode(
         scale: resize factor of the frames, in (0, :data:`MAX_SCALE`]: 0.5 halves their width and
             height (averaging pixels); above 1 each pixel becomes a block (MinAtar's 10x10 frames).
         every: keep every ``every``-th frame (the first, then every ``every``-th step, and the
-            last); each kept frame is shown ``every`` times as long, so the video keeps its speed.
+            last); each kept frame is shown until the next kept one's step, so the video keeps its
+            speed (an MP4, of one frame rate, shows each ``every`` steps, the last one too).
         env_options: the run's env kwargs and preprocessing switch.
 
     Raises:
@@ -124,8 +125,9 @@ def _record(
     episode = sessions.session(0)
     replayed = _replay(env_id, reset_seed, start, episode.actions, episode.rewards, env_options)
     frames = _shrink([_as_bytes(frame) for frame in replayed], scale, every)
-    if path.suffix.lower() == ".gif":
-        imageio.mimwrite(tmp, frames, duration=1000 * every / fps, loop=0)
+    if path.suffix.lower() == ".gif":  # each kept frame lasts until the next one's step
+        steps = np.diff([*kept_steps(len(replayed), every), len(replayed)])
+        imageio.mimwrite(tmp, frames, duration=[1000 * int(n) / fps for n in steps], loop=0)
     else:
         imageio.mimwrite(tmp, frames, fps=fps / every, macro_block_size=2)
     os.replace(tmp, path)
@@ -144,15 +146,21 @@ def _as_bytes(frame: Any) -> np.ndarray:
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
+def kept_steps(n: int, every: int) -> list[int]:
+    """The frames ``--every`` keeps of ``n``: the first, every ``every``-th after it, and the last."""
+    kept = list(range(0, n, every))
+    if (n - 1) % every:
+        kept.append(n - 1)
+    return kept
+
+
 def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
-    """Every ``every``-th frame (the first and the last always), resized by ``scale``.
+    """The frames :func:`kept_steps` keeps, resized by ``scale``.
 
     Shrunk frames average their pixels; grown ones repeat each pixel, so that small frames
     (MinAtar's 10x10) stay sharp.
     """
-    kept = frames[::every]
-    if (len(frames) - 1) % every:
-        kept.append(frames[-1])
+    kept = [frames[i] for i in kept_steps(len(frames), every)]
     if scale == 1:
         return kept
     from PIL import Image
