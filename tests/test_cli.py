@@ -274,3 +274,49 @@ def test_cmaes_on_images_says_that_their_default_policy_is_not_its(tmp_path, cap
     assert not (tmp_path / "r").exists()
     code, _, err = run_cli([*args, "--policy", "mlp", "--out", tmp_path / "r"], capsys)
     assert code == 2 and "cmaes is not for this size: the mlp policy has 2,115 parameters" in err
+
+
+def test_exponent_floats_are_numbers_in_set_and_configs_and_the_dry_run_round_trips(
+    tmp_path: Path, capsys
+) -> None:
+    """YAML 1.1 reads 1e-2 as a string: --set sigma=1e-2 was refused, and so was a dry run's 1e-05."""
+    code, out, err = run_cli(
+        ["train", "es", "--env", "CartPole-v1", "--set", "sigma=1e-2", "--dry-run"], capsys
+    )
+    assert code == 0 and "sigma: 0.01 " in out, err
+    args = ["train", "es", "--env", "CartPole-v1", "--set", "sigma_min=0.00001", "--dry-run"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and "sigma_min: 1e-05" in out, err
+    (tmp_path / "again.yml").write_text(out)
+    code, again, err = run_cli(["train", "--config", tmp_path / "again.yml", "--dry-run"], capsys)
+    assert code == 0, err
+    assert "sigma_min: 1e-05" in again  # read back as the number it was
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("env: CartPole-v1\nseed: 2.5", "seed must be an integer"),
+        ("env: CartPole-v1\nmax_iterations: 1.5", "max_iterations must be an integer"),
+        ("env: CartPole-v1\nworkers: 1.5", "workers must be an integer"),
+        ("env: CartPole-v1\nno_preset: 'false'", "no_preset must be true or false"),
+        ("env: [CartPole-v1]", "env must be a string"),
+        ("env: CartPole-v1\nout: 5", "out must be a string"),
+        ("env: CartPole-v1\nhyperparameters: {1: 2}", "names are words, not 1"),
+    ],
+)
+def test_a_configs_options_are_typed_as_the_python_apis(
+    config: str, message: str, tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "c.yml").write_text(config + "\n")
+    code, _, err = run_cli(["train", "cem", "--config", tmp_path / "c.yml", "--dry-run"], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_error_quoting_a_space_is_one_line(capsys) -> None:
+    """numpy wraps a Box's bounds over lines: the message is still one line."""
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "LunarLander-v3", "--policy", "tabular", "--dry-run"], capsys
+    )
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]  # Box2D's SWIG
+    assert code == 2 and len(lines) == 1 and "needs a Discrete observation space" in lines[0], err

@@ -153,3 +153,36 @@ def test_the_former_top_level_imports_of_the_docs_still_work() -> None:
     assert callable(main) and callable(compare) and UCB1Player.__name__ == "UCB1Player"
     for name in policysearch.__all__:
         assert getattr(policysearch, name) is not None
+
+
+def test_a_run_stored_without_its_policy_kind_keeps_the_kind_it_trained(tmp_path: Path, capsys) -> None:
+    """0.1.0 stored options.policy None when the kind was the default (mlp then); today's default for
+    Hopper's 11 observations is linear: the run must still evaluate and resume as mlp."""
+    from policysearch.run.runfolder import load_checkpoint, save_checkpoint
+
+    folder = tmp_path / "old"
+    args = [
+        "train",
+        "es",
+        "--env",
+        "Hopper-v5",
+        "--policy",
+        "mlp",
+        "--set",
+        "population=4",
+        "--set",
+        "hidden=[4]",
+    ]
+    code, _, err = run_cli([*args, "--max-iterations", "1", "--out", folder, "--quiet"], capsys)
+    assert code == 0, err
+    meta, arrays = load_checkpoint(folder)
+    meta["options"]["policy"] = None  # as 0.1.0 wrote it; meta["policy"] names the kind
+    save_checkpoint(folder, meta, arrays)
+    code, out, err = run_cli(["evaluate", folder, "--episodes", "100"], capsys)
+    assert code == 0, err
+    assert (
+        json.loads(out)["mean_return"]
+        == json.loads((folder / "summary.json").read_text())["eval_mean_return"]
+    )
+    code, _, err = run_cli(["train", "--resume", folder, "--max-iterations", "2", "--quiet"], capsys)
+    assert code == 0, err

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import math
 import numbers
+import re
 import types
 import typing
 import warnings
@@ -208,6 +209,9 @@ def from_mapping(
         ConfigError: for an unknown key, a value of the wrong type, or one out of range.
     """
     assert dataclasses.is_dataclass(cls)
+    for key in values:
+        if not isinstance(key, str):  # YAML's `1: 2` under hyperparameters:
+            raise ConfigError(f"{what} names are words, not {key!r}")
     values = canonical_names(cls, values, warn)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(values) - set(names))
@@ -227,6 +231,26 @@ def as_dict(config: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with YAML 1.2's floats: ``1e-2`` and ``3E5`` are numbers.
+
+    YAML 1.1 (what PyYAML reads) needs a dot in a float, so ``--set sigma=1e-2`` was the string
+    ``"1e-2"``, and so was ``1e-05`` in a ``--dry-run`` output fed back as ``--config``.
+    """
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str) -> Any:
+    """``text`` read as YAML by :class:`YamlLoader` (safe: plain data only)."""
+    return yaml.load(text, Loader=YamlLoader)
+
+
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
     """Parse ``KEY=VALUE`` strings; values are read as YAML scalars (``0.5``, ``true``, ``[1, 2]``).
 
@@ -240,7 +264,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         try:
-            out[key] = yaml.safe_load(raw) if raw.strip() else None
+            out[key] = read_yaml(raw) if raw.strip() else None
         except yaml.YAMLError:
             raise ConfigError(f"--set {key}: cannot parse the value {raw!r}") from None
     return out
@@ -257,7 +281,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

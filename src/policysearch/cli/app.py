@@ -16,7 +16,7 @@ import numpy as np
 import typer
 
 from .. import __version__
-from ..config import load_yaml, parse_assignments
+from ..config import from_mapping, load_yaml, parse_assignments
 from ..envs.make import parse_env_kwargs
 from ..errors import ConfigError, Interrupted
 from ..registry import POLICY_KINDS, REGISTRY
@@ -240,16 +240,17 @@ def train(
             raise ConfigError("missing ALGO (e.g. 'policysearch train cem --env Taxi-v4')")
         if not merged.get("env"):
             raise ConfigError("missing --env ENV_ID")
+        for key in ("algorithm", "env"):
+            if not isinstance(merged[key], str):
+                raise ConfigError(f"{key} must be a string, not {merged[key]!r}")
         merged["env_id"] = merged.pop("env")
         if isinstance(merged.get("env_kwargs"), str):  # a config's JSON text, as on the command line
             merged["env_kwargs"] = parse_env_kwargs(merged["env_kwargs"])
         log_dir = merged.pop("tensorboard", None)
         if log_dir is not None and not isinstance(log_dir, str | Path):
             raise ConfigError(f"tensorboard={log_dir!r} is not a folder path")
-        try:
-            options = TrainOptions(**merged)
-        except TypeError as exc:
-            raise ConfigError(f"invalid options: {exc}") from None
+        # typed as the Python API's: a config's `seed: 2.5` or `env: [CartPole-v1]` is refused
+        options = from_mapping(TrainOptions, merged, what="option")
         # Checked before anything is made (a dry run too); it writes at the first iteration.
         callbacks = [TensorBoardLogger(log_dir, options.run_folder())] if log_dir is not None else []
         if dry_run:

@@ -58,8 +58,8 @@ def _run(argv: list[str] | None) -> int:
     except Interrupted as exc:
         print(exc.line(), file=sys.stderr)
         return exc.exit_status
-    except PolicySearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except PolicySearchError as exc:  # one line, whatever it quotes (numpy wraps a space's bounds)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     except typer.TyperException as exc:
         hint = _hyperparameter_hint(getattr(exc, "option_name", None), argv)

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from ..config import read_yaml
 from ..errors import ConfigError
 from ..registry import REGISTRY
 
@@ -47,7 +46,7 @@ def _read(name: str) -> dict[str, Any]:
     path = resources.files(__name__).joinpath(name)
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path.read_text())
     if not isinstance(data, dict):
         raise ConfigError(f"preset file {name!r} must map env ids to options")
     return data

@@ -191,6 +191,9 @@ def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOption
         stored = dict(meta["options"])
         stored["out"] = str(folder)
         policy = stored.get("policy") or meta.get("policy")
+        # the kind it trained (0.1.0 stored options.policy None when the kind was the default):
+        # never worked out again from today's defaults, which may differ
+        stored["policy"] = policy
         stored["hyperparameters"] = _as_stored_then(stored["algorithm"], policy, meta["hyperparameters"])
         stored.update({k: v for k, v in changes.items() if v is not None})
         if changes.get("backend") == "local" and changes.get("address") is None:
