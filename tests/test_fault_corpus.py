@@ -942,9 +942,10 @@ def test_progress_off_a_terminal_is_plain_uncut_lines(
     assert lines[1].startswith("no target given: eval mean 10") and lines[1].endswith(str(tmp_path / "run"))
 
 
+@pytest.mark.parametrize("how", ["cli", "api"])
 @pytest.mark.parametrize("moved", [0, 3, 5])
 def test_resume_after_a_swap_cut_short_continues_the_old_run(
-    moved: int, existing: Path, tmp_path: Path
+    moved: int, how: str, existing: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "run"
     shutil.copytree(existing, folder)
@@ -956,8 +957,13 @@ def test_resume_after_a_swap_cut_short_continues_the_old_run(
     for name in run.replaces[:moved]:
         os.replace(folder / name, aside / name)
     run._lock.release()  # killed
-    code, _, err = cli(["train", "--resume", folder, "--max-iterations", "3", "--quiet"])
-    assert code == 0, err
+    if how == "cli":
+        code, _, err = cli(["train", "--resume", folder, "--max-iterations", "3", "--quiet"])
+        assert code == 0, err
+    else:  # the Python API's resume (and Agent.load) repair the folder as the command line does
+        from policysearch import Agent
+
+        Agent.load(folder).train(max_iterations=3)
     assert read_identity(folder) == old
     assert [r["iteration"] for r in read_metrics(folder)] == [1, 2, 3]
     assert not aside.exists()

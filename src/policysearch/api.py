@@ -28,7 +28,7 @@ from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
 from .run.callbacks import Callback
 from .run.evaluation import evaluate_actor
-from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, load_checkpoint
+from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, load_checkpoint, recover_if_free
 from .run.trainer import Trainer, TrainOptions
 from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
@@ -282,6 +282,7 @@ class Agent:
             CheckpointError: if the folder holds no readable run.
             ConfigError: if the run is another algorithm's than ``cls``'s.
         """
+        recover_if_free(path)
         meta, _ = load_checkpoint(Path(path))
         algorithm = meta.get("algorithm", "")
         if cls.algorithm and algorithm != cls.algorithm:

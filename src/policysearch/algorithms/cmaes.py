@@ -96,8 +96,16 @@ class CMAES(WeightSearch):
             x0 = np.zeros_like(x0)
         # No selective mirrors (pycma's default below 6 candidates): they reuse the last
         # iteration's worst candidates, state that the checkpoint does not hold, so a resumed run
-        # would part from the uninterrupted one.
-        options: dict[str, Any] = {"verbose": -9, "seed": int(rng.integers(1, 2**31)), "CMA_mirrors": 0}
+        # would part from the uninterrupted one. For the same reason the step size always
+        # follows CSA, the rule the checkpoint holds (ps): from 300 parameters on pycma would
+        # choose TPA, whose mean-shift directions for the next ask are not in it, and a resume
+        # failed at its first ask.
+        options: dict[str, Any] = {
+            "verbose": -9,
+            "seed": int(rng.integers(1, 2**31)),
+            "CMA_mirrors": 0,
+            "AdaptSigma": cma.sigma_adaptation.CMAAdaptSigmaCSA,
+        }
         if config.population:
             options["popsize"] = config.population
         self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)

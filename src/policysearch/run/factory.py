@@ -26,7 +26,7 @@ from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
 from .evaluation import Evaluation
 from .options import TrainOptions
-from .runfolder import load_checkpoint
+from .runfolder import load_checkpoint, recover_if_free
 
 
 @dataclass
@@ -186,6 +186,7 @@ def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOption
     if fixed:
         raise ConfigError(f"{fixed[0]} cannot change when a run resumes (only {', '.join(RESUMABLE)})")
     folder = Path(folder)
+    recover_if_free(folder)  # a --force swap a kill cut short: as train --resume does
     meta, arrays = load_checkpoint(folder)
     try:
         stored = dict(meta["options"])

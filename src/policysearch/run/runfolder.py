@@ -214,7 +214,12 @@ class MetricsLog:
             atomic_write(self.path, "".join(_dumps(r) + "\n" for r in kept).encode())
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record (strict JSON) and flush it."""
+        """Append one record (strict JSON) and flush it to disk.
+
+        To disk, not only to the OS: the trainer writes the iteration's checkpoint next, and a
+        power cut must not keep the checkpoint of an iteration whose record it lost (a resume
+        refuses such a folder).
+        """
         line = _dumps(record) + "\n"
         if self.pending is not None:
             self.pending.append(line)
@@ -223,6 +228,7 @@ class MetricsLog:
             with open(self.path, "a") as f:
                 f.write(line)
                 f.flush()
+                os.fsync(f.fileno())
         except OSError as exc:
             raise RunFolderError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from None
 
@@ -459,6 +465,16 @@ def recover(folder: str | Path) -> None:
             _recover(folder)
         finally:
             lock.release()
+
+
+def recover_if_free(folder: str | Path) -> None:
+    """:func:`recover` for a reader (``evaluate``, ``Agent.load``): a folder in use is left as it is.
+
+    Its training run keeps it consistent; a swap that a kill cut short is finished or undone
+    before the reader loads the checkpoint, as ``train --resume`` does.
+    """
+    with contextlib.suppress(RunFolderError):
+        recover(folder)
 
 
 def _verify(path: Path, meta: dict[str, Any]) -> Identity:

@@ -219,9 +219,14 @@ def make_sampler(
         env_options: the env's own keyword arguments and the preprocessing switch, for every
             env any worker makes.
 
+    The driver's BLAS runs on one thread whatever the backend and the number of workers, as
+    every runner's does: with more threads, ``numpy.linalg`` (CMA-ES's eigendecomposition, a
+    gradient's norm) gives other last bits, and a run would depend on ``workers``.
+
     Raises:
         BackendError: if Ray is missing, unreachable, or has fewer CPUs than ``workers``.
     """
+    _single_threaded_blas()
     env = make_env(env_id, options=env_options)
     model = TabularModel.from_env(env) if use_model else None
     env.close()
