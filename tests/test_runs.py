@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -179,3 +180,34 @@ def test_each_metrics_record_is_on_disk_before_its_checkpoint(tmp_path: Path, mo
     records = [i for i, name in enumerate(order) if "metrics.jsonl" in name]
     checkpoints = [i for i, name in enumerate(order) if name.startswith(".checkpoint.tmp")]
     assert len(records) == 2 and all(r < c for r, c in zip(records, checkpoints, strict=False))
+
+
+def test_a_checkpoint_or_metrics_with_values_policysearch_never_writes_is_refused(
+    tmp_path: Path, capsys
+) -> None:
+    """NaN in the metadata, a metrics line that is not a record: one line, exit 2 (they were tracebacks)."""
+    import io
+    import zipfile
+
+    folder = tmp_path / "run"
+    Trainer(options(folder, max_iterations=2)).train()
+    broken = tmp_path / "nan"
+    shutil.copytree(folder, broken)
+    with zipfile.ZipFile(broken / "checkpoint") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta_name = next(n for n in members if n.startswith("__meta__"))
+    meta = json.loads(np.load(io.BytesIO(members[meta_name])).tobytes().decode())
+    meta["wall_time_s"] = float("nan")
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))  # json writes NaN
+    members[meta_name] = buffer.getvalue()
+    with zipfile.ZipFile(broken / "checkpoint", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, _, err = run_cli(["evaluate", broken], capsys)
+    assert code == 2 and "not a readable policysearch checkpoint" in err and "Traceback" not in err, err
+    odd = tmp_path / "odd"
+    shutil.copytree(folder, odd)
+    (odd / "metrics.jsonl").write_text("5\n" + (odd / "metrics.jsonl").read_text())
+    code, _, err = run_cli(["train", "--resume", odd, "--max-iterations", "3"], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -150,7 +150,7 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
     if _META_KEY not in arrays:
         raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")
     try:
-        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
+        meta = _strict_json(arrays.pop(_META_KEY).tobytes().decode())
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
@@ -163,6 +163,15 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
     return meta, arrays
 
 
+def _not_a_number(token: str) -> Any:
+    raise ValueError(f"{token} is not a number of strict JSON")
+
+
+def _strict_json(text: str) -> Any:
+    """``text`` as strict JSON, as policysearch writes it: ``NaN`` and ``Infinity`` are refused."""
+    return json.loads(text, parse_constant=_not_a_number)
+
+
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
     """The records of metrics.jsonl (a torn last line, from a killed run, is ignored)."""
     path = Path(folder) / METRICS
@@ -171,9 +180,12 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
     records = []
     for line in path.read_text().splitlines():
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = _strict_json(line)
+        except ValueError:
             break
+        if not isinstance(record, dict):
+            break  # not a record policysearch wrote: read as the end, like a torn line
+        records.append(record)
     return records
 
 
@@ -188,7 +200,7 @@ def read_checkpoint_meta(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"no checkpoint in {str(folder)!r} (expected the file {str(path)!r})")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(archive[_META_KEY].tobytes().decode())
+            meta = _strict_json(archive[_META_KEY].tobytes().decode())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError):
         raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
