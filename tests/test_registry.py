@@ -99,6 +99,7 @@ def test_a_field_under_its_old_and_new_name_is_refused(tmp_path: Path, capsys) -
     args = ["train", "cem", "--env", "FrozenLake-v1", "--out", tmp_path / "r"]
     code, _, err = run_cli([*args, "--set", "n_simulations=2", "--set", "episodes_per_candidate=3"], capsys)
     assert code == 2 and "given twice" in err and not (tmp_path / "r").exists()
+    assert "as 'n_simulations' and as 'episodes_per_candidate'" in err  # both spellings named
 
 
 def test_former_names_work_in_the_python_api(tmp_path: Path) -> None:

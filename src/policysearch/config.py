@@ -179,6 +179,7 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
     aliases: dict[str, str] = getattr(cls, "aliases", {})
     renamed: dict[str, Renamed] = getattr(cls, "renamed", {})
     out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}  # each field's name as given
     for key, value in values.items():
         name = aliases.get(key, key)
         if key in renamed:
@@ -188,8 +189,11 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
             if warn:
                 warnings.warn(f"{key!r} is deprecated: use {name!r}", FutureWarning, stacklevel=3)
         if name in out:
-            raise ConfigError(f"{name!r} is given twice (as {key!r} too); give it once")
-        out[name] = value
+            raise ConfigError(
+                f"{name!r} is given twice (as {spelled[name]!r} and as {key!r}, one a former name or "
+                "alias of the other, perhaps in a config file and in --set); give it once"
+            )
+        out[name], spelled[name] = value, key
     return out
 
 
