@@ -77,3 +77,16 @@ def test_each_preset_runs_an_iteration(env_id: str, algorithm: str, tmp_path: Pa
     assert code == 0, err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["iterations"] == 1 and summary["policy"] == all_presets()[env_id][algorithm].policy
+
+
+def test_a_refusal_of_a_presets_value_says_it_came_from_the_preset(capsys) -> None:
+    """search=weights refuses param_noise, which the user never gave: MountainCar's preset did."""
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "MountainCar-v0", "--set", "search=weights", "--dry-run"], capsys
+    )
+    assert code == 2 and "param_noise: the preset for MountainCar-v0" in err and "--no-preset" in err, err
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "MountainCar-v0", "--no-preset", "--set", "search=weights", "--dry-run"],
+        capsys,
+    )
+    assert code == 0, err

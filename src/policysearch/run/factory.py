@@ -138,12 +138,15 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     cls = resolve(options.algorithm, policy)
     cls.check_spaces(obs_space, act_space, policy)
     hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn=resumed is None)
-    config: Any = from_mapping(cls.config_class, hyper, warn=False)
     seeds = SeedTree(options.seed)
-    # ``reward_shift: auto`` is the env's survival bonus; Run.config keeps ``auto`` (summary.json
-    # and --dry-run show what it resolved to, and a resumed run resolves it again).
-    built = resolve_reward_shift(config, bonus)
-    algorithm = cls(obs_space, act_space, built, seeds.init(), policy)
+    try:
+        config: Any = from_mapping(cls.config_class, hyper, warn=False)
+        # ``reward_shift: auto`` is the env's survival bonus; Run.config keeps ``auto`` (summary.json
+        # and --dry-run show what it resolved to, and a resumed run resolves it again).
+        built = resolve_reward_shift(config, bonus)
+        algorithm = cls(obs_space, act_space, built, seeds.init(), policy)
+    except ConfigError as exc:
+        raise _from_preset(exc, used, options) from None
     if resumed is not None:
         try:
             algorithm.load_state_arrays(resumed.algorithm_arrays())
@@ -160,6 +163,20 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
         algorithm.set_reference(frames)
     eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
+
+
+def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -> ConfigError:
+    """``exc``, saying so when a value it names came from the env's preset, not from the user."""
+    given = set(options.hyperparameters)
+    named = [
+        k for k in (used.hyperparameters if used is not None else {}) if k not in given and k in str(exc)
+    ]
+    if used is None or not named:
+        return exc
+    return ConfigError(
+        f"{exc} ({', '.join(named)}: the preset for {used.env_id}, tuned with other settings; "
+        "--no-preset trains without it)"
+    )
 
 
 def _evaluated(record: dict[str, Any] | None) -> tuple[int, Evaluation] | None:
