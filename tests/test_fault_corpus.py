@@ -362,13 +362,9 @@ SUPERVISED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("signum", "group"), [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)]
-)
-def test_a_supervised_command_passes_each_signal_on_once(signum: int, group: bool, tmp_path: Path) -> None:
-    """SIGINT to the parent alone (``kill -INT``) or to its group (Ctrl-C) stops the child once."""
-    folder = tmp_path / "run"
-    proc = subprocess.Popen(
+def supervised_taxi(folder: Path) -> subprocess.Popen[str]:
+    """A slow Taxi run under the Ray commands' supervisor, in a session of its own (as a terminal's)."""
+    return subprocess.Popen(
         [*SUPERVISED, *map(str, ["train", *SLOW_TAXI, "--out", folder])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -376,6 +372,15 @@ def test_a_supervised_command_passes_each_signal_on_once(signum: int, group: boo
         start_new_session=True,
         env=env_of_tests(),
     )
+
+
+@pytest.mark.parametrize(
+    ("signum", "group"), [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)]
+)
+def test_a_supervised_command_passes_each_signal_on_once(signum: int, group: bool, tmp_path: Path) -> None:
+    """SIGINT to the parent alone (``kill -INT``) or to its group (Ctrl-C) stops the child once."""
+    folder = tmp_path / "run"
+    proc = supervised_taxi(folder)
     wait_for(lambda: iterations_written(folder) >= 2, proc)
     (os.killpg if group else os.kill)(proc.pid, signum)
     _out, err = proc.communicate(timeout=60)
@@ -391,14 +396,7 @@ def test_a_supervised_command_signalled_as_its_child_starts_is_interrupted(
 ) -> None:
     """Before the child has set its own handlers (its imports): interrupted, not 'ended abruptly'."""
     folder = tmp_path / "run"
-    proc = subprocess.Popen(
-        [*SUPERVISED, *map(str, ["train", *SLOW_TAXI, "--out", folder])],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=env_of_tests(),
-    )
+    proc = supervised_taxi(folder)
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     wait_for(lambda: children.exists() and children.read_text().strip() != "", proc)
     os.kill(proc.pid, signum)  # the child is importing: its own handlers are not set yet
