@@ -437,6 +437,7 @@ def test_connecting_to_ray_keeps_the_command_lines_signal_handlers(monkeypatch) 
     fake.is_initialized = lambda: False  # type: ignore[attr-defined]
     fake.init = lambda **kw: signals.signal(signals.SIGTERM, lambda s, f: sys.exit(s))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # _connect sets Ray's variables: not for later tests
     transport = RayTransport.__new__(RayTransport)  # no cluster: only the connection
     transport.address, transport._temp, transport.factory = (
         "auto",
@@ -493,6 +494,7 @@ def test_interrupted_as_a_local_ray_instance_starts_leaves_no_temp_dir(monkeypat
     fake.is_initialized = lambda: False  # type: ignore[attr-defined]
     fake.init = init  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # _connect sets Ray's variables: not for later tests
     transport = RayTransport.__new__(RayTransport)  # no cluster: only the connection
     transport.address, transport._temp, transport.factory = (
         None,

@@ -204,7 +204,6 @@ class CEM(NeuralAlgorithm):
     smoke_hyperparameters: ClassVar[dict[str, Any]] = {
         "n_sessions": 16,
         "hidden": [8],
-        "epochs": 2,
         "elite_memory": 2,
         "normalize_obs": True,
     }
