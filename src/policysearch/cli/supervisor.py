@@ -61,9 +61,15 @@ def run(argv: list[str]) -> int:
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     started: list[subprocess.Popen[bytes]] = []
     forwarded: list[int] = []  # every signal passed on
+    early: list[int] = []  # those that came before the child existed: passed on once it does
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        # Python runs a handler between bytecodes, so one for a signal that came just before the
+        # mask below can run while the child is being started
         forwarded.append(signum)
+        if not started:
+            early.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
             started[0].send_signal(signum)
 
@@ -80,6 +86,9 @@ def run(argv: list[str]) -> int:
                 [sys.executable, "-m", "policysearch", *argv], env=env, pass_fds=(write,), process_group=0
             )
             started.append(child)
+            for pending in early:
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(pending)
         finally:
             os.close(write)
             signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
