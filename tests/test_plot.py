@@ -151,6 +151,8 @@ def test_plot_counts_a_folder_given_twice_once(runs: list[Path], tmp_path: Path)
         [runs[0], again, runs[0].parent / ".." / runs[0].parent.name / runs[0].name], tmp_path / "p.png"
     )
     assert [run.folder for run in read] == [runs[0]]
+    read = plot_runs([runs[1], runs[0], Path(str(runs[1]) + "/")], tmp_path / "q.png")
+    assert [run.folder for run in read] == [runs[1], runs[0]]  # in the order given
 
 
 def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(

@@ -28,7 +28,7 @@ from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
 from .run.callbacks import Callback
 from .run.evaluation import evaluate_actor
-from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, load_checkpoint, recover_if_free
+from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, read_checkpoint_meta, recover_if_free
 from .run.trainer import Trainer, TrainOptions
 from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
@@ -283,7 +283,7 @@ class Agent:
             ConfigError: if the run is another algorithm's than ``cls``'s.
         """
         recover_if_free(path)
-        meta, _ = load_checkpoint(Path(path))
+        meta = read_checkpoint_meta(Path(path))  # its algorithm (Trainer.resume reads the arrays)
         algorithm = meta.get("algorithm", "")
         if cls.algorithm and algorithm != cls.algorithm:
             raise ConfigError(

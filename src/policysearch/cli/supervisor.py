@@ -28,10 +28,10 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from ..run.interrupts import SIGNALS  # the signals passed on to the child
+
 #: The environment variable that names the pipe a supervised child reports its status on.
 STATUS_FD = "POLICYSEARCH_STATUS_FD"
-#: The signals the parent passes on to its child.
-SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def wanted(argv: list[str]) -> bool:
@@ -58,7 +58,7 @@ def run(argv: list[str]) -> int:
     """Run ``policysearch ARGV`` as a supervised child; its exit status, or 2 if it ended abruptly."""
     read, write = os.pipe()
     env = {**os.environ, STATUS_FD: str(write)}
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
     started: list[subprocess.Popen[bytes]] = []
     forwarded: list[int] = []  # every signal passed on
     early: list[int] = []  # those that came before the child existed: passed on once it does

@@ -167,11 +167,10 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
 
 def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -> ConfigError:
     """``exc``, saying so when a value it names came from the env's preset, not from the user."""
-    given = set(options.hyperparameters)
-    named = [
-        k for k in (used.hyperparameters if used is not None else {}) if k not in given and k in str(exc)
-    ]
-    if used is None or not named:
+    if used is None:
+        return exc
+    named = [k for k in used.hyperparameters if k not in options.hyperparameters and k in str(exc)]
+    if not named:
         return exc
     return ConfigError(
         f"{exc} ({', '.join(named)}: the preset for {used.env_id}, tuned with other settings; "

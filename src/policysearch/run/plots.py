@@ -321,8 +321,10 @@ def plot_runs(
     _check_out(out)
     if not folders:
         raise ConfigError("no run folders given")
-    unique = {Path(folder).resolve(): folder for folder in reversed(folders)}  # a folder given twice: once
-    runs = [read_run(folder) for folder in reversed(unique.values())]
+    unique: dict[Path, str | Path] = {}  # a folder given twice (run, run/): once, where first given
+    for folder in folders:
+        unique.setdefault(Path(folder).resolve(), folder)
+    runs = [read_run(folder) for folder in unique.values()]
     x_key, x_label = X_AXES[x]
     envs = list(dict.fromkeys(run.env_id for run in runs))
     kinds = list(dict.fromkeys((run.algorithm, run.policy) for run in runs))

@@ -49,7 +49,6 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
     warnings_on_one_line()
     runner: SeededRunner | None = None
     failure: tuple[Literal["env-error", "error"], str] | None = None
-    built = False
     common: Any = None
     try:
         while True:
@@ -59,9 +58,8 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
             _, blob, share = message
             if blob is not None:
                 common = load_common(blob)
-            if not built:
+            if runner is None and failure is None:  # the first share: now the envs
                 runner, failure = _build(factory)
-                built = True
             if runner is None:
                 assert failure is not None
                 reply = Reply(worker, failure[0], failure[1], share.request, share.index)
