@@ -31,6 +31,7 @@ FEATURES = [
     ("cem", "mlp", "Pendulum-v1", {"start_groups": 4, "group_selection": "relative"}),
     ("cem", "mlp", "Pendulum-v1", {"start_groups": 4, "group_selection": "within", "alpha": 0.5}),
     ("cem", "mlp", "MountainCar-v0", {"param_noise": 0.5, "episodes_per_candidate": 2}),
+    ("cem", "mlp", "Pendulum-v1", {"search": "actions", "elite_memory": 3, "episodes_per_candidate": 2}),
     ("cem", "mlp", "CartPole-v1", {"search": "weights", "elite_memory": 2, "alpha": 0.5}),
     ("cem", "gru", "Pendulum-v1", {"search": "weights", "episodes_per_candidate": 2, "start_groups": 2}),
     ("es", "linear", "CartPole-v1", {"sigma_schedule": "adaptive", "start_groups": 1}),

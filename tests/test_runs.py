@@ -93,6 +93,65 @@ def test_a_checkpoint_with_a_broken_evaluation_record_is_refused(tmp_path: Path,
     assert code == 2 and "incomplete or inconsistent" in err and "Traceback" not in err
 
 
+#: Runs whose checkpoints are edited below: (algorithm, env, hyperparameters).
+EDITED_RUNS = {
+    "es": ("es", "Pendulum-v1", {"population": 8}),
+    "cmaes": ("cmaes", "Pendulum-v1", {"population": 8}),
+    "cem-weights": ("cem", "CartPole-v1", {"n_sessions": 16, "search": "weights", "elite_memory": 2}),
+    "cem-actions": (
+        "cem",
+        "Pendulum-v1",
+        {"n_sessions": 16, "search": "actions", "elite_memory": 3, "episodes_per_candidate": 2},
+    ),
+    "cem-tabular": ("cem", "FrozenLake-v1", {"n_sessions": 100, "elite_memory": 3}),
+}
+
+
+def _cut(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1)[:-1]
+
+
+@pytest.mark.parametrize(
+    ("run", "key", "edit", "said"),
+    [
+        ("es", "es.sigma", lambda a: np.stack([a, a]), "es.sigma has shape (2, "),  # was a traceback
+        ("es", "obs.mean", _cut, "obs.mean has shape (2,)"),
+        ("cmaes", "cma.C", _cut, "cma.C has shape"),  # was an IndexError on resume, evaluate ignored it
+        ("cem-weights", "cem.sigma", _cut, "cem.sigma has shape"),
+        ("cem-weights", "memory.0.vectors", lambda a: a[:, :-1], "memory's vectors"),
+        ("cem-actions", "memory.0.obs", _cut, "memory's obs"),
+        ("cem-actions", "memory.0.lengths", lambda a: a[:-1], "memory's lengths"),  # < candidates x 2
+        ("cem-actions", "memory.2.scores", None, "entries [0, 1, 2]; this run keeps 2"),
+        ("cem-tabular", "memory.0.states", lambda a: a + 100, "states are not indices below 16"),
+        ("cem-tabular", "memory.0.owners", lambda a: a.astype(np.float64), "owners are not indices"),
+        ("cem-tabular", "memory.1.actions", _cut, "memory's actions"),
+    ],
+)
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_checkpoint_edited_to_other_shapes_is_refused_in_one_line(
+    run: str, key: str, edit, said: str, command: str, tmp_path: Path, capsys
+) -> None:
+    """Every array is checked against the run's own before it is used: no traceback, nothing written."""
+    algorithm, env_id, hyper = EDITED_RUNS[run]
+    folder = tmp_path / "run"
+    Trainer(
+        options(folder, algorithm=algorithm, env_id=env_id, max_iterations=3, hyperparameters=hyper)
+    ).train()
+    meta, arrays = load_checkpoint(folder)
+    if edit is None:
+        arrays[key] = arrays["memory.0.scores"]
+    else:
+        assert key in arrays, sorted(arrays)
+        arrays[key] = edit(arrays[key])
+    save_checkpoint(folder, meta, arrays)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    args = ["evaluate", folder, "--episodes", "2"] if command == "evaluate" else ["train", "--resume", folder]
+    code, _, err = run_cli([*args, "--quiet"] if command == "resume" else args, capsys)
+    assert code == 2 and "incomplete or inconsistent" in err and said in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:
     save_checkpoint(tmp_path, {"x": 1}, {"a": np.arange(3)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left behind

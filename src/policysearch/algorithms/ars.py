@@ -258,7 +258,4 @@ class ARS(WeightSearch):
 
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`_state_arrays`."""
-        weights = np.asarray(arrays["ars.weights"], dtype=np.float64)
-        if weights.shape != self.weights.shape:
-            raise ConfigError("checkpoint weights do not fit this policy")
-        self.weights = weights.copy()
+        self.weights = np.array(arrays["ars.weights"], dtype=np.float64)

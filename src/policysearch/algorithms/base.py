@@ -170,7 +170,20 @@ class Algorithm(ABC):
         return arrays
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_arrays` returned."""
+        """Restore what :meth:`state_arrays` returned.
+
+        Raises:
+            ValueError: for an array whose shape or type is not this algorithm's own (a checkpoint
+                edited, or of another run), or an elite memory unlike the one it keeps.
+            KeyError: for a missing array.
+        """
+        for key, own in self.state_arrays().items():
+            given = None if key not in arrays else np.asarray(arrays[key])
+            if given is not None and (given.shape != own.shape or not _numeric_like(given, own)):
+                raise ValueError(
+                    f"its {key} has shape {given.shape} and type {given.dtype}, "
+                    f"where this run's has {own.shape} and {own.dtype}"
+                )
         self._load_state_arrays(arrays)
         if self.normalizer is not None:
             self.normalizer.load(arrays, "obs.")
@@ -184,3 +197,9 @@ class Algorithm(ABC):
     @abstractmethod
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`_state_arrays`."""
+
+
+def _numeric_like(given: np.ndarray, own: np.ndarray) -> bool:
+    """``given`` holds numbers where ``own`` does (any width: a float32 checkpoint of float64 state)."""
+    numeric = "biuf"
+    return given.dtype.kind in numeric or own.dtype.kind not in numeric

@@ -218,7 +218,6 @@ class CEM(NeuralAlgorithm):
     ) -> None:
         config = resolve_auto(config, action_space)
         super().__init__(observation_space, action_space, config, rng, policy)
-        self.memory = EliteMemory(config.elite_memory - 1)
         self.updates = 0
         #: ``search`` (resolved: ``actions`` or ``weights``).
         self.search = config.search
@@ -231,6 +230,17 @@ class CEM(NeuralAlgorithm):
             self.mu = flatten(self.net)
             self.table = noise_table_key(config.noise_table_size, rng, self.mu.size)
             self.sigma = np.full(self.mu.size, config.weight_std)
+            entry: dict[str, tuple[int | str, ...]] = {"scores": ("k",), "vectors": ("k", self.mu.size)}
+        else:  # each elite candidate's sessions (T steps), as _take cuts them
+            sessions = f"k*{self.episodes_per_candidate}"
+            act = (self.spec.act_dim,) if self.spec.action == "gaussian" else ()
+            entry = {
+                "scores": ("k",),
+                "obs": ("T", sessions, *self.spec.obs_shape),
+                "actions": ("T", sessions, *act),
+                "lengths": (sessions,),
+            }
+        self.memory = EliteMemory(config.elite_memory - 1, entry)
 
     @property
     def param_noise(self) -> float:
@@ -426,7 +436,7 @@ class CEM(NeuralAlgorithm):
             raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
         self.updates = int(arrays["cem.updates"])
         if self.search == "weights":
-            if "cem.mu" not in arrays or np.asarray(arrays["cem.mu"]).shape != self.mu.shape:
+            if "cem.mu" not in arrays:
                 raise ConfigError("checkpoint does not hold this policy's search=weights distribution")
             self.mu = np.asarray(arrays["cem.mu"], dtype=np.float64).copy()
             self.sigma = np.asarray(arrays["cem.sigma"], dtype=np.float64).copy()

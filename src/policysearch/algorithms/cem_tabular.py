@@ -88,7 +88,11 @@ class TabularCEM(Algorithm):
         self.probs = np.full((self.n_states, self.n_actions), 1.0 / self.n_actions)
         # Elite of past iterations: their scores, and their (state, action) pairs with the index
         # of the elite member each pair belongs to.
-        self.memory = EliteMemory(config.elite_memory - 1)
+        self.memory = EliteMemory(
+            config.elite_memory - 1,
+            {"scores": ("k",), "states": ("m",), "actions": ("m",), "owners": ("m",)},
+            {"states": self.n_states, "actions": self.n_actions, "owners": "k"},
+        )
 
     @classmethod
     def check_spaces(

@@ -150,8 +150,6 @@ class CMAES(WeightSearch):
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`_state_arrays` into a fresh pycma instance."""
         es = self.cma
-        if np.asarray(arrays["cma.mean"]).shape != np.asarray(es.mean).shape:
-            raise ConfigError("checkpoint weights do not fit this policy")
         es.mean = np.array(arrays["cma.mean"], dtype=np.float64)
         es.mean_old = np.array(arrays["cma.mean_old"], dtype=np.float64)
         es.sigma = float(arrays["cma.sigma"])

@@ -114,10 +114,21 @@ class EliteMemory:
 
     Args:
         capacity: past iterations kept (``elite_memory - 1``; 0 keeps none).
+        layout: each field of an entry and its dimensions, which :meth:`load` checks: a number is
+            that size, a name a size shared by the entry's fields that name it (``k``: the
+            entry's elite members), ``k*3`` three times an earlier field's ``k``.
+        bounds: fields of indices and the end they stay below (a number, or a dimension's name).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        layout: dict[str, tuple[int | str, ...]] | None = None,
+        bounds: dict[str, int | str] | None = None,
+    ) -> None:
         self.capacity = capacity
+        self.layout = layout or {"scores": ("k",)}
+        self.bounds = bounds or {}
         self.entries: list[dict[str, np.ndarray]] = []
 
     def push(self, entry: dict[str, np.ndarray]) -> None:
@@ -135,10 +146,43 @@ class EliteMemory:
         return {f"{prefix}{i}.{k}": v for i, entry in enumerate(self.entries) for k, v in entry.items()}
 
     def load(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
-        """Restore :meth:`arrays` (the entries found under ``prefix``, with whatever fields they have)."""
+        """Restore :meth:`arrays` (the entries found under ``prefix``).
+
+        Raises:
+            ValueError: for more entries than the capacity, or one unlike the layout.
+        """
         entries: dict[int, dict[str, np.ndarray]] = {}
         for key, value in arrays.items():
             if key.startswith(prefix):
                 index, _, name = key[len(prefix) :].partition(".")
                 entries.setdefault(int(index), {})[name] = np.asarray(value)
+        if len(entries) > self.capacity or sorted(entries) != list(range(len(entries))):
+            held = sorted(entries)
+            raise ValueError(f"the elite memory holds entries {held}; this run keeps {self.capacity}")
         self.entries = [entries[i] for i in sorted(entries)]
+        for entry in self.entries:
+            self._check(entry)
+
+    def _check(self, entry: dict[str, np.ndarray]) -> None:
+        """Raise ValueError unless ``entry`` has the fields, dimensions and indices of the layout."""
+        if set(entry) != set(self.layout):
+            fields, own = sorted(entry), sorted(self.layout)
+            raise ValueError(f"an elite memory entry has the fields {fields}, not {own}")
+        sizes: dict[str, int] = {}
+        for name, dims in self.layout.items():
+            value = entry[name]
+            fits = value.dtype.kind in "biuf" and value.ndim == len(dims)
+            for dim, size in zip(dims, value.shape, strict=False):
+                if isinstance(dim, int):
+                    want = dim
+                else:  # a name, or a multiple of an earlier field's named size (``k*3``)
+                    named, _, factor = dim.partition("*")
+                    want = sizes[named] * int(factor) if factor else sizes.setdefault(named, size)
+                fits = fits and size == want
+            if not fits:
+                raise ValueError(f"the elite memory's {name} has shape {value.shape} and type {value.dtype}")
+        for name, end in self.bounds.items():
+            top = sizes[end] if isinstance(end, str) else end
+            value = entry[name]
+            if value.dtype.kind not in "iu" or (value.size and (value.min() < 0 or value.max() >= top)):
+                raise ValueError(f"the elite memory's {name} are not indices below {top}")

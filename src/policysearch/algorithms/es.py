@@ -191,9 +191,7 @@ class ES(WeightSearch):
         return arrays
 
     def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`_state_arrays`."""
-        if np.asarray(arrays["es.mu"]).shape != (self.es.mu.numel(),):
-            raise ConfigError("checkpoint weights do not fit this policy")
+        """Restore :meth:`_state_arrays` (their shapes checked by :meth:`load_state_arrays`)."""
         self.es.load_state_arrays(arrays)
         if "vbn.reference" in arrays:
             self.set_reference(arrays["vbn.reference"])
