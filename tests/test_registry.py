@@ -1,6 +1,7 @@
 """The registry is the one list: CLI, API, public names and presets derive from it; old names work."""
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -100,6 +101,26 @@ def test_a_field_under_its_old_and_new_name_is_refused(tmp_path: Path, capsys) -
     code, _, err = run_cli([*args, "--set", "n_simulations=2", "--set", "episodes_per_candidate=3"], capsys)
     assert code == 2 and "given twice" in err and not (tmp_path / "r").exists()
     assert "as 'n_simulations' and as 'episodes_per_candidate'" in err  # both spellings named
+
+
+@pytest.mark.parametrize(
+    ("in_config", "in_set", "value"),
+    [
+        ("n_simulations: 2", "episodes_per_candidate=3", 3),
+        ("episodes_per_candidate: 3", "n_simulations=2", 2),
+    ],
+)
+def test_set_overrides_a_config_that_names_the_field_otherwise(
+    in_config: str, in_set: str, value: int, tmp_path: Path, capsys
+) -> None:
+    """--set wins over the config file as for any field, whichever of its names either uses."""
+    config = tmp_path / "config.yml"
+    config.write_text(f"hyperparameters:\n  {in_config}\n")
+    args = ["train", "cem", "--env", "FrozenLake-v1", "--config", config, "--set", in_set, "--dry-run"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert re.search(rf"^  episodes_per_candidate: {value} +# --set$", out, re.MULTILINE), out
+    assert "n_simulations" not in out
 
 
 def test_former_names_work_in_the_python_api(tmp_path: Path) -> None:

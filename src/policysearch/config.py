@@ -161,6 +161,17 @@ class Renamed:
     convert: Callable[[Any], Any] | None = None
 
 
+def canonical_name(cls: type, key: str) -> str:
+    """The field of ``cls`` that ``key`` names: ``key`` itself, unless an alias or a former name.
+
+    >>> from policysearch.algorithms.cem_tabular import TabularCEMConfig
+    >>> canonical_name(TabularCEMConfig, "n_simulations"), canonical_name(TabularCEMConfig, "alpha")
+    ('episodes_per_candidate', 'alpha')
+    """
+    renamed: dict[str, Renamed] = getattr(cls, "renamed", {})
+    return renamed[key].new if key in renamed else getattr(cls, "aliases", {}).get(key, key)
+
+
 def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> dict[str, Any]:
     """``values`` with every alias and former name of ``cls``'s fields replaced by the field's name.
 
@@ -176,15 +187,13 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
     >>> canonical_names(TabularCEMConfig, {"lambda": 0.1, "n_simulations": 5}, warn=False)
     {'smoothing': 0.1, 'episodes_per_candidate': 5}
     """
-    aliases: dict[str, str] = getattr(cls, "aliases", {})
     renamed: dict[str, Renamed] = getattr(cls, "renamed", {})
     out: dict[str, Any] = {}
     spelled: dict[str, str] = {}  # each field's name as given
     for key, value in values.items():
-        name = aliases.get(key, key)
+        name = canonical_name(cls, key)
         if key in renamed:
             rename = renamed[key]
-            name = rename.new
             value = rename.convert(value) if rename.convert is not None else value
             if warn:
                 warnings.warn(f"{key!r} is deprecated: use {name!r}", FutureWarning, stacklevel=3)

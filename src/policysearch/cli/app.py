@@ -16,7 +16,7 @@ import numpy as np
 import typer
 
 from .. import __version__
-from ..config import from_mapping, load_yaml, parse_assignments
+from ..config import canonical_name, from_mapping, load_yaml, parse_assignments
 from ..envs.make import parse_env_kwargs
 from ..errors import ConfigError, Interrupted
 from ..registry import POLICY_KINDS, REGISTRY
@@ -104,12 +104,30 @@ def _merge_config(
     options.update(flags)
     origin.update(dict.fromkeys(flags, "command line"))
     assigned = parse_assignments(sets)
+    for key in _other_names(options.get("algorithm"), hyper, assigned):
+        del hyper[key], origin[f"hyperparameters.{key}"]  # --set gives the field under another name
     hyper.update(assigned)
     origin.update({f"hyperparameters.{k}": "--set" for k in assigned})
     options["hyperparameters"] = hyper
     if sources is not None:
         sources.update(origin)
     return options
+
+
+def _other_names(algorithm: Any, hyper: dict[str, Any], assigned: dict[str, Any]) -> list[str]:
+    """The keys of ``hyper`` that ``assigned`` gives under another name (an alias, a former name).
+
+    ``--set`` overrides the config file whichever of a field's names either uses.
+    """
+    if not isinstance(algorithm, str) or algorithm not in REGISTRY:
+        return []  # refused later, in one line
+    configs = [cls.config_class for cls in REGISTRY[algorithm].classes()]
+    return [
+        key
+        for key in hyper
+        if key not in assigned
+        and any(canonical_name(c, key) == canonical_name(c, other) for c in configs for other in assigned)
+    ]
 
 
 @app.command()
