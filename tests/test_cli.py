@@ -303,6 +303,8 @@ def test_exponent_floats_are_numbers_in_set_and_configs_and_the_dry_run_round_tr
         ("env: [CartPole-v1]", "env must be a string"),
         ("env: CartPole-v1\nout: 5", "out must be a string"),
         ("env: CartPole-v1\nhyperparameters: {1: 2}", "names are words, not 1"),
+        ("env: CartPole-v1\nquiet: true", "'quiet' is not a config option"),  # was an unknown hyperparameter
+        ("env: CartPole-v1\ndry-run: true", "--dry-run is given on the command line"),
     ],
 )
 def test_a_configs_options_are_typed_as_the_python_apis(

@@ -200,7 +200,7 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
         if name in out:
             raise ConfigError(
                 f"{name!r} is given twice (as {spelled[name]!r} and as {key!r}, one a former name or "
-                "alias of the other, perhaps in a config file and in --set); give it once"
+                "alias of the other); give it once"
             )
         out[name], spelled[name] = value, key
     return out

@@ -69,6 +69,8 @@ _OPTION_KEYS = {
     "tensorboard",
     "no_preset",
 }
+#: What one invocation does, not the run: command-line flags only, refused in a --config file.
+_FLAGS_ONLY = {"resume", "force", "quiet", "dry_run", "config"}
 
 
 def _merge_config(
@@ -97,6 +99,11 @@ def _merge_config(
             elif key in _OPTION_KEYS:
                 options[key] = value
                 origin[key] = "config"
+            elif key in _FLAGS_ONLY:
+                raise ConfigError(
+                    f"config {str(path)!r}: {key!r} is not a config option (what one invocation does, "
+                    f"--{key.replace('_', '-')} is given on the command line)"
+                )
             else:
                 hyper[key] = value
                 origin[f"hyperparameters.{key}"] = "config"
