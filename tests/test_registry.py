@@ -13,6 +13,7 @@ from policysearch import Trainer, TrainOptions
 from policysearch.config import from_mapping
 from policysearch.presets import all_presets, eval_episodes_for, preset_for
 from policysearch.registry import POLICY_KINDS, REGISTRY, resolve
+from policysearch.run.factory import make_run
 
 
 def test_public_names_and_api_classes_come_from_the_registry() -> None:
@@ -60,6 +61,20 @@ def test_the_evaluation_protocol_is_kept_apart_from_the_presets() -> None:
     assert eval_episodes_for("policysearch/BannerAds-v0") == 10000
     assert eval_episodes_for("CartPole-v1") == 100
     assert eval_episodes_for("some.module:Taxi-v4") == 1000
+
+
+@pytest.mark.parametrize(
+    ("env_id", "episodes"),
+    [
+        ("Blackjack-v1", 1000),
+        ("CliffWalking-v1", 1000),
+        ("Acrobot-v1", 100),
+        ("policysearch/BannerAds-v0", 10000),
+    ],
+)
+def test_envs_with_discrete_observations_are_judged_over_1000_episodes(env_id: str, episodes: int) -> None:
+    """Toy-text MDPs the list leaves out (Blackjack's card draws): the protocol's 1000, from their spaces."""
+    assert make_run(TrainOptions(algorithm="cem", env_id=env_id)).eval_episodes == episodes
 
 
 @pytest.mark.parametrize(

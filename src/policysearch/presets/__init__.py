@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import gymnasium as gym
+
 from ..config import read_yaml
 from ..errors import ConfigError
 from ..registry import REGISTRY
 
 #: Episodes of the final evaluation when neither the user nor the protocol's table says otherwise.
 DEFAULT_EVAL_EPISODES = 100
+#: Evaluation episodes of an env with discrete observations that the protocol's list leaves out.
+DISCRETE_EVAL_EPISODES = 1000
 #: Iterations when no budget is given.
 DEFAULT_MAX_ITERATIONS = 100
 
@@ -80,9 +84,28 @@ def preset_for(env_id: str, algorithm: str) -> Preset | None:
     return all_presets().get(_bare(env_id), {}).get(algorithm)
 
 
-def eval_episodes_for(env_id: str) -> int:
-    """Episodes of the final evaluation of ``env_id`` under the protocol (at least 100)."""
-    return max(DEFAULT_EVAL_EPISODES, _eval_table().get(_bare(env_id), DEFAULT_EVAL_EPISODES))
+def eval_episodes_for(env_id: str, observation_space: gym.Space[Any] | None = None) -> int:
+    """Episodes of the final evaluation of ``env_id`` under the protocol (at least 100).
+
+    The protocol's list (``evaluation.yml``) first; else an env whose observations are discrete
+    (``observation_space``, the env's own: a Discrete, or a Tuple or Dict of them) is a toy-text
+    MDP, judged over :data:`DISCRETE_EVAL_EPISODES` (its episodes are cheap, and where its
+    dynamics are stochastic, as Blackjack's cards, 100 would leave the verdict to sampling error).
+    """
+    listed = _eval_table().get(_bare(env_id))
+    if listed is not None:
+        return max(DEFAULT_EVAL_EPISODES, listed)
+    if observation_space is not None and _discrete(observation_space):
+        return DISCRETE_EVAL_EPISODES
+    return DEFAULT_EVAL_EPISODES
+
+
+def _discrete(space: gym.Space[Any]) -> bool:
+    """Discrete, or a Tuple or Dict of Discrete spaces (Blackjack's observation)."""
+    if isinstance(space, gym.spaces.Tuple | gym.spaces.Dict):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        return all(_discrete(part) for part in parts)
+    return isinstance(space, gym.spaces.Discrete)
 
 
 def env_ids() -> list[str]:

@@ -161,7 +161,9 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
                 f"{type(exc).__name__}: {exc}"
             ) from None
         algorithm.set_reference(frames)
-    eval_episodes = options.eval_episodes or eval_episodes_for(options.env_id)
+    eval_episodes = options.eval_episodes or eval_episodes_for(
+        options.env_id, env.unwrapped.observation_space
+    )
     return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
 
 
