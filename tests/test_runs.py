@@ -125,6 +125,8 @@ def _cut(a: np.ndarray) -> np.ndarray:
         ("cem-tabular", "memory.0.states", lambda a: a + 100, "states are not indices below 16"),
         ("cem-tabular", "memory.0.owners", lambda a: a.astype(np.float64), "owners are not indices"),
         ("cem-tabular", "memory.1.actions", _cut, "memory's actions"),
+        ("cem-weights", "policy.layers.0.weight", lambda a: a * np.nan, "holds NaN"),  # was exit 1
+        ("es", "es.mu", lambda a: a * np.inf, "holds NaN or infinite"),
     ],
 )
 @pytest.mark.parametrize("command", ["evaluate", "resume"])

@@ -174,16 +174,21 @@ class Algorithm(ABC):
 
         Raises:
             ValueError: for an array whose shape or type is not this algorithm's own (a checkpoint
-                edited, or of another run), or an elite memory unlike the one it keeps.
+                edited, or of another run), one holding NaN or infinities, or an elite memory
+                unlike the one it keeps.
             KeyError: for a missing array.
         """
         for key, own in self.state_arrays().items():
             given = None if key not in arrays else np.asarray(arrays[key])
-            if given is not None and (given.shape != own.shape or not _numeric_like(given, own)):
+            if given is None:
+                continue
+            if given.shape != own.shape or not _numeric_like(given, own):
                 raise ValueError(
                     f"its {key} has shape {given.shape} and type {given.dtype}, "
                     f"where this run's has {own.shape} and {own.dtype}"
                 )
+            if given.dtype.kind == "f" and not np.isfinite(given).all():
+                raise ValueError(f"its {key} holds NaN or infinite values")
         self._load_state_arrays(arrays)
         if self.normalizer is not None:
             self.normalizer.load(arrays, "obs.")
