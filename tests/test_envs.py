@@ -9,6 +9,7 @@ import yaml
 from gymnasium.utils.env_checker import check_env
 
 from conftest import need, run_cli
+from policysearch import TrainOptions
 from policysearch.envs import DEFAULT_MAX_EPISODE_STEPS, EnvOptions, episode_limit, make_env
 from policysearch.run.runfolder import load_checkpoint
 from policysearch.sampling import EnvRunner, VectorRunner, make_runner
@@ -286,3 +287,22 @@ def test_mujoco_warnings_become_python_warnings_without_a_log_file(
         warnings.simplefilter("error")  # an error raised inside MuJoCo's C code would abort the
         mujoco.mj_step(model, data)  # process: the warning is printed instead
     assert capsys.readouterr().err.startswith("warning: MuJoCo: Nan, Inf or huge value in QVEL")
+
+
+def test_an_id_without_a_version_trains_its_latest_as_gymnasium_make_does(tmp_path: Path, capsys) -> None:
+    """The contract's --env takes anything gymnasium.make accepts: ``Taxi`` is Taxi-v4, its folder,
+    its preset and its evaluation protocol (1000 episodes) too; said in one warning line."""
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["train", "cem", "--env", "Taxi", "--max-iterations", "1", "--quiet", "--out", out], capsys
+    )
+    assert code == 0, err
+    assert "warning: 'Taxi' has no version: training its latest, 'Taxi-v4'" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env_id"] == "Taxi-v4" and summary["eval_episodes"] == 1000
+    with pytest.warns(UserWarning, match="'Hopper-v5'"):
+        assert TrainOptions(algorithm="ars", env_id="Hopper").env_id == "Hopper-v5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a versioned or unknown id: as given, no warning
+        assert TrainOptions(algorithm="cem", env_id="CartPole-v1").env_id == "CartPole-v1"
+        assert TrainOptions(algorithm="cem", env_id="NoSuchEnv").env_id == "NoSuchEnv"

@@ -141,6 +141,34 @@ def _uses_mujoco(spec: gym.envs.registration.EnvSpec) -> bool:
     return "mujoco" in entry or "dm_control" in entry or "mujoco" in sys.modules
 
 
+def versioned_id(env_id: str) -> str:
+    """``env_id`` with the version ``gymnasium.make`` gives it (``Hopper``: ``Hopper-v5``).
+
+    An id without a version is its latest registered version, with a warning, as
+    ``gymnasium.make`` does. A run keeps the versioned id, so that its folder, the env's preset
+    and the evaluation protocol are those of the env it trains. Any other id is returned as given.
+
+    Raises:
+        EnvError: if the module of a ``"module:EnvName"`` id, or the package of an ALE or
+            MinAtar id, cannot be imported.
+    """
+    module, sep, name = env_id.partition(":") if ":" in env_id else ("", "", env_id)
+    try:
+        namespace, base, version = gym.envs.registration.parse_env_id(name)
+    except gym.error.Error:
+        return env_id  # malformed: make_env names it
+    if version is not None or not name.strip():
+        return env_id
+    resolve_env_id(env_id)
+    register_family(name)
+    latest = gym.envs.registration.find_highest_version(namespace, base)
+    if name in gym.registry or latest is None:
+        return env_id
+    versioned = gym.envs.registration.get_env_id(namespace, base, latest)
+    warnings.warn(f"{name!r} has no version: training its latest, {versioned!r}", UserWarning, stacklevel=2)
+    return f"{module}{sep}{versioned}"
+
+
 def resolve_env_id(env_id: str) -> str:
     """Import the module of a ``"module:EnvName-v0"`` id and return the bare id.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import check_range
-from ..envs.make import EnvOptions, check_env_kwargs
+from ..envs.make import EnvOptions, check_env_kwargs, versioned_id
 from ..errors import ConfigError
 from ..seeding import MAX_EVAL_EPISODES
 
@@ -63,6 +63,8 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
+        if isinstance(self.env_id, str) and self.env_id:
+            self.env_id = versioned_id(self.env_id)  # "Hopper" trains Hopper-v5, as gymnasium.make
         if self.env_kwargs is None:
             self.env_kwargs = {}
         check_env_kwargs(self.env_kwargs)
