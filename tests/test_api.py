@@ -2,6 +2,7 @@
 
 import gc
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from policysearch import CEM, ES, Agent
+from policysearch import CEM, CMAES, ES, Agent, TrainOptions
 from policysearch.envs import make_env
-from policysearch.errors import ConfigError
+from policysearch.errors import ConfigError, RunFolderError
 from policysearch.seeding import evaluation_seeds
 
 
@@ -75,6 +76,9 @@ def test_load_of_another_algorithms_run_is_refused(tmp_path: Path) -> None:
         (lambda a: a.train(target=float("nan")), "target"),
         (lambda a: a.act(np.zeros(3)), "shape"),
         (lambda a: a.act("left"), "shape"),
+        (lambda a: a.act(np.array([np.nan, 0, 0, 0])), "finite"),  # a NaN action then
+        (lambda a: a.act(np.zeros(4, complex)), "complex128"),
+        (lambda a: Agent.load(None), "run folder's path"),  # a TypeError from pathlib
     ],
 )
 def test_api_arguments_are_validated_as_the_command_lines(call, match: str, tmp_path: Path) -> None:
@@ -184,3 +188,69 @@ def test_the_black_box_optimiser_checks_its_options() -> None:
         maximize(lambda x: -float(x @ x), np.ones(2), iterations=-5)
     with pytest.raises(ConfigError, match="ask first"):
         EvolutionStrategy(np.zeros(2)).tell(np.zeros(4))
+
+
+def test_trainoptions_made_directly_are_typed_as_the_command_lines() -> None:
+    """The guide builds TrainOptions for Trainer: wrong types fail there, not deep in a run."""
+    base = {"algorithm": "cem", "env_id": "CartPole-v1"}
+    for bad, match in [
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"max_iterations": 1.5}, "max_iterations must be an integer"),  # ran 2 iterations
+        ({"workers": 1.5}, "workers must be an integer"),  # a TypeError in the pool
+        ({"eval_episodes": 100.5}, "eval_episodes must be an integer"),  # after training
+        ({"target": "5"}, "target must be a number"),
+        ({"env_id": 5}, "env_id must be a string"),
+        ({"hyperparameters": [1]}, "hyperparameters must be a mapping"),
+        ({"out": ""}, "out is empty"),  # wrote runs/... in the working folder
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            TrainOptions(**{**base, **bad})
+    assert TrainOptions(**base, seed=2.0, out=Path("x"), hyperparameters=None).seed == 2
+
+
+def test_cmaes_leaves_numpys_global_generator_as_it_found_it() -> None:
+    np.random.seed(123)  # noqa: NPY002
+    expected = np.random.rand()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    with CMAES("CartPole-v1", population=6) as agent:
+        agent.train(max_iterations=2)
+    assert np.random.rand() == expected  # noqa: NPY002
+
+
+def test_save_to_the_agents_own_folder_keeps_it_and_training_goes_on(tmp_path: Path) -> None:
+    with CEM("CartPole-v1", out=tmp_path / "a", n_sessions=10, hidden=[4]) as agent:
+        agent.save(tmp_path / "a")  # untrained: the next train() took the checkpoint for another run's
+        assert agent.train(max_iterations=1)["iterations"] == 1
+    agent = CEM("CartPole-v1", n_sessions=10, hidden=[4])
+    agent.train(max_iterations=1)
+    own = agent.save(agent.folder)
+    agent.close()  # the temporary folder, saved, is the run now: kept
+    assert (own / "checkpoint").is_file()
+    shutil.rmtree(own)
+    with CEM("CartPole-v1", n_sessions=10, hidden=[4]) as agent:
+        agent.train(max_iterations=1)
+        agent.save(tmp_path / "c")
+        saved = json.loads((tmp_path / "c" / "summary.json").read_text())
+        assert saved["checkpoint"] == agent.summary["checkpoint"] == str(tmp_path / "c" / "checkpoint")
+    with pytest.raises(RunFolderError, match="cannot save the run to"):
+        agent.save(tmp_path / "c" / "summary.json" / "x")  # a file on the way
+    agent = CEM("CartPole-v1", n_sessions=10, hidden=[4])
+    agent.close()
+    with pytest.raises(ConfigError, match="the agent was closed"):
+        agent.train(max_iterations=1)
+
+
+def test_callbacks_no_preset_and_where_a_loaded_run_samples(tmp_path: Path) -> None:
+    class OnlyIteration:
+        def on_iteration(self, iteration: int, metrics: dict) -> None:
+            pass
+
+    for callbacks in ([OnlyIteration()], object()):  # were an AttributeError at the end / a TypeError
+        with pytest.raises(ConfigError, match="callback"):
+            CEM("CartPole-v1", n_sessions=10, callbacks=callbacks)
+    with CEM("LunarLander-v3", no_preset=True, n_sessions=20, hidden=[4]) as agent:
+        assert agent._trainer.run.preset is None
+    with CEM("CartPole-v1", out=tmp_path / "r", n_sessions=10, hidden=[4]) as agent:
+        agent.train(max_iterations=1)
+    loaded = Agent.load(tmp_path / "r", workers=2, n_envs=4)
+    assert (loaded._trainer.options.workers, loaded._trainer.options.n_envs) == (2, 4)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -23,12 +24,12 @@ import numpy as np
 
 from .config import check_int, from_mapping
 from .envs import make_env
-from .errors import ConfigError
+from .errors import ConfigError, RunFolderError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
-from .run.callbacks import Callback
+from .run.callbacks import Callback, checked_callbacks
 from .run.evaluation import evaluate_actor
-from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, read_checkpoint_meta, recover_if_free
+from .run.runfolder import CHECKPOINT, RUN_FILES, SUMMARY, read_checkpoint_meta, recover_if_free, write_json
 from .run.trainer import Trainer, TrainOptions
 from .seeding import MAX_EVAL_EPISODES, max_evaluation_seed
 
@@ -54,6 +55,8 @@ class Agent:
             ``{"healthy_reward": 2}``.
         atari_preprocessing: the standard preprocessing of ALE pixel envs (as
             ``--no-atari-preprocessing`` when False).
+        no_preset: the algorithm's defaults only, even where the env has a preset (as
+            ``--no-preset``; the evaluation protocol stays).
         **hyperparameters: the algorithm's hyperparameters (e.g. ``percentile=70``).
 
     The wall clock of the budgets starts in :meth:`train`, not here.
@@ -79,6 +82,7 @@ class Agent:
         address: str | None = None,
         env_kwargs: dict[str, Any] | None = None,
         atari_preprocessing: bool = True,
+        no_preset: bool = False,
         **hyperparameters: Any,
     ) -> None:
         temporary = out is None
@@ -105,10 +109,11 @@ class Agent:
                     "hyperparameters": hyperparameters,
                     "env_kwargs": _mapping("env_kwargs", env_kwargs),
                     "atari_preprocessing": atari_preprocessing,
+                    "no_preset": no_preset,
                 },
                 what="option",
             )
-            self._attach(Trainer(options, callbacks or []), folder if temporary else None)
+            self._attach(Trainer(options, checked_callbacks(callbacks or [])), folder if temporary else None)
         except BaseException:
             if temporary:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -120,6 +125,7 @@ class Agent:
         self._actor: Actor | None = None
         self._raw_space: gym.Space[Any] | None = None
         self._cleanup = weakref.finalize(self, shutil.rmtree, temporary, True) if temporary else None
+        self._closed = False
 
     @property
     def folder(self) -> Path:
@@ -127,9 +133,20 @@ class Agent:
         return self._trainer.folder
 
     def close(self) -> None:
-        """Remove the run folder if it is the temporary one (a folder given as ``out`` stays)."""
+        """Remove the run folder if it is the temporary one (a folder given as ``out`` stays).
+
+        The agent then still acts and evaluates, but can no longer train or :meth:`save`.
+        """
         if self._cleanup is not None:
             self._cleanup()
+            self._closed = True
+
+    def _check_open(self, doing: str) -> None:
+        if self._closed:
+            raise ConfigError(
+                f"cannot {doing}: the agent was closed and its temporary run folder removed "
+                "(save() before close() keeps the run)"
+            )
 
     def __enter__(self) -> Agent:
         return self
@@ -154,6 +171,7 @@ class Agent:
         Raises:
             ConfigError: for a budget of the wrong type or out of range.
         """
+        self._check_open("train")
         trainer = self._trainer
         budgets = {"target": target, "max_seconds": max_seconds, "max_iterations": max_iterations}
         current = {k: v for k, v in dataclasses.asdict(trainer.options).items() if k not in budgets}
@@ -189,6 +207,11 @@ class Agent:
         observations is trained on them flattened: ``act`` takes the env's own observation (a
         dict or tuple) and flattens it the same way, or an already flattened one.
 
+        A loop over the evaluation's reset seeds scores as :meth:`evaluate` on envs Gymnasium
+        steps; CartPole, Pendulum, MountainCar and Acrobot are evaluated on numpy copies of
+        their dynamics, whose start state for a seed is their own draw (of the same
+        distribution).
+
         Raises:
             ConfigError: for an observation that is not one of the env's observation space.
         """
@@ -198,11 +221,14 @@ class Agent:
             observation = self._flatten(observation)
         batch = np.asarray(observation)
         shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
-        if batch.shape != shape or not (np.issubdtype(batch.dtype, np.number) or batch.dtype == np.bool_):
+        real = batch.dtype.kind in "biuf"  # not complex, not strings or objects
+        if batch.shape != shape or not real:
             raise ConfigError(
                 f"act expects one observation of shape {shape} from {space}, got "
                 f"{batch.dtype} of shape {batch.shape}"
             )
+        if not np.isfinite(batch).all():
+            raise ConfigError(f"act expects finite numbers, got {batch!r}")
         if isinstance(space, gym.spaces.Discrete) and not (
             np.issubdtype(batch.dtype, np.integer) and space.contains(np.int64(batch))
         ):
@@ -249,39 +275,64 @@ class Agent:
         writes to it, and a temporary folder the agent had is removed.
 
         Raises:
-            ConfigError: if ``path`` is another run's folder.
+            ConfigError: if ``path`` is another run's folder, or the agent was closed.
+            RunFolderError: if ``path`` cannot be written.
         """
+        self._check_open("save")
         target = Path(path)
         source = self.folder
-        if target.resolve() != source.resolve():
-            if (target / CHECKPOINT).exists():
-                raise ConfigError(f"{str(target)!r} already holds a run; save to another folder")
+        elsewhere = target.resolve() != source.resolve()
+        if elsewhere and (target / CHECKPOINT).exists():
+            raise ConfigError(f"{str(target)!r} already holds a run; save to another folder")
+        try:
             target.mkdir(parents=True, exist_ok=True)
             for name in RUN_FILES:
-                if name != CHECKPOINT and (source / name).is_file():
+                if elsewhere and name != CHECKPOINT and (source / name).is_file():
                     shutil.copy2(source / name, target / name)
+        except OSError as exc:
+            raise RunFolderError(f"cannot save the run to {str(target)!r}: {exc.strerror or exc}") from None
         self._trainer.save(target)
-        if target.resolve() != source.resolve():
-            summary, leave, callbacks = self.summary, self._cleanup, self._trainer.callbacks
-            self._attach(Trainer.resume(target), None)
-            self._trainer.callbacks = callbacks  # the agent's watchers go on watching
-            self.summary = summary
-            if leave is not None:
-                leave()
+        summary = self.summary
+        if summary is not None:  # its checkpoint is the one saved here
+            summary = {**summary, "checkpoint": str(target / CHECKPOINT)}
+            write_json(target / SUMMARY, summary)
+        # the agent goes on in the saved folder, as a resumed run (a fresh trainer would take the
+        # checkpoint it finds there for another run's)
+        leave, callbacks = self._cleanup, self._trainer.callbacks
+        if leave is not None and not elsewhere:
+            leave.detach()  # the temporary folder is now the saved run: kept
+        self._attach(Trainer.resume(target), None)
+        self._trainer.callbacks = callbacks  # the agent's watchers go on watching
+        self.summary = summary
+        if leave is not None and elsewhere:
+            leave()
         return target
 
     @classmethod
-    def load(cls, path: str | Path, callbacks: list[Callback] | None = None) -> Agent:
+    def load(
+        cls,
+        path: str | Path,
+        callbacks: list[Callback] | None = None,
+        workers: int | None = None,
+        n_envs: int | None = None,
+        backend: str | None = None,
+        address: str | None = None,
+    ) -> Agent:
         """Load a run folder written by ``train`` or :meth:`save`; training continues there.
 
         ``Agent.load`` gives the class of the run's algorithm; ``CEM.load`` and the like refuse
         another algorithm's run. ``callbacks`` watch the training that follows; :attr:`summary`
-        is the folder's ``summary.json`` when it has one.
+        is the folder's ``summary.json`` when it has one. ``workers``, ``n_envs``, ``backend``
+        and ``address`` change where the training that follows samples (as ``train --resume``
+        takes them; None keeps the run's): a run trained on a Ray cluster loads with
+        ``backend="local"`` where there is none. The same seed gives the same run either way.
 
         Raises:
             CheckpointError: if the folder holds no readable run.
             ConfigError: if the run is another algorithm's than ``cls``'s.
         """
+        if not isinstance(path, str | os.PathLike):
+            raise ConfigError(f"Agent.load takes a run folder's path, not {path!r}")
         recover_if_free(path)
         meta = read_checkpoint_meta(Path(path))  # its algorithm (Trainer.resume reads the arrays)
         algorithm = meta.get("algorithm", "")
@@ -293,8 +344,11 @@ class Agent:
                 else f"{str(path)!r} holds a run of an unknown algorithm {algorithm!r}"
             )
         agent = cls.__new__(AGENTS.get(algorithm, cls))
-        agent._attach(Trainer.resume(path), None)
-        agent._trainer.callbacks = list(callbacks or [])
+        watchers = checked_callbacks(callbacks or [])
+        trainer = Trainer.resume(
+            path, callbacks=watchers, workers=workers, n_envs=n_envs, backend=backend, address=address
+        )
+        agent._attach(trainer, None)
         summary = Path(path) / SUMMARY
         if summary.is_file():
             try:

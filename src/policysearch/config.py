@@ -147,6 +147,19 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
+def coerce_fields(obj: Any) -> None:
+    """Bring each field of the dataclass instance ``obj`` to its annotated type.
+
+    As :func:`from_mapping` does, for an instance made directly (``TrainOptions(seed=1.5)``).
+
+    Raises:
+        ConfigError: for a value of the wrong type.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for item in dataclasses.fields(obj):
+        setattr(obj, item.name, _coerce(item.name, getattr(obj, item.name), hints[item.name]))
+
+
 @dataclass(frozen=True)
 class Renamed:
     """A field's former name, still accepted with a deprecation warning.

@@ -9,6 +9,8 @@ so runs are reproducible and resumable.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -108,12 +110,16 @@ class CMAES(WeightSearch):
         }
         if config.population:
             options["popsize"] = config.population
-        self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)
+        with _pycmas_numpy_rng(None):  # pycma seeds numpy's global generator with options["seed"]
+            self.cma = cma.CMAEvolutionStrategy(x0, config.sigma, options)
+        #: Numpy's global state as pycma's ask left it, for the tell that follows.
+        self._numpy_state: Any = None
 
     def ask(self, rng: np.random.Generator) -> Request:
         """The candidates pycma asks for, each played ``episodes_per_candidate`` times."""
-        np.random.seed(int(rng.integers(2**31)))  # noqa: NPY002 (pycma samples from the global generator)
-        vectors = np.stack(self.cma.ask())
+        with _pycmas_numpy_rng(int(rng.integers(2**31))):
+            vectors = np.stack(self.cma.ask())
+            self._numpy_state = np.random.get_state()  # noqa: NPY002 (tell goes on from here)
         k = self.config.episodes_per_candidate
         return Request(self.vector_actor(vectors, k), len(vectors), k, candidates={"vectors": vectors})
 
@@ -122,7 +128,8 @@ class CMAES(WeightSearch):
         assert request.candidates is not None
         # --8<-- [start:tell]
         scores = request.scores(sessions.returns)
-        self.cma.tell(list(request.candidates["vectors"]), list(-scores))
+        with _pycmas_numpy_rng(self._numpy_state):
+            self.cma.tell(list(request.candidates["vectors"]), list(-scores))
         # --8<-- [end:tell]
         return {"sigma": float(self.cma.sigma)}
 
@@ -166,3 +173,21 @@ class CMAES(WeightSearch):
             from cma import utilities
 
             es.timer = utilities.utils.ElapsedWCTime()
+
+
+@contextlib.contextmanager
+def _pycmas_numpy_rng(start: Any) -> Iterator[None]:
+    """Numpy's global generator for pycma, which samples from it.
+
+    It starts from ``start`` (a seed, or a state saved from it; None: as it is), and the caller's
+    state is given back afterwards: training leaves the user's ``np.random`` as it found it.
+    """
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        if isinstance(start, int):
+            np.random.seed(start)  # noqa: NPY002
+        elif start is not None:
+            np.random.set_state(start)  # noqa: NPY002
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002

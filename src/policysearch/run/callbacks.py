@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import ConfigError
 
 
 class Callback(Protocol):
@@ -18,6 +21,26 @@ class Callback(Protocol):
 
     def on_end(self, summary: dict[str, Any]) -> None:
         """Called once with summary.json's content."""
+
+
+def checked_callbacks(callbacks: Any) -> list[Callback]:
+    """``callbacks`` as a list, each with the methods of :class:`Callback`.
+
+    Raises:
+        ConfigError: for something that is not a list of watchers, or a watcher without
+            ``on_iteration`` or ``on_end`` (caught before training, not at its end).
+    """
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Iterable):
+        raise ConfigError(f"callbacks must be a list of watchers, not {callbacks!r}")
+    out = list(callbacks)
+    for callback in out:
+        missing = [name for name in ("on_iteration", "on_end") if not callable(getattr(callback, name, None))]
+        if missing:
+            raise ConfigError(
+                f"the callback {callback!r} has no {' and no '.join(missing)} method (a watcher has "
+                "on_iteration(iteration, metrics) and on_end(summary))"
+            )
+    return out
 
 
 class ProgressBar:

@@ -176,7 +176,7 @@ def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -
         return exc
     return ConfigError(
         f"{exc} ({', '.join(named)}: the preset for {used.env_id}, tuned with other settings; "
-        "--no-preset trains without it)"
+        "--no-preset, no_preset=True in Python, trains without it)"
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import check_range
+from ..config import check_range, coerce_fields
 from ..envs.make import EnvOptions, check_env_kwargs, versioned_id
 from ..errors import ConfigError
 from ..seeding import MAX_EVAL_EPISODES
@@ -62,11 +64,24 @@ class TrainOptions:
     atari_preprocessing: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.out, os.PathLike):
+            self.out = os.fspath(self.out)
+        coerce_fields(self)  # made directly (the Python API's Trainer), not by from_mapping
+        for name in ("hyperparameters", "env_kwargs"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigError(f"{name} must be a mapping of names to values, not {value!r}")
+            setattr(self, name, dict(value or {}))
+        for key in self.hyperparameters:
+            if not isinstance(key, str):
+                raise ConfigError(f"hyperparameter names are words, not {key!r}")
+        if self.out is not None and not self.out.strip():
+            raise ConfigError(
+                "out is empty: give the run folder, or leave it out for runs/<algo>-<env>-<seed>"
+            )
         check_range("seed", self.seed, 0)
         if isinstance(self.env_id, str) and self.env_id:
             self.env_id = versioned_id(self.env_id)  # "Hopper" trains Hopper-v5, as gymnasium.make
-        if self.env_kwargs is None:
-            self.env_kwargs = {}
         check_env_kwargs(self.env_kwargs)
         if not isinstance(self.atari_preprocessing, bool):
             raise ConfigError(f"atari_preprocessing={self.atari_preprocessing!r} must be true or false")

@@ -26,7 +26,7 @@ from ..errors import BackendError, EnvError
 from ..presets import DEFAULT_MAX_ITERATIONS
 from ..sampling import Sampler, closed_after, make_sampler
 from ..seeding import SeedTree
-from .callbacks import Callback, EvaluationProgress, ProgressBar
+from .callbacks import Callback, EvaluationProgress, ProgressBar, checked_callbacks
 from .evaluation import Evaluation, evaluation_parts
 from .factory import Resumed, make_run, resolved_hyperparameters, stored_run
 from .guards import RunGuard
@@ -67,7 +67,7 @@ class Trainer:
         resumed: Resumed | None = None,
     ) -> None:
         self.options = options
-        self.callbacks = list(callbacks)
+        self.callbacks = checked_callbacks(callbacks)
         self.progress, self.force = progress, force
         self.run = make_run(options, resumed)
         self.folder = options.run_folder()
