@@ -272,7 +272,8 @@ class Agent:
         The folder holds the checkpoint, metrics.jsonl, and summary.json and the learning curve
         when the run has them; ``evaluate``, :meth:`load` and ``train --resume`` read it. The
         agent then continues there ("save as"): :attr:`folder` is ``path``, further training
-        writes to it, and a temporary folder the agent had is removed.
+        writes to it, and a temporary folder the agent had is removed (kept if ``path`` is that
+        folder: it is the saved run then).
 
         Raises:
             ConfigError: if ``path`` is another run's folder, or the agent was closed.
