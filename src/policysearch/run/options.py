@@ -80,11 +80,9 @@ class TrainOptions:
                 "out is empty: give the run folder, or leave it out for runs/<algo>-<env>-<seed>"
             )
         check_range("seed", self.seed, 0)
-        if isinstance(self.env_id, str) and self.env_id:
+        if self.env_id:
             self.env_id = versioned_id(self.env_id)  # "Hopper" trains Hopper-v5, as gymnasium.make
         check_env_kwargs(self.env_kwargs)
-        if not isinstance(self.atari_preprocessing, bool):
-            raise ConfigError(f"atari_preprocessing={self.atari_preprocessing!r} must be true or false")
         if self.target is not None and not math.isfinite(self.target):
             raise ConfigError(f"target={self.target!r} must be a finite number")
         if self.max_seconds is not None:
@@ -95,8 +93,6 @@ class TrainOptions:
             check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES, MAX_EVAL_EPISODES)
         check_range("workers", self.workers, 1)
         check_range("n_envs", self.n_envs, 1)
-        if self.backend not in ("local", "ray"):
-            raise ConfigError(f"backend={self.backend!r} is not one of 'local', 'ray'")
         if self.backend == "ray":
             from ..sampling.raycluster import check_ray_options
 
