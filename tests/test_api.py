@@ -254,3 +254,15 @@ def test_callbacks_no_preset_and_where_a_loaded_run_samples(tmp_path: Path) -> N
         agent.train(max_iterations=1)
     loaded = Agent.load(tmp_path / "r", workers=2, n_envs=4)
     assert (loaded._trainer.options.workers, loaded._trainer.options.n_envs) == (2, 4)
+
+
+def test_warnings_about_the_callers_input_name_the_callers_line(tmp_path: Path) -> None:
+    """An id without a version and a former hyperparameter name warn at the user's own line, not
+    inside the library (where Python's filters by module and its location would point)."""
+    with pytest.warns(UserWarning, match="has no version") as unversioned:
+        TrainOptions(algorithm="cem", env_id="CartPole")
+    with pytest.warns(FutureWarning, match="'n_simulations' is deprecated") as renamed:
+        agent = CEM("CartPole-v1", out=tmp_path / "run", n_simulations=2)
+    agent.close()
+    for record in (*unversioned, *renamed):
+        assert record.filename == __file__, (record.message, record.filename)

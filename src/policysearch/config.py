@@ -13,7 +13,6 @@ import numbers
 import re
 import types
 import typing
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, warn_user
 
 T = TypeVar("T")
 
@@ -209,7 +208,7 @@ def canonical_names(cls: type, values: Mapping[str, Any], warn: bool = True) -> 
             rename = renamed[key]
             value = rename.convert(value) if rename.convert is not None else value
             if warn:
-                warnings.warn(f"{key!r} is deprecated: use {name!r}", FutureWarning, stacklevel=3)
+                warn_user(f"{key!r} is deprecated: use {name!r}", FutureWarning)
         if name in out:
             raise ConfigError(
                 f"{name!r} is given twice (as {spelled[name]!r} and as {key!r}, one a former name or "

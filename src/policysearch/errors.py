@@ -11,6 +11,7 @@ import re
 import signal
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 
@@ -86,6 +87,22 @@ def _one_line_warning(
     if key not in _shown:
         _shown.add(key)
         print(f"warning: {text}", file=sys.stderr)
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn about what the caller gave, attributed to the caller's own line.
+
+    The warning names the first frame outside this package (the user's script or notebook
+    cell, however deep inside policysearch the value was read), so that Python's location and
+    its filters (``-W``, ``warnings.filterwarnings(module=...)``) are the user's, not the library's.
+    Frames of code generated for this package's classes (a dataclass's ``__init__``) count as
+    the package's.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # the caller's frame: warnings.warn's stacklevel 2 from here
+    while frame is not None and str(frame.f_globals.get("__name__", "")).partition(".")[0] == __package__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def warnings_on_one_line() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..errors import ConfigError, EnvError, PolicySearchError
+from ..errors import ConfigError, EnvError, PolicySearchError, warn_user
 from ..seeding import train_reset_seeds
 from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
@@ -165,7 +165,7 @@ def versioned_id(env_id: str) -> str:
     if name in gym.registry or latest is None:
         return env_id
     versioned = gym.envs.registration.get_env_id(namespace, base, latest)
-    warnings.warn(f"{name!r} has no version: training its latest, {versioned!r}", UserWarning, stacklevel=2)
+    warn_user(f"{name!r} has no version: training its latest, {versioned!r}")
     return f"{module}{sep}{versioned}"
 
 
