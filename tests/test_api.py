@@ -266,3 +266,26 @@ def test_warnings_about_the_callers_input_name_the_callers_line(tmp_path: Path) 
     agent.close()
     for record in (*unversioned, *renamed):
         assert record.filename == __file__, (record.message, record.filename)
+
+
+def test_save_in_the_middle_of_an_episode_keeps_acts_recurrent_state(tmp_path: Path) -> None:
+    """``save`` changes where the run lives, not the policy: a GRU's hidden state in the middle
+    of an episode of ``act`` goes on, so the actions are those of an agent that did not save."""
+    env_id = "LunarLander-v3"
+    actions = []
+    for name, save_at in (("plain", None), ("saved", 5)):
+        with CEM(env_id, policy="gru", out=tmp_path / name, n_sessions=8, hidden=[8]) as agent:
+            agent.train(max_iterations=1)
+            env = make_env(env_id)
+            obs, _ = env.reset(seed=3)
+            agent.reset()
+            played = []
+            for step in range(40):
+                if step == save_at:
+                    agent.save(tmp_path / f"{name}-copy")
+                action = agent.act(obs)
+                played.append(int(action))
+                obs, *_ = env.step(action)
+            env.close()
+            actions.append(played)
+    assert actions[0] == actions[1]

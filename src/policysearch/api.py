@@ -273,7 +273,8 @@ class Agent:
         when the run has them; ``evaluate``, :meth:`load` and ``train --resume`` read it. The
         agent then continues there ("save as"): :attr:`folder` is ``path``, further training
         writes to it, and a temporary folder the agent had is removed (kept if ``path`` is that
-        folder: it is the saved run then).
+        folder: it is the saved run then). An episode of :meth:`act` goes on across the save (a
+        recurrent policy keeps its hidden state).
 
         Raises:
             ConfigError: if ``path`` is another run's folder, or the agent was closed.
@@ -299,11 +300,12 @@ class Agent:
             write_json(target / SUMMARY, summary)
         # the agent goes on in the saved folder, as a resumed run (a fresh trainer would take the
         # checkpoint it finds there for another run's)
-        leave, callbacks = self._cleanup, self._trainer.callbacks
+        leave, callbacks, actor = self._cleanup, self._trainer.callbacks, self._actor
         if leave is not None and not elsewhere:
             leave.detach()  # the temporary folder is now the saved run: kept
         self._attach(Trainer.resume(target), None)
         self._trainer.callbacks = callbacks  # the agent's watchers go on watching
+        self._actor = actor  # the same weights: an episode of act (a GRU's state) goes on
         self.summary = summary
         if leave is not None and elsewhere:
             leave()
