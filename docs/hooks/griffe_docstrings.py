@@ -3,7 +3,9 @@
 The docstrings follow Google style with two habits of Sphinx that Markdown does not know: roles
 such as :meth:`save` or :class:`ConfigError`, rendered here as code, and doctest examples
 (``>>>`` lines) outside an ``Examples:`` section, wrapped here in a ``pycon`` code block so that
-they do not turn into nested quotes. The source is not changed.
+they do not turn into nested quotes; and a paragraph ending in ``::`` before an indented code
+block, which ends in one colon here (Markdown shows the indented block as code by itself). The
+source is not changed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def convert(text: str) -> str:
         line = lines[i]
         if line.lstrip().startswith("```"):
             fenced = not fenced
+        if not fenced and line.rstrip().endswith("::"):  # reStructuredText's literal block marker
+            line = line.rstrip()
+            line = line[:-3].rstrip() if line.endswith(" ::") or line.strip() == "::" else line[:-1]
+            if not line.strip():
+                i += 1
+                continue
         if not fenced and line.lstrip().startswith(">>>"):
             indent = line[: len(line) - len(line.lstrip())]
             j = i
