@@ -293,6 +293,18 @@ def test_exponent_floats_are_numbers_in_set_and_configs_and_the_dry_run_round_tr
     assert "sigma_min: 1e-05" in again  # read back as the number it was
 
 
+def test_integers_are_read_as_yaml_1_2_reads_them(tmp_path: Path, capsys) -> None:
+    """YAML 1.1 read 010 as octal (8) and 1:30 as sexagesimal (90), silently."""
+    args = ["train", "cem", "--env", "CartPole-v1", "--set", "n_sessions=010", "--dry-run"]
+    code, out, err = run_cli([*args, "--set", "elite_memory=0o3"], capsys)
+    assert code == 0 and "n_sessions: 10 " in out and "elite_memory: 3 " in out, err
+    code, _, err = run_cli([*args, "--set", "percentile=1:30"], capsys)
+    assert code == 2 and "percentile must be a number, not '1:30'" in err, err
+    (tmp_path / "c.yml").write_text("env: CartPole-v1\nseed: 010\n")
+    code, out, err = run_cli(["train", "cem", "--config", tmp_path / "c.yml", "--dry-run"], capsys)
+    assert code == 0 and "seed: 10 " in out, (out, err)
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -305,6 +317,11 @@ def test_exponent_floats_are_numbers_in_set_and_configs_and_the_dry_run_round_tr
         ("env: CartPole-v1\nhyperparameters: {1: 2}", "names are words, not 1"),
         ("env: CartPole-v1\nquiet: true", "'quiet' is not a config option"),  # was an unknown hyperparameter
         ("env: CartPole-v1\ndry-run: true", "--dry-run is given on the command line"),
+        # a key given twice was the last one silently
+        ("env: CartPole-v1\nseed: 1\nenv: Pendulum-v1", "'env' is given twice (lines 1 and 3)"),
+        ("env: CartPole-v1\nmax-iterations: 1\nmax_iterations: 7", "as 'max-iterations' and as"),
+        ("env: CartPole-v1\nn_sessions: 10\nhyperparameters: {n_sessions: 20}", "gives 'n_sessions' twice"),
+        ("env: CartPole-v1\nhyperparameters: {n_sessions: 20, n_sessions: 30}", "'n_sessions' is given"),
     ],
 )
 def test_a_configs_options_are_typed_as_the_python_apis(

@@ -257,13 +257,46 @@ def as_dict(config: Any) -> dict[str, Any]:
 
 
 class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, with YAML 1.2's floats: ``1e-2`` and ``3E5`` are numbers.
+    """PyYAML's safe loader, with YAML 1.2's numbers, and a mapping's keys given once.
 
     YAML 1.1 (what PyYAML reads) needs a dot in a float, so ``--set sigma=1e-2`` was the string
-    ``"1e-2"``, and so was ``1e-05`` in a ``--dry-run`` output fed back as ``--config``.
+    ``"1e-2"``, and so was ``1e-05`` in a ``--dry-run`` output fed back as ``--config``; and it
+    reads ``010`` as octal (8) and ``1:30`` as sexagesimal (90). Here ``010`` is 10, ``0o10`` 8,
+    ``0x1f`` 31, and ``1:30`` a string. A key given twice in one mapping is refused (PyYAML
+    keeps the last silently).
     """
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """As PyYAML's, refusing a key that the mapping gives twice."""
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise ConfigError(f"{key!r} is given twice (lines {seen[key]} and {line}); give it once")
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """A YAML 1.2 integer: decimal (leading zeros and ``_`` allowed), ``0o`` octal, ``0x`` hex."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    base = {"0o": 8, "0x": 16}.get(digits[:2].lower(), 10)
+    return sign * int(digits[2:] if base != 10 else digits, base)
+
+
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9][0-9_]*|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+YamlLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
@@ -307,6 +340,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
     try:
         data = read_yaml(text)
+    except ConfigError as exc:  # a key given twice
+        raise ConfigError(f"config {str(path)!r}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

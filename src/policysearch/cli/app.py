@@ -85,18 +85,23 @@ def _merge_config(
     hyper: dict[str, Any] = {}
     origin: dict[str, str] = {}
     if path is not None:
+        spelled: dict[str, str] = {}
         try:
             loaded = load_yaml(path)
         except UnicodeDecodeError:
             raise ConfigError(f"config {str(path)!r} is not a text file (it is not UTF-8)") from None
         for key, value in loaded.items():
-            key = key.replace("-", "_")
+            given_as, key = key, key.replace("-", "_")
             if key in ("hyperparameters", "set"):
                 if not isinstance(value, dict):
                     raise ConfigError(f"config {str(path)!r}: {key!r} must be a mapping")
+                for name in value:
+                    _given_once(path, spelled, str(name), f"{given_as}.{name}")
                 hyper.update(value)
                 origin.update({f"hyperparameters.{k}": "config" for k in value})
-            elif key in _OPTION_KEYS:
+                continue
+            _given_once(path, spelled, key, given_as)
+            if key in _OPTION_KEYS:
                 options[key] = value
                 origin[key] = "config"
             elif key in _FLAGS_ONLY:
@@ -119,6 +124,20 @@ def _merge_config(
     if sources is not None:
         sources.update(origin)
     return options
+
+
+def _given_once(path: Path, spelled: dict[str, str], key: str, given_as: str) -> None:
+    """Refuse a config file that gives ``key`` a second time; ``spelled``: each key's first spelling.
+
+    ``max-iterations`` beside ``max_iterations``, or a hyperparameter both flat and under
+    ``hyperparameters``: one of them would be dropped silently.
+    """
+    if key in spelled:
+        raise ConfigError(
+            f"config {str(path)!r} gives {key!r} twice (as {spelled[key]!r} and as {given_as!r}); "
+            "give it once"
+        )
+    spelled[key] = given_as
 
 
 def _other_names(algorithm: Any, hyper: dict[str, Any], assigned: dict[str, Any]) -> list[str]:
