@@ -139,6 +139,8 @@ ENV_FAULTS = {
     "syntax error in module": ("{mod}:Env-v0", "def broken(:\n", "syntax error in"),
     "module raises on import": ("{mod}:Env-v0", "raise RuntimeError('licence server down')\n", "licence"),
     "module lacks a dependency": ("{mod}:Env-v0", "import faultmod_no_such_dependency\n", "No module named"),
+    "module calls sys.exit on import": ("{mod}:Env-v0", "import sys\nsys.exit(3)\n", "called sys.exit(3)"),
+    "close raises": ("testenvs:RaisingClose-v0", None, "raised in close: RuntimeError: the simulator would"),
     "unknown id in a module": ("testenvs:NoSuchEnv-v0", None, "NoSuchEnv-v0"),
     "constructor raises": ("testenvs:RaisingInit-v0", None, "no licence for the simulator"),
     "reset raises": ("testenvs:RaisingReset-v0", None, "raised in reset of session 0"),

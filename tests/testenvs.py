@@ -180,6 +180,11 @@ class RaisingReset(Fine):
         raise RuntimeError("the simulator would not start")
 
 
+class RaisingClose(Fine):
+    def close(self):
+        raise RuntimeError("the simulator would not shut down")
+
+
 class OldApiReset(Fine):
     def reset(self, *, seed=None, options=None):
         return self.obs()
@@ -268,6 +273,7 @@ for _cls in (
     Fine,
     RaisingInit,
     RaisingReset,
+    RaisingClose,
     OldApiReset,
     OldApiStep,
     StringReward,

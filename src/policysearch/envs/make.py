@@ -7,6 +7,8 @@ import json
 import math
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +200,11 @@ def resolve_env_id(env_id: str) -> str:
             f"cannot import module {module!r} for environment {env_id!r}: "
             f"it raised {type(exc).__name__}: {exc}"
         ) from None
+    except SystemExit as exc:  # the module ran a script's sys.exit as it was imported
+        raise EnvError(
+            f"cannot import module {module!r} for environment {env_id!r}: it called sys.exit({exc.code!r}) "
+            "as it was imported"
+        ) from None
     return name
 
 
@@ -220,6 +227,40 @@ def only_passive_wrappers(env: gym.Env, allowed: frozenset[str] = frozenset()) -
     return all(type(w).__name__ in PASSIVE_WRAPPERS | allowed for w in wrappers(env))
 
 
+def close_env(env: gym.Env, env_id: str | None = None) -> None:
+    """Close ``env``.
+
+    Raises:
+        EnvError: if the env raises in ``close`` (bad input, as anywhere else in an env).
+    """
+    try:
+        env.close()
+    except Exception as exc:
+        name = env_id or (env.spec.id if env.spec is not None else type(env).__name__)
+        raise EnvError(f"environment {name!r} raised in close: {type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def probe_env(env_id: str, options: EnvOptions | None = None) -> Iterator[gym.Env]:
+    """An env made to read something off it (its limit, its spaces), closed on leaving the block.
+
+    While an error leaves the block, the env's failure to close does not replace it.
+
+    Raises:
+        EnvError: as :func:`make_env`, and if the env raises in ``close`` (:func:`close_env`).
+    """
+    env = make_env(env_id, options=options)
+    try:
+        yield env
+    except BaseException:
+        try:
+            env.close()
+        except Exception:  # secondary to the error on its way out
+            pass
+        raise
+    close_env(env, env_id)
+
+
 def episode_limit(env_id: str, options: EnvOptions | None = None) -> int:
     """The most steps an episode of ``env_id`` (made by :func:`make_env`) can last.
 
@@ -231,11 +272,8 @@ def episode_limit(env_id: str, options: EnvOptions | None = None) -> int:
     Raises:
         EnvError: for an unknown id or an environment that fails to construct.
     """
-    env = make_env(env_id, options=options)
-    try:
+    with probe_env(env_id, options) as env:
         return step_limit(env)
-    finally:
-        env.close()
 
 
 def step_limit(env: gym.Env) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..config import check_range
-from ..envs import EnvOptions, make_env, step_limit
+from ..envs import EnvOptions, probe_env, step_limit
 from ..errors import EnvError
 from ..policies.base import Actor
 from ..policies.normalizer import merge_moments
@@ -155,15 +155,12 @@ def part_episodes(env_id: str, episodes: int, n_envs: int = 32, env_options: Env
     has an episode to play), :data:`MIN_PART_EPISODES` (64 and more: what a vectorised runner
     steps at once), and at most :data:`PART_EPISODES`.
     """
-    env = make_env(env_id, options=env_options)
-    try:
+    with probe_env(env_id, env_options) as env:
         limit = step_limit(env)
         if vector_dynamics(env) is None:
             per_episode = OUTCOME_BYTES
         else:
             per_episode = limit * step_bytes(env.observation_space, env.action_space, False)
-    finally:
-        env.close()
     budget = PART_BYTES
     have = available_memory()
     if have is not None:

@@ -19,7 +19,7 @@ from ..algorithms.base import Algorithm
 from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
-from ..envs import make_env, random_frames, step_limit, survival_bonus
+from ..envs import probe_env, random_frames, step_limit, survival_bonus
 from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError
 from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
@@ -120,12 +120,8 @@ def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
             spaces, or invalid hyperparameters, before anything is written.
     """
     entry(options.algorithm)
-    env = make_env(options.env_id, options=options.env_options)
-    limit, bonus = step_limit(env), survival_bonus(env)
-    try:
-        return _build(options, resumed, env, limit, bonus)
-    finally:
-        env.close()
+    with probe_env(options.env_id, options.env_options) as env:
+        return _build(options, resumed, env, step_limit(env), survival_bonus(env))
 
 
 def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int, bonus: float) -> Run:

@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import gymnasium as gym
 import numpy as np
 
-from ..envs import EnvOptions, make_env
+from ..envs import EnvOptions, close_env, make_env
 from ..policies.base import Actor
 from .locomotion import LocomotionRunner, locomotion_task
 from .pool import ProcessTransport
@@ -182,7 +182,7 @@ def make_runner(
     vector = None if copied else vector_dynamics(env)
     locomotion = locomotion_task(env)  # the env's own model and parameters: kwargs hold
     if probe is None:
-        env.close()
+        close_env(env, env_id)
     if vector is not None:
         dynamics, limit = vector
         return VectorRunner(dynamics, max(n_envs, 64), limit)
@@ -229,7 +229,7 @@ def make_sampler(
     _single_threaded_blas()
     env = make_env(env_id, options=env_options)
     model = TabularModel.from_env(env) if use_model else None
-    env.close()
+    close_env(env, env_id)
     if model is not None:
         return ModelSampler(model, env_id, n_envs, env_options)
     factory = RunnerFactory(env_id, n_envs, env_options)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import gymnasium as gym
 import numpy as np
 
+from ..envs.make import close_env
 from ..errors import EnvError
 from ..policies.base import Actor, start_sessions
 from ..seeding import request_seeds, stream_keys, stream_normal, stream_uniform
@@ -92,15 +93,13 @@ class EnvRunner(SeededRunner):
             EnvError: if an environment raises in ``close``.
         """
         failure = None
-        for env in self.envs:
+        for env in self.envs:  # every env, then the first failure
             try:
-                env.close()
-            except Exception as exc:
+                close_env(env, self.env_id)
+            except EnvError as exc:
                 failure = failure or exc
         if failure is not None:
-            raise EnvError(
-                f"environment {self.env_id!r} raised in close: {type(failure).__name__}: {failure}"
-            ) from failure
+            raise failure
 
     def run(
         self,
