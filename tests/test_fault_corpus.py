@@ -652,6 +652,7 @@ FOREIGN = {
 def test_resume_refuses_a_checkpoint_of_another_run(
     case: str, existing: Path, others: dict[str, Path], tmp_path: Path
 ) -> None:
+    """And so do evaluate and record, which scored and filmed the other run's policy as this one's."""
     source, legacy, needle = FOREIGN[case]
     folder = tmp_path / "run"
     shutil.copytree(existing, folder)
@@ -659,10 +660,29 @@ def test_resume_refuses_a_checkpoint_of_another_run(
     if legacy:
         (folder / IDENTITY).unlink()
     before = snapshot(folder)
-    code, _, err = cli(["train", "--resume", folder, "--max-iterations", "3", "--quiet"])
+    for command in (
+        ["train", "--resume", folder, "--max-iterations", "3", "--quiet"],
+        ["evaluate", folder, "--episodes", "100"],
+        ["record", folder, "--out", tmp_path / "v.gif"],
+    ):
+        code, _, err = cli(command)
+        assert code == 2, (command, err)
+        one_line(err, needle)
+    assert snapshot(folder) == before and not (tmp_path / "v.gif").exists()
+
+
+def test_resume_refuses_a_run_whose_metrics_are_gone(existing: Path, tmp_path: Path) -> None:
+    """It went on with a metrics.jsonl of the new iterations only: the history was lost."""
+    folder = tmp_path / "run"
+    shutil.copytree(existing, folder)
+    (folder / "metrics.jsonl").unlink()
+    before = snapshot(folder)
+    code, _, err = cli(["train", "--resume", folder, "--max-iterations", "30", "--quiet"])
     assert code == 2
-    one_line(err, needle)
+    one_line(err, "metrics.jsonl' is missing")
     assert snapshot(folder) == before
+    code, _, err = cli(["evaluate", folder, "--episodes", "1000"])  # a reader does not need it
+    assert code == 0, err
 
 
 @pytest.mark.parametrize("edit", ["metrics cut short", "metrics of another run"])

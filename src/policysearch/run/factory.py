@@ -26,7 +26,7 @@ from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
 from .evaluation import Evaluation
 from .options import TrainOptions
-from .runfolder import load_checkpoint, recover_if_free
+from .runfolder import load_checkpoint, recover_if_free, verify_checkpoint
 
 
 @dataclass
@@ -202,6 +202,7 @@ def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOption
     folder = Path(folder)
     recover_if_free(folder)  # a --force swap a kill cut short: as train --resume does
     meta, arrays = load_checkpoint(folder)
+    verify_checkpoint(folder, meta)  # not a checkpoint copied from another run
     try:
         stored = dict(meta["options"])
         stored["out"] = str(folder)

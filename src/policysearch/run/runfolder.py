@@ -404,6 +404,11 @@ class RunFolder:
                     f"process writing there?)"
                 )
             identity = _verify(path, meta)
+            if iteration and not (path / METRICS).is_file():
+                raise CheckpointError(
+                    f"{str(path / METRICS)!r} is missing: going on would lose the history of the run's "
+                    f"first {iteration} iterations; put it back (evaluate and record do not need it)"
+                )
             metrics = MetricsLog(path, keep_until=iteration)
         except BaseException:
             lock.release()
@@ -487,6 +492,19 @@ def recover_if_free(folder: str | Path) -> None:
     """
     with contextlib.suppress(RunFolderError):
         recover(folder)
+
+
+def verify_checkpoint(folder: str | Path, meta: dict[str, Any]) -> None:
+    """Check that the checkpoint ``meta`` read from ``folder`` is the folder's run's.
+
+    What ``train --resume`` checks before it goes on, for every reader (``evaluate``, ``record``,
+    ``Agent.load``): a checkpoint copied from another run would be scored as this one.
+
+    Raises:
+        CheckpointError: if it belongs to another run than the folder's ``run.json``,
+            ``summary.json`` or ``metrics.jsonl``.
+    """
+    _verify(Path(folder), meta)
 
 
 def _verify(path: Path, meta: dict[str, Any]) -> Identity:
