@@ -249,7 +249,27 @@ PATHS: dict[str, tuple[Callable[[Path, Path], list], str]] = {
     "bandit --rounds 0": (lambda run, tmp: ["bandit", "ucb1", "--rounds", 0], "rounds=0"),
     "bandit --seed negative": (lambda run, tmp: ["bandit", "ucb1", "--seed", -2], "seed=-2"),
     "unknown command": (lambda run, tmp: ["trian"], "No such command"),
+    # integers past what the machine holds were OverflowError tracebacks, exit 1
+    "train --n-envs huge": (
+        lambda run, tmp: ["train", *TAXI, "--n-envs", 10**20, "--out", tmp / "r"],
+        "n_envs=100000000000000000000 is out of range",
+    ),
+    "evaluate --workers huge": (lambda run, tmp: ["evaluate", run, "--workers", 10**20], "workers="),
+    "plot a symbolic link loop": (
+        lambda run, tmp: ["plot", _loop(tmp), "--out", tmp / "p.png"],
+        "cannot read run folder",
+    ),
+    "bandit --env-option without =": (
+        lambda run, tmp: ["bandit", "ucb1", "--env-option", "foo"],
+        "--env-option expects KEY=VALUE",
+    ),
 }
+
+
+def _loop(tmp: Path) -> Path:
+    """A symbolic link to itself."""
+    (tmp / "loop").symlink_to(tmp / "loop")
+    return tmp / "loop"
 
 
 @pytest.mark.parametrize("case", sorted(PATHS))

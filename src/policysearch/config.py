@@ -309,8 +309,10 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=YamlLoader)
 
 
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+def parse_assignments(items: Iterable[str], option: str = "--set") -> dict[str, Any]:
     """Parse ``KEY=VALUE`` strings; values are read as YAML scalars (``0.5``, ``true``, ``[1, 2]``).
+
+    ``option``: the command-line option they were given with, as errors name it.
 
     Raises:
         ConfigError: for an item without ``=`` or with an unparsable value.
@@ -320,11 +322,11 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"{option} expects KEY=VALUE, got {item!r}")
         try:
             out[key] = read_yaml(raw) if raw.strip() else None
         except yaml.YAMLError:
-            raise ConfigError(f"--set {key}: cannot parse the value {raw!r}") from None
+            raise ConfigError(f"{option} {key}: cannot parse the value {raw!r}") from None
     return out
 
 

@@ -488,7 +488,7 @@ def bandit(
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
     check_range("rounds", rounds, 1)
     check_range("seed", seed, 0)
-    env_kwargs = check_env_kwargs(parse_assignments(env_option or []), "--env-option")
+    env_kwargs = check_env_kwargs(parse_assignments(env_option or [], "--env-option"), "--env-option")
     try:
         environment = make_env(env, options=EnvOptions(kwargs=env_kwargs))
     except TypeError as exc:

@@ -17,6 +17,11 @@ from ..seeding import MAX_EVAL_EPISODES
 
 #: The contract's floor on evaluation episodes.
 MIN_EVAL_EPISODES = 100
+#: Sampling workers at most: a hundred times the "1000 CPUs" ES is said to scale to.
+MAX_WORKERS = 100_000
+#: Envs one worker steps side by side at most (a million took minutes and gigabytes to play ten
+#: sessions; 16 is the default, 64 what a vectorised runner steps at once).
+MAX_N_ENVS = 4096
 
 
 @dataclass
@@ -91,8 +96,8 @@ class TrainOptions:
             check_range("max_iterations", self.max_iterations, 1)
         if self.eval_episodes is not None:
             check_range("eval_episodes", self.eval_episodes, MIN_EVAL_EPISODES, MAX_EVAL_EPISODES)
-        check_range("workers", self.workers, 1)
-        check_range("n_envs", self.n_envs, 1)
+        check_range("workers", self.workers, 1, MAX_WORKERS)
+        check_range("n_envs", self.n_envs, 1, MAX_N_ENVS)
         if self.backend == "ray":
             from ..sampling.raycluster import check_ray_options
 

@@ -323,7 +323,10 @@ def plot_runs(
         raise ConfigError("no run folders given")
     unique: dict[Path, str | Path] = {}  # a folder given twice (run, run/): once, where first given
     for folder in folders:
-        unique.setdefault(Path(folder).resolve(), folder)
+        try:
+            unique.setdefault(Path(folder).resolve(), folder)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python 3.11)
+            raise CheckpointError(f"cannot read run folder {str(folder)!r}: {exc}") from None
     runs = [read_run(folder) for folder in unique.values()]
     x_key, x_label = X_AXES[x]
     envs = list(dict.fromkeys(run.env_id for run in runs))
