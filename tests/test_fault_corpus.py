@@ -259,6 +259,11 @@ PATHS: dict[str, tuple[Callable[[Path, Path], list], str]] = {
         lambda run, tmp: ["plot", _loop(tmp), "--out", tmp / "p.png"],
         "cannot read run folder",
     ),
+    "record an MP4 larger than H.264 takes": (
+        lambda run, tmp: ["record", run, "--out", tmp / "v.mp4", "--scale", 32],  # Taxi: 17600x11200
+        "larger than an MP4 takes",
+    ),
+    "record --fps huge": (lambda run, tmp: ["record", run, "--out", tmp / "v.gif", "--fps", 10**20], "fps="),
     "bandit --env-option without =": (
         lambda run, tmp: ["bandit", "ucb1", "--env-option", "foo"],
         "--env-option expects KEY=VALUE",
@@ -297,6 +302,9 @@ MOUNTS = {
         "No space left on device",
     ),
     "read-only record --out": ("ro", ["record", "{run}", "--out", "{mnt}/v.gif"], "Read-only file system"),
+    # a GIF's writer printed its traceback after the error; an MP4 was left cut, exit 0
+    "no space left for a GIF": ("size=8k", ["record", "{run}", "--out", "{mnt}/v.gif"], "No space left"),
+    "no space left for an MP4": ("size=8k", ["record", "{run}", "--out", "{mnt}/v.mp4"], "could not finish"),
 }
 
 

@@ -8,6 +8,7 @@ same state, to draw the frames. The replay must earn the same return, or recordi
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..config import check_range
 from ..envs import EnvOptions, make_env
-from ..errors import ConfigError, EnvError
+from ..errors import ConfigError, EnvError, RunFolderError
 from ..policies.base import Actor
 from ..run.runfolder import make_parents, remove_empty
 from ..sampling import make_runner
@@ -39,6 +40,10 @@ class Recording:
 
 #: Largest ``--scale`` of ``record``: MinAtar's 10x10 frames become at most 320x320.
 MAX_SCALE = 32.0
+#: Largest ``--fps``: a GIF's frame lasts whole milliseconds.
+MAX_FPS = 1000
+#: Largest width or height of an MP4 frame: what the H.264 encoder (libx264) takes.
+MAX_MP4_SIDE = 16384
 
 
 def record_episode(
@@ -75,8 +80,7 @@ def record_episode(
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, not {path.name!r}")
-    if fps < 1:
-        raise ConfigError(f"fps={fps} is out of range: it must be at least 1")
+    check_range("fps", fps, 1, MAX_FPS)
     check_range("scale", scale, 0, MAX_SCALE, low_open=True)
     check_range("every", every, 1)
     if path.is_dir():
@@ -124,13 +128,33 @@ def _record(
         runner.close()
     episode = sessions.session(0)
     replayed = _replay(env_id, reset_seed, start, episode.actions, episode.rewards, env_options)
+    width, height = _scaled_size(np.shape(replayed[0]), scale)
+    if path.suffix.lower() == ".mp4" and max(height, width) > MAX_MP4_SIDE:
+        raise ConfigError(
+            f"--scale {scale:g} makes {width}x{height} frames, larger than an MP4 takes "
+            f"({MAX_MP4_SIDE} a side): choose a smaller --scale, or a .gif"
+        )
     frames = _shrink([_as_bytes(frame) for frame in replayed], scale, every)
-    if path.suffix.lower() == ".gif":  # each kept frame lasts until the next one's step
-        steps = np.diff([*kept_steps(len(replayed), every), len(replayed)])
-        imageio.mimwrite(tmp, frames, duration=[1000 * int(n) / fps for n in steps], loop=0)
-    else:
-        imageio.mimwrite(tmp, frames, fps=fps / every, macro_block_size=2)
-    os.replace(tmp, path)
+    hook, reason = sys.unraisablehook, None
+    try:
+        if path.suffix.lower() == ".gif":  # each kept frame lasts until the next one's step
+            steps = np.diff([*kept_steps(len(replayed), every), len(replayed)])
+            imageio.mimwrite(tmp, frames, duration=[1000 * int(n) / fps for n in steps], loop=0)
+        else:
+            imageio.mimwrite(tmp, frames, fps=fps / every, macro_block_size=2, ffmpeg_log_level="quiet")
+            reason = _unfinished_mp4(tmp, len(frames))
+        if reason is None:
+            os.replace(tmp, path)
+    except OSError as exc:  # no space left, a quota
+        reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # the failed writer closes itself when collected, fails again and prints a traceback
+        sys.unraisablehook = lambda _: None
+    if reason is not None:
+        try:
+            gc.collect()  # the writer, freed with the exception: its second failure goes quietly
+        finally:
+            sys.unraisablehook = hook
+        raise RunFolderError(f"cannot write the video to {str(path)!r}: {reason}")
     return Recording(len(frames), float(sessions.returns[0]))
 
 
@@ -154,6 +178,29 @@ def kept_steps(n: int, every: int) -> list[int]:
     return kept
 
 
+def _unfinished_mp4(path: Path, frames: int) -> str | None:
+    """Why the MP4 at ``path`` does not hold ``frames`` frames (None if it does).
+
+    imageio does not look at how ffmpeg ended: on a full disk ffmpeg cannot write the file's
+    index at its end, and the file is left unplayable with no error raised.
+    """
+    import imageio_ffmpeg
+
+    try:
+        written = imageio_ffmpeg.count_frames_and_secs(str(path))[0]
+    except (OSError, RuntimeError):
+        written = -1
+    if written == frames:
+        return None
+    return "ffmpeg could not finish the file (is the disk full?)"
+
+
+def _scaled_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """``(width, height)`` of a frame of ``shape`` (height, width, ...) resized by ``scale``."""
+    height, width = shape[:2]
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
     """The frames :func:`kept_steps` keeps, resized by ``scale``.
 
@@ -165,8 +212,7 @@ def _shrink(frames: list[Any], scale: float, every: int) -> list[Any]:
         return kept
     from PIL import Image
 
-    height, width = np.shape(kept[0])[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = _scaled_size(np.shape(kept[0]), scale)
     how = Image.Resampling.BOX if scale < 1 else Image.Resampling.NEAREST
     return [np.asarray(Image.fromarray(np.asarray(frame)).resize(size, how)) for frame in kept]
 
