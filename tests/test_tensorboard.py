@@ -144,3 +144,26 @@ def test_tensorboard_from_a_config_file(tmp_path: Path, capsys: pytest.CaptureFi
     code, _, err = run_cli([*FAST, "--out", tmp_path / "run", "--config", config], capsys)
     assert code == 0, err
     assert len(scalars(tmp_path / "tb" / "run")["mean_return"]) == 1
+
+
+def test_a_tensorboard_run_that_would_be_a_run_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Event files went into another run's folder (``--tensorboard`` its parent) or into the run's
+    own, and a symbolic link loop failed after the run folder was made."""
+    victim = tmp_path / "sub" / "victim"
+    code, _, err = run_cli([*FAST, "--max-iterations", "1", "--out", victim], capsys)
+    assert code == 0, err
+    before = sorted(p.name for p in victim.iterdir())
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    cases = [
+        (tmp_path / "other" / "victim", tmp_path / "sub", "would be the policysearch run folder"),
+        (tmp_path / "own" / "run", tmp_path / "own", "would be the policysearch run folder"),
+        (tmp_path / "new" / "run", tmp_path / "loop", "--tensorboard"),
+    ]
+    for out, log_dir, needle in cases:
+        args = [*FAST, "--max-iterations", "1", "--out", out, "--tensorboard", log_dir]
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()
+    assert sorted(p.name for p in victim.iterdir()) == before

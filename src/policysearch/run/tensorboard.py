@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .runfolder import read_metrics
+from .runfolder import RUN_FILES, read_metrics
 
 #: The file in a TensorBoard run folder that names the run folder whose curves it holds.
 OWNER_FILE = ".policysearch-run"
@@ -51,10 +51,21 @@ class TensorBoardLogger:
     def __init__(self, log_dir: str | Path, run_folder: str | Path) -> None:
         self.run_folder = Path(run_folder)
         self.log_dir = Path(log_dir)
-        self._owner = str(self.run_folder.resolve())
-        self.path = self.log_dir / Path(self._owner).name
+        if not str(log_dir).strip():
+            raise ConfigError("--tensorboard is empty: give the TensorBoard folder")
+        try:
+            self._owner = str(self.run_folder.resolve())
+            self.path = self.log_dir / Path(self._owner).name
+            target = self.path.resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python 3.11)
+            raise self._error(str(exc)) from None
         if self.log_dir.exists() and not self.log_dir.is_dir():
             raise self._error("exists and is not a folder")
+        if target == Path(self._owner) or any((target / name).exists() for name in RUN_FILES):
+            raise self._error(
+                f"its run {self.path.name!r} would be the policysearch run folder {str(target)!r}; "
+                "choose a TensorBoard folder of its own"
+            )
         existing = next(p for p in (self.path, *self.path.parents) if p.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise self._error(f"cannot write in {str(existing)!r}")
