@@ -158,10 +158,22 @@ def test_plot_counts_a_folder_given_twice_once(runs: list[Path], tmp_path: Path)
 def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
     runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    def edit(record: dict) -> dict:
+        return {**record, "mean_return": "high"}
+
+    def without(key: str):  # records without a key gave an empty plot, exit 0
+        return lambda record: {k: v for k, v in record.items() if k != key}
+
+    metric_edits = {
+        "metrics": (edit, "is not a number"),
+        "no mean_return": (without("mean_return"), "no record has mean_return"),
+        "no env_steps": (without("env_steps"), "a record has no env_steps"),
+        "a first line not a record": (None, "does not start with a record"),  # said "missing or empty"
+    }
     for name, change in {
         "seed": lambda s: {**s, "seed": "x"},
         "target": lambda s: {**s, "target": "high"},
-        "metrics": None,
+        **dict.fromkeys(metric_edits),
     }.items():
         folder = tmp_path / name
         shutil.copytree(runs[0], folder)
@@ -170,10 +182,13 @@ def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
             (folder / "summary.json").write_text(json.dumps(change(summary)))
             words = "does not name the run"
         else:
+            record_edit, words = metric_edits[name]
             lines = (folder / "metrics.jsonl").read_text().splitlines()
-            lines[0] = json.dumps({**json.loads(lines[0]), "mean_return": "high"})
+            if record_edit is None:
+                lines.insert(0, "not json")
+            else:
+                lines = [json.dumps(record_edit(json.loads(line))) for line in lines]
             (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-            words = "is not a number"
         out = tmp_path / "new" / "deeper" / "p.png"
         code, _, err = run_cli(["plot", folder, "--out", out], capsys)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (name, err)

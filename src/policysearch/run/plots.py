@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from .runfolder import SUMMARY, atomic_write, load_checkpoint, make_parents, read_metrics, remove_empty
+from .runfolder import (
+    METRICS,
+    SUMMARY,
+    atomic_write,
+    load_checkpoint,
+    make_parents,
+    read_metrics,
+    remove_empty,
+)
 
 #: ``--x`` of ``policysearch plot``: the metrics.jsonl key and the axis label.
 X_AXES = {
@@ -196,6 +204,12 @@ def read_run(folder: str | Path) -> RunCurve:
     if not folder.is_dir():
         raise CheckpointError(f"run folder {str(folder)!r} does not exist")
     records = read_metrics(folder)
+    metrics = folder / METRICS
+    if not records and metrics.is_file() and metrics.read_text().strip():
+        raise CheckpointError(
+            f"{str(metrics)!r} does not start with a record policysearch wrote (one JSON object a "
+            "line, numbers finite)"
+        )
     if not records:
         raise CheckpointError(
             f"{str(folder)!r} has no metrics (its metrics.jsonl is missing or empty): "
@@ -283,12 +297,14 @@ def _curve(run: RunCurve, x_key: str, metric: str) -> tuple[np.ndarray, np.ndarr
         CheckpointError: for a record whose values are not numbers.
     """
     rows = [(r.get(x_key), r[metric]) for r in run.records if metric in r]
+    where = str(run.folder / "metrics.jsonl")
+    if not rows or any(x is None for x, _ in rows):
+        lacking = f"no record has {metric}" if not rows else f"a record has no {x_key}"
+        raise CheckpointError(f"{where!r}: {lacking} (edited by hand?)")
     try:
         xs, ys = (np.array([row[i] for row in rows], dtype=float) for i in (0, 1))
     except (TypeError, ValueError):
-        raise CheckpointError(
-            f"{str(run.folder / 'metrics.jsonl')!r}: a record's {x_key} or {metric} is not a number"
-        ) from None
+        raise CheckpointError(f"{where!r}: a record's {x_key} or {metric} is not a number") from None
     return xs, ys
 
 
