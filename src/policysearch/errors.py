@@ -11,8 +11,10 @@ import re
 import signal
 import sys
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 class PolicySearchError(Exception):
@@ -87,6 +89,33 @@ def _one_line_warning(
     if key not in _shown:
         _shown.add(key)
         print(f"warning: {text}", file=sys.stderr)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+@contextmanager
+def closed_after(resource: C, close: Callable[[], None] | None = None) -> Iterator[C]:
+    """Close ``resource`` (a sampler, a runner, an env) on leaving the block.
+
+    ``close``: how (default ``resource.close``). While an error leaves the block, a failure to
+    close (an env that raises in ``close``, left broken by the error) does not replace it: the
+    error the user needs to see is the first.
+    """
+    close = resource.close if close is None else close
+    try:
+        yield resource
+    except BaseException:
+        try:
+            close()
+        except Exception:  # secondary to the error on its way out
+            pass
+        raise
+    close()
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..errors import ConfigError, EnvError, PolicySearchError, warn_user
+from ..errors import ConfigError, EnvError, PolicySearchError, closed_after, warn_user
 from ..seeding import train_reset_seeds
 from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
@@ -250,15 +250,8 @@ def probe_env(env_id: str, options: EnvOptions | None = None) -> Iterator[gym.En
         EnvError: as :func:`make_env`, and if the env raises in ``close`` (:func:`close_env`).
     """
     env = make_env(env_id, options=options)
-    try:
+    with closed_after(env, lambda: close_env(env, env_id)):
         yield env
-    except BaseException:
-        try:
-            env.close()
-        except Exception:  # secondary to the error on its way out
-            pass
-        raise
-    close_env(env, env_id)
 
 
 def episode_limit(env_id: str, options: EnvOptions | None = None) -> int:

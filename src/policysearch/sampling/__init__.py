@@ -9,14 +9,13 @@ Ray actors (:mod:`.raycluster`, with ``backend="ray"``); all three give the same
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import gymnasium as gym
 import numpy as np
 
 from ..envs import EnvOptions, close_env, make_env
+from ..errors import closed_after
 from ..policies.base import Actor
 from .locomotion import LocomotionRunner, locomotion_task
 from .pool import ProcessTransport
@@ -81,31 +80,6 @@ class Sampler(Protocol):
     def close(self) -> None:
         """Release environments and workers."""
         ...
-
-
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
-C = TypeVar("C", bound=_Closable)
-
-
-@contextmanager
-def closed_after(resource: C) -> Iterator[C]:
-    """Close ``resource`` (a sampler, a runner) on leaving the block.
-
-    While an error leaves the block, a failure to close (an env that raises in ``close``, left
-    broken by the error) does not replace it: the error the user needs to see is the first.
-    """
-    try:
-        yield resource
-    except BaseException:
-        try:
-            resource.close()
-        except Exception:  # secondary to the error on its way out
-            pass
-        raise
-    resource.close()
 
 
 class ModelSampler:
