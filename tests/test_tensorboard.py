@@ -160,6 +160,7 @@ def test_a_tensorboard_run_that_would_be_a_run_folder_is_refused(
         (tmp_path / "other" / "victim", tmp_path / "sub", "would be the policysearch run folder"),
         (tmp_path / "own" / "run", tmp_path / "own", "would be the policysearch run folder"),
         (tmp_path / "new" / "run", tmp_path / "loop", "--tensorboard"),
+        (tmp_path / "empty" / "run", "", "--tensorboard is empty"),  # was the current folder
     ]
     for out, log_dir, needle in cases:
         args = [*FAST, "--max-iterations", "1", "--out", out, "--tensorboard", log_dir]

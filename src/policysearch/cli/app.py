@@ -204,8 +204,8 @@ def train(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the resolved options and hyperparameters, and exit.")
     ] = False,
-    tensorboard: Annotated[
-        Path | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
+    tensorboard: Annotated[  # a str, as --out: typer reads an empty Path as "."
+        str | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
     ] = None,
 ) -> None:
     """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
