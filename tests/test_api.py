@@ -289,3 +289,15 @@ def test_save_in_the_middle_of_an_episode_keeps_acts_recurrent_state(tmp_path: P
             env.close()
             actions.append(played)
     assert actions[0] == actions[1]
+
+
+def test_a_loaded_agent_saved_elsewhere_evaluates_and_trains_there(tmp_path: Path, capsys) -> None:
+    """Saved before any training of its own, its checkpoint lacked the run id that the copied
+    run.json has: the saved folder was refused as another run's (evaluate too)."""
+    with CEM("CartPole-v1", out=tmp_path / "run", n_sessions=20) as agent:
+        agent.train(max_iterations=1)
+    with Agent.load(tmp_path / "run") as loaded:
+        loaded.save(tmp_path / "saved")
+        loaded.train(max_iterations=2)
+    code, _, err = run_cli(["evaluate", tmp_path / "saved"], capsys)
+    assert code == 0, err

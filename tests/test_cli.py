@@ -303,6 +303,14 @@ def test_integers_are_read_as_yaml_1_2_reads_them(tmp_path: Path, capsys) -> Non
     (tmp_path / "c.yml").write_text("env: CartPole-v1\nseed: 010\n")
     code, out, err = run_cli(["train", "cem", "--config", tmp_path / "c.yml", "--dry-run"], capsys)
     assert code == 0 and "seed: 10 " in out, (out, err)
+    code, _, err = run_cli([*args, "--set", "percentile=0o_"], capsys)  # not an integer: a string
+    assert code == 2 and "percentile must be a number, not '0o_'" in err, err
+    # YAML's merge keys share settings, as before
+    (tmp_path / "m.yml").write_text(
+        "env: CartPole-v1\nhyperparameters:\n  <<: {n_sessions: 12}\n  alpha: 0.5\n"
+    )
+    code, out, err = run_cli(["train", "cem", "--config", tmp_path / "m.yml", "--dry-run"], capsys)
+    assert code == 0 and "n_sessions: 12 " in out, (out, err)
 
 
 @pytest.mark.parametrize(

@@ -263,6 +263,10 @@ PATHS: dict[str, tuple[Callable[[Path, Path], list], str]] = {
         lambda run, tmp: ["record", run, "--out", tmp / "v.mp4", "--scale", 32],  # Taxi: 17600x11200
         "larger than an MP4 takes",
     ),
+    "record a GIF past 100 frames a second": (  # its frames last whole hundredths: 0 ms, merged
+        lambda run, tmp: ["record", run, "--out", tmp / "v.gif", "--fps", 400],
+        "at most 100",
+    ),
     "record --fps huge": (lambda run, tmp: ["record", run, "--out", tmp / "v.gif", "--fps", 10**20], "fps="),
     "bandit --env-option without =": (
         lambda run, tmp: ["bandit", "ucb1", "--env-option", "foo"],
@@ -1015,3 +1019,14 @@ def test_resume_after_a_swap_cut_short_continues_the_old_run(
     assert read_identity(folder) == old
     assert [r["iteration"] for r in read_metrics(folder)] == [1, 2, 3]
     assert not aside.exists()
+
+
+def test_a_run_stored_with_more_envs_than_todays_bound_is_still_read(existing: Path, tmp_path: Path) -> None:
+    """--n-envs is bounded (4,096) since 2026-12-06: a run stored with more evaluates and resumes."""
+    folder = tmp_path / "run"
+    shutil.copytree(existing, folder)
+    meta, arrays = read_checkpoint_meta(folder), load_checkpoint(folder)[1]
+    meta["options"]["n_envs"] = 5000
+    save_checkpoint(folder, {k: v for k, v in meta.items() if k not in ("format", "version")}, arrays)
+    code, _, err = cli(["evaluate", folder, "--episodes", "1000"])
+    assert code == 0, err

@@ -270,6 +270,8 @@ class YamlLoader(yaml.SafeLoader):
         """As PyYAML's, refusing a key that the mapping gives twice."""
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor``: merged by PyYAML
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, str | int | float | bool) and key in seen:
@@ -293,7 +295,7 @@ YamlLoader.yaml_implicit_resolvers = {
 }
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?[0-9][0-9_]*|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+)$"),
+    re.compile(r"^(?:[-+]?[0-9][0-9_]*|0[oO][0-7][0-7_]*|0[xX][0-9a-fA-F][0-9a-fA-F_]*)$"),
     list("-+0123456789"),
 )
 YamlLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)

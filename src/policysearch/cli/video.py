@@ -40,8 +40,10 @@ class Recording:
 
 #: Largest ``--scale`` of ``record``: MinAtar's 10x10 frames become at most 320x320.
 MAX_SCALE = 32.0
-#: Largest ``--fps``: a GIF's frame lasts whole milliseconds.
+#: Largest ``--fps``.
 MAX_FPS = 1000
+#: Most frames a second a GIF shows: its frames last whole hundredths of a second.
+MAX_GIF_FRAME_RATE = 100
 #: Largest width or height of an MP4 frame: what the H.264 encoder (libx264) takes.
 MAX_MP4_SIDE = 16384
 
@@ -83,6 +85,11 @@ def record_episode(
     check_range("fps", fps, 1, MAX_FPS)
     check_range("scale", scale, 0, MAX_SCALE, low_open=True)
     check_range("every", every, 1)
+    if path.suffix.lower() == ".gif" and fps / every > MAX_GIF_FRAME_RATE:
+        raise ConfigError(
+            f"--fps {fps} with --every {every} asks a GIF for {fps / every:g} frames a second; it shows "
+            f"at most {MAX_GIF_FRAME_RATE} (its frames last whole hundredths of a second): raise --every"
+        )
     if path.is_dir():
         raise ConfigError(f"--out {str(path)!r} is a folder; give a file name")
     made: list[Path] = []

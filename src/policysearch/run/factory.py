@@ -25,7 +25,7 @@ from ..presets import Preset, eval_episodes_for, preset_for
 from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
 from .evaluation import Evaluation
-from .options import TrainOptions
+from .options import MAX_N_ENVS, MAX_WORKERS, TrainOptions
 from .runfolder import load_checkpoint, recover_if_free, verify_checkpoint
 
 
@@ -69,6 +69,8 @@ class Resumed:
     #: The final evaluation of the policy of an iteration, when the run got that far
     #: (:attr:`~policysearch.run.trainer.Trainer.evaluated`).
     evaluated: tuple[int, Evaluation] | None = None
+    #: The run's id in its checkpoint ("" in a release's that had none).
+    run_id: str = ""
 
     def algorithm_arrays(self) -> dict[str, np.ndarray]:
         """The algorithm's arrays (the trainer's own are prefixed ``trainer.``)."""
@@ -89,6 +91,7 @@ class Resumed:
             int(meta.get("eval_env_steps", 0)),
             float(meta["wall_time_s"]),
             _evaluated(meta.get("evaluated")),
+            str(meta.get("run_id") or ""),
         )
 
 
@@ -211,6 +214,10 @@ def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOption
         # never worked out again from today's defaults, which may differ
         stored["policy"] = policy
         stored["hyperparameters"] = _as_stored_then(stored["algorithm"], policy, meta["hyperparameters"])
+        # a run of an earlier release may hold more than today's bounds: where it samples only
+        for name, most in (("n_envs", MAX_N_ENVS), ("workers", MAX_WORKERS)):
+            if isinstance(stored.get(name), int) and stored[name] > most:
+                stored[name] = most
         stored.update({k: v for k, v in changes.items() if v is not None})
         if changes.get("backend") == "local" and changes.get("address") is None:
             stored["address"] = None

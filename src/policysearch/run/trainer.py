@@ -80,6 +80,9 @@ class Trainer:
         #: training past its target or playing the evaluation again.
         self.evaluated: tuple[int, Evaluation] | None = None
         self.resumed = resumed is not None
+        #: The run id of a resumed run's checkpoint, written again by :meth:`save` before the
+        #: folder is held (an agent saved as it was loaded).
+        self._resumed_run_id = resumed.run_id if resumed is not None else ""
         if resumed is not None:
             self.iteration, self.env_steps = resumed.iteration, resumed.env_steps
             self.episodes, self.eval_env_steps = resumed.episodes, resumed.eval_env_steps
@@ -198,6 +201,8 @@ class Trainer:
         else:
             if self._held is not None:
                 meta["run_id"] = self._held.identity.run_id
+            elif self._resumed_run_id:
+                meta["run_id"] = self._resumed_run_id
             save_checkpoint(self.folder if folder is None else folder, meta, arrays)
 
     # -- the loop ------------------------------------------------------------------------------
