@@ -297,7 +297,7 @@ def _curve(run: RunCurve, x_key: str, metric: str) -> tuple[np.ndarray, np.ndarr
         CheckpointError: for a record whose values are not numbers.
     """
     rows = [(r.get(x_key), r[metric]) for r in run.records if metric in r]
-    where = str(run.folder / "metrics.jsonl")
+    where = str(run.folder / METRICS)
     if not rows or any(x is None for x, _ in rows):
         lacking = f"no record has {metric}" if not rows else f"a record has no {x_key}"
         raise CheckpointError(f"{where!r}: {lacking} (edited by hand?)")
