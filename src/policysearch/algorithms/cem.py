@@ -71,7 +71,9 @@ class CEMConfig:
     percentile: float = 70.0
     #: Iterations whose elite take part in the threshold and the fit (1: only the current). The
     #: memory holds the last ``elite_memory - 1`` elites: an iteration none of whose sessions made
-    #: the elite (all below the remembered ones) adds none, and the older ones stay.
+    #: the elite (all below the remembered ones) adds none, and the older ones stay. With
+    #: ``start_groups`` the remembered elite joins the fit without competing (its scores are from
+    #: other start states), and each group adds its elite.
     elite_memory: int = 1
     #: Hidden layer sizes (mlp), or the hidden state size (gru: the first entry). ``auto``: (32,)
     #: under ``search=actions``, (32, 32) under ``weights`` (:data:`AUTO`).
@@ -90,8 +92,9 @@ class CEMConfig:
     #: Minibatch size in (state, action) pairs (a GRU takes whole sessions, as many as make about
     #: this many pairs).
     batch_size: int = 256
-    #: Smooth update of the weights, as the tabular method's: W <- alpha * W_fit + (1 - alpha) * W
-    #: (1: the fit replaces the policy). Below 1, one iteration's lucky elite moves the policy less.
+    #: Smooth update, as the tabular method's: W <- alpha * W_fit + (1 - alpha) * W under
+    #: ``search=actions``; under ``weights`` the search's mean and variance are smoothed alike
+    #: (1: the fit replaces them). Below 1, one iteration's lucky elite moves the policy less.
     alpha: float = 1.0
     #: Entropy bonus weight (against premature collapse).
     entropy_coef: float = 1e-3

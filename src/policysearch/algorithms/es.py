@@ -53,8 +53,9 @@ class ESPolicyConfig(ESConfig):
     #: Adam moves every weight by about the learning rate each step, and at 0.05 the first steps
     #: took a MinAtar network to one action in every state.
     learning_rate: float | Literal["auto"] = "auto"  # type: ignore[assignment]  # resolved before use
-    #: L2 weight decay of mu, added to the gradient estimate g / sigma (Salimans et al.'s
-    #: ``l2coeff`` is added to g: theirs is this times sigma). ``auto``: 0, and 0.005 for the
+    #: L2 weight decay of mu, added to the gradient estimate g, which divides by sigma
+    #: (Salimans et al.'s ``l2coeff`` is added to their estimate, sigma * g: theirs is this
+    #: times sigma). ``auto``: 0, and 0.005 for the
     #: cnn body (their number, so 1/sigma times weaker than theirs): where every candidate
     #: scores the same (no gradient), it pulls the weights back toward zero, where a
     #: perturbation changes the actions again.
