@@ -63,13 +63,16 @@ def make_es(env_id: str, policy: str = "linear", **extra: Any) -> Any:
 
 
 def iterate(sampler: Any, algo: Any, iterations: int, first: int = 0) -> tuple[float, int]:
-    """Seconds and env steps of ``iterations`` ES iterations from iteration ``first``."""
+    """Seconds and env steps of ``iterations`` ES iterations from iteration ``first``.
+
+    Sampled as the trainer samples them: only what the algorithm reads comes back (``algo.keep``).
+    """
     seeds, steps = SeedTree(0), 0
     start = time.perf_counter()
     for i in range(first, first + iterations):
         rng = seeds.iteration(i)
         request = algo.ask(rng)
-        sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period)
+        sessions = sampler.sample(request.actor, request.n_sessions, rng, request.start_period, algo.keep)
         algo.tell(request, sessions, rng)
         steps += sessions.env_steps
     return time.perf_counter() - start, steps

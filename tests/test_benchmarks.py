@@ -253,6 +253,16 @@ def test_the_scaling_benchmark_still_runs_on_the_library_it_measures(scaling: Mo
     assert [r["population"] for r in rows] == [64, 1024, 1440] and all(r["ask_tell_ms"] > 0 for r in rows)
 
 
+def test_the_scaling_benchmark_counts_the_bytes_training_sends(scaling: ModuleType) -> None:
+    """Its workers send back what ES keeps, as in training: statistics, not whole sessions (from
+    2026-12-04 to 2026-12-07 it sampled with the sampler's default and counted 96 kB a candidate)."""
+    rows = scaling.bytes_per_candidate("local")
+    assert [r["policy"] for r in rows] == ["linear", "mlp"]
+    for r in rows:
+        assert 40 <= r["out_per_candidate"] < 64
+        assert 100 < r["back_per_candidate"] < 512  # 16 bytes per observation dimension + ~50
+
+
 def test_the_physics_table_measures_bare_steps_env_steps_and_the_sampler_on_one_env(
     scaling: ModuleType,
 ) -> None:
