@@ -160,3 +160,19 @@ def test_the_api_takes_the_sampling_options(tmp_path: Path) -> None:
     assert agent._trainer.options.workers == 2 and agent._trainer.options.n_envs == 4
     summary = agent.train(max_iterations=1)
     assert summary["iterations"] == 1
+
+
+def test_an_algorithm_of_one_policy_kind_suggests_it_where_its_spaces_suit() -> None:
+    """CONTRIBUTING's recipe for a new algorithm sets no default policy: a class that offers one
+    kind suggests it (`train NAME --env ...` without --policy); one that refuses the spaces
+    suggests none, so the registry's next class decides."""
+    from gymnasium import spaces
+
+    from policysearch.algorithms.base import Algorithm
+    from policysearch.algorithms.cem_tabular import TabularCEM
+
+    class OneKind(TabularCEM):
+        default_policy = classmethod(Algorithm.default_policy.__func__)  # the base class's rule
+
+    assert OneKind.default_policy(spaces.Discrete(16), spaces.Discrete(4)) == "tabular"
+    assert OneKind.default_policy(spaces.Box(-1.0, 1.0, (4,)), spaces.Discrete(2)) is None

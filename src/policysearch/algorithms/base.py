@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from ..errors import EnvError
 from ..policies.base import Actor
 from ..policies.normalizer import RunningNormalizer
 from ..sampling.session import Keep, Sessions
@@ -116,8 +117,18 @@ class Algorithm(ABC):
 
     @classmethod
     def default_policy(cls, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> str | None:
-        """The policy kind this class suggests for these spaces, or None to let the next one decide."""
-        return None
+        """The policy kind this class suggests for these spaces, or None to let the next one decide.
+
+        Here: a class that offers one policy kind suggests it wherever :meth:`check_spaces`
+        takes the spaces; a class that offers several chooses by overriding this.
+        """
+        if len(cls.policies) != 1:
+            return None
+        try:
+            cls.check_spaces(observation_space, action_space, cls.policies[0])
+        except EnvError:
+            return None
+        return cls.policies[0]
 
     @property
     def keep(self) -> Keep:
