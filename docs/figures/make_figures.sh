@@ -64,6 +64,10 @@ policysearch record ars-Swimmer-v5-0 --out "$FIGURES/ars_swimmer.gif" --fps 25 -
 train ars --env Walker2d-v5 --seed 0 --target 4390 --max-seconds 3600 --workers 2 --out ars-Walker2d-v5-0
 policysearch record ars-Walker2d-v5-0 --out "$FIGURES/ars_walker.gif" --fps 125 --scale 0.5 --every 10
 
+# Humanoid-v5: the two-hour ARS run kept in the repository (recorded, not trained again: two
+# hours of both cores); its policy falls after about 200 steps
+policysearch record "$REPO/benchmarks/long-runs/ars-humanoid-0" --out "$FIGURES/ars_humanoid.gif" --fps 67 --scale 0.5 --every 2
+
 # pixels: ES with the cnn's defaults on MinAtar Breakout for 1800 s (it stops short of 20, at about 6)
 train es --env MinAtar/Breakout-v1 --seed 0 --target 20 --max-seconds 1800 --workers 2 --out es-MinAtar_Breakout-v1-0
 policysearch record es-MinAtar_Breakout-v1-0 --out "$FIGURES/es_minatar_breakout.gif" --fps 10 --scale 24
