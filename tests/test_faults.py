@@ -231,6 +231,37 @@ def test_a_hung_worker_is_given_the_deadline_of_its_requests_finished_shares(sho
     assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
 
 
+class Paused(Timed):
+    """Workers and driver stopped together for ``pause`` seconds, once (Ctrl-Z, then ``fg``)."""
+
+    pause = 0.0
+
+    def collect(self, timeout: float) -> list[Reply]:
+        if self.pause and any(self.queues.values()):
+            pause, self.pause = self.pause, 0.0
+            time.sleep(pause)  # the driver does not run, and the workers' shares end that much later
+            self.free_at = [t + pause for t in self.free_at]
+            self.queues = {w: [(end + pause, share) for end, share in q] for w, q in self.queues.items()}
+        return super().collect(timeout)
+
+
+def test_a_run_stopped_and_continued_does_not_take_its_workers_for_hung(short_slack, monkeypatch) -> None:
+    """A pause of the whole run (driver and workers) is not a worker past its deadline."""
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+    transport = Paused(2)
+    sampler = ShardedSampler(transport)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(8))
+    transport.per_session, transport.pause = 0.05, 1.5  # deadlines of about 0.3 s, a pause of 1.5 s
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    assert (sampler.stalls, transport.log) == (0, [])
+    transport.hung = {1}  # a worker that hangs is still found out after the pause
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
+
+
 def _cannot_rebuild() -> None:
     raise ValueError("cannot rebuild this actor here")
 

@@ -259,6 +259,12 @@ OVERRUNS = 2
 #: Seconds more for a worker that has not answered since it started (spawning a process and
 #: importing the env take seconds on a busy machine).
 START_SLACK = 30.0
+#: Seconds the driver waits for replies in each round of :meth:`ShardedSampler._gather`.
+COLLECT_WAIT = 0.5
+#: Seconds beyond :data:`COLLECT_WAIT` that a round may take before the driver counts the excess as
+#: a pause of its own (the run stopped with Ctrl-Z and continued with ``fg``, a paused VM, a
+#: machine that stalled): no share's deadline runs while the driver does not.
+PAUSE_GAP = 2.0
 
 
 class ShardedSampler:
@@ -373,6 +379,7 @@ class ShardedSampler:
         overran: dict[int, int] = {}  # how many workers each share overran its deadline on
         idle_since: float | None = None
         self._this_request = []
+        last_check = time.monotonic()
         while len(done) < len(shares):
             ready = transport.ready()
             for depth in range(1, self.in_flight + 1):  # one share per worker, then a second...
@@ -395,7 +402,7 @@ class ShardedSampler:
                         f"no sampling {transport.kind} became ready within {transport.patience:.0f} s "
                         f"({self.restarts} lost)"
                     )
-            for reply in transport.collect(timeout=0.5):
+            for reply in transport.collect(timeout=COLLECT_WAIT):
                 worker = reply.worker
                 if reply.status == "lost":
                     pending.extendleft(reversed(busy.pop(worker, [])))
@@ -425,6 +432,12 @@ class ShardedSampler:
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
                 done[reply.index] = reply.payload
+            now = time.monotonic()
+            paused = now - last_check - COLLECT_WAIT  # a round is one wait and a little
+            if paused > PAUSE_GAP:  # the driver did not run: nor do the deadlines it watches
+                for worker in started:
+                    started[worker] += paused
+            last_check = now
             self._replace_overrun(shares, busy, started, pending, overran)
         return [done[k] for k in range(len(shares))]
 
