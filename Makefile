@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-fast lint docs bench clean
+.PHONY: run test test-fast lint docs notebook bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: lint docs
 # Everything not marked slow (the learning tests): for quick iteration; CI runs `make test`.
 test-fast: lint
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" --durations=10
+
+# The tutorial notebook run again, its outputs saved (the site shows them; the tests compare them).
+notebook: $(VENV)/.installed-test
+	$(BIN)/python docs/hooks/tutorial.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py

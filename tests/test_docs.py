@@ -12,7 +12,6 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import nbclient
 import nbformat
 import pytest
 
@@ -129,14 +128,47 @@ def test_docs_never_point_outside_the_repository() -> None:
 
 
 @pytest.mark.slow
-def test_tutorial_notebook_runs_top_to_bottom(tmp_path) -> None:
-    notebook = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+def load_tutorial_hook():
+    path = DOCS / "hooks" / "tutorial.py"
+    spec = importlib.util.spec_from_file_location("tutorial_hook", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tutorial_notebook_runs_top_to_bottom_and_prints_what_it_shows() -> None:
+    """Every cell runs, and the saved outputs (what the site shows) are what the code prints
+    today, compared on the kind of CPU they were saved on (`make notebook` saves them again)."""
+    tutorial = load_tutorial_hook()
+    saved = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
+    fresh = tutorial.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    outputs = [o for cell in fresh.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    saved_on = saved.metadata.get("policysearch", {}).get("outputs_cpu")
+    assert saved_on, "docs/tutorial.ipynb has no saved outputs' CPU: run `make notebook`"
+    if saved_on != tutorial.cpu():
+        return  # another kind of CPU may round differently and train other runs
+    stale = [
+        (k, before, after)
+        for k, (before, after) in enumerate(
+            zip(tutorial.text_outputs(saved), tutorial.text_outputs(fresh), strict=True)
+        )
+        if before != after
+    ]
+    assert not stale, f"the tutorial's saved outputs are not today's (run `make notebook`): {stale[:3]}"
+
+
+def test_the_tutorials_text_outputs_name_its_work_folder_alike() -> None:
+    tutorial = load_tutorial_hook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", text="run folders in /tmp/policysearch-tutorial-ab_12x\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        nbformat.v4.new_output("stream", text="done\n"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    assert tutorial.text_outputs(notebook) == [["run folders in WORK\ndone\n"]]
 
 
 # -- the built site -------------------------------------------------------------------------------
@@ -275,6 +307,36 @@ def _plain(heading: str) -> str:
 
 
 GENERATED_NOTES = ("Former names", "Other names accepted")
+
+
+@built_site
+def test_every_local_link_and_image_of_the_site_resolves(site: Path) -> None:
+    """Every relative href and src of every page names a built file, and its #anchor an id there
+    (mkdocs --strict checks the Markdown pages' links, not the notebook's, nor the anchors that
+    hooks and plugins write). The 404 page's links are from the server's root, and left out."""
+    from html import unescape
+    from urllib.parse import unquote
+
+    ids: dict[Path, set[str]] = {}
+    problems = []
+    for page in sorted(site.rglob("*.html")):
+        if page.name == "404.html":
+            continue
+        for link in re.findall(r'(?:href|src)="([^"]+)"', page.read_text(encoding="utf-8")):
+            link = unescape(link)
+            if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:|//", link):
+                continue  # another site, or a data: URI
+            path, _, anchor = link.partition("#")
+            target = (page.parent / unquote(path.split("?")[0])).resolve() if path else page
+            where = f"{page.relative_to(site)}: {link}"
+            if not target.is_file():
+                problems.append(f"{where}: no such file")
+            elif anchor and target.suffix == ".html":
+                if target not in ids:
+                    ids[target] = set(re.findall(r'\bid="([^"]+)"', target.read_text(encoding="utf-8")))
+                if unquote(anchor) not in ids[target]:
+                    problems.append(f"{where}: no such anchor")
+    assert not problems, "\n".join(problems)
 
 
 @built_site
