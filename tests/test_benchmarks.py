@@ -513,3 +513,21 @@ def test_the_port_of_ars_plays_each_direction_as_a_mirrored_pair_and_counts_ever
     assert count == steps == len(seen) == 800
     np.testing.assert_allclose(state_mean, seen.mean(axis=0), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(state_m2, seen.var(axis=0) * len(seen), rtol=1e-9)
+
+
+def test_the_minatar_heuristics_foresee_the_bounce_and_play_the_env_as_train_makes_it() -> None:
+    """benchmarks/minatar_heuristics.py: the landing column follows MinAtar's wall rule, and both
+    hand-written policies play whole episodes of MinAtar Breakout."""
+    pytest.importorskip("minatar")
+    path = RUN_PY.parent / "minatar_heuristics.py"
+    scripts = load_script(path, "benchmarks_minatar_heuristics", ("scaling",))
+    heuristics = next(scripts)
+    try:
+        # from row 5, column 8, moving right: (6, 9), the wall at (7, 9), (8, 8), then column 7
+        assert heuristics.landing_column(5, 8, 1) == 7
+        assert heuristics.landing_column(7, 3, -1) == 1  # (8, 2), then the paddle's row at column 1
+        results = {name: heuristics.play(policy, 2) for name, policy in heuristics.POLICIES.items()}
+    finally:
+        next(scripts, None)
+    for played in results.values():
+        assert played["mean_steps"] >= 1 and played["longest"] <= 27_000 and played["best"] >= 0
