@@ -262,6 +262,113 @@ def test_a_run_stopped_and_continued_does_not_take_its_workers_for_hung(short_sl
     assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
 
 
+class ReplyWaitingAtPause(Timed):
+    """Stopped while worker 0's reply waits to be read (or a Ray actor runs on while the driver is
+    stopped); worker 0 then hangs on the next share of its queue."""
+
+    pause = 0.0
+    reply_at = replaced_at = 0.0
+
+    def collect(self, timeout: float) -> list[Reply]:
+        time.sleep(0.005)
+        now = time.monotonic()
+        if self.pause and self.queues[0] and self.queues[0][0][0] <= now:
+            pause, self.pause = self.pause, 0.0
+            time.sleep(pause)  # the shares not finished yet were stopped too
+            self.free_at = [t + pause for t in self.free_at]
+            later = {w: [(e + pause if e > now else e, sh) for e, sh in q] for w, q in self.queues.items()}
+            self.queues = later
+            replies = super().collect(0)
+            if any(r.worker == 0 for r in replies):
+                self.hung.add(0)
+                self.reply_at = time.monotonic()
+            return replies
+        return super().collect(0)
+
+    def replace(self, worker: int) -> None:
+        self.replaced_at = self.replaced_at or time.monotonic()
+        super().replace(worker)
+
+
+def test_a_hang_right_after_a_pause_costs_one_deadline_not_the_pause(short_slack, monkeypatch) -> None:
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+    transport = ReplyWaitingAtPause(2)
+    sampler = ShardedSampler(transport, shares_per_worker=2)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(16))
+    transport.per_session, transport.pause = 0.05, 3.0
+    assert sampler.run(Still(), np.arange(16)).n == 16
+    assert transport.reply_at and transport.replaced_at - transport.reply_at < sampler.deadline(4) + 1.0
+
+
+class BusyDriver(Timed):
+    """Reading worker 0's first reply keeps the driver busy ``busy`` seconds of CPU, once."""
+
+    busy = 0.0
+    replaced_at = 0.0
+
+    def collect(self, timeout: float) -> list[Reply]:
+        replies = super().collect(timeout)
+        if self.busy and any(r.worker == 0 for r in replies):
+            end, self.busy = time.process_time() + self.busy, 0.0
+            while time.process_time() < end:
+                pass
+        return replies
+
+    def replace(self, worker: int) -> None:
+        self.replaced_at = self.replaced_at or time.monotonic()
+        super().replace(worker)
+
+
+def test_a_driver_busy_reading_replies_is_not_a_pause(short_slack, monkeypatch) -> None:
+    """The driver's own work does not stop the deadlines: a hang is still found in its time."""
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+    transport = BusyDriver(2)
+    sampler = ShardedSampler(transport)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(8))
+    # shares of 4 sessions of 0.2 s: a deadline of about 4 s; 3 s of the driver's work inside it
+    transport.per_session, transport.busy, transport.hung = 0.2, 3.0, {1}
+    tick = time.monotonic()
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    assert transport.replaced_at - tick < sampler.deadline(4) + 1.0  # not 2.5 s later
+
+
+class StartingDuringPause(Timed):
+    """One worker, still starting when the run is stopped for 1.5 s; ready one round after."""
+
+    patience = 1.0
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.rounds_after: int | None = None
+
+    def ready(self) -> list[int]:
+        return [0] if self.rounds_after is not None and self.rounds_after >= 1 else []
+
+    def starting(self) -> bool:
+        return True
+
+    def collect(self, timeout: float) -> list[Reply]:
+        if self.rounds_after is None:
+            time.sleep(1.5)
+            self.rounds_after = 0
+            return []
+        self.rounds_after += 1
+        return super().collect(timeout)
+
+
+def test_a_pause_while_a_worker_starts_is_not_taken_for_its_patience_running_out(monkeypatch) -> None:
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+    assert ShardedSampler(StartingDuringPause()).run(Still(), np.arange(4)).n == 4
+
+
 def _cannot_rebuild() -> None:
     raise ValueError("cannot rebuild this actor here")
 

@@ -176,3 +176,11 @@ def test_an_algorithm_of_one_policy_kind_suggests_it_where_its_spaces_suit() -> 
 
     assert OneKind.default_policy(spaces.Discrete(16), spaces.Discrete(4)) == "tabular"
     assert OneKind.default_policy(spaces.Box(-1.0, 1.0, (4,)), spaces.Discrete(2)) is None
+
+    from policysearch.algorithms.es import ES
+
+    class OneLinear(ES):  # the recipe's neural variant: a WeightSearch of one body
+        policies = ("linear",)
+
+    assert ES.default_policy(spaces.Box(-1.0, 1.0, (4,)), spaces.Discrete(2)) == "mlp"
+    assert OneLinear.default_policy(spaces.Box(-1.0, 1.0, (4,)), spaces.Discrete(2)) == "linear"

@@ -2,9 +2,9 @@
 
 The site shows the notebook's saved outputs (mkdocs-jupyter does not run it), so they must be
 what today's code prints. ``tests/test_docs.py`` runs the notebook and compares its text outputs
-with the saved ones; the saved notebook records the CPU its outputs came from, since another kind
-of CPU may round a float differently and so train another run (the comparison is made on the
-same kind only).
+with the saved ones (figures are not compared: the cells print the numbers their figures show);
+the saved notebook records the CPU its outputs came from, since another kind of CPU may round a
+float differently and so train another run (the comparison is made on the same kind only).
 
     .venv/bin/python docs/hooks/tutorial.py     # runs docs/tutorial.ipynb, saves its outputs
 

@@ -91,10 +91,15 @@ class NeuralAlgorithm(Algorithm):
         :data:`~policysearch.policies.bodies.LINEAR_FROM` observations (MuJoCo's locomotion
         tasks: 11 to 376), as in ARS; an MLP for the rest.
 
+        A class that offers one body suggests it where its spaces suit, as any algorithm does
+        (:meth:`~policysearch.algorithms.base.Algorithm.default_policy`).
+
         >>> box = lambda n: gym.spaces.Box(-1.0, 1.0, (n,))
         >>> NeuralAlgorithm.default_policy(box(17), box(6)), NeuralAlgorithm.default_policy(box(3), box(1))
         ('linear', 'mlp')
         """
+        if len(cls.policies) == 1:
+            return super().default_policy(observation_space, action_space)
         return default_body(observation_space, action_space)
 
     @functools.cached_property

@@ -261,9 +261,10 @@ OVERRUNS = 2
 START_SLACK = 30.0
 #: Seconds the driver waits for replies in each round of :meth:`ShardedSampler._gather`.
 COLLECT_WAIT = 0.5
-#: Seconds beyond :data:`COLLECT_WAIT` that a round may take before the driver counts the excess as
-#: a pause of its own (the run stopped with Ctrl-Z and continued with ``fg``, a paused VM, a
-#: machine that stalled): no share's deadline runs while the driver does not.
+#: Seconds beyond :data:`COLLECT_WAIT` and the driver's own work (its CPU time) that a round may
+#: take before the driver counts the excess as a pause of its own (the run stopped with Ctrl-Z
+#: and continued with ``fg``, a paused VM, a machine that stalled): no share's deadline runs
+#: while the driver does not.
 PAUSE_GAP = 2.0
 
 
@@ -379,7 +380,7 @@ class ShardedSampler:
         overran: dict[int, int] = {}  # how many workers each share overran its deadline on
         idle_since: float | None = None
         self._this_request = []
-        last_check = time.monotonic()
+        last_check, last_cpu = time.monotonic(), time.process_time()
         while len(done) < len(shares):
             ready = transport.ready()
             for depth in range(1, self.in_flight + 1):  # one share per worker, then a second...
@@ -432,12 +433,15 @@ class ShardedSampler:
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
                 done[reply.index] = reply.payload
-            now = time.monotonic()
-            paused = now - last_check - COLLECT_WAIT  # a round is one wait and a little
+            now, cpu = time.monotonic(), time.process_time()
+            # a round is one wait and the driver's own work (replies to read, shares to send)
+            paused = (now - last_check) - (cpu - last_cpu) - COLLECT_WAIT
             if paused > PAUSE_GAP:  # the driver did not run: nor do the deadlines it watches
-                for worker in started:
-                    started[worker] += paused
-            last_check = now
+                for worker in started:  # (a share begun after the pause keeps its start)
+                    started[worker] = min(started[worker] + paused, now)
+                if idle_since is not None:
+                    idle_since = min(idle_since + paused, now)
+            last_check, last_cpu = now, cpu
             self._replace_overrun(shares, busy, started, pending, overran)
         return [done[k] for k in range(len(shares))]
 
