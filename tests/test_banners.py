@@ -226,6 +226,10 @@ def test_bad_player_options_raise_config_errors() -> None:
         make_player("epsilon_greedy", env, epsilon=1.5)
     with pytest.raises(ConfigError, match="unknown baseline"):
         make_player("greedy", env)
+    with pytest.raises(ConfigError, match=r"epsilon is not an option of the ucb1 baseline \(its options: c"):
+        make_player("ucb1", env, epsilon=0.1)  # another baseline's option: not a TypeError
+    with pytest.raises(ConfigError, match="warmup is not an option of the myopic baseline"):
+        make_player("myopic", env, warmup=3)
     with pytest.raises(ConfigError, match="rounds"):
         run(env, MyopicPlayer(), 0)
     with pytest.raises(ConfigError, match="naive_actions"):

@@ -90,3 +90,12 @@ def test_the_checks_catch_a_broken_shared_guarantee(broken, case, monkeypatch) -
     monkeypatch.setattr(owner, method, lambda self, *args: {} if method == "arrays" else None)
     with pytest.raises((ContractError, CheckpointError)):  # a missing array cannot even be loaded
         check_runs(*case)
+
+
+def test_check_algorithm_needs_two_iterations_and_says_so() -> None:
+    """One iteration leaves nothing to resume from: refused by the argument's own name."""
+    from policysearch.algorithms.cem_tabular import TabularCEM
+    from policysearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^iterations=1 is out of range"):
+        check_algorithm(TabularCEM, iterations=1)

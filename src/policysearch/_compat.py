@@ -1,6 +1,6 @@
 """Former import paths, kept working: the modules that moved when the package was regrouped.
 
-Before 0.2.0 every module sat at the top of the package (``policysearch.trainer``,
+In release 0.1.0 every module sat at the top of the package (``policysearch.trainer``,
 ``policysearch.logging``, ...). They now live in the rooms of their roles (``run/``, ``cli/``,
 ``bandits/``); importing a former path gives the module at its new home, with a
 ``DeprecationWarning`` that names it. The same module object answers both names, so that

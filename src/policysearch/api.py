@@ -165,6 +165,12 @@ class Agent:
 
         Budgets count from the start of the run (a second call needs larger ones).
 
+        Args:
+            target: stop once the evaluation protocol confirms this mean return.
+            max_seconds: wall time of the whole run, in seconds.
+            max_iterations: iterations of the whole run (with neither budget: 100).
+            progress: show the progress bar on stderr (off in the Python API by default).
+
         Returns:
             The content of summary.json.
 
@@ -182,7 +188,12 @@ class Agent:
         return self.summary
 
     def evaluate(self, episodes: int = 100, seed: int = 0) -> dict[str, float | int]:
-        """The deterministic policy over fresh held-out episodes: mean_return, std_return, episodes.
+        """The deterministic policy over held-out episodes: mean_return, std_return, episodes.
+
+        Args:
+            episodes: how many.
+            seed: which held-out episodes (their reset seeds never occur in training); with
+                ``seed=0`` and the run's evaluation episodes, the final evaluation's again.
 
         Raises:
             ConfigError: for fewer than one episode or a seed out of range.

@@ -1,7 +1,8 @@
 """The algorithm contract, checked: :func:`check_algorithm`, as Gymnasium's ``check_env`` is for envs.
 
-Every registered algorithm must, for each policy kind it offers, on a discrete-action and a
-continuous-action env its spaces accept:
+Every registered algorithm must, for each policy kind it offers, on the check envs its spaces
+accept (:data:`CHECK_ENVS`: a discrete-action and a continuous-action env for the vector kinds,
+FrozenLake for the tabular kind, the small pixel env Catch for the cnn):
 
 - give identical metrics and final state for the same seed (SB3's ``test_deterministic``);
 - give the same run with one sampling worker and with two;
@@ -27,13 +28,16 @@ import gymnasium as gym
 import numpy as np
 
 from .algorithms.base import Algorithm
+from .config import check_int
+from .envs import make_env
 from .errors import EnvError
 from .registry import POLICY_KINDS, REGISTRY
 from .run.factory import make_run
 from .run.options import TrainOptions
 
-#: Environments of the checks: one with discrete actions and one with continuous actions per kind
-#: of observation (tabular policies need Discrete observations).
+#: Environments of the checks, per policy kind: for the vector kinds one with discrete and one
+#: with continuous actions; tabular policies need Discrete observations; the cnn is checked on
+#: 8x8 pixels with discrete actions only (no small pixel env with continuous actions ships).
 CHECK_ENVS = {
     "tabular": ("FrozenLake-v1",),
     "neural": ("CartPole-v1", "Pendulum-v1"),
@@ -48,8 +52,23 @@ class ContractError(AssertionError):
 
 
 def check_envs(cls: type[Algorithm], policy: str) -> tuple[str, ...]:
-    """The check environments whose spaces ``cls`` accepts for ``policy``."""
-    return CHECK_ENVS[policy if policy in CHECK_ENVS else "neural"]
+    """The check environments of ``policy`` whose spaces ``cls`` accepts.
+
+    The tabular kind's, the cnn's, or the vector kinds' (:data:`CHECK_ENVS`).
+    """
+    envs = CHECK_ENVS[policy if policy in CHECK_ENVS else "neural"]
+    return tuple(env_id for env_id in envs if _accepts(cls, policy, env_id))
+
+
+def _accepts(cls: type[Algorithm], policy: str, env_id: str) -> bool:
+    env = make_env(env_id)
+    try:
+        cls.check_spaces(env.observation_space, env.action_space, policy)
+    except EnvError:
+        return False
+    finally:
+        env.close()
+    return True
 
 
 def check_algorithm(cls: type[Algorithm], iterations: int = 3) -> None:
@@ -57,11 +76,13 @@ def check_algorithm(cls: type[Algorithm], iterations: int = 3) -> None:
 
     Args:
         cls: an algorithm class, registered in :mod:`policysearch.registry`.
-        iterations: iterations of each check run (at least 2).
+        iterations: iterations of each check run (at least 2: one is resumed from the first).
 
     Raises:
+        ConfigError: if ``iterations`` is below 2.
         ContractError: naming the first guarantee that does not hold.
     """
+    check_int("iterations", iterations, 2)
     check_declarations(cls)
     for policy in cls.policies:
         check_spaces_refused(cls, policy)

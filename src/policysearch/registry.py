@@ -76,7 +76,7 @@ REGISTRY: dict[str, Entry] = {
         Entry(
             "cem",
             "CEM",
-            "the crossentropy method (tabular for Discrete observations, else a neural policy)",
+            "the crossentropy method (tabular for Discrete observations and actions, else a neural policy)",
             ("cem_tabular:TabularCEM", "cem:CEM"),
         ),
         Entry("es", "ES", "evolution strategies over the weights of a neural policy", ("es:ES",)),
@@ -130,9 +130,10 @@ def default_policy(name: str, observation_space: gym.Space[Any], action_space: g
     """The policy kind used when neither ``--policy`` nor a preset names one.
 
     The first implementation (in registry order) that suggests a kind for these spaces decides:
-    tabular CEM for Discrete observations and actions, else the neural default (linear for Box
-    actions with at least 10 observations, else mlp:
-    :meth:`~policysearch.algorithms.neural.NeuralAlgorithm.default_policy`).
+    tabular CEM for Discrete observations and actions, else the neural default (cnn for images,
+    linear for Box actions with at least 10 observations, else mlp:
+    :meth:`~policysearch.algorithms.neural.NeuralAlgorithm.default_policy`); an implementation
+    of one kind suggests it wherever its spaces suit (ARS: linear).
 
     Raises:
         ConfigError: if no implementation suggests a kind, or the kind suggested is one the

@@ -77,7 +77,8 @@ class ARSConfig:
     #: Numbers in the shared noise table.
     noise_table_size: int = 10_000_000
 
-    #: The linear policy has no hidden layers (what :class:`NeuralAlgorithm` builds from).
+    #: The linear policy has no hidden layers (what
+    #: :class:`~policysearch.algorithms.neural.NeuralAlgorithm` builds from).
     hidden: ClassVar[tuple[int, ...]] = ()
     #: Unused by a linear policy.
     activation: ClassVar[str] = "tanh"

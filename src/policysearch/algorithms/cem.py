@@ -198,7 +198,7 @@ FIT_OPTIONS = ("learning_rate", "epochs", "batch_size", "entropy_coef", "init_lo
 
 
 class CEM(NeuralAlgorithm):
-    """Crossentropy method with a linear, MLP or GRU policy (categorical or Gaussian actions)."""
+    """Crossentropy method with a linear, MLP, GRU or cnn policy (categorical or Gaussian actions)."""
 
     name = "cem"
     config_class = CEMConfig

@@ -24,7 +24,7 @@ from .base import Algorithm
 
 
 class NeuralAlgorithm(Algorithm):
-    """Base of CEM, ES and CMA-ES over linear, MLP and GRU policies.
+    """Base of CEM, ES, CMA-ES and ARS over linear, MLP, GRU and cnn policies.
 
     The config must have ``hidden``, ``activation`` and ``normalize_obs``; ``init_log_std`` and
     ``std_head`` (the Gaussian head's standard deviation: ``parameter`` or ``network``) are read
@@ -128,7 +128,7 @@ class NeuralAlgorithm(Algorithm):
 
 
 class WeightSearch(NeuralAlgorithm):
-    """Base of ES and CMA-ES: a search distribution over the policy's flattened weights.
+    """Base of ES, CMA-ES and ARS: a search distribution over the policy's flattened weights.
 
     A candidate is a weight vector (:mod:`~policysearch.policies.weights` lays it out), played
     deterministically; its score is the mean return of its sessions.

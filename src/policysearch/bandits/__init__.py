@@ -55,7 +55,7 @@ __all__ = [
     "run",
 ]
 
-#: Former names (before 0.2.0, when the bandit players were called agents, like the Python API's
+#: Former names (in release 0.1.0, where the bandit players were called agents, like the Python API's
 #: :class:`policysearch.Agent`); importing one warns.
 _RENAMED = {
     "Agent": "Player",

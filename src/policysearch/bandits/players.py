@@ -31,6 +31,7 @@ the long-term loss, which is the point of the clickbait question).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -368,7 +369,8 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
         **kwargs: passed to the player's class (e.g. ``epsilon=0.05``, ``warmup=200``).
 
     Raises:
-        ConfigError: for an unknown name or an option out of range.
+        ConfigError: for an unknown name, an option the baseline does not take, or one out of
+            range.
     """
     space = env.action_space
     if not isinstance(space, gym.spaces.Discrete):
@@ -385,6 +387,16 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
             f"{given[0]} is not an option of the {name} baseline here: the env gives its segments "
             "and the seed its random numbers"
         )
+    if name not in _PLAYER_CLASSES:
+        raise ConfigError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    options = sorted(
+        set(inspect.signature(_PLAYER_CLASSES[name]).parameters)
+        - {"n_actions", "rng", "n_contexts", "context_fn"}
+    )
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        takes = ", ".join(options) or "none"
+        raise ConfigError(f"{unknown[0]} is not an option of the {name} baseline (its options: {takes})")
     exclude = kwargs.get("exclude", ())
     if not isinstance(exclude, list | tuple):
         raise ConfigError(f"exclude must be a list of actions, not {exclude!r}")
@@ -404,9 +416,19 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
         return EpsilonGreedyPlayer(n_actions, rng=rng, **{**segments, **kwargs})
     if name == "ucb1":
         return UCB1Player(n_actions, rng=rng, **{**segments, **kwargs})
-    if name == "thompson":
-        return ThompsonSamplingPlayer(n_actions, rng=rng, **{**segments, **kwargs})
-    raise ConfigError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    return ThompsonSamplingPlayer(n_actions, rng=rng, **{**segments, **kwargs})
+
+
+#: The class behind each baseline of :func:`make_player` (``honest`` is the myopic player with
+#: the clickbait banners excluded).
+_PLAYER_CLASSES: dict[str, type[Player]] = {
+    "myopic": MyopicPlayer,
+    "honest": MyopicPlayer,
+    "duct_tape": DuctTapePlayer,
+    "epsilon_greedy": EpsilonGreedyPlayer,
+    "ucb1": UCB1Player,
+    "thompson": ThompsonSamplingPlayer,
+}
 
 
 @dataclass(frozen=True)

@@ -494,10 +494,7 @@ def bandit(
     except TypeError as exc:
         raise ConfigError(f"invalid --env-option for {env}: {exc}") from None
     env_seed, player_seed = split_seed(seed)  # as compare(): the player's numbers are not the users'
-    try:
-        player = make_player(method, environment, seed=player_seed, **parse_assignments(set_ or []))
-    except TypeError as exc:
-        raise ConfigError(f"invalid option for {method}: {exc}") from None
+    player = make_player(method, environment, seed=player_seed, **parse_assignments(set_ or []))
     reward = regret = 0.0
     played = 0
     counts = np.zeros(int(getattr(environment.action_space, "n", 0)), dtype=np.int64)

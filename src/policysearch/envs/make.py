@@ -346,7 +346,8 @@ def make_env(
     Raises:
         EnvError: for an unknown id or an environment that fails to construct, or refuses a
             keyword argument.
-        ConfigError: for keyword arguments that policysearch itself sets.
+        ConfigError: for keyword arguments that policysearch itself sets, and for an option
+            of policysearch's own envs out of range (``n_banners=99``).
     """
     options = options or EnvOptions()
     name = resolve_env_id(env_id)

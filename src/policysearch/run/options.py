@@ -33,8 +33,8 @@ class TrainOptions:
     #: Anything ``gymnasium.make`` accepts, including ``"module:EnvName-v0"``.
     env_id: str = ""
     #: Policy kind; None takes the env's preset's, else the algorithm's default for the spaces
-    #: (tabular CEM for Discrete observations and actions; linear for Box actions with at least
-    #: 10 observations; else mlp).
+    #: (tabular CEM for Discrete observations and actions; cnn for images; linear for Box actions
+    #: with at least 10 observations; else mlp; ARS's only kind, linear, wherever it applies).
     policy: str | None = None
     #: Root seed: the same seed gives the same run.
     seed: int = 0
@@ -44,7 +44,8 @@ class TrainOptions:
     max_seconds: float | None = None
     #: Budget: total iterations of the run.
     max_iterations: int | None = None
-    #: Episodes of the final evaluation (at least 100; default from the env's preset).
+    #: Episodes of the final evaluation (at least 100; default from the evaluation protocol:
+    #: ``presets/evaluation.yml``, else 1000 for discrete observations, else 100).
     eval_episodes: int | None = None
     #: The run folder (default ``runs/<algo>-<env>-<seed>``).
     out: str | None = None

@@ -56,6 +56,8 @@ class Trainer:
         callbacks: extra watchers (see :class:`~policysearch.run.callbacks.Callback`).
         progress: show a progress bar on stderr.
         force: replace an existing run in the folder instead of refusing.
+        resumed: what a stored run's checkpoint restores (:meth:`resume` passes it; None: a new
+            run).
     """
 
     def __init__(
