@@ -22,9 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 
 
-def load_hook():
-    path = DOCS / "hooks" / "hyperparameters.py"
-    spec = importlib.util.spec_from_file_location("hyperparameters_hook", path)
+def load_hook(name: str = "hyperparameters"):
+    """The MkDocs hook ``docs/hooks/NAME.py``, loaded by its path."""
+    path = DOCS / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_hook", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -127,19 +128,10 @@ def test_docs_never_point_outside_the_repository() -> None:
             assert resolved.is_relative_to(REPO), f"{page.relative_to(REPO)} points outside: {target}"
 
 
-def load_tutorial_hook():
-    path = DOCS / "hooks" / "tutorial.py"
-    spec = importlib.util.spec_from_file_location("tutorial_hook", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def fresh_tutorial():
     """The tutorial notebook run top to bottom now (CellExecutionError, naming the cell, if one fails)."""
-    return load_tutorial_hook().execute()
+    return load_hook("tutorial").execute()
 
 
 @pytest.mark.slow
@@ -152,7 +144,7 @@ def test_tutorial_notebook_runs_top_to_bottom(fresh_tutorial) -> None:
 def test_tutorial_notebook_shows_what_the_code_prints_today(fresh_tutorial) -> None:
     """The saved outputs (what the site shows) are what the code prints today, compared on the
     kind of CPU they were saved on (`make notebook` saves them again)."""
-    tutorial = load_tutorial_hook()
+    tutorial = load_hook("tutorial")
     saved = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
     saved_on = saved.metadata.get("policysearch", {}).get("outputs_cpu")
     assert saved_on, "docs/tutorial.ipynb has no saved outputs' CPU: run `make notebook`"
@@ -169,7 +161,7 @@ def test_tutorial_notebook_shows_what_the_code_prints_today(fresh_tutorial) -> N
 
 
 def test_the_tutorials_text_outputs_name_its_work_folder_alike() -> None:
-    tutorial = load_tutorial_hook()
+    tutorial = load_hook("tutorial")
     cell = nbformat.v4.new_code_cell("")
     cell.outputs = [
         nbformat.v4.new_output("stream", text="run folders in /tmp/policysearch-tutorial-ab_12x\n"),

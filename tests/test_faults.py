@@ -153,6 +153,7 @@ class Timed(Transport):
         self.queues: dict[int, list] = {w: [] for w in range(size)}
         self.free_at = [0.0] * size
         self.log: list[tuple[str, int]] = []
+        self.replaced_at = 0.0
 
     def ready(self) -> list[int]:
         return [w for w in range(self.size) if ("retire", w) not in self.log]
@@ -176,6 +177,7 @@ class Timed(Transport):
 
     def replace(self, worker: int) -> None:
         self.log.append(("replace", worker))
+        self.replaced_at = self.replaced_at or time.monotonic()  # when the first was replaced
         self.queues[worker], self.free_at[worker] = [], 0.0
         self.hung.discard(worker)
 
@@ -206,12 +208,26 @@ def short_slack(monkeypatch):
     monkeypatch.setattr(sharded, "START_SLACK", 0.3)
 
 
+@pytest.fixture
+def short_pause_gap(monkeypatch):
+    """A round of the driver's wait counts as a pause past a fifth of a second, not 2 s."""
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+
+
+def warmed(transport: Transport, sessions: int = 8, **kwargs) -> ShardedSampler:
+    """A sampler over ``transport`` that has played three requests (its deadlines' history)."""
+    sampler = ShardedSampler(transport, **kwargs)
+    for _ in range(3):
+        sampler.run(Still(), np.arange(sessions))
+    return sampler
+
+
 def test_episodes_that_grow_between_requests_are_not_taken_for_a_hang(short_slack) -> None:
     """Ten times longer sessions than the earlier requests' (a policy that learnt to stay up)."""
     transport = Timed(2)
-    sampler = ShardedSampler(transport)
-    for _ in range(3):
-        sampler.run(Still(), np.arange(8))
+    sampler = warmed(transport)
     transport.per_session = 0.1
     assert sampler.run(Still(), np.arange(8)).n == 8
     assert (sampler.stalls, transport.log) == (0, [])
@@ -219,9 +235,7 @@ def test_episodes_that_grow_between_requests_are_not_taken_for_a_hang(short_slac
 
 def test_a_hung_worker_is_given_the_deadline_of_its_requests_finished_shares(short_slack) -> None:
     transport = Timed(2)
-    sampler = ShardedSampler(transport)
-    for _ in range(3):
-        sampler.run(Still(), np.arange(8))
+    sampler = warmed(transport)
     transport.per_session, transport.hung = 0.1, {1}  # longer sessions, and worker 1 stops answering
     tick = time.monotonic()
     assert sampler.run(Still(), np.arange(8)).n == 8
@@ -245,15 +259,10 @@ class Paused(Timed):
         return super().collect(timeout)
 
 
-def test_a_run_stopped_and_continued_does_not_take_its_workers_for_hung(short_slack, monkeypatch) -> None:
+def test_a_run_stopped_and_continued_does_not_take_its_workers_for_hung(short_slack, short_pause_gap) -> None:
     """A pause of the whole run (driver and workers) is not a worker past its deadline."""
-    from policysearch.sampling import sharded
-
-    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
     transport = Paused(2)
-    sampler = ShardedSampler(transport)
-    for _ in range(3):
-        sampler.run(Still(), np.arange(8))
+    sampler = warmed(transport)
     transport.per_session, transport.pause = 0.05, 1.5  # deadlines of about 0.3 s, a pause of 1.5 s
     assert sampler.run(Still(), np.arange(8)).n == 8
     assert (sampler.stalls, transport.log) == (0, [])
@@ -267,7 +276,7 @@ class ReplyWaitingAtPause(Timed):
     stopped); worker 0 then hangs on the next share of its queue."""
 
     pause = 0.0
-    reply_at = replaced_at = 0.0
+    reply_at = 0.0
 
     def collect(self, timeout: float) -> list[Reply]:
         time.sleep(0.005)
@@ -285,19 +294,10 @@ class ReplyWaitingAtPause(Timed):
             return replies
         return super().collect(0)
 
-    def replace(self, worker: int) -> None:
-        self.replaced_at = self.replaced_at or time.monotonic()
-        super().replace(worker)
 
-
-def test_a_hang_right_after_a_pause_costs_one_deadline_not_the_pause(short_slack, monkeypatch) -> None:
-    from policysearch.sampling import sharded
-
-    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+def test_a_hang_right_after_a_pause_costs_one_deadline_not_the_pause(short_slack, short_pause_gap) -> None:
     transport = ReplyWaitingAtPause(2)
-    sampler = ShardedSampler(transport, shares_per_worker=2)
-    for _ in range(3):
-        sampler.run(Still(), np.arange(16))
+    sampler = warmed(transport, 16, shares_per_worker=2)
     transport.per_session, transport.pause = 0.05, 3.0
     assert sampler.run(Still(), np.arange(16)).n == 16
     assert transport.reply_at and transport.replaced_at - transport.reply_at < sampler.deadline(4) + 1.0
@@ -307,7 +307,6 @@ class BusyDriver(Timed):
     """Reading worker 0's first reply keeps the driver busy ``busy`` seconds of CPU, once."""
 
     busy = 0.0
-    replaced_at = 0.0
 
     def collect(self, timeout: float) -> list[Reply]:
         replies = super().collect(timeout)
@@ -317,20 +316,11 @@ class BusyDriver(Timed):
                 pass
         return replies
 
-    def replace(self, worker: int) -> None:
-        self.replaced_at = self.replaced_at or time.monotonic()
-        super().replace(worker)
 
-
-def test_a_driver_busy_reading_replies_is_not_a_pause(short_slack, monkeypatch) -> None:
+def test_a_driver_busy_reading_replies_is_not_a_pause(short_slack, short_pause_gap) -> None:
     """The driver's own work does not stop the deadlines: a hang is still found in its time."""
-    from policysearch.sampling import sharded
-
-    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
     transport = BusyDriver(2)
-    sampler = ShardedSampler(transport)
-    for _ in range(3):
-        sampler.run(Still(), np.arange(8))
+    sampler = warmed(transport)
     # shares of 4 sessions of 0.2 s: a deadline of about 4 s; 3 s of the driver's work inside it
     transport.per_session, transport.busy, transport.hung = 0.2, 3.0, {1}
     tick = time.monotonic()
@@ -362,10 +352,7 @@ class StartingDuringPause(Timed):
         return super().collect(timeout)
 
 
-def test_a_pause_while_a_worker_starts_is_not_taken_for_its_patience_running_out(monkeypatch) -> None:
-    from policysearch.sampling import sharded
-
-    monkeypatch.setattr(sharded, "PAUSE_GAP", 0.2)
+def test_a_pause_while_a_worker_starts_is_not_taken_for_its_patience_running_out(short_pause_gap) -> None:
     assert ShardedSampler(StartingDuringPause()).run(Still(), np.arange(4)).n == 4
 
 
