@@ -29,7 +29,7 @@ import numpy as np
 
 from .algorithms.base import Algorithm
 from .config import check_int
-from .envs import make_env
+from .envs import probe_env
 from .errors import EnvError
 from .registry import POLICY_KINDS, REGISTRY
 from .run.factory import make_run
@@ -61,13 +61,11 @@ def check_envs(cls: type[Algorithm], policy: str) -> tuple[str, ...]:
 
 
 def _accepts(cls: type[Algorithm], policy: str, env_id: str) -> bool:
-    env = make_env(env_id)
     try:
-        cls.check_spaces(env.observation_space, env.action_space, policy)
+        with probe_env(env_id) as env:
+            cls.check_spaces(env.observation_space, env.action_space, policy)
     except EnvError:
         return False
-    finally:
-        env.close()
     return True
 
 

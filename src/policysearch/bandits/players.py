@@ -45,9 +45,6 @@ from ..errors import ConfigError, EnvError
 ContextFn = Callable[[np.ndarray], int]
 Unit = Literal["step", "episode"]
 
-#: Names accepted by :func:`make_player`.
-BASELINES = ("myopic", "honest", "duct_tape", "epsilon_greedy", "ucb1", "thompson")
-
 
 class Player(Protocol):
     """What :func:`run` plays: chooses an action, then learns from its reward."""
@@ -429,6 +426,8 @@ _PLAYER_CLASSES: dict[str, type[Player]] = {
     "ucb1": UCB1Player,
     "thompson": ThompsonSamplingPlayer,
 }
+#: Names accepted by :func:`make_player`.
+BASELINES = tuple(_PLAYER_CLASSES)
 
 
 @dataclass(frozen=True)
