@@ -129,14 +129,22 @@ def test_the_deadline_follows_the_other_shares_times_or_is_given() -> None:
 
     sampler = ShardedSampler(InProcess(make_runner("CartPole-v1", 4)))
     assert sampler.deadline(10) is None  # nothing finished yet: no deadline
-    sampler._per_session.extend([0.01, 0.02, 0.5])  # earlier requests' shares: more room
+    sampler._wall.recent.extend([0.01, 0.02, 0.5])  # earlier requests' shares: more room
     assert sampler.deadline(10) == pytest.approx(
         DEADLINE_FACTOR * DEADLINE_GROWTH * 0.02 * 10 + DEADLINE_SLACK
     )
-    sampler._this_request.extend([0.3, 0.1])  # once a share of the request has finished: its own
+    sampler._wall.request.extend([0.3, 0.1])  # once a share of the request has finished: its own
     assert sampler.deadline(10) == pytest.approx(DEADLINE_FACTOR * 0.2 * 10 + DEADLINE_SLACK)
     assert ShardedSampler(sampler.transport, deadline=7.5).deadline(10) == 7.5
     sampler.close()
+
+
+def answer(worker: int, share, seconds: float, cpu: float) -> Reply:
+    """A fake worker's ``ok`` reply to ``share``: one-step sessions, with the times given."""
+    n = len(share.reset_seeds)
+    empty, ones = np.zeros((0, n)), np.ones(n, dtype=np.int64)
+    played = Sessions(empty, empty, empty, ones, np.zeros(n, bool), np.ones(n, bool))
+    return Reply(worker, "ok", played, share.request, share.index, seconds, cpu)
 
 
 class Timed(Transport):
@@ -169,10 +177,8 @@ class Timed(Transport):
         for worker, queue in self.queues.items():
             while queue and queue[0][0] <= time.monotonic() and worker not in self.hung:
                 _, share = queue.pop(0)
-                n = len(share.reset_seeds)
-                empty, ones = np.zeros((0, n)), np.ones(n, dtype=np.int64)
-                played = Sessions(empty, empty, empty, ones, np.zeros(n, bool), np.ones(n, bool))
-                replies.append(Reply(worker, "ok", played, share.request, share.index, self.per_session * n))
+                seconds = self.per_session * len(share.reset_seeds)
+                replies.append(answer(worker, share, seconds, seconds))
         return replies
 
     def replace(self, worker: int) -> None:
@@ -354,6 +360,192 @@ class StartingDuringPause(Timed):
 
 def test_a_pause_while_a_worker_starts_is_not_taken_for_its_patience_running_out(short_pause_gap) -> None:
     assert ShardedSampler(StartingDuringPause()).run(Still(), np.arange(4)).n == 4
+
+
+class Clocked(Transport):
+    """Fake workers with CPU clocks the driver reads, on a machine that may be busy.
+
+    A share needs ``cpu_per_session`` CPU seconds a session, which a worker gets at ``speed``
+    CPUs (a busy machine: below 1). A worker in ``hung`` waits in a call (its clock stops); one
+    in ``spinning`` loops at a whole CPU and never finishes. ``clock=False``: the CPU clocks
+    cannot be read (as with Ray actors), and the deadlines are on the wall clock.
+    """
+
+    kind = "worker process"
+
+    def __init__(self, size: int, clock: bool = True) -> None:
+        super().__init__()
+        self.size, self.clock = size, clock
+        self.cpu_per_session, self.speed = 0.01, 1.0
+        self.hung: set[int] = set()
+        self.spinning: set[int] = set()
+        self.queues: dict[int, list] = {w: [] for w in range(size)}
+        self.cpu = [0.0] * size  # each worker's CPU seconds
+        self.progress = [0.0] * size  # CPU seconds put into the first share of its queue
+        self.at = [time.monotonic()] * size
+        self.log: list[tuple[str, int]] = []
+        self.replaced_at = 0.0
+
+    def _advance(self, worker: int) -> None:
+        now = time.monotonic()
+        elapsed, self.at[worker] = now - self.at[worker], now
+        if worker in self.spinning:
+            self.cpu[worker] += elapsed
+        elif worker not in self.hung and self.queues[worker]:
+            self.cpu[worker] += elapsed * self.speed
+            self.progress[worker] += elapsed * self.speed
+
+    def cpu_seconds(self, worker: int) -> float | None:
+        self._advance(worker)
+        return self.cpu[worker] if self.clock else None
+
+    def ready(self) -> list[int]:
+        return [w for w in range(self.size) if ("retire", w) not in self.log]
+
+    def submit(self, worker: int, common, share) -> None:
+        self._advance(worker)
+        self.queues[worker].append(share)
+
+    def collect(self, timeout: float) -> list[Reply]:
+        time.sleep(min(timeout, 0.005))
+        replies = []
+        for worker, queue in self.queues.items():
+            self._advance(worker)
+            while queue and self.progress[worker] >= self.cpu_per_session * len(queue[0].reset_seeds):
+                share = queue.pop(0)
+                need = self.cpu_per_session * len(share.reset_seeds)
+                self.progress[worker] -= need
+                replies.append(answer(worker, share, need / self.speed, need))
+        return replies
+
+    def replace(self, worker: int) -> None:
+        self.log.append(("replace", worker))
+        self.replaced_at = self.replaced_at or time.monotonic()
+        self.queues[worker], self.progress[worker], self.cpu[worker] = [], 0.0, 0.0
+        self.hung.discard(worker)
+        self.spinning.discard(worker)
+
+    def retire(self, worker: int) -> None:
+        self.log.append(("retire", worker))
+        self.queues[worker] = []
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_busy_machine_that_slows_every_worker_does_not_stop_the_run(short_slack) -> None:
+    """Fifty times slower than the shares before (2% of a CPU each): their deadline on the wall
+    clock, 20 times theirs, would take both workers for hung, then their replacements."""
+    transport = Clocked(2)
+    sampler = warmed(transport)
+    transport.speed = 0.02  # shares of 4 sessions: 2 s instead of 0.04 s, deadlines of 0.85 s
+    tick = time.monotonic()
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    assert time.monotonic() - tick > 1.5  # it did take that long
+    assert (sampler.stalls, transport.log) == (0, [])
+
+    # where the CPU clocks cannot be read (Ray actors), the deadline is the wall clock's
+    walled = Clocked(2, clock=False)
+    sampler = warmed(walled)
+    walled.speed = 0.02
+    with pytest.raises(EnvError, match=r"ran past their deadline \([0-9.]+ s\) on 2 worker processes"):
+        sampler.run(Still(), np.arange(8))
+
+
+@pytest.mark.parametrize("how", ["hung", "spinning"])
+def test_a_stuck_worker_is_found_on_its_cpu_clock_within_a_deadline(how: str, short_slack) -> None:
+    """A worker that waits forever (no CPU) or loops forever (past the CPU seconds its share
+    needs) is replaced, on a busy machine too, while its neighbour's slow share goes on."""
+    transport = Clocked(2)
+    sampler = warmed(transport)
+    transport.speed = 0.1  # 0.4 s a share, now and after the stuck worker is replaced
+    getattr(transport, how).add(1)
+    tick = time.monotonic()
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    # a deadline: the request's pace, 0.1 s a session on the wall clock (2.05 s for a hung
+    # worker), 0.01 CPU seconds on the CPU clock (0.25 s for a spinning one)
+    assert transport.replaced_at - tick < sampler.deadline(4) + 0.5
+    assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
+
+
+class Starver:
+    """Stops the transport's worker processes (by process id) but for ``duty`` of every 0.1 s: a
+    machine so busy that each gets that fraction of a CPU. Replacements are starved too."""
+
+    def __init__(self, transport: ProcessTransport, duty: float) -> None:
+        import threading
+
+        self.transport, self.duty = transport, duty
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._cycle, daemon=True)
+        self.thread.start()
+
+    def _signal(self, sig: int) -> None:
+        for pid in self.transport.pids():
+            if pid is not None:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def _cycle(self) -> None:
+        while not self.stop.is_set():
+            self._signal(signal.SIGCONT)
+            time.sleep(0.1 * self.duty)
+            self._signal(signal.SIGSTOP)
+            time.sleep(0.1 * (1 - self.duty))
+        self._signal(signal.SIGCONT)
+
+    def end(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+NO_PROC = "no /proc here: the deadlines stay on the wall clock"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason=NO_PROC)
+def test_worker_processes_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
+    """Real processes given a tenth of a CPU each, ten times slower than the requests before: on
+    the wall clock their shares overran (deadlines of five times the earlier shares' times) and
+    both workers were replaced."""
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "DEADLINE_SLACK", 0.05)
+    monkeypatch.setattr(sharded, "DEADLINE_GROWTH", 1.0)  # deadlines of 5x the earlier shares'
+    transport = ProcessTransport(RunnerFactory("Acrobot-v1", 1), 2)
+    sampler = warmed(transport, 16)  # Still never swings up: 16 episodes of 500 steps a request
+    normal = sampler.deadline(8)
+    starver = Starver(transport, 0.1)
+    try:
+        tick = time.monotonic()
+        slow = sampler.run(Still(), np.arange(16))
+        took = time.monotonic() - tick
+    finally:
+        starver.end()
+        sampler.close()
+    assert slow.n == 16 and sampler.stalls == 0
+    assert normal is not None and took > normal  # past the wall clock's deadline, not stopped
+
+
+def test_a_worker_process_cpu_clock_is_read_from_proc() -> None:
+    from policysearch.sampling.pool import process_cpu_seconds
+
+    if process_cpu_seconds(os.getpid()) is None:
+        pytest.skip(NO_PROC)
+    mine = process_cpu_seconds(os.getpid())
+    assert mine is not None and abs(mine - time.process_time()) < 0.1  # 10 ms ticks, and threads
+    transport = ProcessTransport(RunnerFactory("CartPole-v1", 1), 1)
+    sampler = ShardedSampler(transport)
+    try:
+        before = transport.cpu_seconds(0)
+        sampler.run(Still(), np.arange(200))
+        after = transport.cpu_seconds(0)
+        assert before is not None and after is not None and after > before  # imports, envs, steps
+        pid = transport.pids()[0]
+    finally:
+        sampler.close()
+    assert transport.cpu_seconds(0) is None and pid is not None and process_cpu_seconds(pid) is None
 
 
 def _cannot_rebuild() -> None:

@@ -11,6 +11,7 @@ dies is seen as a closed pipe: the core re-runs its shares and this transport st
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import warnings
 from multiprocessing.connection import Connection, wait
@@ -20,6 +21,19 @@ from ..errors import EnvError, warnings_on_one_line
 from ..run.interrupts import blocked_in_children
 from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user and system, all its threads) that process ``pid`` has used.
+
+    Read from ``/proc/PID/stat``; None where that cannot be read (not Linux, the process gone).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()  # after the command's name
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _build(
@@ -109,6 +123,11 @@ class ProcessTransport(Transport):
     def pids(self) -> list[int | None]:
         """Process ids of the workers (None where a worker was given up)."""
         return [None if p is None else p.pid for p in self.procs]
+
+    def cpu_seconds(self, worker: int) -> float | None:
+        """CPU seconds the worker's process has used (:func:`process_cpu_seconds`)."""
+        proc = self.procs[worker]
+        return None if proc is None or proc.pid is None else process_cpu_seconds(proc.pid)
 
     def ready(self) -> list[int]:
         """Workers with an open pipe (a new process queues shares while it starts)."""

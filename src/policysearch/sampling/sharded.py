@@ -87,6 +87,8 @@ class Reply:
     index: int = -1
     #: Seconds the worker spent playing the share (what the deadline is derived from).
     seconds: float = 0.0
+    #: CPU seconds the worker's process used playing it (the deadline on the CPU clock's).
+    cpu: float = 0.0
 
 
 def split_actor(actor: Actor, bounds: list[tuple[int, int]]) -> tuple[Any, list[Any]]:
@@ -109,10 +111,11 @@ def play(runner: SeededRunner, common: Any, share: Share) -> Sessions:
 
 
 def played(runner: SeededRunner, common: Any, share: Share, worker: int = 0) -> Reply:
-    """Play a share: an ``ok`` reply with its sessions and the seconds the play took."""
-    tick = time.perf_counter()
+    """Play a share: an ``ok`` reply with its sessions and the seconds (and CPU seconds) it took."""
+    tick, cpu = time.perf_counter(), time.process_time()
     sessions = play(runner, common, share)
-    return Reply(worker, "ok", sessions, share.request, share.index, time.perf_counter() - tick)
+    seconds = time.perf_counter() - tick
+    return Reply(worker, "ok", sessions, share.request, share.index, seconds, time.process_time() - cpu)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,15 @@ class Transport(ABC):
     def starting(self) -> bool:
         """Whether a worker is being started (and may become ready)."""
         return False
+
+    def cpu_seconds(self, worker: int) -> float | None:
+        """CPU seconds the worker's process has used so far, or None where they cannot be read here.
+
+        Where they can, a share's deadline is kept on the worker's CPU time (see
+        :meth:`ShardedSampler._overran`), so that a worker that waits for a busy machine's CPUs is
+        not taken for a stuck one.
+        """
+        return None
 
     @abstractmethod
     def submit(self, worker: int, common: Any, share: Share) -> None:
@@ -266,14 +278,95 @@ COLLECT_WAIT = 0.5
 #: and continued with ``fg``, a paused VM, a machine that stalled): no share's deadline runs
 #: while the driver does not.
 PAUSE_GAP = 2.0
+#: Fraction of one CPU under which a worker whose CPU time the driver reads counts as stuck, when
+#: it has used no more than that over a whole deadline (:meth:`Watch.idle`): a worker that waits
+#: for a busy machine's CPUs still gets its turns (a tenth of a CPU at ten processes a core), one
+#: hung in a call that waits gets none.
+IDLE_CPU = 0.01
+
+
+class Pace:
+    """Seconds per session of finished shares, on one clock: what a share's deadline follows."""
+
+    def __init__(self) -> None:
+        #: The last 64 shares' seconds per session, of this request and earlier ones.
+        self.recent: deque[float] = deque(maxlen=64)
+        #: This request's finished shares' seconds per session.
+        self.request: list[float] = []
+
+    def add(self, seconds: float, sessions: int) -> None:
+        """A share of ``sessions`` finished in ``seconds``."""
+        per_session = seconds / max(1, sessions)
+        self.recent.append(per_session)
+        self.request.append(per_session)
+
+    def limit(self, sessions: int) -> float | None:
+        """The deadline of a share of ``sessions``, None if no share has finished.
+
+        :data:`DEADLINE_FACTOR` times the typical seconds per session, times ``sessions``, plus
+        :data:`DEADLINE_SLACK`: the typical is the median of this request's finished shares, else
+        :data:`DEADLINE_GROWTH` times the median of the recent ones.
+        """
+        if self.request:
+            typical = float(np.median(np.asarray(self.request)))
+        elif self.recent:
+            typical = DEADLINE_GROWTH * float(np.median(np.asarray(self.recent)))
+        else:
+            return None
+        return DEADLINE_FACTOR * typical * max(1, sessions) + DEADLINE_SLACK
+
+
+@dataclass
+class Watch:
+    """The share a worker plays now, as the driver watches it.
+
+    Attributes:
+        started: when it began (monotonic seconds; moved on by the driver's pauses).
+        cpu: the worker's CPU seconds then (None: the transport cannot read them).
+        samples: ``(time, CPU seconds)`` of the worker at the driver's rounds since (the CPU
+            clock's only), the oldest kept as far back as the last deadline asked about.
+    """
+
+    started: float
+    cpu: float | None
+    samples: deque[tuple[float, float]]
+
+    @classmethod
+    def begin(cls, transport: Transport, worker: int) -> Watch:
+        """A share begins on ``worker`` now."""
+        now, cpu = time.monotonic(), transport.cpu_seconds(worker)
+        return cls(now, cpu, deque() if cpu is None else deque([(now, cpu)]))
+
+    def paused(self, seconds: float, now: float) -> None:
+        """The driver did not run for ``seconds``: nor does this share's deadline.
+
+        (A share begun during the pause keeps its start.)
+        """
+        self.started = min(self.started + seconds, now)
+        self.samples = deque((min(t + seconds, now), cpu) for t, cpu in self.samples)
+
+    def idle(self, cpu: float, now: float, window: float) -> bool:
+        """Whether the worker, at ``cpu`` CPU seconds now, has waited for a ``window`` of seconds.
+
+        That is, it used less than :data:`IDLE_CPU` of a CPU over the last ``window`` seconds
+        (False until the share has run that long).
+        """
+        self.samples.append((now, cpu))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - window:
+            self.samples.popleft()  # the newest sample at least a window old stays
+        then, cpu_then = self.samples[0]
+        return then <= now - window and cpu - cpu_then < IDLE_CPU * (now - then)
 
 
 class ShardedSampler:
     """Runs each request as contiguous shares on a transport's workers (see the module doc).
 
     A worker that stops answering does not hold the run: a share that overruns its deadline
-    (:meth:`deadline`) is played again elsewhere with the same seeds (so the sessions are the
-    same), and its worker is replaced, as a lost one is. The same serves stragglers on a cluster.
+    (:meth:`deadline`, :meth:`_overran`) is played again elsewhere with the same seeds (so the
+    sessions are the same), and its worker is replaced, as a lost one is. The same serves
+    stragglers on a cluster. Where the driver reads a worker's CPU time (worker processes on its
+    own machine) the deadline is kept on that clock, so that a busy machine, which slows every
+    worker alike, is not taken for stuck ones.
     In this process (:class:`InProcess`) nothing can be taken back from a hung env: the deadline
     needs worker processes or Ray actors.
 
@@ -309,28 +402,23 @@ class ShardedSampler:
         self._fresh: set[int] = set()  # replacements that have not finished a share yet
         # workers that have not answered since they started (their first share waits for that)
         self._unproven: set[int] = set(range(transport.size))
-        self._per_session: deque[float] = deque(maxlen=64)  # seconds per session of recent shares
-        self._this_request: list[float] = []  # seconds per session of this request's finished shares
+        self._wall = Pace()  # finished shares' seconds per session, as the workers timed them
+        self._cpu = Pace()  # and their CPU seconds per session
 
-    def deadline(self, sessions: int) -> float | None:
+    def deadline(self, sessions: int, clock: Literal["wall", "cpu"] = "wall") -> float | None:
         """Seconds a share of ``sessions`` may run on a worker before it is played elsewhere.
 
         The one given to the sampler, else :data:`DEADLINE_FACTOR` times the median time per
         session of the request's shares finished so far, times ``sessions``, plus
-        :data:`DEADLINE_SLACK`. The shares of a request play the same kind of episodes, so that
-        follows episodes that grow over a run. Until one has finished, the median over the last
-        64 shares of earlier requests stands in, with :data:`DEADLINE_GROWTH` times more room;
-        None (no deadline) before any share has finished.
+        :data:`DEADLINE_SLACK` (:meth:`Pace.limit`). The shares of a request play the same kind
+        of episodes, so that follows episodes that grow over a run. Until one has finished, the
+        median over the last 64 shares of earlier requests stands in, with
+        :data:`DEADLINE_GROWTH` times more room; None (no deadline) before any share has
+        finished. ``clock="cpu"``: the same in the workers' CPU seconds.
         """
         if self.fixed_deadline is not None:
             return self.fixed_deadline
-        if self._this_request:
-            typical = float(np.median(np.asarray(self._this_request)))
-        elif self._per_session:
-            typical = DEADLINE_GROWTH * float(np.median(np.asarray(self._per_session)))
-        else:
-            return None
-        return DEADLINE_FACTOR * typical * max(1, sessions) + DEADLINE_SLACK
+        return (self._cpu if clock == "cpu" else self._wall).limit(sessions)
 
     def sample(
         self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
@@ -375,11 +463,11 @@ class ShardedSampler:
         transport = self.transport
         pending = deque(range(len(shares)))
         busy: dict[int, list[int]] = {}
-        started: dict[int, float] = {}  # when each worker began the first share of its queue
+        watch: dict[int, Watch] = {}  # the first share of each worker's queue, since it began
         done: dict[int, Sessions] = {}
         overran: dict[int, int] = {}  # how many workers each share overran its deadline on
         idle_since: float | None = None
-        self._this_request = []
+        self._wall.request, self._cpu.request = [], []
         last_check, last_cpu = time.monotonic(), time.process_time()
         while len(done) < len(shares):
             ready = transport.ready()
@@ -389,7 +477,7 @@ class ShardedSampler:
                     if pending and len(queue) < depth:
                         k = pending.popleft()
                         if not queue:
-                            started[worker] = time.monotonic()
+                            watch[worker] = Watch.begin(transport, worker)
                         queue.append(k)
                         transport.submit(worker, common, shares[k])
             if any(busy.values()):
@@ -426,10 +514,10 @@ class ShardedSampler:
                     raise MemoryError(f"in a sampling {transport.kind}: {reply.payload}")
                 if reply.status == "error":
                     raise RuntimeError(f"a sampling {transport.kind} failed: {reply.payload}")
-                per_session = reply.seconds / max(1, len(shares[reply.index].reset_seeds))
-                self._per_session.append(per_session)
-                self._this_request.append(per_session)
-                started[worker] = time.monotonic()  # the next share of its queue starts now
+                sessions = len(shares[reply.index].reset_seeds)
+                self._wall.add(reply.seconds, sessions)
+                self._cpu.add(reply.cpu, sessions)
+                watch[worker] = Watch.begin(transport, worker)  # the next share of its queue starts now
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
                 done[reply.index] = reply.payload
@@ -437,19 +525,19 @@ class ShardedSampler:
             # a round is one wait and the driver's own work (replies to read, shares to send)
             paused = (now - last_check) - (cpu - last_cpu) - COLLECT_WAIT
             if paused > PAUSE_GAP:  # the driver did not run: nor do the deadlines it watches
-                for worker in started:  # (a share begun after the pause keeps its start)
-                    started[worker] = min(started[worker] + paused, now)
+                for watched in watch.values():
+                    watched.paused(paused, now)
                 if idle_since is not None:
                     idle_since = min(idle_since + paused, now)
             last_check, last_cpu = now, cpu
-            self._replace_overrun(shares, busy, started, pending, overran)
+            self._replace_overrun(shares, busy, watch, pending, overran)
         return [done[k] for k in range(len(shares))]
 
     def _replace_overrun(
         self,
         shares: list[Share],
         busy: dict[int, list[int]],
-        started: dict[int, float],
+        watch: dict[int, Watch],
         pending: deque[int],
         overran: dict[int, int],
     ) -> None:
@@ -461,16 +549,11 @@ class ShardedSampler:
         that hangs on those seeds): an :class:`~policysearch.errors.EnvError` naming them, before
         it takes every worker with it.
         """
-        now = time.monotonic()
         for worker, queue in list(busy.items()):
-            if not queue:
+            if not queue or worker not in watch:
                 continue
-            limit = self.deadline(len(shares[queue[0]].reset_seeds))
-            if limit is None:
-                continue
-            if worker in self._unproven:
-                limit += START_SLACK
-            if now - started.get(worker, now) <= limit:
+            deadline = self._overran(worker, len(shares[queue[0]].reset_seeds), watch[worker])
+            if deadline is None:
                 continue
             share = shares[queue[0]]
             overran[queue[0]] = overran.get(queue[0], 0) + 1
@@ -478,7 +561,7 @@ class ShardedSampler:
                 seeds = share.reset_seeds
                 raise EnvError(
                     f"sessions {share.first}-{share.first + len(seeds) - 1} of the request (reset seeds "
-                    f"{int(seeds[0])}...{int(seeds[-1])}) ran past their deadline ({limit:.1f} s) on "
+                    f"{int(seeds[0])}...{int(seeds[-1])}) ran past their deadline ({deadline}) on "
                     f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
                     "they last far longer than the request's others"
                 )
@@ -492,6 +575,31 @@ class ShardedSampler:
                 self._fresh.add(worker)
                 self._unproven.add(worker)
                 self.transport.replace(worker)
+
+    def _overran(self, worker: int, sessions: int, watched: Watch) -> str | None:
+        """The deadline that the share ``watched`` on ``worker`` has overrun (``"49.5 s"``), or None.
+
+        In wall time: the share has run longer than :meth:`deadline`. On the worker's CPU clock
+        (where :meth:`Transport.cpu_seconds` reads it): the worker has used more CPU seconds on
+        the share than the deadline in CPU seconds (a loop that never ends), or over the last
+        wall-time deadline less than :data:`IDLE_CPU` of a CPU (a call that waits forever). A
+        worker that gets its turns on a busy machine overruns neither, however long it takes.
+        A worker that has not answered since it started has :data:`START_SLACK` more on both.
+        """
+        limit = self.deadline(sessions)
+        if limit is None:
+            return None
+        slack = START_SLACK if worker in self._unproven else 0.0
+        now = time.monotonic()
+        cpu = None if watched.cpu is None else self.transport.cpu_seconds(worker)
+        if cpu is None or watched.cpu is None:
+            return f"{limit + slack:.1f} s" if now - watched.started > limit + slack else None
+        spin = self.deadline(sessions, "cpu")
+        if spin is not None and cpu - watched.cpu > spin + slack:
+            return f"{spin + slack:.1f} s of CPU"
+        if watched.idle(cpu, now, limit + slack):
+            return f"{limit + slack:.1f} s, using no CPU"
+        return None
 
     def close(self) -> None:
         """Stop the transport's workers."""
