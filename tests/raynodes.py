@@ -53,7 +53,10 @@ class Cluster:
         """The driver's environment (tests/ on the path, so that ``testenvs`` imports)."""
         tests = str(Path(__file__).parent)
         path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)
-        return {**os.environ, "PYTHONPATH": path, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+        # a local Ray instance made earlier in this process (test_ray_local.py) set this to 0,
+        # with which `ray start` refuses a node of a multi-node cluster
+        inherited = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+        return {**inherited, "PYTHONPATH": path, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
     def driver(self, args: list[str], **kw) -> subprocess.Popen[str]:
         """``python -m policysearch ARGS`` inside namespace ``a``."""
