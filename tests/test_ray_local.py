@@ -1,6 +1,7 @@
 """The Ray backend on a local instance of its own, and its bad input (no cluster needed)."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -140,3 +141,44 @@ def test_a_hung_ray_actor_costs_one_deadline_and_not_the_result(tmp_path: Path, 
     b = json.loads((tmp_path / "ray" / "summary.json").read_text())
     assert a["eval_mean_return"] == b["eval_mean_return"]
     assert took < 120, f"{took:.0f} s: the hung actor held the run"
+
+
+def test_ray_actors_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
+    """Actors on the driver's node are watched on their CPU clocks, as worker processes are:
+    given a tenth of a CPU each, ten times slower than before, they finish without a stall."""
+    import numpy as np
+
+    from policysearch.envs import make_env
+    from policysearch.policies.numpy_policy import NumpyActor
+    from policysearch.policies.spec import make_spec
+    from policysearch.policies.torch_policy import TorchPolicy
+    from policysearch.sampling import RunnerFactory, ShardedSampler, sharded
+    from policysearch.sampling.pool import main_thread_cpu_seconds
+    from test_faults import NO_PROC, Starver
+
+    if main_thread_cpu_seconds(os.getpid()) is None:
+        pytest.skip(NO_PROC)
+    monkeypatch.setattr(sharded, "DEADLINE_SLACK", 0.05)
+    monkeypatch.setattr(sharded, "DEADLINE_GROWTH", 1.0)  # deadlines of 5x the earlier shares'
+    env = make_env("Acrobot-v1")
+    spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
+    params = {k: np.zeros_like(v) for k, v in TorchPolicy(spec).numpy_params().items()}
+    still = NumpyActor(spec, params, deterministic=True)  # the first action always: 500 steps
+    transport = raycluster.RayTransport(RunnerFactory("Acrobot-v1", 1), 2)
+    try:
+        assert all(transport.cpu_seconds(w) is not None for w in range(2))  # on this node
+        sampler = ShardedSampler(transport)
+        for _ in range(3):
+            sampler.run(still, np.arange(16))
+        normal = sampler.deadline(8)
+        starver = Starver(lambda: transport.pids, 0.1)
+        try:
+            tick = time.monotonic()
+            slow = sampler.run(still, np.arange(16))
+            took = time.monotonic() - tick
+        finally:
+            starver.end()
+    finally:
+        transport.close()
+    assert slow.n == 16 and sampler.stalls == 0
+    assert normal is not None and took > normal

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..run.interrupts import kept_handlers
+from .pool import main_thread_cpu_seconds
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
@@ -177,6 +178,7 @@ class RayTransport(Transport):
         self._owned = False
         self.ray = self._connect()
         try:
+            self._here = self.ray.get_runtime_context().get_node_id()  # the driver's node
             cpus = float(self.ray.cluster_resources().get("CPU", 0))
             if workers > cpus:
                 where = "the local Ray instance" if address is None else f"the Ray cluster at {address}"
@@ -315,6 +317,16 @@ class RayTransport(Transport):
     def starting(self) -> bool:
         """Whether a replacement is being placed or started."""
         return bool(self._starting)
+
+    def cpu_seconds(self, worker: int) -> float | None:
+        """CPU seconds an actor on the driver's own node has used playing; None on another node.
+
+        Its main thread's, where it runs its tasks (:func:`~.pool.main_thread_cpu_seconds`).
+        """
+        pid = self.pids[worker]
+        if pid is None or self.nodes[worker] != self._here:
+            return None
+        return main_thread_cpu_seconds(pid)
 
     def submit(self, worker: int, common: Any, share: Share) -> None:
         """Put the request's common part in the object store (once) and start a task."""

@@ -87,7 +87,7 @@ class Reply:
     index: int = -1
     #: Seconds the worker spent playing the share (what the deadline is derived from).
     seconds: float = 0.0
-    #: CPU seconds the worker's process used playing it (the deadline on the CPU clock's).
+    #: CPU seconds the worker's main thread used playing it (the deadline on the CPU clock's).
     cpu: float = 0.0
 
 
@@ -112,10 +112,10 @@ def play(runner: SeededRunner, common: Any, share: Share) -> Sessions:
 
 def played(runner: SeededRunner, common: Any, share: Share, worker: int = 0) -> Reply:
     """Play a share: an ``ok`` reply with its sessions and the seconds (and CPU seconds) it took."""
-    tick, cpu = time.perf_counter(), time.process_time()
+    tick, cpu = time.perf_counter(), time.thread_time()
     sessions = play(runner, common, share)
     seconds = time.perf_counter() - tick
-    return Reply(worker, "ok", sessions, share.request, share.index, seconds, time.process_time() - cpu)
+    return Reply(worker, "ok", sessions, share.request, share.index, seconds, time.thread_time() - cpu)
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class Transport(ABC):
         return False
 
     def cpu_seconds(self, worker: int) -> float | None:
-        """CPU seconds the worker's process has used so far, or None where they cannot be read here.
+        """CPU seconds the worker has used playing so far, or None where they cannot be read here.
 
         Where they can, a share's deadline is kept on the worker's CPU time (see
         :meth:`ShardedSampler._overran`), so that a worker that waits for a busy machine's CPUs is
@@ -364,9 +364,9 @@ class ShardedSampler:
     A worker that stops answering does not hold the run: a share that overruns its deadline
     (:meth:`deadline`, :meth:`_overran`) is played again elsewhere with the same seeds (so the
     sessions are the same), and its worker is replaced, as a lost one is. The same serves
-    stragglers on a cluster. Where the driver reads a worker's CPU time (worker processes on its
-    own machine) the deadline is kept on that clock, so that a busy machine, which slows every
-    worker alike, is not taken for stuck ones.
+    stragglers on a cluster. Where the driver reads a worker's CPU time (worker processes and Ray
+    actors on its own machine) the deadline is kept on that clock, so that a busy machine, which
+    slows every worker alike, is not taken for stuck ones.
     In this process (:class:`InProcess`) nothing can be taken back from a hung env: the deadline
     needs worker processes or Ray actors.
 
