@@ -368,8 +368,10 @@ class Clocked(Transport):
 
     A share needs ``cpu_per_session`` CPU seconds a session, which a worker gets at ``speed``
     CPUs (a busy machine: below 1). A worker in ``hung`` waits in a call (its clock stops); one
-    in ``spinning`` loops at a whole CPU and never finishes. ``clock=False``: the CPU clocks
-    cannot be read (as with Ray actors), and the deadlines are on the wall clock.
+    in ``spinning`` loops at a whole CPU and never finishes; one in ``polling`` (worker: CPUs)
+    loops at that rate and never finishes. ``clock=False``: the CPU clocks cannot be read (as
+    with Ray actors on other nodes), and the deadlines are on the wall clock. A run that lasts
+    past ``give_up`` (monotonic seconds) fails rather than hangs the test.
     """
 
     kind = "worker process"
@@ -380,6 +382,8 @@ class Clocked(Transport):
         self.cpu_per_session, self.speed = 0.01, 1.0
         self.hung: set[int] = set()
         self.spinning: set[int] = set()
+        self.polling: dict[int, float] = {}
+        self.give_up = float("inf")
         self.queues: dict[int, list] = {w: [] for w in range(size)}
         self.cpu = [0.0] * size  # each worker's CPU seconds
         self.progress = [0.0] * size  # CPU seconds put into the first share of its queue
@@ -392,6 +396,8 @@ class Clocked(Transport):
         elapsed, self.at[worker] = now - self.at[worker], now
         if worker in self.spinning:
             self.cpu[worker] += elapsed
+        elif worker in self.polling:
+            self.cpu[worker] += elapsed * self.polling[worker]
         elif worker not in self.hung and self.queues[worker]:
             self.cpu[worker] += elapsed * self.speed
             self.progress[worker] += elapsed * self.speed
@@ -408,6 +414,7 @@ class Clocked(Transport):
         self.queues[worker].append(share)
 
     def collect(self, timeout: float) -> list[Reply]:
+        assert time.monotonic() < self.give_up, "no stuck worker was found in time"
         time.sleep(min(timeout, 0.005))
         replies = []
         for worker, queue in self.queues.items():
@@ -425,6 +432,7 @@ class Clocked(Transport):
         self.queues[worker], self.progress[worker], self.cpu[worker] = [], 0.0, 0.0
         self.hung.discard(worker)
         self.spinning.discard(worker)
+        self.polling.pop(worker, None)
 
     def retire(self, worker: int) -> None:
         self.log.append(("retire", worker))
@@ -462,10 +470,27 @@ def test_a_stuck_worker_is_found_on_its_cpu_clock_within_a_deadline(how: str, sh
     transport.speed = 0.1  # 0.4 s a share, now and after the stuck worker is replaced
     getattr(transport, how).add(1)
     tick = time.monotonic()
+    transport.give_up = tick + 30
     assert sampler.run(Still(), np.arange(8)).n == 8
     # a deadline: the request's pace, 0.1 s a session on the wall clock (2.05 s for a hung
     # worker), 0.01 CPU seconds on the CPU clock (0.25 s for a spinning one)
-    assert transport.replaced_at - tick < sampler.deadline(4) + 0.5
+    found = {"hung": sampler.deadline(4), "spinning": sampler.deadline(4, "cpu")}[how]
+    assert found is not None and transport.replaced_at - tick < found + 0.5
+    assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
+
+
+def test_a_stuck_worker_that_keeps_polling_is_found_at_ten_deadlines(short_slack) -> None:
+    """5% of a CPU, forever: not idle, and its CPU deadline would take twenty wall deadlines."""
+    from policysearch.sampling.sharded import CPU_CLOCK_WALL_CAP
+
+    transport = Clocked(2)
+    sampler = warmed(transport)
+    transport.polling = {1: 0.05}
+    tick = time.monotonic()
+    transport.give_up = tick + 30
+    assert sampler.run(Still(), np.arange(8)).n == 8
+    cap = CPU_CLOCK_WALL_CAP * sampler.deadline(4)  # 2.5 s: worker 0's share took 0.04 s
+    assert cap <= transport.replaced_at - tick < cap + 0.5
     assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
 
 
@@ -536,13 +561,31 @@ def test_a_worker_process_cpu_clock_is_read_from_proc() -> None:
         pytest.skip(NO_PROC)
     mine = main_thread_cpu_seconds(os.getpid())  # the test runs in the main thread
     assert mine is not None and abs(mine - time.thread_time()) < 0.05  # in 10 ms ticks
-    transport = ProcessTransport(RunnerFactory("CartPole-v1", 1), 1)
+
+    def spin() -> None:
+        end = time.thread_time() + 0.3
+        while time.thread_time() < end:
+            pass
+
+    import threading
+
+    other = threading.Thread(target=spin)
+    other.start()
+    other.join()
+    after_spin = main_thread_cpu_seconds(os.getpid())
+    assert after_spin is not None and after_spin - mine < 0.15  # another thread's CPU is not counted
+
+    transport = ProcessTransport(RunnerFactory("Acrobot-v1", 1), 1)
     sampler = ShardedSampler(transport)
     try:
+        sampler.run(Still(), np.arange(2))  # the worker's start: imports, envs
         before = transport.cpu_seconds(0)
-        sampler.run(Still(), np.arange(200))
+        sampler.run(Still(), np.arange(40))  # 40 episodes of 500 steps
         after = transport.cpu_seconds(0)
-        assert before is not None and after is not None and after > before  # imports, envs, steps
+        assert before is not None and after is not None
+        # what the driver reads is what the worker timed its share to take (in 10 ms ticks)
+        played = sampler._cpu.request[0] * 40
+        assert played > 0.05 and played - 0.03 < after - before < played + 0.1
         pid = transport.pids()[0]
     finally:
         sampler.close()

@@ -39,6 +39,19 @@ def main_thread_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def boot_id() -> str | None:
+    """This machine's kernel boot id (``/proc/sys/kernel/random/boot_id``), None if unreadable.
+
+    Two processes that read the same one run on the same kernel, so one can read the other's
+    ``/proc`` entries by its process id.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
 def _build(
     factory: RunnerFactory,
 ) -> tuple[SeededRunner | None, tuple[Literal["env-error", "error"], str] | None]:

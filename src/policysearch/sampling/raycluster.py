@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..run.interrupts import kept_handlers
-from .pool import main_thread_cpu_seconds
+from .pool import boot_id, main_thread_cpu_seconds
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
@@ -128,11 +128,11 @@ class RayWorker:
                 )
         self._common: tuple[int, Any] = (-1, None)
 
-    def ready(self) -> tuple[str, int, str | None]:
-        """This actor's node id, process id, and why it cannot work (None if it can)."""
+    def ready(self) -> tuple[str, int, str | None, str | None]:
+        """This actor's node id, process id, why it cannot work (None if it can) and kernel boot id."""
         import ray
 
-        return ray.get_runtime_context().get_node_id(), os.getpid(), self.problem
+        return ray.get_runtime_context().get_node_id(), os.getpid(), self.problem, boot_id()
 
     def run(self, common: bytes, share: bytes) -> bytes:
         """Play a pickled share with the request's pickled common part; the reply pickled."""
@@ -178,7 +178,8 @@ class RayTransport(Transport):
         self._owned = False
         self.ray = self._connect()
         try:
-            self._here = self.ray.get_runtime_context().get_node_id()  # the driver's node
+            # the driver's node and kernel: an actor on both has /proc entries the driver can read
+            self._here = (self.ray.get_runtime_context().get_node_id(), boot_id())
             cpus = float(self.ray.cluster_resources().get("CPU", 0))
             if workers > cpus:
                 where = "the local Ray instance" if address is None else f"the Ray cluster at {address}"
@@ -188,6 +189,7 @@ class RayTransport(Transport):
             self.actors: list[Any] = [None] * workers
             self.nodes: list[str | None] = [None] * workers
             self.pids: list[int | None] = [None] * workers
+            self._local = [False] * workers  # on the driver's node and kernel (its CPU clock read)
             self._starting: dict[int, Any] = {}
             self._tasks: dict[Any, int] = {}
             self._lost: list[Reply] = []
@@ -295,7 +297,7 @@ class RayTransport(Transport):
     def _started(self, worker: int, ref: Any, strict: bool = False) -> None:
         del self._starting[worker]
         try:
-            node, pid, problem = self.ray.get(ref)
+            node, pid, problem, boot = self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:
             if strict:
                 raise BackendError(f"a Ray actor failed to start: {_first_line(exc)}") from None
@@ -304,6 +306,7 @@ class RayTransport(Transport):
         if problem is not None:
             raise BackendError(f"the Ray actor on node {node[:12]} cannot sample: {problem}")
         self.nodes[worker], self.pids[worker] = node, pid
+        self._local[worker] = boot is not None and (node, boot) == self._here
 
     def ready(self) -> list[int]:
         """Actors that started and are not lost."""
@@ -321,12 +324,12 @@ class RayTransport(Transport):
     def cpu_seconds(self, worker: int) -> float | None:
         """CPU seconds an actor on the driver's own node has used playing; None on another node.
 
-        Its main thread's, where it runs its tasks (:func:`~.pool.main_thread_cpu_seconds`).
+        Its main thread's, where it runs its tasks (:func:`~.pool.main_thread_cpu_seconds`). The
+        node is the driver's when both its Ray node id and its kernel's boot id are (a driver
+        connected through Ray Client has the head's node id but not its kernel).
         """
         pid = self.pids[worker]
-        if pid is None or self.nodes[worker] != self._here:
-            return None
-        return main_thread_cpu_seconds(pid)
+        return main_thread_cpu_seconds(pid) if pid is not None and self._local[worker] else None
 
     def submit(self, worker: int, common: Any, share: Share) -> None:
         """Put the request's common part in the object store (once) and start a task."""
@@ -379,6 +382,7 @@ class RayTransport(Transport):
         self._starting.pop(worker, None)
         actor, self.actors[worker] = self.actors[worker], None
         self.nodes[worker] = self.pids[worker] = None
+        self._local[worker] = False
         if actor is not None:
             try:
                 self.ray.kill(actor, no_restart=True)

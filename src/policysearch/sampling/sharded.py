@@ -183,9 +183,11 @@ class Transport(ABC):
         return False
 
     def cpu_seconds(self, worker: int) -> float | None:
-        """CPU seconds the worker has used playing so far, or None where they cannot be read here.
+        """CPU seconds the worker's playing thread has used since it started, or None if unreadable.
 
-        Where they can, a share's deadline is kept on the worker's CPU time (see
+        A difference of two readings is the CPU a share took.
+
+        Where they can be read, a share's deadline is kept on the worker's CPU time (see
         :meth:`ShardedSampler._overran`), so that a worker that waits for a busy machine's CPUs is
         not taken for a stuck one.
         """
@@ -283,6 +285,11 @@ PAUSE_GAP = 2.0
 #: for a busy machine's CPUs still gets its turns (a tenth of a CPU at ten processes a core), one
 #: hung in a call that waits gets none.
 IDLE_CPU = 0.01
+#: A worker watched on its CPU clock is still given up once its share has run this many times
+#: its wall-time deadline: a hang that keeps using a little CPU (a loop that polls, 2-3% of a
+#: CPU) is found in that time, and a machine must slow a worker this much more than its
+#: request's other shares before the worker is taken for stuck.
+CPU_CLOCK_WALL_CAP = 10.0
 
 
 class Pace:
@@ -377,7 +384,8 @@ class ShardedSampler:
         min_share: fewest sessions in a share (a runner steps many envs side by side).
         in_flight: shares queued per worker, so that a worker never waits for the driver.
         deadline: seconds a share may run before it is played elsewhere; None derives it from
-            the other shares' times (:meth:`deadline`).
+            the other shares' times (:meth:`deadline`). On a worker watched on its CPU clock it
+            is the CPU seconds it may use and the wall seconds it may wait (:meth:`_overran`).
     """
 
     #: Sessions cost real environment steps (a tabular model's are nearly free).
@@ -581,25 +589,32 @@ class ShardedSampler:
 
         In wall time: the share has run longer than :meth:`deadline`. On the worker's CPU clock
         (where :meth:`Transport.cpu_seconds` reads it): the worker has used more CPU seconds on
-        the share than the deadline in CPU seconds (a loop that never ends), or over the last
-        wall-time deadline less than :data:`IDLE_CPU` of a CPU (a call that waits forever). A
-        worker that gets its turns on a busy machine overruns neither, however long it takes.
-        A worker that has not answered since it started has :data:`START_SLACK` more on both.
+        the share than the deadline in CPU seconds (a loop that never ends: found in about a
+        deadline when it has a CPU to itself), or over the last wall-time deadline less than
+        :data:`IDLE_CPU` of a CPU (a call that waits forever: found in one deadline), or the
+        share has run :data:`CPU_CLOCK_WALL_CAP` times its wall-time deadline (anything else,
+        such as a loop that polls). A worker that gets its turns on a busy machine overruns none
+        of them unless it is that much slower than its request's other shares. A worker that
+        has not answered since it started has :data:`START_SLACK` more on each.
         """
         limit = self.deadline(sessions)
         if limit is None:
             return None
         slack = START_SLACK if worker in self._unproven else 0.0
         now = time.monotonic()
+        elapsed = now - watched.started
+        spin = None if watched.cpu is None else self.deadline(sessions, "cpu")
+        if spin is not None and elapsed <= min(limit, spin) + slack:
+            return None  # a thread's CPU seconds do not outrun the wall clock: no rule can hold yet
         cpu = None if watched.cpu is None else self.transport.cpu_seconds(worker)
         if cpu is None or watched.cpu is None:
-            return f"{limit + slack:.1f} s" if now - watched.started > limit + slack else None
-        spin = self.deadline(sessions, "cpu")
+            return f"{limit + slack:.1f} s" if elapsed > limit + slack else None
         if spin is not None and cpu - watched.cpu > spin + slack:
             return f"{spin + slack:.1f} s of CPU"
         if watched.idle(cpu, now, limit + slack):
             return f"{limit + slack:.1f} s, using no CPU"
-        return None
+        cap = CPU_CLOCK_WALL_CAP * limit + slack
+        return f"{cap:.1f} s, {CPU_CLOCK_WALL_CAP:g} times its deadline" if elapsed > cap else None
 
     def close(self) -> None:
         """Stop the transport's workers."""
