@@ -538,28 +538,49 @@ class Starver:
 NO_PROC = "no /proc here: the deadlines stay on the wall clock"
 
 
+def starved_request(
+    transport: Transport, pids: Callable[[], list[int | None]], actor, monkeypatch
+) -> tuple[float, float]:
+    """Three requests of 16 sessions on ``transport``, then a fourth with its workers (``pids``)
+    given a tenth of a CPU each (:class:`Starver`), ten times slower: asserts that it is played
+    without a stall, and gives the wall-clock deadline of a share before it and the seconds it
+    took.
+
+    The deadlines are five times the earlier shares' times (no slack, no growth), so that on the
+    wall clock the starved shares overrun. The transport is closed after.
+    """
+    from policysearch.sampling import sharded
+
+    monkeypatch.setattr(sharded, "DEADLINE_SLACK", 0.05)
+    monkeypatch.setattr(sharded, "DEADLINE_GROWTH", 1.0)
+    sampler = ShardedSampler(transport)
+    try:
+        for _ in range(3):
+            sampler.run(actor, np.arange(16))
+        normal = sampler.deadline(8)
+        starver = Starver(pids, 0.1)
+        try:
+            tick = time.monotonic()
+            slow = sampler.run(actor, np.arange(16))
+            took = time.monotonic() - tick
+        finally:
+            starver.end()
+    finally:
+        sampler.close()
+    assert slow.n == 16 and sampler.stalls == 0
+    assert normal is not None
+    return normal, took
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason=NO_PROC)
 def test_worker_processes_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
     """Real processes given a tenth of a CPU each, ten times slower than the requests before: on
     the wall clock their shares overran (deadlines of five times the earlier shares' times) and
     both workers were replaced."""
-    from policysearch.sampling import sharded
-
-    monkeypatch.setattr(sharded, "DEADLINE_SLACK", 0.05)
-    monkeypatch.setattr(sharded, "DEADLINE_GROWTH", 1.0)  # deadlines of 5x the earlier shares'
     transport = ProcessTransport(RunnerFactory("Acrobot-v1", 1), 2)
-    sampler = warmed(transport, 16)  # Still never swings up: 16 episodes of 500 steps a request
-    normal = sampler.deadline(8)
-    starver = Starver(transport.pids, 0.1)
-    try:
-        tick = time.monotonic()
-        slow = sampler.run(Still(), np.arange(16))
-        took = time.monotonic() - tick
-    finally:
-        starver.end()
-        sampler.close()
-    assert slow.n == 16 and sampler.stalls == 0
-    assert normal is not None and took > normal  # past the wall clock's deadline, not stopped
+    # Still never swings up: 16 episodes of 500 steps a request
+    normal, took = starved_request(transport, transport.pids, Still(), monkeypatch)
+    assert took > normal  # past the wall clock's deadline, not stopped
 
 
 def test_a_worker_process_cpu_clock_is_read_from_proc() -> None:
