@@ -542,7 +542,7 @@ def starved_request(
     transport: Transport, pids: Callable[[], list[int | None]], actor, monkeypatch
 ) -> tuple[float, float]:
     """Three requests of 16 sessions on ``transport``, then a fourth with its workers (``pids``)
-    given a tenth of a CPU each (:class:`Starver`), ten times slower: asserts that it is played
+    given a twentieth of a CPU each (:class:`Starver`), twenty times slower: asserts that it is played
     without a stall, and gives the wall-clock deadline of a share before it and the seconds it
     took.
 
@@ -558,7 +558,7 @@ def starved_request(
         for _ in range(3):
             sampler.run(actor, np.arange(16))
         normal = sampler.deadline(8)
-        starver = Starver(pids, 0.1)
+        starver = Starver(pids, 0.05)
         try:
             tick = time.monotonic()
             slow = sampler.run(actor, np.arange(16))
@@ -574,7 +574,7 @@ def starved_request(
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason=NO_PROC)
 def test_worker_processes_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
-    """Real processes given a tenth of a CPU each, ten times slower than the requests before: on
+    """Real processes given a twentieth of a CPU each, twenty times slower than the requests before: on
     the wall clock their shares overran (deadlines of five times the earlier shares' times) and
     both workers were replaced."""
     transport = ProcessTransport(RunnerFactory("Acrobot-v1", 1), 2)

@@ -145,7 +145,7 @@ def test_a_hung_ray_actor_costs_one_deadline_and_not_the_result(tmp_path: Path, 
 
 def test_ray_actors_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
     """Actors on the driver's node are watched on their CPU clocks, as worker processes are:
-    given a tenth of a CPU each, ten times slower than before, they finish without a stall."""
+    given a twentieth of a CPU each, twenty times slower than before, they finish without a stall."""
     import numpy as np
 
     from policysearch.envs import make_env
