@@ -994,6 +994,77 @@ def test_progress_off_a_terminal_is_plain_uncut_lines(
     assert lines[1].startswith("no target given: eval mean 10") and lines[1].endswith(str(tmp_path / "run"))
 
 
+def test_long_work_says_what_runs_when_nothing_else_is_printed(tmp_path: Path, monkeypatch) -> None:
+    """An iteration or an evaluation part that takes minutes (Atari, CarRacing) is not silent."""
+    import re
+
+    from policysearch.run import callbacks
+
+    monkeypatch.setattr(callbacks, "QUIET_SECONDS", 0.25)
+    args = ["train", "cem", "--env", "testenvs:Slow-v0", "--set", "n_sessions=100", "--max-iterations", "1"]
+    code, _, err = cli([*args, "--eval-episodes", "100", "--out", tmp_path / "run"])
+    assert code == 0, err
+    assert "Traceback" not in err
+    iteration = re.compile(
+        r"cem testenvs:Slow-v0: iteration 1 running for \d+ s "
+        r"\((\d+) of 100 sessions done, ([\d,]+) env steps\)"
+    )
+    beats = [iteration.fullmatch(line) for line in err.splitlines()]
+    counts = [(int(m[1]), int(m[2].replace(",", ""))) for m in beats if m]
+    assert len(counts) >= 2, err
+    assert counts == sorted(counts) and counts[-1][1] > counts[0][1]  # the steps move on
+    assert all(done <= 100 and steps <= 1000 for done, steps in counts)  # 100 sessions of 10 steps
+    evaluation = "cem testenvs:Slow-v0: final evaluation of 100 episodes running for "
+    assert any(line.startswith(evaluation) and "sessions done" in line for line in err.splitlines()), err
+    code, out, err = cli(["evaluate", tmp_path / "run", "--episodes", "100"])
+    assert code == 0 and json.loads(out)["episodes"] == 100, err
+    evaluation = "evaluation of 100 episodes running for "
+    assert any(line.startswith(evaluation) and "sessions done" in line for line in err.splitlines()), err
+
+
+def test_the_heartbeat_waits_for_quiet_and_never_prints_a_traceback(capsys) -> None:
+    from policysearch.run import callbacks
+
+    calls: list[float] = []
+
+    def status() -> str:
+        calls.append(time.monotonic())
+        return "still here"
+
+    with callbacks.Heartbeat(status, quiet=0.3):
+        for _ in range(6):  # progress lines every 0.1 s keep it quiet
+            callbacks.say("a progress line")
+            time.sleep(0.1)
+        assert not calls
+        time.sleep(1.0)
+    assert calls
+    err = capsys.readouterr().err.splitlines()
+    assert err.count("a progress line") == 6 and "still here" in err
+
+    def broken() -> str:
+        raise RuntimeError("no state yet")
+
+    with callbacks.Heartbeat(broken, quiet=0.05) as beat:
+        time.sleep(0.5)
+        assert beat._thread is not None and not beat._thread.is_alive()  # it stopped, quietly
+    assert capsys.readouterr().err == ""
+
+
+def test_a_budget_spent_before_the_first_iteration_is_said(tmp_path: Path, capsys) -> None:
+    from policysearch.run.trainer import Trainer, TrainOptions
+
+    options = TrainOptions(
+        algorithm="cem", env_id="CartPole-v1", max_seconds=1, eval_episodes=100, out=str(tmp_path / "r")
+    )
+    summary = Trainer(options, progress=True).train(clock_start=time.perf_counter() - 5)
+    assert summary["iterations"] == 0 and summary["stop_reason"] == "max_seconds"
+    err = capsys.readouterr().err
+    assert (
+        "cem CartPole-v1: the time budget (1 s) was spent before the first iteration (5 s since the "
+        "start): evaluating the policy as it was made"
+    ) in err
+
+
 @pytest.mark.parametrize("how", ["cli", "api"])
 @pytest.mark.parametrize("moved", [0, 3, 5])
 def test_resume_after_a_swap_cut_short_continues_the_old_run(

@@ -147,3 +147,41 @@ def test_ray_is_imported_only_when_asked_for() -> None:
     code += "print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Hopper-v5", "FrozenLake-v1"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
+    """In this process sessions and steps are counted as they go (each runner: the env, vectorised
+    classic control, MuJoCo locomotion); with workers, as their shares return."""
+    from policysearch.policies.numpy_policy import NumpyActor
+    from policysearch.policies.spec import make_spec
+    from policysearch.policies.torch_policy import TorchPolicy
+    from policysearch.sampling import closed_after
+
+    env = make_env(env_id)
+    if isinstance(env.observation_space, gym.spaces.Discrete):
+        actor = uniform_actor(env_id)
+    else:
+        spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
+        actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
+    sampler = make_sampler(env_id, n_envs=4, workers=workers, use_model=False)
+    seen: list[str] = []
+    act = actor.act
+
+    def watched(*args):  # what another thread would read while the request plays
+        seen.append(sampler.progress())
+        return act(*args)
+
+    if workers == 1:
+        actor.act = watched  # type: ignore[method-assign]
+    with closed_after(sampler):
+        assert sampler.progress() == ""
+        for _ in range(2):  # the counts start again with each request
+            seen.clear()
+            sessions = sampler.sample(actor, 10, np.random.default_rng(0), keep="returns")
+            if workers == 1:
+                assert seen[0] == "0 of 10 sessions done, 0 env steps"
+                assert sampler.progress() == f"10 of 10 sessions done, {sessions.env_steps:,} env steps"
+            else:
+                assert sampler.progress() == "10 of 10 sessions returned by 2 worker processes"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from contextlib import nullcontext
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -320,7 +320,8 @@ def train(
         verdict = "solved" if summary["solved"] else f"not solved (target {summary['target']:g})"
     print(
         f"{verdict}: eval mean {summary['eval_mean_return']:.4g} ± {summary['eval_std_return']:.3g} "
-        f"over {summary['eval_episodes']} episodes after {summary['iterations']} iterations, "
+        f"over {summary['eval_episodes']} episodes after {summary['iterations']} "
+        f"iteration{'' if summary['iterations'] == 1 else 's'}, "
         f"{summary['env_steps']:,} env steps, {summary['wall_time_s']:.1f} s -> {trainer.folder}",
         file=sys.stderr,
     )
@@ -369,11 +370,12 @@ def evaluate(
 ) -> None:
     """Evaluate the deterministic policy of a run; prints one JSON object.
 
-    A long evaluation prints a progress line to stderr every few seconds; interrupted, it prints
-    the object for the episodes played so far (with ``"interrupted": true``).
+    A long evaluation prints a progress line to stderr every few seconds, and what it is playing
+    when a part has run for half a minute without one; interrupted, it prints the object for the
+    episodes played so far (with ``"interrupted": true``).
     """
     from ..config import check_range
-    from ..run.callbacks import EvaluationProgress
+    from ..run.callbacks import EvaluationProgress, Heartbeat, duration
     from ..run.evaluation import evaluation_parts
     from ..run.trainer import Trainer
     from ..sampling import closed_after, make_sampler
@@ -382,15 +384,22 @@ def evaluate(
     check_range("seed", seed, 0, max_evaluation_seed(episodes))
     trainer = Trainer.resume(folder, workers=workers, backend=backend, address=address)
     opts = trainer.options
-    sampler = None
-    if backend != "local" or workers > 1:
-        sampler = make_sampler(
-            opts.env_id, opts.n_envs, workers, backend=backend, address=address, env_options=opts.env_options
-        )
+    sampler = make_sampler(
+        opts.env_id, opts.n_envs, workers, backend=backend, address=address, env_options=opts.env_options
+    )
     actor = trainer.algorithm.greedy_actor()
     result = None
     progress = EvaluationProgress(episodes)
-    with nullcontext() if sampler is None else closed_after(sampler):
+    started = time.monotonic()
+
+    def status() -> str:
+        played = f"{result.episodes:,} played, " if result is not None else ""
+        return (
+            f"evaluation of {episodes:,} episodes running for {duration(time.monotonic() - started)} "
+            f"({played}{sampler.progress()})"
+        )
+
+    with closed_after(sampler), Heartbeat(status):
         try:
             parts = evaluation_parts(
                 actor, opts.env_id, episodes, seed, sampler=sampler, env_options=opts.env_options

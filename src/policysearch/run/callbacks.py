@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError
+
+#: Seconds of work without a progress line after which :class:`Heartbeat` says what runs.
+QUIET_SECONDS = 30.0
+
+_last_heard = [time.monotonic()]  # when the user last saw progress (a line, the bar moving)
+
+
+def heard() -> None:
+    """Note that the user saw progress now: the heartbeat waits another :data:`QUIET_SECONDS`."""
+    _last_heard[0] = time.monotonic()
+
+
+def say(line: str) -> None:
+    """Print a progress line on stderr (every progress line goes through here)."""
+    print(line, file=sys.stderr, flush=True)
+    heard()
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a reader counts them.
+
+    >>> duration(42.3), duration(185), duration(3725)
+    ('42 s', '3 min 05 s', '1 h 02 min')
+
+    """
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 class Callback(Protocol):
@@ -99,6 +132,7 @@ class ProgressBar:
             parts.append(f"{lost} worker{'s' if lost > 1 else ''} lost, shares re-run")
         if self.progress is not None:
             self.progress.update(self.task, completed=iteration, stats="  ".join(parts))
+            heard()
             return
         of = f"/{self.total}" if self.total else ""
         self._line = (
@@ -107,14 +141,14 @@ class ProgressBar:
         )
         self.printed = self.ticker.due() or bool(metrics.get("worker_restarts"))
         if self.printed:
-            print(self._line, file=sys.stderr, flush=True)
+            say(self._line)
 
     def on_end(self, summary: dict[str, Any]) -> None:
         """Stop drawing (off a terminal: the last iteration's line, if it was not printed)."""
         if self.progress is not None:
             self.progress.stop()
         elif not self.printed:
-            print(self._line, file=sys.stderr, flush=True)
+            say(self._line)
 
 
 class Ticker:
@@ -159,9 +193,55 @@ class EvaluationProgress:
         """Print a line if one is due and the evaluation is not done (``episodes`` played so far)."""
         if episodes < self.episodes and self.ticker.due():
             rate = episodes / max(self.ticker.elapsed, 1e-9)
-            print(
+            per_second = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"  # a slow env's 0.41
+            say(
                 f"{self.label}evaluated {episodes:,} of {self.episodes:,} episodes: mean {mean:.4g} "
-                f"({rate:,.0f} episodes/s)",
-                file=sys.stderr,
-                flush=True,
+                f"({per_second} episodes/s)"
             )
+
+
+class Heartbeat:
+    """Says what long work is doing when nothing else has been printed for a while.
+
+    Training and evaluation print a line per iteration or per part; on a slow env (an Atari
+    game, CarRacing's pixels) one iteration can take minutes. While the heartbeat runs (a
+    ``with`` block), a thread prints ``status()`` whenever no progress line has been printed
+    (:func:`say`) and the progress bar has not moved for ``quiet`` seconds.
+
+    Args:
+        status: the line to print, called from the heartbeat's thread (it reads, never changes,
+            the state of the work); None or empty: nothing to say this time.
+        quiet: seconds without progress before a line (default :data:`QUIET_SECONDS`).
+    """
+
+    def __init__(self, status: Callable[[], str | None], quiet: float | None = None) -> None:
+        self.status = status
+        self.quiet = QUIET_SECONDS if quiet is None else quiet
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        heard()
+        self._thread = threading.Thread(target=self._beat, name="policysearch-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(1.0, self.quiet / 4)):
+            if time.monotonic() - _last_heard[0] < self.quiet:
+                continue
+            try:
+                line = self.status()
+            except Exception:  # a progress line is not worth a traceback in the user's log
+                return
+            if line:
+                say(line)
+            else:
+                heard()

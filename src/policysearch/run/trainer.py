@@ -14,6 +14,7 @@ import dataclasses
 import shlex
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ from ..errors import BackendError, EnvError
 from ..presets import DEFAULT_MAX_ITERATIONS
 from ..sampling import Sampler, closed_after, make_sampler
 from ..seeding import SeedTree
-from .callbacks import Callback, EvaluationProgress, ProgressBar, checked_callbacks
+from .callbacks import (
+    Callback,
+    EvaluationProgress,
+    Heartbeat,
+    ProgressBar,
+    checked_callbacks,
+    duration,
+    say,
+)
 from .evaluation import Evaluation, evaluation_parts
 from .factory import Resumed, make_run, resolved_hyperparameters, stored_run
 from .guards import RunGuard
@@ -92,6 +101,10 @@ class Trainer:
             self.last_returns = resumed.arrays.get("trainer.last_returns")
             self.evaluated = resumed.evaluated
         self._started: float | None = None
+        #: What the loop is doing (``"iteration 5"``), since when (``time.monotonic()``), and how
+        #: far it was before the sampler's request in play: the heartbeat's line (:meth:`_status`).
+        self._doing: tuple[str, float, str] | None = None
+        self._last_iteration_s: float | None = None
         #: The run folder while this trainer holds it (from the first train() call on).
         self._held: RunFolder | None = None
 
@@ -243,9 +256,12 @@ class Trainer:
         parts = evaluation_parts(
             actor, opts.env_id, episodes, seed=0, sampler=sampler, env_options=opts.env_options
         )
+        self._begin(f"final evaluation of {episodes:,} episodes")
         for result in parts:
             if progress is not None:
                 progress.update(result.episodes, result.mean)
+            if self._doing is not None:
+                self._doing = (*self._doing[:2], f"{result.episodes:,} played")
         assert result is not None
         self.eval_env_steps += result.env_steps
         self.evaluated = (self.iteration, result)
@@ -307,9 +323,31 @@ class Trainer:
     def _train(self, sampler: Sampler) -> dict[str, Any]:
         self._held = held = self._open_run()
         try:
-            return self._loop(sampler, held.metrics)
+            with Heartbeat(lambda: self._status(sampler)) if self.progress else nullcontext():
+                return self._loop(sampler, held.metrics)
         finally:
+            self._doing = None
             held.close()
+
+    def _begin(self, what: str, detail: str = "") -> None:
+        """Say (to the heartbeat) that the loop now does ``what``."""
+        self._doing = (what, time.monotonic(), detail)
+
+    def _status(self, sampler: Sampler) -> str | None:
+        """The heartbeat's line: what runs, for how long, how far its request is (another thread)."""
+        doing = self._doing
+        if doing is None:
+            return None
+        what, since, detail = doing
+        opts, running = self.options, duration(time.monotonic() - since)
+        line = f"{opts.algorithm} {opts.env_id}: {what} running for {running}"
+        progress = ", ".join(part for part in (detail, sampler.progress()) if part)
+        if progress:
+            line += f" ({progress})"
+        last = self._last_iteration_s
+        if what.startswith("iteration") and last is not None:
+            line += f"; the last iteration took {duration(last)}"
+        return line
 
     def _loop(self, sampler: Sampler, metrics_log: MetricsLog) -> dict[str, Any]:
         opts = self.options
@@ -326,6 +364,7 @@ class Trainer:
         try:
             while stop is None:
                 tick = time.perf_counter()
+                self._begin(f"iteration {self.iteration + 1}")
                 restarts, stalls = sampler.restarts, sampler.stalls
                 rng = self.seeds.iteration(self.iteration)
                 request = self.algorithm.ask(rng)
@@ -348,7 +387,7 @@ class Trainer:
                     **status,
                 }
                 solved_by = self._check_target(sampler, metrics, rng)
-                elapsed = time.perf_counter() - tick
+                elapsed = self._last_iteration_s = time.perf_counter() - tick
                 metrics["steps_per_s"] = sessions.env_steps / max(elapsed, 1e-9)
                 metrics["wall_time_s"] = self._wall()
                 metrics["worker_restarts"] = sampler.restarts - restarts
@@ -362,6 +401,12 @@ class Trainer:
                 stop = "target" if solved_by is not None else self._budget_spent()
         except EnvError as exc:
             raise guard.in_iteration(exc) from None
+        if self.progress and self.iteration == 0 and stop == "max_seconds":
+            say(
+                f"{opts.algorithm} {opts.env_id}: the time budget ({opts.max_seconds:g} s) was spent "
+                f"before the first iteration ({duration(self._wall())} since the start): evaluating "
+                "the policy as it was made"
+            )
         try:
             final = solved_by or self._evaluate(sampler)
         except EnvError as exc:

@@ -77,6 +77,10 @@ class Sampler(Protocol):
         """One session of the real environment per reset seed (the evaluation's)."""
         ...
 
+    def progress(self) -> str:
+        """How far the request in play is, for progress lines (read from another thread); may be empty."""
+        ...
+
     def close(self) -> None:
         """Release environments and workers."""
         ...
@@ -113,6 +117,10 @@ class ModelSampler:
         if self._runner is None:
             self._runner = make_runner(self.env_id, self.n_envs, env_options=self.env_options)
         return self._runner.run(actor, reset_seeds, noise_seeds, keep=keep)
+
+    def progress(self) -> str:
+        """Nothing to say: the model's sessions are nearly free."""
+        return ""
 
     def close(self) -> None:
         """Close the real environment's runner, if one was made."""

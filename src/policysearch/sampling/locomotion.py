@@ -382,6 +382,8 @@ class LocomotionRunner(EnvRunner):
             lengths[ids] = t + 1
             obs[active] = next_obs
             terminated[ids[term]] = True
+            self.finished += int(over.sum())
+            self.stepped += len(active)
             for slot in active[over].tolist():
                 start(slot)
         if keep == "steps":

@@ -40,6 +40,11 @@ def step_noise(
 class SeededRunner(ABC):
     """A runner of whole sessions, each with its own reset and noise seed (the shape workers hold)."""
 
+    #: Sessions this runner has played to their end, and env steps it has played, over all its
+    #: calls: another thread reads them for progress lines while a call runs
+    #: (:meth:`ShardedSampler.progress`).
+    finished = stepped = 0
+
     def sample(
         self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
     ) -> Sessions:
@@ -156,6 +161,7 @@ class EnvRunner(SeededRunner):
             batch = self._observations([obs[s] for s in active], first_index + ids, steps)
             draws = step_noise(actor, keys, ids, steps)
             actions = np.asarray(actor.act(batch, first_index + ids, draws))
+            self.stepped += len(active)
             for j, slot in enumerate(active):
                 i = current[slot]
                 record, action = records[i], actions[j]
@@ -181,6 +187,7 @@ class EnvRunner(SeededRunner):
                 if term or trunc:
                     record.terminated = bool(term)
                     current[slot] = -1
+                    self.finished += 1
                     if len(records) < n:
                         start(slot)
         return _collect(records, keep, self.observation_space)

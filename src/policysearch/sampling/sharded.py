@@ -193,6 +193,15 @@ class Transport(ABC):
         """
         return None
 
+    def finished_here(self) -> tuple[int, int] | None:
+        """Sessions played to their end and env steps played in this process so far.
+
+        None where workers play them: only a transport whose shares play in the driver's process
+        counts them as they go (:attr:`~.runner.SeededRunner.finished`); the driver hears of a
+        worker's sessions when their share returns.
+        """
+        return None
+
     @abstractmethod
     def submit(self, worker: int, common: Any, share: Share) -> None:
         """Send a share (and, if ``worker`` lacks it, the request's common part)."""
@@ -236,6 +245,10 @@ class InProcess(Transport):
     def ready(self) -> list[int]:
         """The one worker: this process."""
         return [0]
+
+    def finished_here(self) -> tuple[int, int]:
+        """The runner's sessions played to their end and env steps played."""
+        return self.runner.finished, self.runner.stepped
 
     def submit(self, worker: int, common: Any, share: Share) -> None:
         """Queue the share (played on :meth:`collect`)."""
@@ -412,6 +425,10 @@ class ShardedSampler:
         self._unproven: set[int] = set(range(transport.size))
         self._wall = Pace()  # finished shares' seconds per session, as the workers timed them
         self._cpu = Pace()  # and their CPU seconds per session
+        # the request in play, for progress(): sessions asked and returned, and in this process
+        # the runner's counts of ended sessions and env steps when it began
+        self._asked = self._returned = 0
+        self._mark = (0, 0)
 
     def deadline(self, sessions: int, clock: Literal["wall", "cpu"] = "wall") -> float | None:
         """Seconds a share of ``sessions`` may run on a worker before it is played elsewhere.
@@ -427,6 +444,21 @@ class ShardedSampler:
         if self.fixed_deadline is not None:
             return self.fixed_deadline
         return (self._cpu if clock == "cpu" else self._wall).limit(sessions)
+
+    def progress(self) -> str:
+        """How far the request in play is, for progress lines; empty before the first.
+
+        Read from another thread while :meth:`run` plays. In this process sessions are counted
+        as they end; a worker's when its share returns.
+        """
+        asked = self._asked
+        if not asked:
+            return ""
+        here, mark = self.transport.finished_here(), self._mark
+        if here is not None:
+            done, steps = min(here[0] - mark[0], asked), here[1] - mark[1]
+            return f"{done:,} of {asked:,} sessions done, {steps:,} env steps"
+        return f"{self._returned:,} of {asked:,} sessions returned by {self.transport.describe()}"
 
     def sample(
         self, actor: Actor, n: int, rng: np.random.Generator, common: int = 0, keep: Keep = "steps"
@@ -452,6 +484,9 @@ class ShardedSampler:
         bounds = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a or n == 0]
         common, parts = split_actor(actor, bounds)
         self._request += 1
+        self._asked = 0  # progress() is read from another thread: the new counts, then the size
+        self._mark, self._returned = self.transport.finished_here() or (0, 0), 0
+        self._asked = n
         shares = [
             Share(
                 self._request,
@@ -529,6 +564,7 @@ class ShardedSampler:
                 self._fresh.discard(worker)
                 self._unproven.discard(worker)
                 done[reply.index] = reply.payload
+                self._returned += sessions
             now, cpu = time.monotonic(), time.process_time()
             # a round is one wait and the driver's own work (replies to read, shares to send)
             paused = (now - last_check) - (cpu - last_cpu) - COLLECT_WAIT

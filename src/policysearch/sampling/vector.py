@@ -409,6 +409,8 @@ class VectorRunner(SeededRunner):
             lengths[ids] = t + 1
             done = term | (t + 1 >= self.max_steps)
             terminated[ids[term]] = True
+            self.finished += int(done.sum())
+            self.stepped += len(active)
             if done.any():
                 start(active[done])
         horizon = int(lengths.max()) if n else 0
