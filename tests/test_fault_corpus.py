@@ -1031,12 +1031,12 @@ def test_the_heartbeat_waits_for_quiet_and_never_prints_a_traceback(capsys) -> N
         calls.append(time.monotonic())
         return "still here"
 
-    with callbacks.Heartbeat(status, quiet=0.3):
+    with callbacks.Heartbeat(status, quiet=2.0):
         for _ in range(6):  # progress lines every 0.1 s keep it quiet
             callbacks.say("a progress line")
             time.sleep(0.1)
         assert not calls
-        time.sleep(1.0)
+        time.sleep(3.0)
     assert calls
     err = capsys.readouterr().err.splitlines()
     assert err.count("a progress line") == 6 and "still here" in err
@@ -1056,13 +1056,17 @@ def test_a_budget_spent_before_the_first_iteration_is_said(tmp_path: Path, capsy
     options = TrainOptions(
         algorithm="cem", env_id="CartPole-v1", max_seconds=1, eval_episodes=100, out=str(tmp_path / "r")
     )
+    import re
+
     summary = Trainer(options, progress=True).train(clock_start=time.perf_counter() - 5)
     assert summary["iterations"] == 0 and summary["stop_reason"] == "max_seconds"
     err = capsys.readouterr().err
-    assert (
-        "cem CartPole-v1: the time budget (1 s) was spent before the first iteration (5 s since the "
-        "start): evaluating the policy as it was made"
-    ) in err
+    said = (
+        r"cem CartPole-v1: the time budget \(1 s\) was spent before the first iteration \((\d+) s since "
+        r"the start\): evaluating the policy as it was made"
+    )
+    match = re.search(said, err)
+    assert match and int(match[1]) >= 5, err
 
 
 @pytest.mark.parametrize("how", ["cli", "api"])

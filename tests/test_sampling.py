@@ -153,7 +153,11 @@ def test_ray_is_imported_only_when_asked_for() -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
     """In this process sessions and steps are counted as they go (each runner: the env, vectorised
-    classic control, MuJoCo locomotion); with workers, as their shares return."""
+    classic control, MuJoCo locomotion); with workers, as their shares return. Read from another
+    thread while the request plays, as the heartbeat reads it; nothing between requests."""
+    import re
+    import threading
+
     from policysearch.policies.numpy_policy import NumpyActor
     from policysearch.policies.spec import make_spec
     from policysearch.policies.torch_policy import TorchPolicy
@@ -166,22 +170,37 @@ def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
         spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
         actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
     sampler = make_sampler(env_id, n_envs=4, workers=workers, use_model=False)
-    seen: list[str] = []
-    act = actor.act
-
-    def watched(*args):  # what another thread would read while the request plays
-        seen.append(sampler.progress())
-        return act(*args)
-
-    if workers == 1:
-        actor.act = watched  # type: ignore[method-assign]
+    line = (
+        r"(\d+) of 400 sessions done, ([\d,]+) env steps"
+        if workers == 1
+        else r"(\d+) of 400 sessions returned by 2 worker processes"
+    )
     with closed_after(sampler):
         assert sampler.progress() == ""
         for _ in range(2):  # the counts start again with each request
-            seen.clear()
-            sessions = sampler.sample(actor, 10, np.random.default_rng(0), keep="returns")
+            seen: list[str] = []
+            stop = threading.Event()
+
+            def watch(seen: list[str] = seen, stop: threading.Event = stop) -> None:
+                while not stop.wait(0.001):
+                    seen.append(sampler.progress())
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                sessions = sampler.sample(actor, 400, np.random.default_rng(0), keep="returns")
+            finally:
+                stop.set()
+                watcher.join()
+            counts = [m.groups() for m in map(re.compile(line).fullmatch, seen) if m]
+            assert counts, set(seen)
+            done = [int(c[0]) for c in counts]
+            assert done[0] < 200 and done == sorted(done) and max(done) <= 400  # from 0 again
             if workers == 1:
-                assert seen[0] == "0 of 10 sessions done, 0 env steps"
-                assert sampler.progress() == f"10 of 10 sessions done, {sessions.env_steps:,} env steps"
+                steps = [int(c[1].replace(",", "")) for c in counts]
+                assert steps == sorted(steps) and steps[-1] <= sessions.env_steps
+                assert len(set(done)) > 1 and len(set(steps)) > 1  # seen moving
             else:
-                assert sampler.progress() == "10 of 10 sessions returned by 2 worker processes"
+                assert done[0] == 0
+            assert set(seen) <= {m.string for m in map(re.compile(line).fullmatch, seen) if m} | {""}
+            assert sampler.progress() == ""

@@ -375,7 +375,7 @@ def evaluate(
     episodes played so far (with ``"interrupted": true``).
     """
     from ..config import check_range
-    from ..run.callbacks import EvaluationProgress, Heartbeat, duration
+    from ..run.callbacks import EvaluationProgress, Heartbeat, running_line
     from ..run.evaluation import evaluation_parts
     from ..run.trainer import Trainer
     from ..sampling import closed_after, make_sampler
@@ -384,20 +384,22 @@ def evaluate(
     check_range("seed", seed, 0, max_evaluation_seed(episodes))
     trainer = Trainer.resume(folder, workers=workers, backend=backend, address=address)
     opts = trainer.options
-    sampler = make_sampler(
-        opts.env_id, opts.n_envs, workers, backend=backend, address=address, env_options=opts.env_options
-    )
     actor = trainer.algorithm.greedy_actor()
     result = None
     progress = EvaluationProgress(episodes)
     started = time.monotonic()
+    sampler = make_sampler(
+        opts.env_id,
+        min(opts.n_envs, episodes),
+        workers,
+        backend=backend,
+        address=address,
+        env_options=opts.env_options,
+    )
 
     def status() -> str:
-        played = f"{result.episodes:,} played, " if result is not None else ""
-        return (
-            f"evaluation of {episodes:,} episodes running for {duration(time.monotonic() - started)} "
-            f"({played}{sampler.progress()})"
-        )
+        played = f"{result.episodes:,} played" if result is not None else ""
+        return running_line(f"evaluation of {episodes:,} episodes", started, played, sampler.progress())
 
     with closed_after(sampler), Heartbeat(status):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from ..errors import ConfigError
 QUIET_SECONDS = 30.0
 
 _last_heard = [time.monotonic()]  # when the user last saw progress (a line, the bar moving)
+_saying = threading.Lock()  # a line from the heartbeat's thread never merges with another
 
 
 def heard() -> None:
@@ -26,9 +28,23 @@ def heard() -> None:
 
 
 def say(line: str) -> None:
-    """Print a progress line on stderr (every progress line goes through here)."""
-    print(line, file=sys.stderr, flush=True)
+    """Print a progress line on stderr (every progress line goes through here), in one write."""
+    with _saying:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
     heard()
+
+
+def running_line(what: str, since: float, *details: str) -> str:
+    """The heartbeat's line for work ``what`` begun at ``since`` (``time.monotonic()``).
+
+    >>> running_line("cem Taxi-v4: iteration 3", time.monotonic() - 75, "", "5 of 9 sessions done")
+    'cem Taxi-v4: iteration 3 running for 1 min 15 s (5 of 9 sessions done)'
+
+    """
+    line = f"{what} running for {duration(time.monotonic() - since)}"
+    said = [detail for detail in details if detail]
+    return f"{line} ({', '.join(said)})" if said else line
 
 
 def duration(seconds: float) -> str:
@@ -234,6 +250,9 @@ class Heartbeat:
             self._thread.join()
 
     def _beat(self) -> None:
+        # Ctrl-C and SIGTERM go to the main thread, where the CLI turns them into its exit
+        # statuses (and where the code that holds them off while it starts workers runs)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while not self._stop.wait(min(1.0, self.quiet / 4)):
             if time.monotonic() - _last_heard[0] < self.quiet:
                 continue

@@ -34,6 +34,7 @@ from .callbacks import (
     ProgressBar,
     checked_callbacks,
     duration,
+    running_line,
     say,
 )
 from .evaluation import Evaluation, evaluation_parts
@@ -339,11 +340,8 @@ class Trainer:
         if doing is None:
             return None
         what, since, detail = doing
-        opts, running = self.options, duration(time.monotonic() - since)
-        line = f"{opts.algorithm} {opts.env_id}: {what} running for {running}"
-        progress = ", ".join(part for part in (detail, sampler.progress()) if part)
-        if progress:
-            line += f" ({progress})"
+        opts = self.options
+        line = running_line(f"{opts.algorithm} {opts.env_id}: {what}", since, detail, sampler.progress())
         last = self._last_iteration_s
         if what.startswith("iteration") and last is not None:
             line += f"; the last iteration took {duration(last)}"
@@ -411,6 +409,7 @@ class Trainer:
             final = solved_by or self._evaluate(sampler)
         except EnvError as exc:
             raise self._evaluation_failed(exc) from None
+        self._doing = None  # the summary and the plot: nothing long to say
         summary = self._summary(final, stop or "max_iterations")
         self.save()
         write_json(self.folder / SUMMARY, summary)

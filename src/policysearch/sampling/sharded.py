@@ -446,7 +446,7 @@ class ShardedSampler:
         return (self._cpu if clock == "cpu" else self._wall).limit(sessions)
 
     def progress(self) -> str:
-        """How far the request in play is, for progress lines; empty before the first.
+        """How far the request in play is, for progress lines; empty between requests.
 
         Read from another thread while :meth:`run` plays. In this process sessions are counted
         as they end; a worker's when its share returns.
@@ -499,7 +499,10 @@ class ShardedSampler:
             )
             for k, ((lo, hi), part) in enumerate(zip(bounds, parts, strict=True))
         ]
-        return concatenate(self._gather(common, shares))
+        try:
+            return concatenate(self._gather(common, shares))
+        finally:
+            self._asked = 0  # played: progress() says nothing until the next request
 
     def _gather(self, common: Any, shares: list[Share]) -> list[Sessions]:
         """Every share's sessions, re-running the shares of lost workers elsewhere."""
