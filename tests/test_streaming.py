@@ -1,5 +1,6 @@
 """Sampling keeps only what the algorithm reads: steps, or per-session outcomes streamed in."""
 
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -70,6 +71,30 @@ def test_the_memory_guard_counts_what_the_driver_holds(monkeypatch: pytest.Monke
     monkeypatch.setattr(type(es), "keep", property(lambda self: "steps"))
     with pytest.raises(ConfigError, match="sessions of up to 1,000 steps needs about"):
         RunGuard(None, es, 1000)
+
+
+def test_a_refused_cem_over_actions_is_offered_the_search_over_weights(monkeypatch) -> None:
+    """An ALE batch of CEM's fit over actions needs about 191 GB; over the weights it keeps no steps."""
+    monkeypatch.setattr(guards, "available_memory", lambda: 10**9)
+    env = make_env("CartPole-v1")
+    search = {
+        kind: CEM(
+            env.observation_space,
+            env.action_space,
+            CEMConfig(search=kind, n_sessions=10**6),
+            np.random.default_rng(0),
+            "mlp",
+        )
+        for kind in ("actions", "weights")
+    }
+    offered = (
+        "ask for fewer sessions, or for a search over the weights, which keeps no steps "
+        "(--set search=weights)"
+    )
+    with pytest.raises(ConfigError, match=re.escape(offered)):
+        RunGuard(None, search["actions"], 27_000)
+    with pytest.raises(ConfigError, match=r"ask for fewer sessions$"):  # nothing else to offer
+        RunGuard(None, search["weights"], 27_000)
 
 
 def test_a_uint8_frame_is_counted_as_one_byte_and_its_float32_copy() -> None:

@@ -138,6 +138,14 @@ class Algorithm(ABC):
         """
         return "steps"
 
+    @property
+    def keeps_less(self) -> str:
+        """Another way to hold less per session than :attr:`keep`, beside fewer sessions (or "").
+
+        The memory guard offers it when it refuses a batch.
+        """
+        return ""
+
     @abstractmethod
     def ask(self, rng: np.random.Generator) -> Request:
         """What to sample in this iteration."""

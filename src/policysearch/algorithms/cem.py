@@ -293,6 +293,13 @@ class CEM(NeuralAlgorithm):
         """The steps for the fit over actions; over weights, what a search over weights reads."""
         return super().keep if self.search == "weights" else "steps"
 
+    @property
+    def keeps_less(self) -> str:
+        """Over actions: the search over weights, which keeps no steps."""
+        if self.search == "weights":
+            return ""
+        return "a search over the weights, which keeps no steps (--set search=weights)"
+
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean (with ``search=weights``, of the mean weights mu)."""
         if self.search == "weights":

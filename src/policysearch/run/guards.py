@@ -105,6 +105,7 @@ class RunGuard:
         #: What the driver holds per session of a batch (:func:`session_bytes`).
         self.session_bytes = session_bytes(algorithm, horizon, objects, algorithm.keep)
         self.horizon = horizon
+        self.keeps_less = algorithm.keeps_less  # offered beside fewer sessions when refusing
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0
         self._fits: set[int] = set()
@@ -164,7 +165,7 @@ class RunGuard:
             raise ConfigError(
                 f"a batch of {sessions:,} sessions of up to {self.horizon:,} steps needs about "
                 f"{format_bytes(need)} of memory, but {format_bytes(have)} is available; "
-                f"ask for fewer sessions"
+                f"ask for fewer sessions" + (f", or for {self.keeps_less}" if self.keeps_less else "")
             )
 
     def in_iteration(self, exc: EnvError) -> EnvError:
