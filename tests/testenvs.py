@@ -390,3 +390,53 @@ class LongPixels(gym.Env):
 
 
 gym.register("LongPixels-v0", entry_point=LongPixels, max_episode_steps=27_000)
+
+
+# -- MultiDiscrete and MultiBinary actions (tests/test_envs.py) ---------------------------------
+
+
+class Buttons(gym.Env):
+    """Two dials of 3 positions (the second numbered from 1); the observation shows the target
+    positions, and an action that sets both dials to them earns 1. Ten steps an episode."""
+
+    observation_space = gym.spaces.Box(0.0, 3.0, shape=(2,), dtype=np.float32)
+    action_space = gym.spaces.MultiDiscrete([3, 3], start=[0, 1])
+
+    def draw(self):
+        return self.np_random.integers(0, 3, 2) + self.action_space.start
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.target = self.draw()
+        return self.target.astype(np.float32), {}
+
+    def step(self, action):
+        if not self.action_space.contains(np.asarray(action, self.action_space.dtype)):
+            raise ValueError(f"{action!r} is not an action of {self.action_space}")
+        reward = float(np.array_equal(np.asarray(action), self.target))
+        self.target = self.draw()
+        return self.target.astype(np.float32), reward, False, False, {}
+
+
+class Switches(Buttons):
+    """Three switches (MultiBinary): set them as the observation shows to earn 1."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
+    action_space = gym.spaces.MultiBinary(3)
+
+    def draw(self):
+        return self.np_random.integers(0, 2, 3)
+
+
+class ManyButtons(Buttons):
+    """Eight dials of 10 positions: 10**8 combinations."""
+
+    observation_space = gym.spaces.Box(0.0, 9.0, shape=(8,), dtype=np.float32)
+    action_space = gym.spaces.MultiDiscrete([10] * 8)
+
+    def draw(self):
+        return self.np_random.integers(0, 10, 8)
+
+
+for _cls in (Buttons, Switches, ManyButtons):
+    gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)

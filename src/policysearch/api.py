@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_int, from_mapping
-from .envs import make_env
+from .envs import make_env, own_spaces, unjoin
 from .errors import ConfigError, RunFolderError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
@@ -123,7 +123,7 @@ class Agent:
         self._trainer = trainer
         self.summary: dict[str, Any] | None = None
         self._actor: Actor | None = None
-        self._raw_space: gym.Space[Any] | None = None
+        self._env_spaces: tuple[gym.Space[Any] | None, gym.Space[Any] | None] | None = None
         self._cleanup = weakref.finalize(self, shutil.rmtree, temporary, True) if temporary else None
         self._closed = False
 
@@ -248,34 +248,38 @@ class Agent:
             self.reset()
         assert self._actor is not None
         action = self._actor.act(batch[None], np.zeros(1, np.int64), None)[0]
+        if np.ndim(action) == 0 and isinstance(algorithm.action_space, gym.spaces.Discrete):
+            joint = self._own_spaces()[1]
+            if joint is not None:  # MultiDiscrete or MultiBinary, played as their combinations
+                return unjoin(joint, int(action))  # type: ignore[arg-type]
         return action.item() if np.ndim(action) == 0 else action
 
-    def _flatten(self, observation: Any) -> np.ndarray:
-        """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""
-        if self._raw_space is None:
+    def _own_spaces(self) -> tuple[gym.Space[Any] | None, gym.Space[Any] | None]:
+        """The env's own observation and action spaces where training sees others (else None).
+
+        Read once from the env :func:`~policysearch.envs.make_env` makes (:func:`own_spaces`).
+        """
+        if self._env_spaces is None:
             opts = self._trainer.options
             env = make_env(opts.env_id, options=opts.env_options)
             try:
-                layer: Any = env
-                while isinstance(layer, gym.Wrapper) and not isinstance(
-                    layer, gym.wrappers.FlattenObservation
-                ):
-                    layer = layer.env
-                raw = layer.env.observation_space if isinstance(layer, gym.Wrapper) else None
+                self._env_spaces = own_spaces(env)
             finally:
                 env.close()
-            if raw is None:
-                raise ConfigError(
-                    f"act expects one observation of {self._trainer.algorithm.observation_space}, "
-                    f"got a {type(observation).__name__}"
-                )
-            self._raw_space = raw
-        try:
-            return np.asarray(gym.spaces.flatten(self._raw_space, observation))
-        except (KeyError, TypeError, ValueError, IndexError, AssertionError) as exc:
+        return self._env_spaces
+
+    def _flatten(self, observation: Any) -> np.ndarray:
+        """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""
+        raw = self._own_spaces()[0]
+        if raw is None:
             raise ConfigError(
-                f"act expects one observation of {self._raw_space}, got {observation!r} ({exc})"
-            ) from None
+                f"act expects one observation of {self._trainer.algorithm.observation_space}, "
+                f"got a {type(observation).__name__}"
+            )
+        try:
+            return np.asarray(gym.spaces.flatten(raw, observation))
+        except (KeyError, TypeError, ValueError, IndexError, AssertionError) as exc:
+            raise ConfigError(f"act expects one observation of {raw}, got {observation!r} ({exc})") from None
 
     def save(self, path: str | Path) -> Path:
         """Write the run as a whole run folder at ``path`` and return it.

@@ -1,8 +1,9 @@
 """Environments: making them by id (with clear errors), and the project's own registered envs.
 
 ``ALE/...`` (Atari, through ale-py) and ``MinAtar/...`` ids import their package when asked for
-(:mod:`.atari`, the ``atari`` extra); ALE's pixel envs get the standard preprocessing, and Dict
-and Tuple observations are flattened (:func:`make_env`).
+(:mod:`.atari`, the ``atari`` extra); ALE's pixel envs get the standard preprocessing, Dict
+and Tuple observations are flattened, and MultiDiscrete and MultiBinary actions played as one
+Discrete over their combinations (:func:`make_env`).
 
 Importing this package registers, under the ``policysearch/`` namespace:
 
@@ -19,32 +20,40 @@ import gymnasium as gym
 
 from .make import (
     DEFAULT_MAX_EPISODE_STEPS,
+    MAX_JOINT_ACTIONS,
     EnvOptions,
+    JointActions,
     check_env_kwargs,
     close_env,
     episode_limit,
     make_env,
+    own_spaces,
     parse_env_kwargs,
     probe_env,
     random_frames,
     resolve_env_id,
     step_limit,
     survival_bonus,
+    unjoin,
 )
 
 __all__ = [
     "DEFAULT_MAX_EPISODE_STEPS",
+    "MAX_JOINT_ACTIONS",
     "EnvOptions",
+    "JointActions",
     "check_env_kwargs",
     "close_env",
     "episode_limit",
     "make_env",
+    "own_spaces",
     "parse_env_kwargs",
     "probe_env",
     "random_frames",
     "resolve_env_id",
     "step_limit",
     "survival_bonus",
+    "unjoin",
 ]
 
 

@@ -305,6 +305,75 @@ def survival_bonus(env: gym.Env) -> float:
 RANDOM_FRAME_KEEP = 0.05
 
 
+#: Most combinations of a MultiDiscrete or MultiBinary action space played as one Discrete.
+MAX_JOINT_ACTIONS = 4096
+
+
+class JointActions(gym.ActionWrapper):
+    """A MultiDiscrete or MultiBinary action space as one Discrete over its combinations.
+
+    Action ``i`` of ``Discrete(prod(nvec))`` is the combination ``numpy.unravel_index(i, nvec)``
+    (the last dial turning fastest, from each dial's ``start``); MultiBinary(n) is n dials of 2.
+    Every policy and algorithm then plays it, the joint categorical able to prefer combinations
+    that one head per dial could not. Up to :data:`MAX_JOINT_ACTIONS` combinations.
+
+    Raises:
+        EnvError: for more combinations than that.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        space = env.action_space
+        assert isinstance(space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
+        #: The env's own action space.
+        self.joint_of = space
+        count = joint_actions(space)
+        if count > MAX_JOINT_ACTIONS:
+            raise EnvError(
+                f"the action space {space} has {count:,} combinations: policysearch plays MultiDiscrete "
+                f"and MultiBinary actions as one Discrete over their combinations, up to "
+                f"{MAX_JOINT_ACTIONS:,} (wrap the env to take fewer)"
+            )
+        self.action_space = gym.spaces.Discrete(count)
+
+    def action(self, action: Any) -> np.ndarray:
+        """The env's action for joint action ``action``."""
+        return unjoin(self.joint_of, int(action))
+
+
+def own_spaces(env: gym.Env) -> tuple[gym.Space[Any] | None, gym.Space[Any] | None]:
+    """The env's own observation and action spaces where :func:`make_env` changed them, else None.
+
+    A Dict or Tuple observation space (flattened, ``FlattenObservation``) and a MultiDiscrete or
+    MultiBinary action space (joined, :class:`JointActions`).
+    """
+    observations = actions = None
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, gym.wrappers.FlattenObservation):
+            observations = layer.env.observation_space
+        if isinstance(layer, JointActions):
+            actions = layer.joint_of
+        layer = layer.env
+    return observations, actions
+
+
+def joint_actions(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> int:
+    """The number of combinations of a MultiDiscrete or MultiBinary action space."""
+    dials = np.full(space.shape, 2) if isinstance(space, gym.spaces.MultiBinary) else space.nvec
+    return int(np.prod(dials.astype(object)))  # exact, however many
+
+
+def unjoin(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary, index: int) -> np.ndarray:
+    """The combination ``index`` of ``space`` (see :class:`JointActions`), as the space's own array."""
+    if isinstance(space, gym.spaces.MultiBinary):
+        shape = tuple(space.shape)
+        return np.array(np.unravel_index(index, (2,) * int(np.prod(shape))), dtype=space.dtype).reshape(shape)
+    nvec = np.asarray(space.nvec)
+    dials = np.unravel_index(index, tuple(int(n) for n in nvec.ravel()))
+    return (np.array(dials).reshape(nvec.shape) + space.start).astype(space.dtype)
+
+
 def random_frames(env: gym.Env, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` observations met by a policy of uniformly random actions, as ``env`` gives them.
 
@@ -391,6 +460,8 @@ def make_env(
                     env = gym.wrappers.TimeLimit(env, cap)
             if isinstance(env.observation_space, gym.spaces.Dict | gym.spaces.Tuple):
                 env = gym.wrappers.FlattenObservation(env)
+            if isinstance(env.action_space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+                env = JointActions(env)
             return env
     except gym.error.Error as exc:
         raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {exc}") from None
