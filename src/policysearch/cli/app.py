@@ -355,6 +355,8 @@ def presets(
     shown: dict[str, Any] = {"eval_episodes": eval_episodes_for(env)}
     for name, preset in all_presets().get(bare, {}).items():
         shown[name] = {"policy": preset.policy, **preset.hyperparameters}
+        if preset.env_kwargs:  # the env it applies to: made with these keyword arguments
+            shown[name]["env_kwargs"] = preset.env_kwargs
     print(f"# {bare}: the presets of policysearch train ALGO --env {bare}")
     print(yaml.safe_dump(shown, sort_keys=False, default_flow_style=None).rstrip())
 

@@ -8,12 +8,16 @@ algorithm, plus ``evaluation.yml`` with the evaluation episodes of the envs that
 A preset names the policy kind it was tuned for: that kind is the env's default policy, and the
 hyperparameters apply only when that kind is trained, so a preset never reaches an
 implementation it was not tuned for. A preset only fills in what the user did not say:
-command-line options, ``--config`` and ``--set`` always win.
+command-line options, ``--config`` and ``--set`` always win. A preset whose reason holds only for
+some of the env's keyword arguments names them (``env_kwargs``, with the values it was chosen
+for): an env made with others is another task, trained without it (:func:`preset_mismatch`).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -44,6 +48,9 @@ class Preset:
     policy: str
     #: Hyperparameters, by the config's field names.
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    #: The env's keyword arguments the preset's reason depends on, with the values it was chosen
+    #: for (the env's defaults): FrozenLake's ``is_slippery: true``.
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -66,7 +73,11 @@ def all_presets() -> dict[str, dict[str, Preset]]:
             policy = options.pop("policy", None)
             if not isinstance(policy, str):
                 raise ConfigError(f"the {algorithm} preset of {env_id!r} must name its policy")
-            out.setdefault(str(env_id), {})[algorithm] = Preset(algorithm, str(env_id), policy, options)
+            kwargs = options.pop("env_kwargs", None) or {}
+            if not isinstance(kwargs, dict):
+                raise ConfigError(f"the env_kwargs of the {algorithm} preset of {env_id!r} must be a mapping")
+            preset = Preset(algorithm, str(env_id), policy, options, kwargs)
+            out.setdefault(str(env_id), {})[algorithm] = preset
     return dict(sorted(out.items()))
 
 
@@ -82,6 +93,23 @@ def _bare(env_id: str) -> str:
 def preset_for(env_id: str, algorithm: str) -> Preset | None:
     """The preset of ``algorithm`` on ``env_id`` (matched without a ``module:`` prefix), or None."""
     return all_presets().get(_bare(env_id), {}).get(algorithm)
+
+
+def preset_mismatch(preset: Preset, env_kwargs: Mapping[str, Any]) -> str | None:
+    """Why ``preset`` does not suit an env made with ``env_kwargs``, or None if it does.
+
+    It does not when they set a keyword argument the preset was chosen for
+    (:attr:`Preset.env_kwargs`) to another value: FrozenLake's preset scores each candidate over
+    25 sessions because the ice is slippery; on ice that is not, it trained nothing on the 8x8
+    map (0 in 60 s, where the defaults solve it).
+    """
+    for key, chosen in preset.env_kwargs.items():
+        if key in env_kwargs and env_kwargs[key] != chosen:
+            return (
+                f"the {preset.algorithm} preset of {preset.env_id} is not applied: it was chosen for "
+                f"{key}={json.dumps(chosen)}, and the env is made with {key}={json.dumps(env_kwargs[key])}"
+            )
+    return None
 
 
 def eval_episodes_for(env_id: str, observation_space: gym.Space[Any] | None = None) -> int:

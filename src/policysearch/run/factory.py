@@ -20,8 +20,8 @@ from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
 from ..envs import probe_env, random_frames, step_limit, survival_bonus
-from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError
-from ..presets import Preset, eval_episodes_for, preset_for
+from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError, warn_user
+from ..presets import Preset, eval_episodes_for, preset_for, preset_mismatch
 from ..registry import default_policy, entry, resolve
 from ..seeding import SeedTree
 from .evaluation import Evaluation
@@ -131,6 +131,11 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     """:func:`make_run` once the env is made (the reference batch is gathered from it)."""
     obs_space, act_space = env.observation_space, env.action_space
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
+    mismatch = None if preset is None else preset_mismatch(preset, options.env_kwargs)
+    if mismatch is not None:
+        if resumed is None:
+            warn_user(mismatch)
+        preset = None
     policy = options.policy or (
         preset.policy if preset is not None else default_policy(options.algorithm, obs_space, act_space)
     )
