@@ -37,6 +37,25 @@ def test_a_local_ray_instance_gives_the_local_result(tmp_path: Path, capsys) -> 
     assert json.loads(out)["mean_return"] == a["eval_mean_return"]
 
 
+def test_ray_actors_progress_is_counted_as_their_shares_return() -> None:
+    """The driver sees a Ray actor's sessions only when its share returns."""
+    import numpy as np
+
+    from policysearch.envs import make_env
+    from policysearch.policies.numpy_policy import NumpyActor
+    from policysearch.policies.spec import make_spec
+    from policysearch.policies.torch_policy import TorchPolicy
+    from policysearch.sampling import closed_after, make_sampler
+    from test_sampling import progress_seen
+
+    env = make_env("CartPole-v1")
+    spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
+    actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
+    with closed_after(make_sampler("CartPole-v1", workers=2, backend="ray")) as sampler:
+        seen, _ = progress_seen(sampler, lambda: sampler.sample(actor, 40, np.random.default_rng(0)))
+    assert "0 of 40 sessions returned by 2 Ray actors on 1 node" in seen, set(seen)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

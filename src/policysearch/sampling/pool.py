@@ -13,6 +13,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import threading
+import time
 import warnings
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
@@ -67,16 +70,45 @@ def _build(
         return None, ("error", f"{type(exc).__name__}: {exc}")
 
 
-def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
+#: Seconds between two copies of a worker's counts of sessions and steps for the driver.
+PUBLISH_EVERY = 0.5
+
+
+def _copy_counts(runner: SeededRunner, counts: Any, lock: threading.Lock) -> None:
+    """Copy the runner's counts of ended sessions and played steps where the driver reads them.
+
+    ``lock``: one copy at a time, so that an older copy never lands after a newer one.
+    """
+    with lock:
+        counts[0], counts[1] = runner.finished, runner.stepped
+
+
+def _publish(runner: SeededRunner, counts: Any, lock: threading.Lock) -> None:
+    """A worker's daemon thread: :func:`_copy_counts` every :data:`PUBLISH_EVERY` seconds.
+
+    While the main thread plays, so that progress lines show a worker's sessions as they end
+    (:meth:`ProcessTransport.counted`). The main thread copies them too before it answers a
+    share, so that the next request starts from exact counts.
+    """
+    # signals are the main thread's to take (as the driver's heartbeat thread does)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    while True:
+        _copy_counts(runner, counts, lock)
+        time.sleep(PUBLISH_EVERY)
+
+
+def _serve(conn: Connection, factory: RunnerFactory, worker: int, counts: Any = None) -> None:
     """A worker's loop: play shares until told to stop, the runner built once the first has come.
 
     The first share is read before the envs are made, so that the driver's send of the common
     part (megabytes of a network's weights, more than a pipe holds) never waits for them: an env
     that hangs as it is made costs a deadline, not the driver. A runner that cannot be built
     answers every share with the error, which the driver raises (a worker that died instead
-    would only be restarted).
+    would only be restarted). ``counts``: shared memory of two integers, where a thread copies
+    the runner's counts of sessions and steps (:func:`_publish`).
     """
     warnings_on_one_line()
+    lock = threading.Lock()  # the counts' copies (:func:`_publish`)
     runner: SeededRunner | None = None
     failure: tuple[Literal["env-error", "error"], str] | None = None
     common: Any = None
@@ -90,11 +122,15 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int) -> None:
                 common = load_common(blob)
             if runner is None and failure is None:  # the first share: now the envs
                 runner, failure = _build(factory)
+                if runner is not None and counts is not None:
+                    threading.Thread(target=_publish, args=(runner, counts, lock), daemon=True).start()
             if runner is None:
                 assert failure is not None
                 reply = Reply(worker, failure[0], failure[1], share.request, share.index)
             else:
                 reply = serve(runner, common, share, worker)
+                if counts is not None:  # up to date before the driver hears the share is done
+                    _copy_counts(runner, counts, lock)
             conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent is gone or stopping: leave quietly
@@ -124,12 +160,15 @@ class ProcessTransport(Transport):
         self._lost: list[int] = []
         self._blob: tuple[int, bytes] = (-1, b"")  # the latest request's common part, pickled
         self._unanswered = [0] * workers  # shares sent to each worker and not answered yet
+        self._counts: list[Any] = [None] * workers  # each worker's sessions and steps (shared)
+        self._gone = (0, 0)  # the counts of the workers stopped so far
         for worker in range(workers):
             self._start(worker)
 
     def _start(self, worker: int) -> None:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_serve, args=(child, self.factory, worker), daemon=True)
+        counts = self._counts[worker] = self._ctx.RawArray("q", 2)
+        proc = self._ctx.Process(target=_serve, args=(child, self.factory, worker, counts), daemon=True)
         with blocked_in_children():  # Ctrl-C signals the whole group: it is the driver's to handle
             proc.start()
         child.close()
@@ -144,6 +183,15 @@ class ProcessTransport(Transport):
         """CPU seconds the worker has used playing (:func:`main_thread_cpu_seconds`)."""
         proc = self.procs[worker]
         return None if proc is None or proc.pid is None else main_thread_cpu_seconds(proc.pid)
+
+    def counted(self) -> tuple[int, int]:
+        """Sessions the workers have played to their end and env steps played, all of them so far.
+
+        As each worker's thread last copied them (every :data:`PUBLISH_EVERY` seconds); a
+        stopped worker's stay counted.
+        """
+        live = [tuple(c) for c in self._counts if c is not None]
+        return self._gone[0] + sum(c[0] for c in live), self._gone[1] + sum(c[1] for c in live)
 
     def ready(self) -> list[int]:
         """Workers with an open pipe (a new process queues shares while it starts)."""
@@ -194,6 +242,10 @@ class ProcessTransport(Transport):
         return replies
 
     def _stop(self, worker: int) -> None:
+        counts = self._counts[worker]
+        if counts is not None:
+            self._gone = (self._gone[0] + counts[0], self._gone[1] + counts[1])
+            self._counts[worker] = None
         conn, proc = self.conns[worker], self.procs[worker]
         if conn is not None:
             conn.close()

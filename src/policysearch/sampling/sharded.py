@@ -193,12 +193,12 @@ class Transport(ABC):
         """
         return None
 
-    def finished_here(self) -> tuple[int, int] | None:
-        """Sessions played to their end and env steps played in this process so far.
+    def counted(self) -> tuple[int, int] | None:
+        """Sessions played to their end and env steps played by the workers so far, as they go.
 
-        None where workers play them: only a transport whose shares play in the driver's process
-        counts them as they go (:attr:`~.runner.SeededRunner.finished`); the driver hears of a
-        worker's sessions when their share returns.
+        None where the driver does not see them as they go (Ray actors): it hears of a worker's
+        sessions when their share returns. In this process they are the runner's counts
+        (:attr:`~.runner.SeededRunner.finished`); worker processes copy theirs to shared memory.
         """
         return None
 
@@ -246,7 +246,7 @@ class InProcess(Transport):
         """The one worker: this process."""
         return [0]
 
-    def finished_here(self) -> tuple[int, int]:
+    def counted(self) -> tuple[int, int]:
         """The runner's sessions played to their end and env steps played."""
         return self.runner.finished, self.runner.stepped
 
@@ -425,8 +425,8 @@ class ShardedSampler:
         self._unproven: set[int] = set(range(transport.size))
         self._wall = Pace()  # finished shares' seconds per session, as the workers timed them
         self._cpu = Pace()  # and their CPU seconds per session
-        # the request in play, for progress(): sessions asked and returned, and in this process
-        # the runner's counts of ended sessions and env steps when it began
+        # the request in play, for progress(): sessions asked and returned, and the transport's
+        # counts of ended sessions and env steps when it began
         self._asked = self._returned = 0
         self._mark = (0, 0)
 
@@ -448,15 +448,16 @@ class ShardedSampler:
     def progress(self) -> str:
         """How far the request in play is, for progress lines; empty between requests.
 
-        Read from another thread while :meth:`run` plays. In this process sessions are counted
-        as they end; a worker's when its share returns.
+        Read from another thread while :meth:`run` plays. Sessions are counted as they end in
+        this process and in worker processes (:meth:`Transport.counted`); a Ray actor's when its
+        share returns.
         """
         asked = self._asked
         if not asked:
             return ""
-        here, mark = self.transport.finished_here(), self._mark
-        if here is not None:
-            done, steps = min(here[0] - mark[0], asked), here[1] - mark[1]
+        now, mark = self.transport.counted(), self._mark
+        if now is not None:  # a share played again after a lost worker may count twice
+            done, steps = min(now[0] - mark[0], asked), now[1] - mark[1]
             return f"{done:,} of {asked:,} sessions done, {steps:,} env steps"
         return f"{self._returned:,} of {asked:,} sessions returned by {self.transport.describe()}"
 
@@ -485,7 +486,7 @@ class ShardedSampler:
         common, parts = split_actor(actor, bounds)
         self._request += 1
         self._asked = 0  # progress() is read from another thread: the new counts, then the size
-        self._mark, self._returned = self.transport.finished_here() or (0, 0), 0
+        self._mark, self._returned = self.transport.counted() or (0, 0), 0
         self._asked = n
         shares = [
             Share(
