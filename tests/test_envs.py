@@ -163,6 +163,7 @@ def test_the_agent_acts_with_the_envs_own_multi_actions() -> None:
 
     with CEM("testenvs:Switches-v0", n_sessions=50) as agent:
         agent.train(max_iterations=40)
+        assert isinstance(agent._trainer.run.own_spaces[1], gym.spaces.MultiBinary)  # no env made to act
         env = gym.make("testenvs:Switches-v0")  # the raw env: MultiBinary actions
         total = 0.0
         for seed in range(5):

@@ -111,6 +111,8 @@ def test_a_preset_chosen_for_slippery_ice_is_not_applied_on_ice_that_is_not(
         "and the env is made with is_slippery=false"
     )
     assert err.strip() == ("" if applied else warning)
+    code, _, err = run_cli([*args, "--policy", "mlp", "--out", tmp_path / "r", "--dry-run"], capsys)
+    assert code == 0 and err.strip() == "", err  # a preset of another policy never applies: no word
     code, out, _ = run_cli(["presets", "FrozenLake-v1"], capsys)
     assert yaml.safe_load(out)["cem"]["env_kwargs"] == {"is_slippery": True}
 

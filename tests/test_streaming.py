@@ -74,27 +74,33 @@ def test_the_memory_guard_counts_what_the_driver_holds(monkeypatch: pytest.Monke
 
 
 def test_a_refused_cem_over_actions_is_offered_the_search_over_weights(monkeypatch) -> None:
-    """An ALE batch of CEM's fit over actions needs about 191 GB; over the weights it keeps no steps."""
-    monkeypatch.setattr(guards, "available_memory", lambda: 10**9)
+    """An ALE batch of CEM's fit over actions needs about 191 GB; over the weights it keeps no steps.
+
+    Offered only where following it can help: the batch's outcomes and a weight vector per
+    session fit, and the config holds no option the search over weights refuses.
+    """
     env = make_env("CartPole-v1")
-    search = {
-        kind: CEM(
-            env.observation_space,
-            env.action_space,
-            CEMConfig(search=kind, n_sessions=10**6),
-            np.random.default_rng(0),
-            "mlp",
-        )
-        for kind in ("actions", "weights")
-    }
+
+    def cem(search: str, n_sessions: int, **options) -> CEM:
+        config = CEMConfig(search=search, n_sessions=n_sessions, **options)
+        return CEM(env.observation_space, env.action_space, config, np.random.default_rng(0), "mlp")
+
     offered = (
         "ask for fewer sessions, or for a search over the weights, which keeps no steps "
-        "(--set search=weights)"
+        '(--set search=weights; search="weights" in Python)'
     )
-    with pytest.raises(ConfigError, match=re.escape(offered)):
-        RunGuard(None, search["actions"], 27_000)
-    with pytest.raises(ConfigError, match=r"ask for fewer sessions$"):  # nothing else to offer
-        RunGuard(None, search["weights"], 27_000)
+    monkeypatch.setattr(guards, "available_memory", lambda: 10**9)
+    with pytest.raises(ConfigError, match=re.escape(offered)):  # 108 GB of steps; 0.5 GB without
+        RunGuard(None, cem("actions", 10**5), 27_000)
+    nothing_else = r"ask for fewer sessions$"
+    with pytest.raises(ConfigError, match=nothing_else):  # already over the weights
+        RunGuard(None, cem("weights", 10**6), 27_000)
+    for fitted in ({"param_noise": 0.5}, {"epochs": 3}):  # which the search over weights refuses
+        with pytest.raises(ConfigError, match=nothing_else):
+            RunGuard(None, cem("actions", 10**5, **fitted), 27_000)
+    monkeypatch.setattr(guards, "available_memory", lambda: 10**8)
+    with pytest.raises(ConfigError, match=nothing_else):  # the weights alone would not fit
+        RunGuard(None, cem("actions", 10**5), 27_000)
 
 
 def test_a_uint8_frame_is_counted_as_one_byte_and_its_float32_copy() -> None:

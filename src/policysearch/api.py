@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_int, from_mapping
-from .envs import make_env, own_spaces, unjoin
+from .envs import unjoin
 from .errors import ConfigError, RunFolderError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
@@ -123,7 +123,6 @@ class Agent:
         self._trainer = trainer
         self.summary: dict[str, Any] | None = None
         self._actor: Actor | None = None
-        self._env_spaces: tuple[gym.Space[Any] | None, gym.Space[Any] | None] | None = None
         self._cleanup = weakref.finalize(self, shutil.rmtree, temporary, True) if temporary else None
         self._closed = False
 
@@ -216,7 +215,9 @@ class Agent:
         :meth:`evaluate`: call :meth:`reset` when an episode begins (the first call after
         making, loading or training the agent starts one by itself). An env with Dict or Tuple
         observations is trained on them flattened: ``act`` takes the env's own observation (a
-        dict or tuple) and flattens it the same way, or an already flattened one.
+        dict or tuple) and flattens it the same way, or an already flattened one. An env with
+        MultiDiscrete or MultiBinary actions is trained on one Discrete over their combinations:
+        ``act`` returns the env's own action (an array of its dials).
 
         A loop over the evaluation's reset seeds scores as :meth:`evaluate` on envs Gymnasium
         steps; CartPole, Pendulum, MountainCar and Acrobot are evaluated on numpy copies of
@@ -255,18 +256,8 @@ class Agent:
         return action.item() if np.ndim(action) == 0 else action
 
     def _own_spaces(self) -> tuple[gym.Space[Any] | None, gym.Space[Any] | None]:
-        """The env's own observation and action spaces where training sees others (else None).
-
-        Read once from the env :func:`~policysearch.envs.make_env` makes (:func:`own_spaces`).
-        """
-        if self._env_spaces is None:
-            opts = self._trainer.options
-            env = make_env(opts.env_id, options=opts.env_options)
-            try:
-                self._env_spaces = own_spaces(env)
-            finally:
-                env.close()
-        return self._env_spaces
+        """The env's own observation and action spaces where training sees others (else None)."""
+        return self._trainer.run.own_spaces
 
     def _flatten(self, observation: Any) -> np.ndarray:
         """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""

@@ -174,8 +174,7 @@ def resolve_auto(config: CEMConfig, action_space: gym.Space[Any]) -> CEMConfig:
     if search == "weights" and config.param_noise:
         raise ConfigError("param_noise perturbs the network of search=actions; search=weights has weight_std")
     if search == "weights":
-        defaults = CEMConfig()
-        fit = [name for name in FIT_OPTIONS if getattr(config, name) != getattr(defaults, name)]
+        fit = fit_options_set(config)
         if fit:
             raise ConfigError(
                 f"{fit[0]} tunes the fit of search=actions to the elite's actions; search=weights "
@@ -195,6 +194,12 @@ def resolve_auto(config: CEMConfig, action_space: gym.Space[Any]) -> CEMConfig:
 
 #: Options of the fit to the elite's actions (``search=actions``), which ``search=weights`` has not.
 FIT_OPTIONS = ("learning_rate", "epochs", "batch_size", "entropy_coef", "init_log_std")
+
+
+def fit_options_set(config: CEMConfig) -> list[str]:
+    """The options of the fit over actions (:data:`FIT_OPTIONS`) that ``config`` sets to other values."""
+    defaults = CEMConfig()
+    return [name for name in FIT_OPTIONS if getattr(config, name) != getattr(defaults, name)]
 
 
 class CEM(NeuralAlgorithm):
@@ -295,10 +300,17 @@ class CEM(NeuralAlgorithm):
 
     @property
     def keeps_less(self) -> str:
-        """Over actions: the search over weights, which keeps no steps."""
-        if self.search == "weights":
+        """Over actions: the search over weights, which keeps no steps.
+
+        Not where the config holds options of the fit over actions (``param_noise``, the fit's),
+        which the search over weights refuses.
+        """
+        if self.search == "weights" or self.config.param_noise or fit_options_set(self.config):
             return ""
-        return "a search over the weights, which keeps no steps (--set search=weights)"
+        return (
+            'a search over the weights, which keeps no steps (--set search=weights; search="weights" '
+            "in Python)"
+        )
 
     def greedy_actor(self) -> Actor:
         """The argmax, or the Gaussian mean (with ``search=weights``, of the mean weights mu)."""

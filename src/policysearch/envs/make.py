@@ -329,6 +329,7 @@ class JointActions(gym.ActionWrapper):
         self.joint_of = space
         count = joint_actions(space)
         if count > MAX_JOINT_ACTIONS:
+            env.close()
             raise EnvError(
                 f"the action space {space} has {count:,} combinations: policysearch plays MultiDiscrete "
                 f"and MultiBinary actions as one Discrete over their combinations, up to "
@@ -404,7 +405,8 @@ def make_env(
     An env without any episode limit of its own is capped at :data:`DEFAULT_MAX_EPISODE_STEPS`
     steps (MinAtar's at :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`). Dict and
     Tuple observations are flattened into one Box (Gymnasium's ``FlattenObservation``), so that
-    everything downstream sees a vector.
+    everything downstream sees a vector, and MultiDiscrete and MultiBinary actions are played as
+    one Discrete over their combinations (:class:`JointActions`).
 
     Args:
         env_id: anything ``gymnasium.make`` accepts, including ``"some.module:EnvName-v0"``.

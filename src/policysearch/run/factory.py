@@ -19,7 +19,7 @@ from ..algorithms.base import Algorithm
 from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
-from ..envs import probe_env, random_frames, step_limit, survival_bonus
+from ..envs import own_spaces, probe_env, random_frames, step_limit, survival_bonus
 from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError, warn_user
 from ..presets import Preset, eval_episodes_for, preset_for, preset_mismatch
 from ..registry import default_policy, entry, resolve
@@ -50,6 +50,9 @@ class Run:
     #: The most steps an episode can last (:func:`~policysearch.envs.episode_limit`), read from
     #: the env made here, so that the run does not make it again to know.
     episode_limit: int
+    #: The env's own observation and action spaces where training sees others (flattened
+    #: observations, joint actions), else None (:func:`~policysearch.envs.own_spaces`).
+    own_spaces: tuple[Any, Any] = (None, None)
 
 
 #: Options a resumed run may change: its budgets, and where it samples.
@@ -132,8 +135,8 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     obs_space, act_space = env.observation_space, env.action_space
     preset = None if options.no_preset else preset_for(options.env_id, options.algorithm)
     mismatch = None if preset is None else preset_mismatch(preset, options.env_kwargs)
-    if mismatch is not None:
-        if resumed is None:
+    if preset is not None and mismatch is not None:
+        if resumed is None and options.policy in (None, preset.policy):  # it would have applied
             warn_user(mismatch)
         preset = None
     policy = options.policy or (
@@ -168,7 +171,7 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     eval_episodes = options.eval_episodes or eval_episodes_for(
         options.env_id, env.unwrapped.observation_space
     )
-    return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit)
+    return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit, own_spaces(env))
 
 
 def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -> ConfigError:

@@ -105,7 +105,11 @@ class RunGuard:
         #: What the driver holds per session of a batch (:func:`session_bytes`).
         self.session_bytes = session_bytes(algorithm, horizon, objects, algorithm.keep)
         self.horizon = horizon
-        self.keeps_less = algorithm.keeps_less  # offered beside fewer sessions when refusing
+        # offered beside fewer sessions when refusing, if a batch that keeps no steps would fit
+        # (each session counted as a candidate of its own weights: the most it can need)
+        self.keeps_less = algorithm.keeps_less
+        policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
+        self.lighter_bytes = session_bytes(algorithm, horizon, objects, "stats") + policy
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0
         self._fits: set[int] = set()
@@ -162,10 +166,11 @@ class RunGuard:
         """Raise ConfigError if ``need`` bytes for a batch of ``sessions`` exceed the memory available."""
         have = available_memory()
         if have is not None and need > have:
+            lighter = self.keeps_less and sessions * self.lighter_bytes <= have
             raise ConfigError(
                 f"a batch of {sessions:,} sessions of up to {self.horizon:,} steps needs about "
                 f"{format_bytes(need)} of memory, but {format_bytes(have)} is available; "
-                f"ask for fewer sessions" + (f", or for {self.keeps_less}" if self.keeps_less else "")
+                f"ask for fewer sessions" + (f", or for {self.keeps_less}" if lighter else "")
             )
 
     def in_iteration(self, exc: EnvError) -> EnvError:
