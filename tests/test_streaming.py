@@ -14,7 +14,7 @@ from policysearch.envs import make_env, random_frames
 from policysearch.errors import ConfigError
 from policysearch.run import guards
 from policysearch.run.guards import RunGuard
-from policysearch.sampling import EnvRunner, make_sampler
+from policysearch.sampling import EnvRunner, closed_after, make_sampler
 
 TESTS = Path(__file__).parent
 
@@ -101,6 +101,31 @@ def test_a_refused_cem_over_actions_is_offered_the_search_over_weights(monkeypat
     monkeypatch.setattr(guards, "available_memory", lambda: 10**8)
     with pytest.raises(ConfigError, match=nothing_else):  # the weights alone would not fit
         RunGuard(None, cem("actions", 10**5), 27_000)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size", "workers"),
+    [("cem", "n_sessions=1000000", 1), ("es", "population=1000000", 1), ("es", "population=1000000", 2)],
+)
+def test_numpy_dynamics_hold_every_step_and_the_guard_counts_them(
+    algorithm: str, size: str, workers: int, tmp_path: Path, capsys
+) -> None:
+    """CartPole's numpy dynamics hold every step of a request whatever is kept: CEM over weights
+    with a million candidates passed the guard (outcomes only) and grew past 17 GB."""
+    from conftest import run_cli
+
+    args = ["train", algorithm, "--env", "CartPole-v1", "--set", size, "--set", "normalize_obs=false"]
+    if algorithm == "cem":
+        args += ["--set", "search=weights"]
+    code, _, err = run_cli([*args, "--workers", workers, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "sessions of up to 500 steps needs about" in err and "ask for fewer sessions" in err, err
+    assert "search over the weights" not in err  # it holds the steps too
+    assert not (tmp_path / "r").exists()
+    # a population of the usual size passes
+    es = _es("CartPole-v1", "linear")
+    with closed_after(make_sampler("CartPole-v1")) as sampler:
+        RunGuard(sampler, es, 500, arrays=True).check_request(1, es.ask(np.random.default_rng(0)))
 
 
 def test_a_uint8_frame_is_counted_as_one_byte_and_its_float32_copy() -> None:

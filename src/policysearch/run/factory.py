@@ -23,6 +23,7 @@ from ..envs import own_spaces, probe_env, random_frames, step_limit, survival_bo
 from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError, warn_user
 from ..presets import Preset, eval_episodes_for, preset_for, preset_mismatch
 from ..registry import default_policy, entry, resolve
+from ..sampling import array_dynamics
 from ..seeding import SeedTree
 from .evaluation import Evaluation
 from .options import MAX_N_ENVS, MAX_WORKERS, TrainOptions
@@ -53,6 +54,9 @@ class Run:
     #: The env's own observation and action spaces where training sees others (flattened
     #: observations, joint actions), else None (:func:`~policysearch.envs.own_spaces`).
     own_spaces: tuple[Any, Any] = (None, None)
+    #: Whether the samplers step the env as numpy arrays (:func:`~policysearch.sampling.array_dynamics`),
+    #: whose runners hold every step of a request.
+    arrays: bool = False
 
 
 #: Options a resumed run may change: its budgets, and where it samples.
@@ -171,7 +175,8 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     eval_episodes = options.eval_episodes or eval_episodes_for(
         options.env_id, env.unwrapped.observation_space
     )
-    return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit, own_spaces(env))
+    arrays = array_dynamics(env, options.env_options) is not None
+    return Run(options, policy, config, eval_episodes, seeds, algorithm, used, limit, own_spaces(env), arrays)
 
 
 def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -> ConfigError:

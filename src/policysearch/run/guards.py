@@ -93,23 +93,34 @@ class RunGuard:
         sampler: the run's sampler (its kind decides the memory estimate).
         algorithm: the run's algorithm (its spaces decide the size of a step).
         horizon: the env's episode time limit (a session is at most this long).
+        arrays: the env is stepped as numpy arrays (:func:`~policysearch.sampling.array_dynamics`),
+            whose runners hold every step of the sessions they play.
     """
 
-    def __init__(self, sampler: Any, algorithm: Any, horizon: int) -> None:
+    def __init__(self, sampler: Any, algorithm: Any, horizon: int, arrays: bool = False) -> None:
         # envs stepped as objects, unless this process steps them as arrays (workers may too)
-        objects = isinstance(sampler, ShardedSampler) and not (
-            isinstance(sampler.transport, InProcess) and isinstance(sampler.transport.runner, VectorRunner)
+        transport = sampler.transport if isinstance(sampler, ShardedSampler) else None
+        here = isinstance(transport, InProcess)
+        objects = transport is not None and not (
+            isinstance(transport, InProcess) and isinstance(transport.runner, VectorRunner)
         )
         if isinstance(sampler, ModelSampler):
             horizon = sampler.model.max_steps
-        #: What the driver holds per session of a batch (:func:`session_bytes`).
-        self.session_bytes = session_bytes(algorithm, horizon, objects, algorithm.keep)
+        # a runner of numpy dynamics holds every step of its sessions until they all end,
+        # whatever is kept of them: in this process, or in workers beside the driver
+        held = 0
+        if arrays and not isinstance(sampler, ModelSampler):
+            held = session_bytes(algorithm, horizon, False, "steps")
+        kept = session_bytes(algorithm, horizon, objects, algorithm.keep)
+        #: What a session of a batch takes here (:func:`session_bytes`): what the driver keeps,
+        #: and what runners of numpy dynamics hold while they play.
+        self.session_bytes = max(kept, held) if here else kept + held
         self.horizon = horizon
         # offered beside fewer sessions when refusing, if a batch that keeps no steps would fit
         # (each session counted as a candidate of its own weights: the most it can need)
         self.keeps_less = algorithm.keeps_less
         policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
-        self.lighter_bytes = session_bytes(algorithm, horizon, objects, "stats") + policy
+        self.lighter_bytes = session_bytes(algorithm, horizon, objects, "stats") + policy + held
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0
         self._fits: set[int] = set()

@@ -354,7 +354,7 @@ class Trainer:
             total = opts.max_iterations or (None if opts.max_seconds else DEFAULT_MAX_ITERATIONS)
             label = f"{opts.algorithm} {opts.env_id}"
             watchers.insert(0, ProgressBar(total, label, self.iteration))
-        guard = RunGuard(sampler, self.algorithm, self.run.episode_limit)
+        guard = RunGuard(sampler, self.algorithm, self.run.episode_limit, self.run.arrays)
         solved_by = self._known_evaluation()  # a resumed run that had confirmed its target
         if solved_by is not None and (opts.target is None or solved_by.mean < opts.target):
             solved_by = None

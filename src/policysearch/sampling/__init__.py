@@ -9,7 +9,7 @@ Ray actors (:mod:`.raycluster`, with ``backend="ray"``); all three give the same
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "TabularModel",
     "Transport",
     "VectorRunner",
+    "array_dynamics",
     "closed_after",
     "make_runner",
     "make_sampler",
@@ -143,6 +144,17 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
+def array_dynamics(env: gym.Env, env_options: EnvOptions | None = None) -> Any:
+    """The numpy copy of ``env``'s dynamics that :func:`make_runner` steps it with, or None.
+
+    None too where the run's env kwargs may change the dynamics (the real env is stepped then).
+    Such a runner (:class:`VectorRunner`) holds every step of the sessions it plays until they
+    all end, whatever is kept of them: the memory guard counts them.
+    """
+    copied = env_options is not None and env_options.changes_dynamics
+    return None if copied else vector_dynamics(env)
+
+
 def make_runner(
     env_id: str, n_envs: int, probe: gym.Env | None = None, env_options: EnvOptions | None = None
 ) -> SeededRunner:
@@ -160,8 +172,7 @@ def make_runner(
     """
     _single_threaded_blas()
     env = make_env(env_id, options=env_options) if probe is None else probe
-    copied = env_options is not None and env_options.changes_dynamics
-    vector = None if copied else vector_dynamics(env)
+    vector = array_dynamics(env, env_options)
     locomotion = locomotion_task(env)  # the env's own model and parameters: kwargs hold
     if probe is None:
         close_env(env, env_id)
