@@ -249,19 +249,14 @@ class Agent:
             self.reset()
         assert self._actor is not None
         action = self._actor.act(batch[None], np.zeros(1, np.int64), None)[0]
-        if np.ndim(action) == 0 and isinstance(algorithm.action_space, gym.spaces.Discrete):
-            joint = self._own_spaces()[1]
-            if joint is not None:  # MultiDiscrete or MultiBinary, played as their combinations
-                return unjoin(joint, int(action))  # type: ignore[arg-type]
+        joint = self._trainer.run.own_spaces[1]
+        if joint is not None:  # MultiDiscrete or MultiBinary, played as their combinations
+            return unjoin(joint, int(action))
         return action.item() if np.ndim(action) == 0 else action
-
-    def _own_spaces(self) -> tuple[gym.Space[Any] | None, gym.Space[Any] | None]:
-        """The env's own observation and action spaces where training sees others (else None)."""
-        return self._trainer.run.own_spaces
 
     def _flatten(self, observation: Any) -> np.ndarray:
         """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""
-        raw = self._own_spaces()[0]
+        raw = self._trainer.run.own_spaces[0]
         if raw is None:
             raise ConfigError(
                 f"act expects one observation of {self._trainer.algorithm.observation_space}, "

@@ -359,20 +359,23 @@ def own_spaces(env: gym.Env) -> tuple[gym.Space[Any] | None, gym.Space[Any] | No
     return observations, actions
 
 
+def _dials(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> tuple[np.ndarray, np.ndarray]:
+    """Each dial's positions and first position (MultiBinary: dials of 2 from 0), in the space's shape."""
+    if isinstance(space, gym.spaces.MultiBinary):
+        return np.full(space.shape, 2), np.zeros(space.shape, np.int64)
+    return np.asarray(space.nvec), np.asarray(space.start)
+
+
 def joint_actions(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> int:
     """The number of combinations of a MultiDiscrete or MultiBinary action space."""
-    dials = np.full(space.shape, 2) if isinstance(space, gym.spaces.MultiBinary) else space.nvec
-    return int(np.prod(dials.astype(object)))  # exact, however many
+    return int(np.prod(_dials(space)[0].astype(object)))  # exact, however many
 
 
 def unjoin(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary, index: int) -> np.ndarray:
     """The combination ``index`` of ``space`` (see :class:`JointActions`), as the space's own array."""
-    if isinstance(space, gym.spaces.MultiBinary):
-        shape = tuple(space.shape)
-        return np.array(np.unravel_index(index, (2,) * int(np.prod(shape))), dtype=space.dtype).reshape(shape)
-    nvec = np.asarray(space.nvec)
+    nvec, start = _dials(space)
     dials = np.unravel_index(index, tuple(int(n) for n in nvec.ravel()))
-    return (np.array(dials).reshape(nvec.shape) + space.start).astype(space.dtype)
+    return (np.array(dials).reshape(nvec.shape) + start).astype(space.dtype)
 
 
 def random_frames(env: gym.Env, n: int, rng: np.random.Generator) -> np.ndarray:

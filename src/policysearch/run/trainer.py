@@ -330,9 +330,9 @@ class Trainer:
             self._doing = None
             held.close()
 
-    def _begin(self, what: str, detail: str = "") -> None:
+    def _begin(self, what: str) -> None:
         """Say (to the heartbeat) that the loop now does ``what``."""
-        self._doing = (what, time.monotonic(), detail)
+        self._doing = (what, time.monotonic(), "")
 
     def _status(self, sampler: Sampler) -> str | None:
         """The heartbeat's line: what runs, for how long, how far its request is (another thread)."""
