@@ -699,12 +699,10 @@ def test_learns_catch_from_pixels_with_the_default_cnn(
 
 
 def test_spaces_a_neural_policy_cannot_read_are_refused_and_huge_bounds_stay_finite() -> None:
-    """Discrete observations from 3 were indexed from 0; a 2-D action reached the env flat."""
+    """A 2-D action reached the env flat (make_env now flattens it first, FlatActions)."""
     from policysearch.errors import EnvError
 
     box = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
-    with pytest.raises(EnvError, match="start at 0"):
-        make_spec(gym.spaces.Discrete(5, start=3), gym.spaces.Discrete(2), "mlp", (8,), "tanh", "parameter")
     with pytest.raises(EnvError, match="one dimension"):
         make_spec(box, gym.spaces.Box(-1.0, 1.0, (2, 2), np.float32), "mlp", (8,), "tanh", "parameter")
     top = float(np.finfo(np.float32).max)
@@ -716,6 +714,20 @@ def test_spaces_a_neural_policy_cannot_read_are_refused_and_huge_bounds_stay_fin
     assert np.isfinite(actions).all()
     with torch.no_grad():
         assert torch.isfinite(net.action_center + net.action_half).all()
+
+
+def test_discrete_observations_are_fed_one_hot_from_their_start() -> None:
+    """Discrete(5, start=3): state 3 is one-hot entry 0 in numpy and in torch (it was refused,
+    and before that indexed from 0)."""
+    spec = make_spec(
+        gym.spaces.Discrete(5, start=3), gym.spaces.Discrete(2), "mlp", (8,), "tanh", "parameter"
+    )
+    assert spec.obs_start == 3 and spec.obs_dim == 5
+    net = TorchPolicy(spec)
+    actor = NumpyActor(spec, net.numpy_params())
+    states = np.array([3, 5, 7])
+    assert actor.preprocess(states).tolist() == np.eye(5)[[0, 2, 4]].tolist()
+    assert net.preprocess(states, None, None).tolist() == np.eye(5)[[0, 2, 4]].tolist()
 
 
 def test_uint8_observations_are_scaled_by_their_spaces_top() -> None:

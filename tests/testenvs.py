@@ -440,3 +440,92 @@ class ManyButtons(Buttons):
 
 for _cls in (Buttons, Switches, ManyButtons):
     gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)
+
+
+# -- other spaces that make_env adapts (tests/test_envs.py) ---------------------------------------
+
+
+class Dials(gym.Env):
+    """Observations of two dials (MultiDiscrete, the second numbered from 1); the action that
+    names the first dial's position earns 1. Ten steps an episode."""
+
+    observation_space = gym.spaces.MultiDiscrete([3, 3], start=[0, 1])
+    action_space = gym.spaces.Discrete(3)
+
+    def draw(self):
+        return self.observation_space.start + self.np_random.integers(0, 3, 2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = self.draw()
+        return self.state.astype(self.observation_space.dtype), {}
+
+    def step(self, action):
+        reward = float(int(action) == self.answer())
+        self.state = self.draw()
+        return self.state.astype(self.observation_space.dtype), reward, False, False, {}
+
+    def answer(self):
+        return int(self.state[0])
+
+
+class Lamps(Dials):
+    """Three lamps (MultiBinary); the action that names the first lit lamp (3 for none) earns 1."""
+
+    observation_space = gym.spaces.MultiBinary(3)
+    action_space = gym.spaces.Discrete(4)
+
+    def draw(self):
+        return self.np_random.integers(0, 2, 3).astype(np.int8)
+
+    def answer(self):
+        lit = np.flatnonzero(self.state)
+        return int(lit[0]) if lit.size else 3
+
+
+class Rooms(Dials):
+    """Rooms numbered 5 to 8 (Discrete with a start); going right (1) from an odd room earns 1."""
+
+    observation_space = gym.spaces.Discrete(4, start=5)
+    action_space = gym.spaces.Discrete(2)
+
+    def draw(self):
+        return 5 + int(self.np_random.integers(0, 4))
+
+    def reset(self, *, seed=None, options=None):
+        gym.Env.reset(self, seed=seed)
+        self.state = self.draw()
+        return self.state, {}
+
+    def step(self, action):
+        reward = float(int(action) == self.state % 2)
+        self.state = self.draw()
+        return self.state, reward, False, False, {}
+
+
+class Steering(gym.Env):
+    """A 2x2 Box of actions; the reward is minus its squared distance to a matrix that the
+    observation (two numbers) sets. Ten steps an episode."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, shape=(2, 2), dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        return self.x, {}
+
+    def target(self):
+        return np.array([[self.x[0], -self.x[1]], [0.5, 0.5 * self.x[0]]], dtype=np.float32)
+
+    def step(self, action):
+        action = np.asarray(action)
+        if action.shape != (2, 2):
+            raise ValueError(f"an action of shape (2, 2) was expected, got {action.shape}")
+        reward = -float(np.sum((action - self.target()) ** 2))
+        self.x = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        return self.x, reward, False, False, {}
+
+
+for _cls in (Dials, Lamps, Rooms, Steering):
+    gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)

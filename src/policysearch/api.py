@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_int, from_mapping
-from .envs import unjoin
+from .envs import env_action
 from .errors import ConfigError, RunFolderError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
@@ -213,11 +213,12 @@ class Agent:
 
         A recurrent (GRU) policy carries its hidden state from one call to the next, as in
         :meth:`evaluate`: call :meth:`reset` when an episode begins (the first call after
-        making, loading or training the agent starts one by itself). An env with Dict or Tuple
-        observations is trained on them flattened: ``act`` takes the env's own observation (a
-        dict or tuple) and flattens it the same way, or an already flattened one. An env with
-        MultiDiscrete or MultiBinary actions is trained on one Discrete over their combinations:
-        ``act`` returns the env's own action (an array of its dials).
+        making, loading or training the agent starts one by itself). The agent takes the env's
+        own observations and returns its own actions, also where it trains on adapted spaces
+        (:func:`~policysearch.envs.adapt_spaces`): a Dict, Tuple or MultiDiscrete observation
+        is flattened as the env the agent trains on flattens it (an already flattened one is
+        taken too), and a MultiDiscrete, MultiBinary or many-dimensional Box action is returned
+        in the env's own form (an array of its dials, or of its shape).
 
         A loop over the evaluation's reset seeds scores as :meth:`evaluate` on envs Gymnasium
         steps; CartPole, Pendulum, MountainCar and Acrobot are evaluated on numpy copies of
@@ -229,10 +230,13 @@ class Agent:
         """
         algorithm = self._trainer.algorithm
         space = algorithm.observation_space
-        if isinstance(observation, dict | tuple):
+        shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
+        own_observations, own_actions = self._trainer.run.own_spaces
+        if isinstance(observation, dict | tuple) or (
+            own_observations is not None and np.shape(observation) != shape
+        ):
             observation = self._flatten(observation)
         batch = np.asarray(observation)
-        shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
         real = batch.dtype.kind in "biuf"  # not complex, not strings or objects
         if batch.shape != shape or not real:
             raise ConfigError(
@@ -249,13 +253,12 @@ class Agent:
             self.reset()
         assert self._actor is not None
         action = self._actor.act(batch[None], np.zeros(1, np.int64), None)[0]
-        joint = self._trainer.run.own_spaces[1]
-        if joint is not None:  # MultiDiscrete or MultiBinary, played as their combinations
-            return unjoin(joint, int(action))
+        if own_actions is not None:  # combinations of dials, or a Box of many dimensions, played flat
+            return env_action(own_actions, action)
         return action.item() if np.ndim(action) == 0 else action
 
     def _flatten(self, observation: Any) -> np.ndarray:
-        """A Dict or Tuple observation of the env, flattened as the env the agent trains on does."""
+        """An observation of the env's own space, flattened as the env the agent trains on does."""
         raw = self._trainer.run.own_spaces[0]
         if raw is None:
             raise ConfigError(

@@ -326,7 +326,7 @@ class JointActions(gym.ActionWrapper):
         space = env.action_space
         assert isinstance(space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
         #: The env's own action space.
-        self.joint_of = space
+        self.own_space = space
         count = joint_actions(space)
         if count > MAX_JOINT_ACTIONS:
             env.close()
@@ -339,24 +339,90 @@ class JointActions(gym.ActionWrapper):
 
     def action(self, action: Any) -> np.ndarray:
         """The env's action for joint action ``action``."""
-        return unjoin(self.joint_of, int(action))
+        return env_action(self.own_space, action)
+
+
+class FlatActions(gym.ActionWrapper):
+    """A Box action space of more than one dimension as the flat Box of its entries.
+
+    The Gaussian head acts on vectors; the env gets each action in its own shape (numpy's order).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        space = env.action_space
+        assert isinstance(space, gym.spaces.Box)
+        #: The env's own action space.
+        self.own_space = space
+        self.action_space = gym.spaces.Box(space.low.ravel(), space.high.ravel(), dtype=space.dtype)
+
+    def action(self, action: Any) -> np.ndarray:
+        """The env's action for the flat action ``action``."""
+        return env_action(self.own_space, action)
+
+
+class BinaryObservations(gym.ObservationWrapper):
+    """MultiBinary observations as the Box of 0 and 1 (``uint8``) of the same shape.
+
+    The same numbers, so that a vector is fed as a vector and a 2-D or 3-D one as an image.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        shape = env.observation_space.shape
+        assert isinstance(env.observation_space, gym.spaces.MultiBinary) and shape is not None
+        self.observation_space = gym.spaces.Box(0, 1, shape, np.uint8)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        """The observation as ``uint8``."""
+        return np.asarray(observation, dtype=np.uint8)
+
+
+def adapt_spaces(env: gym.Env) -> gym.Env:
+    """``env`` with spaces that every policy takes: observations a Box or Discrete, actions flat.
+
+    Dict, Tuple and MultiDiscrete observations are flattened into one Box (Gymnasium's
+    ``FlattenObservation``: a MultiDiscrete one-hot per dial), MultiBinary ones kept as a Box of
+    the same shape (:class:`BinaryObservations`); MultiDiscrete and MultiBinary actions are played
+    as one Discrete over their combinations (:class:`JointActions`), a Box of actions of more than
+    one dimension as a flat Box (:class:`FlatActions`). :func:`own_spaces` gives back the env's own.
+    """
+    observations = env.observation_space
+    if isinstance(observations, gym.spaces.Dict | gym.spaces.Tuple | gym.spaces.MultiDiscrete):
+        env = gym.wrappers.FlattenObservation(env)
+    elif isinstance(observations, gym.spaces.MultiBinary):
+        env = BinaryObservations(env)
+    actions = env.action_space
+    if isinstance(actions, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        env = JointActions(env)
+    elif isinstance(actions, gym.spaces.Box) and len(actions.shape) > 1:
+        env = FlatActions(env)
+    return env
 
 
 def own_spaces(env: gym.Env) -> tuple[gym.Space[Any] | None, gym.Space[Any] | None]:
-    """The env's own observation and action spaces where :func:`make_env` changed them, else None.
-
-    A Dict or Tuple observation space (flattened, ``FlattenObservation``) and a MultiDiscrete or
-    MultiBinary action space (joined, :class:`JointActions`).
-    """
+    """The env's own observation and action spaces where :func:`adapt_spaces` changed them, else None."""
     observations = actions = None
     layer: Any = env
     while isinstance(layer, gym.Wrapper):
-        if isinstance(layer, gym.wrappers.FlattenObservation):
+        if isinstance(layer, gym.wrappers.FlattenObservation | BinaryObservations):
             observations = layer.env.observation_space
-        if isinstance(layer, JointActions):
-            actions = layer.joint_of
+        if isinstance(layer, JointActions | FlatActions):
+            actions = layer.own_space
         layer = layer.env
     return observations, actions
+
+
+def env_action(space: gym.Space[Any], action: Any) -> np.ndarray:
+    """The env's own action (of ``space``) for the action a policy chose in the adapted space.
+
+    A MultiDiscrete or MultiBinary ``space``: the combination numbered ``action``
+    (:class:`JointActions`); a Box: ``action`` in the space's shape and dtype.
+    """
+    if isinstance(space, gym.spaces.Box):
+        return np.asarray(action, dtype=space.dtype).reshape(space.shape)
+    assert isinstance(space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
+    return unjoin(space, int(action))
 
 
 def _dials(space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> tuple[np.ndarray, np.ndarray]:
@@ -406,10 +472,10 @@ def make_env(
     ``ALE/...`` and ``MinAtar/...`` ids import their package first (:mod:`.atari`); an ALE id
     with pixel observations gets the standard Atari preprocessing unless ``options`` turn it off.
     An env without any episode limit of its own is capped at :data:`DEFAULT_MAX_EPISODE_STEPS`
-    steps (MinAtar's at :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`). Dict and
-    Tuple observations are flattened into one Box (Gymnasium's ``FlattenObservation``), so that
-    everything downstream sees a vector, and MultiDiscrete and MultiBinary actions are played as
-    one Discrete over their combinations (:class:`JointActions`).
+    steps (MinAtar's at :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`). Its spaces
+    are adapted to what every policy takes (:func:`adapt_spaces`: Dict, Tuple, MultiDiscrete and
+    MultiBinary observations as a Box, MultiDiscrete and MultiBinary actions as one Discrete over
+    their combinations, a Box of actions of more than one dimension as a flat Box).
 
     Args:
         env_id: anything ``gymnasium.make`` accepts, including ``"some.module:EnvName-v0"``.
@@ -463,11 +529,7 @@ def make_env(
                 if own_step_limit(env.unwrapped) is None:  # none at all: never an endless episode
                     cap = MINATAR_MAX_EPISODE_STEPS if is_minatar(spec) else DEFAULT_MAX_EPISODE_STEPS
                     env = gym.wrappers.TimeLimit(env, cap)
-            if isinstance(env.observation_space, gym.spaces.Dict | gym.spaces.Tuple):
-                env = gym.wrappers.FlattenObservation(env)
-            if isinstance(env.action_space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
-                env = JointActions(env)
-            return env
+            return adapt_spaces(env)
     except gym.error.Error as exc:
         raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {exc}") from None
     except PolicySearchError:

@@ -123,7 +123,7 @@ class NumpyActor:
         """
         spec = self.spec
         if spec.obs_discrete:
-            return np.eye(spec.obs_dim, dtype=np.float32)[np.asarray(obs, dtype=np.int64)]
+            return np.eye(spec.obs_dim, dtype=np.float32)[np.asarray(obs, dtype=np.int64) - spec.obs_start]
         x = np.asarray(obs, dtype=np.float32).reshape(len(obs), spec.obs_dim)
         if self.obs_mean is not None and self.obs_std is not None:
             # the statistics are the raw observations' (as the env gives them): no scale first

@@ -44,6 +44,7 @@ class PolicySpec:
         squash: how a Gaussian head's output becomes the mean action within the bounds: ``tanh``
             (``center + half * tanh(out)``) or ``clip`` (``clip(out, low, high)``: ARS's linear
             policy, whose action inside the bounds is exactly ``M x``).
+        obs_start: the Discrete observation space's ``start`` (the state fed as one-hot entry 0).
     """
 
     kind: str
@@ -60,6 +61,7 @@ class PolicySpec:
     high: tuple[float, ...] = ()
     obs_scale: float = 1.0
     squash: Literal["tanh", "clip"] = "tanh"
+    obs_start: int = 0
 
     @property
     def recurrent(self) -> bool:
@@ -88,11 +90,6 @@ def check_neural_spaces(observation_space: gym.Space[Any], action_space: gym.Spa
     """Raise :class:`EnvError` unless a neural policy can act in these spaces."""
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise EnvError(f"--policy {kind} needs a Box or Discrete observation space, not {observation_space}")
-    if isinstance(observation_space, gym.spaces.Discrete) and int(observation_space.start) != 0:
-        raise EnvError(
-            f"--policy {kind} needs Discrete observations that start at 0 (it feeds them one-hot), "
-            f"not {observation_space}"
-        )
     problem = BODIES[kind].check(observation_space) if kind in BODIES else None
     if problem is not None:
         raise EnvError(problem)
@@ -124,8 +121,9 @@ def make_spec(
     """The spec of a ``kind`` policy for these (checked) spaces (``squash``: see :class:`PolicySpec`)."""
     check_neural_spaces(observation_space, action_space, kind)
     shape: tuple[int, ...] = ()
+    obs_start = 0
     if isinstance(observation_space, gym.spaces.Discrete):
-        obs_dim, discrete = int(observation_space.n), True
+        obs_dim, discrete, obs_start = int(observation_space.n), True, int(observation_space.start)
     else:
         shape = tuple(observation_space.shape or ())
         obs_dim, discrete = int(np.prod(shape)), False
@@ -147,6 +145,7 @@ def make_spec(
             hidden,
             activation,  # type: ignore[arg-type]
             obs_scale=scale,
+            obs_start=obs_start,
         )
     assert isinstance(action_space, gym.spaces.Box)
     return PolicySpec(
@@ -164,4 +163,5 @@ def make_spec(
         tuple(float(x) for x in action_space.high.ravel()),
         scale,
         squash,  # type: ignore[arg-type]
+        obs_start,
     )

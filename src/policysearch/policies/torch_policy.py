@@ -56,7 +56,7 @@ class TorchPolicy(nn.Module):
         """Observations (any leading shape) as network inputs, as the numpy actor computes them."""
         spec = self.spec
         if spec.obs_discrete:
-            idx = torch.as_tensor(np.asarray(obs, dtype=np.int64))
+            idx = torch.as_tensor(np.asarray(obs, dtype=np.int64) - spec.obs_start)
             return nn.functional.one_hot(idx, spec.obs_dim).float()
         lead = np.asarray(obs).shape[: np.asarray(obs).ndim - len(spec.obs_shape)]
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(*lead, spec.obs_dim))
