@@ -37,10 +37,15 @@ def test_a_local_ray_instance_gives_the_local_result(tmp_path: Path, capsys) -> 
     assert json.loads(out)["mean_return"] == a["eval_mean_return"]
 
 
-def test_ray_actors_progress_is_counted_as_their_shares_return() -> None:
-    """The driver sees a Ray actor's sessions only when its share returns."""
+def test_ray_actors_progress_is_counted_as_they_play() -> None:
+    """Each actor reports its counts twice a second while it plays (and before it answers a
+    share), so that the progress line moves before any share returns; the next request counts
+    from 0 again. It said only "0 of 200 sessions returned by 2 Ray actors" until a share came."""
+    import re
+
     import numpy as np
 
+    import testenvs
     from policysearch.envs import make_env
     from policysearch.policies.numpy_policy import NumpyActor
     from policysearch.policies.spec import make_spec
@@ -48,12 +53,25 @@ def test_ray_actors_progress_is_counted_as_their_shares_return() -> None:
     from policysearch.sampling import closed_after, make_sampler
     from test_sampling import progress_seen
 
-    env = make_env("CartPole-v1")
+    assert testenvs.Slow  # 2 ms a step, 10 steps a session
+    env = make_env("testenvs:Slow-v0")
     spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
     actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
-    with closed_after(make_sampler("CartPole-v1", workers=2, backend="ray")) as sampler:
-        seen, _ = progress_seen(sampler, lambda: sampler.sample(actor, 40, np.random.default_rng(0)))
-    assert "0 of 40 sessions returned by 2 Ray actors on 1 node" in seen, set(seen)
+    line = re.compile(r"(\d+) of 200 sessions done, ([\d,]+) env steps")
+    with closed_after(make_sampler("testenvs:Slow-v0", workers=2, backend="ray")) as sampler:
+        share = 200 // (2 * sampler.shares_per_worker)  # the fewest sessions a returned share adds
+        for _ in range(2):
+            seen, sessions = progress_seen(
+                sampler, lambda: sampler.sample(actor, 200, np.random.default_rng(0), keep="returns")
+            )
+            counts = [m.groups() for m in map(line.fullmatch, seen) if m]
+            assert counts and {s for s in seen if not line.fullmatch(s)} <= {""}, set(seen)
+            done = [int(c[0]) for c in counts]
+            steps = [int(c[1].replace(",", "")) for c in counts]
+            assert done == sorted(done) and done[0] < share and max(done) <= 200  # from 0 again
+            assert any(0 < d < share for d in done), sorted(set(done))  # before any share returned
+            assert steps == sorted(steps) and steps[-1] <= sessions.env_steps
+            assert sampler.progress() == ""
 
 
 def free_port() -> int:

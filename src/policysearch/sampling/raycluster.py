@@ -11,6 +11,9 @@ returns and observation statistics. The noise table is made on each node from it
 An actor that dies (its process, or its node) is seen by its tasks' errors: the core re-runs its
 shares elsewhere and this transport starts a replacement, which is used once Ray has placed and
 started it. Ray is imported only here, and only when asked for.
+
+While they play, the actors report their counts of ended sessions and played steps to one more
+actor of no CPU (:class:`RayCounts`), from which the driver reads how far a request is.
 """
 
 from __future__ import annotations
@@ -23,17 +26,20 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..run.interrupts import kept_handlers
-from .pool import boot_id, main_thread_cpu_seconds
+from .pool import PUBLISH_EVERY, boot_id, main_thread_cpu_seconds
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
@@ -42,6 +48,9 @@ CHECKED_PACKAGES = ("policysearch", "numpy", "gymnasium", "mujoco")
 START_TIMEOUT = 120.0
 #: Seconds to wait for a TCP connection to the head before calling it unreachable.
 CONNECT_TIMEOUT = 5.0
+#: Seconds the driver waits for the actors' counts (:meth:`RayTransport.counted`) before it
+#: keeps the last ones it read.
+COUNTS_WAIT = 1.0
 #: Object store of a local Ray instance started for a run.
 LOCAL_OBJECT_STORE = 256 * 1024**2
 _ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
@@ -105,15 +114,41 @@ def modules_to_ship(env_id: str) -> list[str]:
     return [str(origin.parent if spec.submodule_search_locations else origin)]
 
 
+class RayCounts:
+    """A Ray actor's body, of no CPU: the sampling actors' counts of ended sessions and played steps.
+
+    Each actor reports its own under its key as it plays (:meth:`RayWorker.report`); the driver
+    reads the totals (:meth:`RayTransport.counted`). A count only grows, so a report that comes
+    late never takes one back, and a stopped actor's sessions stay counted.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, tuple[int, int]] = {}
+
+    def report(self, key: str, finished: int, stepped: int) -> None:
+        """An actor's counts so far."""
+        old = self.counts.get(key, (0, 0))
+        self.counts[key] = (max(old[0], finished), max(old[1], stepped))
+
+    def totals(self) -> tuple[int, int]:
+        """Sessions ended and env steps played by every actor so far."""
+        return sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
+
+
 class RayWorker:
     """A Ray actor's body: one runner, built once, playing shares (see the module doc).
 
     Args:
         factory: builds the runner.
         expected: the driver's :func:`versions`.
+        counts: the :class:`RayCounts` actor to report to (None: no reports). A daemon thread
+            reports every :data:`~.pool.PUBLISH_EVERY` seconds while the actor plays, and the
+            actor once more before it answers a share, so that the next request starts from
+            exact counts. Shares are played on the actor's main thread, whose CPU clock the
+            driver reads (:meth:`RayTransport.cpu_seconds`).
     """
 
-    def __init__(self, factory: RunnerFactory, expected: dict[str, str]) -> None:
+    def __init__(self, factory: RunnerFactory, expected: dict[str, str], counts: Any = None) -> None:
         self.problem = version_mismatch(expected)
         if self.problem:
             self.problem = f"versions differ from the driver's: {self.problem}"
@@ -127,6 +162,10 @@ class RayWorker:
                     "env's module must be importable on every node (PYTHONPATH, or installed)"
                 )
         self._common: tuple[int, Any] = (-1, None)
+        self._counts, self._key, self._lock = counts, uuid.uuid4().hex, threading.Lock()
+        self._reported = (0, 0)
+        if self.runner is not None and counts is not None:
+            threading.Thread(target=self._publish, name="policysearch-counts", daemon=True).start()
 
     def ready(self) -> tuple[str, int, str | None, str | None]:
         """This actor's node id, process id, why it cannot work (None if it can) and kernel boot id."""
@@ -139,7 +178,37 @@ class RayWorker:
         task: Share = pickle.loads(share)
         if self._common[0] != task.request:
             self._common = (task.request, load_common(common))
-        return pickle.dumps(serve(self.runner, self._common[1], task), protocol=pickle.HIGHEST_PROTOCOL)
+        reply = pickle.dumps(serve(self.runner, self._common[1], task), protocol=pickle.HIGHEST_PROTOCOL)
+        self.report(wait=True)
+        return reply
+
+    def report(self, wait: bool = False) -> None:
+        """Send the runner's counts to :class:`RayCounts` if they changed; ``wait``: until taken.
+
+        A lost counts actor loses only the progress lines, never a share.
+        """
+        if self._counts is None or self.runner is None:
+            return
+        import ray
+
+        with self._lock:  # one report at a time, each with the counts of its moment
+            counts = (self.runner.finished, self.runner.stepped)
+            if counts == self._reported:
+                return
+            self._reported = counts
+            try:
+                ref = self._counts.report.remote(self._key, *counts)
+                if wait:
+                    ray.get(ref, timeout=COUNTS_WAIT)
+            except Exception:  # the counts are for progress lines only
+                pass
+
+    def _publish(self) -> None:
+        """The daemon thread: :meth:`report` every :data:`~.pool.PUBLISH_EVERY` seconds."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # the main thread's
+        while True:
+            time.sleep(PUBLISH_EVERY)
+            self.report()
 
 
 def _probe(address: str) -> None:
@@ -185,6 +254,8 @@ class RayTransport(Transport):
                 where = "the local Ray instance" if address is None else f"the Ray cluster at {address}"
                 raise BackendError(f"--workers {workers} needs {workers} CPUs, but {where} has {cpus:g}")
             self._expected = versions()
+            self._counter = self._start_counter()
+            self._totals: tuple[int, int] | None = None
             self._actor_class = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RayWorker)
             self.actors: list[Any] = [None] * workers
             self.nodes: list[str | None] = [None] * workers
@@ -205,6 +276,7 @@ class RayTransport(Transport):
         except BaseException:
             for worker in range(len(getattr(self, "actors", ()))):  # on the caller's cluster, they stay
                 self._drop(worker)
+            self._kill_counter()
             self._shutdown()
             raise
 
@@ -277,8 +349,45 @@ class RayTransport(Transport):
 
     # -- actors ---------------------------------------------------------------------------------
 
+    def _start_counter(self) -> Any:
+        """The :class:`RayCounts` actor, on the driver's node where Ray can place it there."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(node_id=self._here[0], soft=True)
+        counts = self.ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(RayCounts)
+        return counts.options(scheduling_strategy=here).remote()
+
+    def _kill_counter(self) -> None:
+        counter, self._counter = getattr(self, "_counter", None), None
+        if counter is not None:
+            try:
+                self.ray.kill(counter, no_restart=True)
+            except Exception:  # already gone with its node
+                pass
+
+    def counted(self) -> tuple[int, int] | None:
+        """Sessions the actors have played to their end and env steps played, all of them so far.
+
+        As the actors last reported them (every :data:`~.pool.PUBLISH_EVERY` seconds, and
+        before each answer), read from :class:`RayCounts` within :data:`COUNTS_WAIT` seconds;
+        else the last totals read (None before the first).
+        """
+        if self._counter is None:
+            return self._totals
+        try:
+            ref = self._counter.totals.remote()
+            done, _ = self.ray.wait([ref], timeout=COUNTS_WAIT)
+            if done:
+                finished, stepped = self.ray.get(done[0])
+                self._totals = (int(finished), int(stepped))
+        except Exception:  # a lost counts actor loses the progress lines only
+            pass
+        return self._totals
+
     def _start(self, worker: int) -> None:
-        actor = self._actor_class.options(scheduling_strategy="SPREAD").remote(self.factory, self._expected)
+        actor = self._actor_class.options(scheduling_strategy="SPREAD").remote(
+            self.factory, self._expected, self._counter
+        )
         self.actors[worker], self._holds[worker] = actor, -1
         self._starting[worker] = actor.ready.remote()
 
@@ -412,6 +521,7 @@ class RayTransport(Transport):
             print(f"ray: sessions played: {played}", file=sys.stderr, flush=True)
         for worker in range(self.size):
             self._drop(worker)
+        self._kill_counter()
         self._shutdown()
 
 

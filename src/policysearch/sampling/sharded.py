@@ -196,9 +196,10 @@ class Transport(ABC):
     def counted(self) -> tuple[int, int] | None:
         """Sessions played to their end and env steps played by the workers so far, as they go.
 
-        None where the driver does not see them as they go (Ray actors): it hears of a worker's
-        sessions when their share returns. In this process they are the runner's counts
-        (:attr:`~.runner.SeededRunner.finished`); worker processes copy theirs to shared memory.
+        None where the driver does not see them as they go: it hears of a worker's sessions when
+        their share returns. In this process they are the runner's counts
+        (:attr:`~.runner.SeededRunner.finished`); worker processes copy theirs to shared memory,
+        Ray actors report theirs to an actor of their own.
         """
         return None
 
@@ -448,9 +449,9 @@ class ShardedSampler:
     def progress(self) -> str:
         """How far the request in play is, for progress lines; empty between requests.
 
-        Read from another thread while :meth:`run` plays. Sessions are counted as they end in
-        this process and in worker processes (:meth:`Transport.counted`); a Ray actor's when its
-        share returns.
+        Read from another thread while :meth:`run` plays. Sessions are counted as they end
+        (:meth:`Transport.counted`); where a transport cannot count them so, as their shares
+        return.
         """
         asked = self._asked
         if not asked:
