@@ -865,6 +865,41 @@ def test_a_worker_out_of_memory_is_out_of_memory_for_the_driver() -> None:
         ShardedSampler(Answers(2)).run(Still(), np.arange(4))
 
 
+def test_running_out_of_memory_in_an_iteration_names_it_and_what_to_ask_for(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Where the estimate let a batch pass and the process still ran out: one line naming the
+    iteration and, for CEM's fit over actions, the search over the weights, as the refusal up
+    front offers it; the last iteration's checkpoint is kept. It said "out of memory (...); ask
+    for less (fewer sessions or episodes)", with no iteration and no other way."""
+    from policysearch.algorithms.cem import CEM
+
+    calls: list[int] = []
+    tell = CEM._tell
+
+    def out_of_memory_at_the_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("Unable to allocate 3.00 GiB for an array")
+        return tell(self, *args, **kwargs)
+
+    monkeypatch.setattr(CEM, "_tell", out_of_memory_at_the_second)
+    out = tmp_path / "r"
+    args = ["train", "cem", "--env", "CartPole-v1", "--set", "search=actions", "--max-iterations", "5"]
+    code, _, err = run_cli([*args, "--out", out], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(
+        "error: iteration 2: out of memory (Unable to allocate 3.00 GiB for an array); ask for fewer "
+        "sessions or episodes, or for a search over the weights, which keeps no steps (--set search=weights"
+    ), err
+    assert load_checkpoint(out)[0]["iteration"] == 1
+    calls.clear()
+    code, _, err = run_cli(
+        [*args[:-3], "search=weights", "--max-iterations", "5", "--out", out, "--force"], capsys
+    )
+    assert code == 2 and "; ask for fewer sessions or episodes\n" in err, err  # over weights: nothing lighter
+
+
 def test_interrupted_as_a_local_ray_instance_starts_leaves_no_temp_dir(monkeypatch) -> None:
     import sys
     import tempfile

@@ -27,6 +27,7 @@ _PUBLIC = {
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "EnvError": "errors",
+    "OutOfMemory": "errors",
     "PolicySearchError": "errors",
     "RunFolderError": "errors",
     "TrainOptions": "run.trainer",

@@ -41,6 +41,10 @@ class RunFolderError(PolicySearchError):
     """The run folder cannot be used: not writable, in use by another run, or holding another run."""
 
 
+class OutOfMemory(PolicySearchError, MemoryError):
+    """A training iteration ran out of memory; the message names it and what to ask for instead."""
+
+
 class Interrupted(BaseException):
     """A signal stopped the command (raised by the CLI's handlers of SIGINT and SIGTERM).
 

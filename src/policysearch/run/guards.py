@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..errors import ConfigError, EnvError
+from ..errors import ConfigError, EnvError, OutOfMemory
 from ..sampling import InProcess, ModelSampler, Sessions, ShardedSampler, VectorRunner
 
 #: Bytes a session step costs beyond its arrays when envs are stepped as Python objects (the
@@ -187,6 +187,19 @@ class RunGuard:
     def in_iteration(self, exc: EnvError) -> EnvError:
         """The env's error, naming the iteration it happened in (raise it ``from None``)."""
         return EnvError(f"iteration {self.iteration}: {exc}")
+
+    def out_of_memory(self, exc: MemoryError) -> OutOfMemory:
+        """The process ran out of memory in the iteration, where the estimate let the batch pass.
+
+        Names the iteration and says what to ask for, with the algorithm's way to keep less
+        (:attr:`~policysearch.algorithms.base.Algorithm.keeps_less`) as the refusal up front
+        does (raise it ``from None``).
+        """
+        detail = f" ({exc})" if str(exc) else ""
+        lighter = f", or for {self.keeps_less}" if self.keeps_less else ""
+        return OutOfMemory(
+            f"iteration {self.iteration}: out of memory{detail}; ask for fewer sessions or episodes{lighter}"
+        )
 
     def check_sessions(self, sessions: Sessions) -> None:
         """Stop the run if a sampled session's return is not finite (before the update sees it).

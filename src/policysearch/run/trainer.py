@@ -399,6 +399,8 @@ class Trainer:
                 stop = "target" if solved_by is not None else self._budget_spent()
         except EnvError as exc:
             raise guard.in_iteration(exc) from None
+        except MemoryError as exc:
+            raise guard.out_of_memory(exc) from None
         if self.progress and self.iteration == 0 and stop == "max_seconds":
             say(
                 f"{opts.algorithm} {opts.env_id}: the time budget ({opts.max_seconds:g} s) was spent "
