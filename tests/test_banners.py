@@ -275,16 +275,23 @@ def test_bandit_command_line(capsys) -> None:
     from conftest import run_cli
 
     code, out, err = run_cli(
-        ["bandit", "thompson", "--rounds", "300", "--env-option", "new_banner=true"], capsys
+        ["bandit", "thompson", "--rounds", "300", "--env-kwargs", '{"new_banner": true}'], capsys
     )
-    assert code == 0, err
+    assert code == 0 and not err, err
     result = json.loads(out)
     assert result["rounds"] == 300 and sum(result["action_counts"]) == 300
     assert 0 <= result["mean_reward"] <= 1 and result["cumulative_regret"] >= 0
+    # the former name of --env-kwargs (train's name): the same game, with one warning line
+    code, former, err = run_cli(
+        ["bandit", "thompson", "--rounds", "300", "--env-option", "new_banner=true"], capsys
+    )
+    assert code == 0 and json.loads(former) == result, err
+    assert err.strip() == "warning: --env-option is deprecated: use --env-kwargs JSON, as train does", err
     for args in (
         ["bandit", "nope"],
         ["bandit", "ucb1", "--set", "bogus=1"],
-        ["bandit", "ucb1", "--env-option", "n_banners=1"],
+        ["bandit", "ucb1", "--env-kwargs", '{"n_banners": 1}'],
+        ["bandit", "ucb1", "--env-kwargs", "n_banners=1"],  # not JSON
         ["bandit", "thompson", "--set", "prior=[1,2,3]"],  # not (alpha, beta)
         ["bandit", "thompson", "--set", "n_contexts=2"],  # the env's segments
         ["bandit", "epsilon_greedy", "--set", "rng=1"],  # the seed's
@@ -296,8 +303,8 @@ def test_bandit_command_line(capsys) -> None:
         ["bandit", "duct_tape", "--set", "naive_actions=[a]"],
         ["bandit", "duct_tape", "--set", "naive_actions=[1.7]"],  # not a banner, not banner 1
         ["bandit", "duct_tape", "--set", "refit_every=0.5"],  # not 0 (never refit)
-        ["bandit", "ucb1", "--env-option", "options=1"],  # set by policysearch itself
-        ["bandit", "ucb1", "--env-option", "max_episode_steps=0"],
+        ["bandit", "ucb1", "--env-kwargs", '{"options": 1}'],  # set by policysearch itself
+        ["bandit", "ucb1", "--env-kwargs", '{"max_episode_steps": 0}'],
     ):
         code, _, err = run_cli(args, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
@@ -322,8 +329,8 @@ def test_the_clickbait_mdp_keeps_its_own_time_limit(capsys) -> None:
     from conftest import run_cli
 
     args = ["bandit", "honest", "--env", "policysearch/BannerAdsRetention-v0", "--per-user", "--rounds", "1"]
-    options = ["max_visits=2500", "leave_prob=0", "distrust_leave_prob=0"]
-    code, out, err = run_cli([*args, *(f"--env-option={o}" for o in options)], capsys)
+    options = '{"max_visits": 2500, "leave_prob": 0, "distrust_leave_prob": 0}'
+    code, out, err = run_cli([*args, "--env-kwargs", options], capsys)
     assert code == 0, err
     assert sum(json.loads(out)["action_counts"]) == 2500
 

@@ -487,25 +487,38 @@ def bandit(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Baseline option KEY=VALUE (repeatable).")
     ] = None,
+    env_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            "--env-kwargs",
+            help="The env's own keyword arguments as a JSON object, e.g. '{\"new_banner\": true}'.",
+        ),
+    ] = None,
     env_option: Annotated[
-        list[str] | None, typer.Option(help="Env constructor option KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(hidden=True, help="Deprecated: --env-kwargs. An env keyword argument KEY=VALUE."),
     ] = None,
 ) -> None:
     """Play a bandit baseline on a banner env; prints reward and regret as one JSON object."""
     from ..bandits.players import BASELINES, Unit, make_player, play, split_seed
     from ..config import check_range
     from ..envs import EnvOptions, check_env_kwargs, make_env
+    from ..errors import warn_user
     from ..run.callbacks import Ticker
 
     if method not in BASELINES:
         raise ConfigError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
     check_range("rounds", rounds, 1)
     check_range("seed", seed, 0)
-    env_kwargs = check_env_kwargs(parse_assignments(env_option or [], "--env-option"), "--env-option")
+    kwargs = {} if env_kwargs is None else parse_env_kwargs(env_kwargs)
+    if env_option:  # the former name, KEY=VALUE pairs (train's --env-kwargs is the one name)
+        former = check_env_kwargs(parse_assignments(env_option, "--env-option"), "--env-option")
+        warn_user("--env-option is deprecated: use --env-kwargs JSON, as train does", FutureWarning)
+        kwargs = {**former, **kwargs}
     try:
-        environment = make_env(env, options=EnvOptions(kwargs=env_kwargs))
+        environment = make_env(env, options=EnvOptions(kwargs=kwargs))
     except TypeError as exc:
-        raise ConfigError(f"invalid --env-option for {env}: {exc}") from None
+        raise ConfigError(f"invalid --env-kwargs for {env}: {exc}") from None
     env_seed, player_seed = split_seed(seed)  # as compare(): the player's numbers are not the users'
     player = make_player(method, environment, seed=player_seed, **parse_assignments(set_ or []))
     reward = regret = 0.0
