@@ -216,6 +216,67 @@ def test_make_env_adapts_the_spaces_policies_cannot_take() -> None:
     steering.step(steering.action_space.sample())  # the env checks that it gets its own shape
 
 
+def test_discrete_parts_out_of_range_are_the_envs_error_not_a_wrong_one_hot(tmp_path: Path, capsys) -> None:
+    """FlattenObservation wrote dial 0's value 3 as dial 1's first one-hot bit, and trained on it."""
+    from policysearch.envs import outside
+
+    dials = gym.spaces.MultiDiscrete([3, 3], start=[0, 1])
+    assert not outside(dials, np.array([2, 3])) and not outside(dials, [0, 1])
+    assert all(outside(dials, np.array(v)) for v in ([3, 1], [0, 0], [-1, 1], [0.5, 1]))
+    nested = gym.spaces.Dict({"a": gym.spaces.Tuple((gym.spaces.Discrete(2, start=-1),)), "b": dials})
+    assert outside(nested, {"a": (1,), "b": [0, 1]}) and not outside(nested, {"a": (0,), "b": [0, 1]})
+    assert outside(gym.spaces.MultiBinary(2), np.array([0, 2]))
+    code, _, err = run_cli(
+        ["train", "es", "--env", "testenvs:WrongDials-v0", "--out", tmp_path / "r"], capsys
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "array([3, 1]) is outside its space MultiDiscrete([3 3], start=[0 1])" in err, err
+
+
+def test_a_refusal_of_adapted_spaces_names_the_envs_own(tmp_path: Path, capsys) -> None:
+    """It named only the Box made from the env's MultiDiscrete observations."""
+    args = ["train", "cem", "--env", "testenvs:Dials-v0", "--policy", "tabular", "--out", tmp_path / "r"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.strip().endswith(
+        "; policysearch made Box(0, 1, (6,), int64) from the env's observations "
+        "MultiDiscrete([3 3], start=[0 1])"
+    ), err
+
+
+def test_integer_and_scalar_box_actions_are_played_as_floats_and_given_back_in_kind() -> None:
+    """An int64 (2, 2) Box got its actions truncated toward 0 (0.9 -> 0); a scalar Box was refused."""
+    from policysearch.envs import adapt_spaces, env_action, own_spaces
+
+    class Acts(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+        def __init__(self, action_space):
+            self.action_space = action_space
+
+    integers = gym.spaces.Box(-1, 1, (2, 2), np.int64)
+    env = adapt_spaces(Acts(integers))
+    assert env.action_space == gym.spaces.Box(-1.0, 1.0, (4,), np.float32) and own_spaces(env)[1] == integers
+    action = env_action(integers, np.array([0.9, -0.9, 0.4, 1.7], np.float32))
+    assert action.dtype == np.int64 and action.tolist() == [[1, -1], [0, 1]]
+    scalar = gym.spaces.Box(-2.0, 2.0, (), np.float64)
+    env = adapt_spaces(Acts(scalar))
+    assert env.action_space.shape == (1,) and env.action_space.dtype == np.float64
+    assert env_action(scalar, np.array([1.5])).shape == () and scalar.contains(env_action(scalar, [1.5]))
+    vector = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)  # what the Gaussian head takes: left as it is
+    assert own_spaces(adapt_spaces(Acts(vector))) == (None, None)
+
+
+def test_multidiscrete_observations_are_judged_as_toy_text_ones() -> None:
+    """Over 1000 evaluation episodes as a Tuple of Discrete dials is (it was 100)."""
+    from policysearch.presets import eval_episodes_for
+
+    dials = gym.spaces.MultiDiscrete([3, 3])
+    tupled = gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Discrete(3)))
+    assert eval_episodes_for("testenvs:Dials-v0", dials) == eval_episodes_for("x-v0", tupled) == 1000
+    assert eval_episodes_for("x-v0", gym.spaces.Box(0, 1, (6,))) == 100
+
+
 @pytest.mark.parametrize(
     ("env_id", "args", "least"),
     [
@@ -249,8 +310,9 @@ def test_the_agent_takes_and_gives_the_envs_own_spaces() -> None:
         obs, _ = env.reset(seed=0)
         assert agent.act(obs) == obs[0]  # the env's own observation, flattened as in training
         assert agent.act(np.r_[np.eye(3)[obs[0]], np.eye(3)[obs[1] - 1]]) == obs[0]  # or flat already
-        with pytest.raises(Exception, match="act expects one observation of MultiDiscrete"):
-            agent.act(np.array([7, 1]))
+        for wrong in ([7, 1], [3, 1], [0, 0], [-1, 1]):  # past the vector, or into a neighbour's place
+            with pytest.raises(Exception, match="act expects one observation of MultiDiscrete"):
+                agent.act(np.array(wrong))
     with ES("testenvs:Rooms-v0") as agent:
         agent.train(max_iterations=40, target=10)
         assert [agent.act(room) for room in (5, 6, 7, 8)] == [1, 0, 1, 0]

@@ -527,5 +527,13 @@ class Steering(gym.Env):
         return self.x, reward, False, False, {}
 
 
-for _cls in (Dials, Lamps, Rooms, Steering):
+class WrongDials(Dials):
+    """Dials whose fourth observation puts the first dial at 3, past its positions 0-2."""
+
+    def draw(self):
+        self.drawn = getattr(self, "drawn", 0) + 1
+        return np.array([3, 1]) if self.drawn == 4 else super().draw()
+
+
+for _cls in (Dials, Lamps, Rooms, Steering, WrongDials):
     gym.register(f"{_cls.__name__}-v0", entry_point=_cls, max_episode_steps=10)

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .config import check_int, from_mapping
-from .envs import env_action
+from .envs import env_action, outside
 from .errors import ConfigError, RunFolderError
 from .policies.base import Actor, start_sessions
 from .registry import REGISTRY, Entry
@@ -233,9 +233,10 @@ class Agent:
         shape = () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape or ())
         own_observations, own_actions = self._trainer.run.own_spaces
         if isinstance(observation, dict | tuple) or (
-            own_observations is not None and np.shape(observation) != shape
+            own_observations is not None
+            and (np.shape(observation) != shape or np.shape(observation) == own_observations.shape)
         ):
-            observation = self._flatten(observation)
+            observation = self._adapt(observation)
         batch = np.asarray(observation)
         real = batch.dtype.kind in "biuf"  # not complex, not strings or objects
         if batch.shape != shape or not real:
@@ -257,14 +258,18 @@ class Agent:
             return env_action(own_actions, action)
         return action.item() if np.ndim(action) == 0 else action
 
-    def _flatten(self, observation: Any) -> np.ndarray:
-        """An observation of the env's own space, flattened as the env the agent trains on does."""
+    def _adapt(self, observation: Any) -> np.ndarray:
+        """An observation of the env's own space, as the env the agent trains on adapts it."""
         raw = self._trainer.run.own_spaces[0]
         if raw is None:
             raise ConfigError(
                 f"act expects one observation of {self._trainer.algorithm.observation_space}, "
                 f"got a {type(observation).__name__}"
             )
+        if outside(raw, observation):
+            raise ConfigError(f"act expects one observation of {raw}, got {observation!r} (out of its range)")
+        if isinstance(raw, gym.spaces.MultiBinary):  # the same 0/1 numbers (BinaryObservations)
+            return np.asarray(observation, dtype=np.uint8)
         try:
             return np.asarray(gym.spaces.flatten(raw, observation))
         except (KeyError, TypeError, ValueError, IndexError, AssertionError) as exc:

@@ -343,9 +343,10 @@ class JointActions(gym.ActionWrapper):
 
 
 class FlatActions(gym.ActionWrapper):
-    """A Box action space of more than one dimension as the flat Box of its entries.
+    """A Box action space of other than one dimension, or of integers, as a flat Box of floats.
 
-    The Gaussian head acts on vectors; the env gets each action in its own shape (numpy's order).
+    The Gaussian head acts on vectors of floats; the env gets each action in its own shape
+    (numpy's order) and dtype, rounded to the nearest integer for a Box of integers.
     """
 
     def __init__(self, env: gym.Env) -> None:
@@ -354,11 +355,66 @@ class FlatActions(gym.ActionWrapper):
         assert isinstance(space, gym.spaces.Box)
         #: The env's own action space.
         self.own_space = space
-        self.action_space = gym.spaces.Box(space.low.ravel(), space.high.ravel(), dtype=space.dtype)
+        dtype = space.dtype if space.dtype.kind == "f" else np.float32
+        self.action_space = gym.spaces.Box(space.low.ravel(), space.high.ravel(), dtype=dtype)
 
     def action(self, action: Any) -> np.ndarray:
         """The env's action for the flat action ``action``."""
         return env_action(self.own_space, action)
+
+
+def outside(space: gym.Space[Any], value: Any) -> bool:
+    """Whether ``value`` has a Discrete, MultiDiscrete or MultiBinary part out of its range.
+
+    Those parts are flattened one-hot (or taken as 0/1), where a value out of range would be
+    written into a neighbour's place, or wrap around, without an error. Box parts are not
+    checked (values past a Box's bounds are taken, as everywhere); a wrong shape or a missing
+    key is left to the flattening, which raises.
+    """
+    try:
+        if isinstance(space, gym.spaces.Dict):
+            return any(outside(part, value[key]) for key, part in space.spaces.items())
+        if isinstance(space, gym.spaces.Tuple):
+            return any(outside(part, item) for part, item in zip(space.spaces, value, strict=True))
+        if isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+            x = np.asarray(value)
+            if x.dtype.kind not in "biu" and not (x.dtype.kind == "f" and np.all(x == np.round(x))):
+                return True
+            if isinstance(space, gym.spaces.MultiBinary):
+                return bool(np.any((x != 0) & (x != 1)))
+            start = space.start
+            top = start + (space.n if isinstance(space, gym.spaces.Discrete) else space.nvec)
+            return bool(np.any(x < start) or np.any(x >= top))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return False  # the flattening raises on it, naming it
+    return False
+
+
+def _checks_ranges(space: gym.Space[Any]) -> bool:
+    """Whether ``space`` has a part whose values :func:`outside` checks."""
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        return any(_checks_ranges(part) for part in parts)
+    return isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
+
+
+class FlatObservations(gym.wrappers.FlattenObservation):
+    """Gymnasium's ``FlattenObservation``, refusing values of Discrete parts out of their range.
+
+    ``FlattenObservation`` writes such a value's one-hot bit into the next part's place, or
+    wraps a value below a Discrete's start around, and trains on it silently; here the env's
+    step or reset raises, naming the value and the space (the sampler's one-line error).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._check = _checks_ranges(env.observation_space)
+
+    def observation(self, observation: Any) -> Any:
+        """The flattened observation; ValueError for a Discrete part out of its range."""
+        if self._check and outside(self.env.observation_space, observation):
+            raise ValueError(f"observation {observation!r} is outside its space {self.env.observation_space}")
+        return super().observation(observation)
 
 
 class BinaryObservations(gym.ObservationWrapper):
@@ -374,7 +430,9 @@ class BinaryObservations(gym.ObservationWrapper):
         self.observation_space = gym.spaces.Box(0, 1, shape, np.uint8)
 
     def observation(self, observation: Any) -> np.ndarray:
-        """The observation as ``uint8``."""
+        """The observation as ``uint8``; ValueError for a value other than 0 and 1."""
+        if outside(self.env.observation_space, observation):
+            raise ValueError(f"observation {observation!r} is outside its space {self.env.observation_space}")
         return np.asarray(observation, dtype=np.uint8)
 
 
@@ -382,20 +440,22 @@ def adapt_spaces(env: gym.Env) -> gym.Env:
     """``env`` with spaces that every policy takes: observations a Box or Discrete, actions flat.
 
     Dict, Tuple and MultiDiscrete observations are flattened into one Box (Gymnasium's
-    ``FlattenObservation``: a MultiDiscrete one-hot per dial), MultiBinary ones kept as a Box of
-    the same shape (:class:`BinaryObservations`); MultiDiscrete and MultiBinary actions are played
-    as one Discrete over their combinations (:class:`JointActions`), a Box of actions of more than
-    one dimension as a flat Box (:class:`FlatActions`). :func:`own_spaces` gives back the env's own.
+    ``FlattenObservation``, a MultiDiscrete one-hot per dial, values out of range refused:
+    :class:`FlatObservations`), MultiBinary ones kept as a Box of the same shape
+    (:class:`BinaryObservations`); MultiDiscrete and MultiBinary actions are played as one
+    Discrete over their combinations (:class:`JointActions`), a Box of actions of other than one
+    dimension, or of integers, as a flat Box of floats (:class:`FlatActions`, which rounds to the
+    integers). :func:`own_spaces` gives back the env's own.
     """
     observations = env.observation_space
     if isinstance(observations, gym.spaces.Dict | gym.spaces.Tuple | gym.spaces.MultiDiscrete):
-        env = gym.wrappers.FlattenObservation(env)
+        env = FlatObservations(env)
     elif isinstance(observations, gym.spaces.MultiBinary):
         env = BinaryObservations(env)
     actions = env.action_space
     if isinstance(actions, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
         env = JointActions(env)
-    elif isinstance(actions, gym.spaces.Box) and len(actions.shape) > 1:
+    elif isinstance(actions, gym.spaces.Box) and (len(actions.shape) != 1 or actions.dtype.kind in "iu"):
         env = FlatActions(env)
     return env
 
@@ -405,7 +465,7 @@ def own_spaces(env: gym.Env) -> tuple[gym.Space[Any] | None, gym.Space[Any] | No
     observations = actions = None
     layer: Any = env
     while isinstance(layer, gym.Wrapper):
-        if isinstance(layer, gym.wrappers.FlattenObservation | BinaryObservations):
+        if isinstance(layer, FlatObservations | BinaryObservations):
             observations = layer.env.observation_space
         if isinstance(layer, JointActions | FlatActions):
             actions = layer.own_space
@@ -417,10 +477,14 @@ def env_action(space: gym.Space[Any], action: Any) -> np.ndarray:
     """The env's own action (of ``space``) for the action a policy chose in the adapted space.
 
     A MultiDiscrete or MultiBinary ``space``: the combination numbered ``action``
-    (:class:`JointActions`); a Box: ``action`` in the space's shape and dtype.
+    (:class:`JointActions`); a Box: ``action`` in the space's shape and dtype (rounded to the
+    nearest integer within the bounds for a Box of integers).
     """
     if isinstance(space, gym.spaces.Box):
-        return np.asarray(action, dtype=space.dtype).reshape(space.shape)
+        action = np.asarray(action)
+        if space.dtype.kind in "iu":  # the nearest integer, within the bounds
+            action = np.clip(np.rint(action), space.low.ravel(), space.high.ravel())
+        return action.astype(space.dtype).reshape(space.shape)
     assert isinstance(space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
     return unjoin(space, int(action))
 

@@ -116,8 +116,8 @@ def eval_episodes_for(env_id: str, observation_space: gym.Space[Any] | None = No
     """Episodes of the final evaluation of ``env_id`` under the protocol (at least 100).
 
     The protocol's list (``evaluation.yml``) first; else an env whose observations are discrete
-    (``observation_space``, the env's own: a Discrete, or a Tuple or Dict of them) is a toy-text
-    MDP, judged over :data:`DISCRETE_EVAL_EPISODES` (its episodes are cheap, and where its
+    (``observation_space``, the env's own: a Discrete or MultiDiscrete, or a Tuple or Dict of
+    them) is a toy-text MDP, judged over :data:`DISCRETE_EVAL_EPISODES` (its episodes are cheap, and where its
     dynamics are stochastic, as Blackjack's cards, 100 would leave the verdict to sampling error).
     """
     listed = _eval_table().get(_bare(env_id))
@@ -129,11 +129,11 @@ def eval_episodes_for(env_id: str, observation_space: gym.Space[Any] | None = No
 
 
 def _discrete(space: gym.Space[Any]) -> bool:
-    """Discrete, or a Tuple or Dict of Discrete spaces (Blackjack's observation)."""
+    """Discrete or MultiDiscrete, or a Tuple or Dict of them (Blackjack's observation)."""
     if isinstance(space, gym.spaces.Tuple | gym.spaces.Dict):
         parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
         return all(_discrete(part) for part in parts)
-    return isinstance(space, gym.spaces.Discrete)
+    return isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete)
 
 
 def env_ids() -> list[str]:

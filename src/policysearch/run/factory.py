@@ -117,6 +117,19 @@ def resolve_hyperparameters(
     return {**tuned, **given}, preset if applies else None
 
 
+def _naming_own_spaces(exc: EnvError, env: Any) -> EnvError:
+    """``exc`` about the spaces the policy sees, naming the env's own where make_env adapted them."""
+    own = own_spaces(env)
+    made = [
+        f"{adapted} from the env's {kind} {raw}"
+        for kind, raw, adapted in zip(
+            ("observations", "actions"), own, (env.observation_space, env.action_space), strict=True
+        )
+        if raw is not None
+    ]
+    return EnvError(f"{exc}; policysearch made {' and '.join(made)}") if made else exc
+
+
 def make_run(options: TrainOptions, resumed: Resumed | None = None) -> Run:
     """Build the run that ``options`` describe.
 
@@ -147,7 +160,10 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
         preset.policy if preset is not None else default_policy(options.algorithm, obs_space, act_space)
     )
     cls = resolve(options.algorithm, policy)
-    cls.check_spaces(obs_space, act_space, policy)
+    try:
+        cls.check_spaces(obs_space, act_space, policy)
+    except EnvError as exc:
+        raise _naming_own_spaces(exc, env) from None
     hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn=resumed is None)
     seeds = SeedTree(options.seed)
     try:

@@ -163,7 +163,7 @@ class RayWorker:
                 )
         self._common: tuple[int, Any] = (-1, None)
         self._counts, self._key, self._lock = counts, uuid.uuid4().hex, threading.Lock()
-        self._reported = (0, 0)
+        self._reported, self._sent = (0, 0), None  # the last counts sent, and the reference of the send
         if self.runner is not None and counts is not None:
             threading.Thread(target=self._publish, name="policysearch-counts", daemon=True).start()
 
@@ -192,14 +192,12 @@ class RayWorker:
         import ray
 
         with self._lock:  # one report at a time, each with the counts of its moment
-            counts = (self.runner.finished, self.runner.stepped)
-            if counts == self._reported:
-                return
-            self._reported = counts
             try:
-                ref = self._counts.report.remote(self._key, *counts)
-                if wait:
-                    ray.get(ref, timeout=COUNTS_WAIT)
+                counts = (self.runner.finished, self.runner.stepped)
+                if counts != self._reported:
+                    self._reported, self._sent = counts, self._counts.report.remote(self._key, *counts)
+                if wait and self._sent is not None:  # taken, whichever thread sent it
+                    ray.get(self._sent, timeout=COUNTS_WAIT)
             except Exception:  # the counts are for progress lines only
                 pass
 
@@ -379,7 +377,11 @@ class RayTransport(Transport):
             done, _ = self.ray.wait([ref], timeout=COUNTS_WAIT)
             if done:
                 finished, stepped = self.ray.get(done[0])
-                self._totals = (int(finished), int(stepped))
+                read = (int(finished), int(stepped))
+                # the heartbeat's thread reads too: an older answer never takes back a newer one
+                last = self._totals or (0, 0)
+                self._totals = (max(last[0], read[0]), max(last[1], read[1]))
+                return read
         except Exception:  # a lost counts actor loses the progress lines only
             pass
         return self._totals
