@@ -74,6 +74,21 @@ def test_ray_actors_progress_is_counted_as_they_play() -> None:
             assert sampler.progress() == ""
 
 
+def test_ray_leaves_the_callers_environment_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    """The Ray variables a run sets for its instance (no usage report, sockets on 127.0.0.1) are
+    removed when it ends, also when it cannot connect; a variable the caller had set stays. They
+    were left in the caller's process."""
+    ours = ("RAY_USAGE_STATS_ENABLED", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    for key in ours:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the caller's own
+    Trainer(es(tmp_path / "ray", backend="ray", workers=2, max_iterations=1)).train()
+    assert not any(key in os.environ for key in ours) and os.environ["RAY_AUTH_MODE"] == "disabled"
+    with pytest.raises(BackendError, match="cannot reach"):
+        Trainer(es(tmp_path / "far", backend="ray", address=f"127.0.0.1:{free_port()}")).train()
+    assert not any(key in os.environ for key in ours) and os.environ["RAY_AUTH_MODE"] == "disabled"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

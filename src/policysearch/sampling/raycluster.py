@@ -243,6 +243,7 @@ class RayTransport(Transport):
         self.factory, self.size, self.address = factory, workers, address
         self._temp: str | None = None
         self._owned = False
+        self._set_env: list[str] = []  # Ray's variables this transport set (:meth:`_connect`)
         self.ray = self._connect()
         try:
             # the driver's node and kernel: an actor on both has /proc entries the driver can read
@@ -281,11 +282,15 @@ class RayTransport(Transport):
     # -- connecting -----------------------------------------------------------------------------
 
     def _connect(self) -> Any:
+        # A run's own instance: every socket on 127.0.0.1, no usage report, a temp dir of its own.
+        # The variables are Ray's settings for this process; those the caller had not set are
+        # removed again when the transport closes (_shutdown).
+        settings = {"RAY_USAGE_STATS_ENABLED": "0"}
         if self.address is None:
-            # A run's own instance: every socket on 127.0.0.1, no usage report, a temp dir of its own.
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            settings |= {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+        self._set_env = [key for key in settings if key not in os.environ]
+        for key in self._set_env:
+            os.environ[key] = settings[key]
         import ray
 
         if ray.is_initialized():  # the caller's own connection: used as it is, and left open
@@ -306,16 +311,25 @@ class RayTransport(Transport):
             with kept_handlers():  # ray.init makes SIGTERM sys.exit: the command line's stays
                 self._init(ray, common)
         except BackendError:
+            self._restore_env()
             raise
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             self._remove_temp()
+            self._restore_env()
             where = "start a local Ray instance" if self.address is None else f"connect to {self.address}"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"cannot {where}: {first}") from None
         except BaseException:  # interrupted while Ray starts: nothing of it left behind
             self._remove_temp()
+            self._restore_env()
             raise
         return ray
+
+    def _restore_env(self) -> None:
+        """Remove the Ray variables that :meth:`_connect` set: the caller's environment as it was."""
+        for key in self._set_env:
+            os.environ.pop(key, None)
+        self._set_env = []
 
     def _remove_temp(self) -> None:
         """Remove the local instance's temp dir, if one was made."""
@@ -344,6 +358,7 @@ class RayTransport(Transport):
         if self._owned and self.ray.is_initialized():
             self.ray.shutdown()
         self._remove_temp()
+        self._restore_env()
 
     # -- actors ---------------------------------------------------------------------------------
 
