@@ -363,6 +363,20 @@ class FlatActions(gym.ActionWrapper):
         return env_action(self.own_space, action)
 
 
+#: Spaces of numbered values, whose observations are flattened one-hot (or taken as 0/1).
+NUMBERED = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+
+
+def leaf_spaces(space: gym.Space[Any]) -> Iterator[gym.Space[Any]]:
+    """The spaces inside ``space`` that are not a Dict or a Tuple (``space`` itself if it is none)."""
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        for part in parts:
+            yield from leaf_spaces(part)
+    else:
+        yield space
+
+
 def outside(space: gym.Space[Any], value: Any) -> bool:
     """Whether ``value`` has a Discrete, MultiDiscrete or MultiBinary part out of its range.
 
@@ -376,7 +390,7 @@ def outside(space: gym.Space[Any], value: Any) -> bool:
             return any(outside(part, value[key]) for key, part in space.spaces.items())
         if isinstance(space, gym.spaces.Tuple):
             return any(outside(part, item) for part, item in zip(space.spaces, value, strict=True))
-        if isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        if isinstance(space, NUMBERED):
             x = np.asarray(value)
             if x.dtype.kind not in "biu" and not (x.dtype.kind == "f" and np.all(x == np.round(x))):
                 return True
@@ -390,12 +404,10 @@ def outside(space: gym.Space[Any], value: Any) -> bool:
     return False
 
 
-def _checks_ranges(space: gym.Space[Any]) -> bool:
-    """Whether ``space`` has a part whose values :func:`outside` checks."""
-    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
-        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
-        return any(_checks_ranges(part) for part in parts)
-    return isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary)
+def refuse_outside(space: gym.Space[Any], observation: Any) -> None:
+    """Raise ValueError, naming the observation and ``space``, if it is :func:`outside` it."""
+    if outside(space, observation):
+        raise ValueError(f"observation {observation!r} is outside its space {space}")
 
 
 class FlatObservations(gym.wrappers.FlattenObservation):
@@ -408,12 +420,12 @@ class FlatObservations(gym.wrappers.FlattenObservation):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self._check = _checks_ranges(env.observation_space)
+        self._check = any(isinstance(part, NUMBERED) for part in leaf_spaces(env.observation_space))
 
     def observation(self, observation: Any) -> Any:
         """The flattened observation; ValueError for a Discrete part out of its range."""
-        if self._check and outside(self.env.observation_space, observation):
-            raise ValueError(f"observation {observation!r} is outside its space {self.env.observation_space}")
+        if self._check:
+            refuse_outside(self.env.observation_space, observation)
         return super().observation(observation)
 
 
@@ -431,8 +443,7 @@ class BinaryObservations(gym.ObservationWrapper):
 
     def observation(self, observation: Any) -> np.ndarray:
         """The observation as ``uint8``; ValueError for a value other than 0 and 1."""
-        if outside(self.env.observation_space, observation):
-            raise ValueError(f"observation {observation!r} is outside its space {self.env.observation_space}")
+        refuse_outside(self.env.observation_space, observation)
         return np.asarray(observation, dtype=np.uint8)
 
 
@@ -539,7 +550,8 @@ def make_env(
     steps (MinAtar's at :data:`~policysearch.envs.atari.MINATAR_MAX_EPISODE_STEPS`). Its spaces
     are adapted to what every policy takes (:func:`adapt_spaces`: Dict, Tuple, MultiDiscrete and
     MultiBinary observations as a Box, MultiDiscrete and MultiBinary actions as one Discrete over
-    their combinations, a Box of actions of more than one dimension as a flat Box).
+    their combinations, a Box of actions of other than one dimension, or of integers, as a flat
+    Box of floats).
 
     Args:
         env_id: anything ``gymnasium.make`` accepts, including ``"some.module:EnvName-v0"``.

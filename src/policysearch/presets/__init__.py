@@ -130,10 +130,11 @@ def eval_episodes_for(env_id: str, observation_space: gym.Space[Any] | None = No
 
 def _discrete(space: gym.Space[Any]) -> bool:
     """Discrete or MultiDiscrete, or a Tuple or Dict of them (Blackjack's observation)."""
-    if isinstance(space, gym.spaces.Tuple | gym.spaces.Dict):
-        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
-        return all(_discrete(part) for part in parts)
-    return isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete)
+    from ..envs.make import leaf_spaces
+
+    return all(
+        isinstance(part, gym.spaces.Discrete | gym.spaces.MultiDiscrete) for part in leaf_spaces(space)
+    )
 
 
 def env_ids() -> list[str]:

@@ -10,6 +10,7 @@ dies is seen as a closed pipe: the core re-runs its shares and this transport st
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import pickle
@@ -17,6 +18,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
@@ -83,17 +85,18 @@ def _copy_counts(runner: SeededRunner, counts: Any, lock: threading.Lock) -> Non
         counts[0], counts[1] = runner.finished, runner.stepped
 
 
-def _publish(runner: SeededRunner, counts: Any, lock: threading.Lock) -> None:
-    """A worker's daemon thread: :func:`_copy_counts` every :data:`PUBLISH_EVERY` seconds.
+def publish_counts(publish: Callable[[], None]) -> None:
+    """A worker's daemon thread: ``publish`` its counts every :data:`PUBLISH_EVERY` seconds.
 
     While the main thread plays, so that progress lines show a worker's sessions as they end
-    (:meth:`ProcessTransport.counted`). The main thread copies them too before it answers a
-    share, so that the next request starts from exact counts.
+    (:meth:`ProcessTransport.counted`, :meth:`~.raycluster.RayTransport.counted`). The main
+    thread publishes them too before it answers a share, so that the next request starts from
+    exact counts.
     """
     # signals are the main thread's to take (as the driver's heartbeat thread does)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     while True:
-        _copy_counts(runner, counts, lock)
+        publish()
         time.sleep(PUBLISH_EVERY)
 
 
@@ -105,10 +108,10 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int, counts: Any = 
     that hangs as it is made costs a deadline, not the driver. A runner that cannot be built
     answers every share with the error, which the driver raises (a worker that died instead
     would only be restarted). ``counts``: shared memory of two integers, where a thread copies
-    the runner's counts of sessions and steps (:func:`_publish`).
+    the runner's counts of sessions and steps (:func:`publish_counts`).
     """
     warnings_on_one_line()
-    lock = threading.Lock()  # the counts' copies (:func:`_publish`)
+    lock = threading.Lock()  # the counts' copies (:func:`_copy_counts`)
     runner: SeededRunner | None = None
     failure: tuple[Literal["env-error", "error"], str] | None = None
     common: Any = None
@@ -123,7 +126,8 @@ def _serve(conn: Connection, factory: RunnerFactory, worker: int, counts: Any = 
             if runner is None and failure is None:  # the first share: now the envs
                 runner, failure = _build(factory)
                 if runner is not None and counts is not None:
-                    threading.Thread(target=_publish, args=(runner, counts, lock), daemon=True).start()
+                    publish = functools.partial(_copy_counts, runner, counts, lock)
+                    threading.Thread(target=publish_counts, args=(publish,), daemon=True).start()
             if runner is None:
                 assert failure is not None
                 reply = Reply(worker, failure[0], failure[1], share.request, share.index)

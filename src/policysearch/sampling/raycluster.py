@@ -26,7 +26,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import socket
 import sys
 import sysconfig
@@ -39,7 +38,7 @@ from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..run.interrupts import kept_handlers
-from .pool import PUBLISH_EVERY, boot_id, main_thread_cpu_seconds
+from .pool import boot_id, main_thread_cpu_seconds, publish_counts
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
 
 #: Packages whose versions must match between the driver and every node.
@@ -142,7 +141,8 @@ class RayWorker:
         factory: builds the runner.
         expected: the driver's :func:`versions`.
         counts: the :class:`RayCounts` actor to report to (None: no reports). A daemon thread
-            reports every :data:`~.pool.PUBLISH_EVERY` seconds while the actor plays, and the
+            reports every :data:`~.pool.PUBLISH_EVERY` seconds while the actor plays
+            (:func:`~.pool.publish_counts`), and the
             actor once more before it answers a share, so that the next request starts from
             exact counts. Shares are played on the actor's main thread, whose CPU clock the
             driver reads (:meth:`RayTransport.cpu_seconds`).
@@ -165,7 +165,9 @@ class RayWorker:
         self._counts, self._key, self._lock = counts, uuid.uuid4().hex, threading.Lock()
         self._reported, self._sent = (0, 0), None  # the last counts sent, and the reference of the send
         if self.runner is not None and counts is not None:
-            threading.Thread(target=self._publish, name="policysearch-counts", daemon=True).start()
+            threading.Thread(
+                target=publish_counts, args=(self.report,), name="policysearch-counts", daemon=True
+            ).start()
 
     def ready(self) -> tuple[str, int, str | None, str | None]:
         """This actor's node id, process id, why it cannot work (None if it can) and kernel boot id."""
@@ -200,13 +202,6 @@ class RayWorker:
                     ray.get(self._sent, timeout=COUNTS_WAIT)
             except Exception:  # the counts are for progress lines only
                 pass
-
-    def _publish(self) -> None:
-        """The daemon thread: :meth:`report` every :data:`~.pool.PUBLISH_EVERY` seconds."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # the main thread's
-        while True:
-            time.sleep(PUBLISH_EVERY)
-            self.report()
 
 
 def _probe(address: str) -> None:
