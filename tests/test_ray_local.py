@@ -57,18 +57,23 @@ def test_ray_actors_progress_is_counted_as_they_play() -> None:
     env = make_env("testenvs:Slow-v0")
     spec = make_spec(env.observation_space, env.action_space, "linear", (), "tanh", "parameter")
     actor = NumpyActor(spec, TorchPolicy(spec).numpy_params())
-    line = re.compile(r"(\d+) of 200 sessions done, ([\d,]+) env steps")
+    line = re.compile(r"(\d+) of 400 sessions done, ([\d,]+) env steps")
     with closed_after(make_sampler("testenvs:Slow-v0", workers=2, backend="ray")) as sampler:
-        share = 200 // (2 * sampler.shares_per_worker)  # the fewest sessions a returned share adds
+        share = 400 // (2 * sampler.shares_per_worker)  # the fewest sessions a returned share adds
+        # the counts actor's first answer can take more than a read's second on a busy machine
+        # (the line then says "0 of 400 sessions returned by ..."): wait for it once
+        waited = time.monotonic() + 60
+        while sampler.transport.counted() is None and time.monotonic() < waited:
+            pass
         for _ in range(2):
             seen, sessions = progress_seen(
-                sampler, lambda: sampler.sample(actor, 200, np.random.default_rng(0), keep="returns")
+                sampler, lambda: sampler.sample(actor, 400, np.random.default_rng(0), keep="returns")
             )
             counts = [m.groups() for m in map(line.fullmatch, seen) if m]
             assert counts and {s for s in seen if not line.fullmatch(s)} <= {""}, set(seen)
             done = [int(c[0]) for c in counts]
             steps = [int(c[1].replace(",", "")) for c in counts]
-            assert done == sorted(done) and done[0] < share and max(done) <= 200  # from 0 again
+            assert done == sorted(done) and done[0] < share and max(done) <= 400  # from 0 again
             assert any(0 < d < share for d in done), sorted(set(done))  # before any share returned
             assert steps == sorted(steps) and steps[-1] <= sessions.env_steps
             assert sampler.progress() == ""
@@ -111,6 +116,33 @@ def test_bad_ray_input_is_one_line_exit_2_and_no_folder(tmp_path: Path, capsys, 
     assert time.monotonic() - start < 30
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "r").exists()
+
+
+def test_more_workers_than_this_machines_cpus_are_refused_before_ray_starts(monkeypatch) -> None:
+    """A run's own Ray instance gets this machine's CPUs: more workers are refused before it is
+    started (it took 5 s to start and stop one to say so), with the message of a cluster's
+    refusal; a connection the caller made is asked instead."""
+    import importlib.util
+    import types
+
+    from policysearch.errors import BackendError
+    from policysearch.sampling import RunnerFactory
+
+    def started(self):
+        raise AssertionError("Ray was started")
+
+    def ray_module(connected: bool) -> types.SimpleNamespace:  # found as installed, not imported
+        spec = importlib.util.find_spec("ray")
+        return types.SimpleNamespace(__spec__=spec, is_initialized=lambda: connected)
+
+    monkeypatch.setattr(raycluster.RayTransport, "_connect", started)
+    monkeypatch.setattr(raycluster.os, "cpu_count", lambda: 3)
+    monkeypatch.setitem(sys.modules, "ray", ray_module(False))
+    with pytest.raises(BackendError, match=r"^--workers 4 needs 4 CPUs, but the local Ray instance has 3$"):
+        raycluster.RayTransport(RunnerFactory("CartPole-v1", 1), 4)
+    monkeypatch.setitem(sys.modules, "ray", ray_module(True))
+    with pytest.raises(AssertionError, match="Ray was started"):  # the caller's cluster may have more
+        raycluster.RayTransport(RunnerFactory("CartPole-v1", 1), 4)
 
 
 def test_ray_not_installed_is_bad_input(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -197,7 +229,8 @@ def test_a_hung_ray_actor_costs_one_deadline_and_not_the_result(tmp_path: Path, 
 
 def test_ray_actors_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
     """Actors on the driver's node are watched on their CPU clocks, as worker processes are:
-    given a twentieth of a CPU each, twenty times slower than before, they finish without a stall."""
+    given a twentieth of the CPU they had, twenty times slower than before, they finish without a
+    stall."""
     import numpy as np
 
     from policysearch.envs import make_env

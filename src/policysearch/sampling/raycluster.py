@@ -204,6 +204,13 @@ class RayWorker:
                 pass
 
 
+def _refuse_cpus(workers: int, cpus: float, address: str | None) -> None:
+    """Raise BackendError if ``workers`` actors of one CPU each do not fit in ``cpus``."""
+    if workers > cpus:
+        where = "the local Ray instance" if address is None else f"the Ray cluster at {address}"
+        raise BackendError(f"--workers {workers} needs {workers} CPUs, but {where} has {cpus:g}")
+
+
 def _probe(address: str) -> None:
     """Raise BackendError unless a TCP connection to ``HOST:PORT`` opens within CONNECT_TIMEOUT."""
     host, port = address.rsplit(":", 1)
@@ -235,6 +242,10 @@ class RayTransport(Transport):
     def __init__(self, factory: RunnerFactory, workers: int, address: str | None = None) -> None:
         super().__init__()
         check_ray_options(address)
+        ray = sys.modules.get("ray")
+        if address is None and not (ray is not None and ray.is_initialized()):
+            # the run's own instance gets this machine's CPUs: refused before it is started
+            _refuse_cpus(workers, float(os.cpu_count() or 1), address)
         self.factory, self.size, self.address = factory, workers, address
         self._temp: str | None = None
         self._owned = False
@@ -243,10 +254,7 @@ class RayTransport(Transport):
         try:
             # the driver's node and kernel: an actor on both has /proc entries the driver can read
             self._here = (self.ray.get_runtime_context().get_node_id(), boot_id())
-            cpus = float(self.ray.cluster_resources().get("CPU", 0))
-            if workers > cpus:
-                where = "the local Ray instance" if address is None else f"the Ray cluster at {address}"
-                raise BackendError(f"--workers {workers} needs {workers} CPUs, but {where} has {cpus:g}")
+            _refuse_cpus(workers, float(self.ray.cluster_resources().get("CPU", 0)), address)
             self._expected = versions()
             self._counter = self._start_counter()
             self._totals: tuple[int, int] | None = None
