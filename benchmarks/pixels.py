@@ -136,7 +136,7 @@ def raw_rate(env_id: str, options: EnvOptions, seconds: float, first_seed: int) 
     clock = ResetClock()
     clock.wrap(env)
     wall, cpu = time.perf_counter(), time.process_time()
-    while time.perf_counter() - wall < seconds:
+    while not steps or time.perf_counter() - wall < seconds:
         _, _, term, trunc, _ = env.step(env.action_space.sample())
         steps += 1
         if term or trunc:
@@ -183,7 +183,7 @@ def ale_vector_rate(env_id: str, n_envs: int, seconds: float) -> dict[str, float
     envs.action_space.seed(0)
     steps = 0
     wall, cpu = time.perf_counter(), time.process_time()
-    while time.perf_counter() - wall < seconds:
+    while not steps or time.perf_counter() - wall < seconds:
         envs.step(envs.action_space.sample())
         steps += n_envs
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

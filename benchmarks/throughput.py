@@ -41,7 +41,7 @@ def raw_loop(env_id: str, seconds: float) -> tuple[int, float]:
     steps = 0
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    while time.perf_counter() < deadline:
+    while not steps or time.perf_counter() < deadline:
         for _ in range(1000):
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             if terminated or truncated:
@@ -100,7 +100,7 @@ def cartpole_raw(n_envs: int, seconds: float) -> tuple[int, float]:
     steps = 0
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    while time.perf_counter() < deadline:
+    while not steps or time.perf_counter() < deadline:
         for _ in range(100):
             env.step(np.random.randint(0, 2, n_envs))  # noqa: NPY002 (the plain baseline)
         steps += 100
@@ -196,7 +196,7 @@ def sync_vector_loop(env_id: str, n_envs: int, seconds: float) -> tuple[int, flo
     steps = 0
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    while time.perf_counter() < deadline:
+    while not steps or time.perf_counter() < deadline:
         for _ in range(100):
             env.step(rng.integers(0, n_actions, n_envs))
         steps += 100
