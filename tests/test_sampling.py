@@ -202,7 +202,8 @@ def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
             assert counts and set(seen) <= {m.string for m in map(line.fullmatch, seen) if m} | {""}
             done = [int(c[0]) for c in counts]
             steps = [int(c[1].replace(",", "")) for c in counts]
-            assert done[0] < 200 and done == sorted(done) and max(done) <= 400  # from 0 again
+            assert done == sorted(done) and max(done) <= 400
+            # from 0 again: a count carried over from the request before would pass its env steps
             assert steps == sorted(steps) and steps[-1] <= sessions.env_steps
             if workers == 1:
                 assert len(set(done)) > 1 and len(set(steps)) > 1  # seen moving
