@@ -259,6 +259,7 @@ def test_ray_actors_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> Non
         # at this process's niceness, as worker processes: Ray's own 15 more, beside a busy
         # process, gave them 3% of a CPU
         assert [niceness(pid) for pid in transport.pids] == [os.nice(0)] * 2
+        assert niceness(transport.ray.get(transport._counter.pid.remote())) == os.nice(0)
     except BaseException:
         transport.close()
         raise

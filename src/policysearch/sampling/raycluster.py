@@ -52,12 +52,12 @@ CONNECT_TIMEOUT = 5.0
 COUNTS_WAIT = 1.0
 #: Object store of a local Ray instance started for a run.
 LOCAL_OBJECT_STORE = 256 * 1024**2
-#: The sampling actors' runtime environment. Ray makes each of its worker processes 15 nicer
-#: than its node's raylet (``RAY_worker_niceness``), so that they never slow Ray's own daemons;
-#: the actors are a run's sampling workers, which as worker processes run at their parent's
-#: niceness: beside one busy process of niceness 0, an actor at 15 got 3% of a CPU. The
-#: increment is set to 0 for them (as Ray does for a job's supervisor); the rest of the runtime
-#: environment is the job's.
+#: The runtime environment of a run's actors (the sampling ones and :class:`RayCounts`). Ray
+#: makes each of its worker processes 15 nicer than its node's raylet (``RAY_worker_niceness``),
+#: so that they never slow Ray's own daemons; the actors are a run's sampling workers, which as
+#: worker processes run at their parent's niceness: beside other tests, actors at 15 got 3% of a
+#: CPU, and the counts actor answered the progress lines' reads late. The increment is set to 0
+#: for them (as Ray does for a job's supervisor); the rest of the runtime environment is the job's.
 ACTOR_RUNTIME_ENV = {"env_vars": {"RAY_worker_niceness": "0"}}
 _ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
 
@@ -139,6 +139,10 @@ class RayCounts:
     def totals(self) -> tuple[int, int]:
         """Sessions ended and env steps played by every actor so far."""
         return sum(c[0] for c in self.counts.values()), sum(c[1] for c in self.counts.values())
+
+    def pid(self) -> int:
+        """Its process id."""
+        return os.getpid()
 
 
 class RayWorker:
@@ -378,7 +382,7 @@ class RayTransport(Transport):
 
         here = NodeAffinitySchedulingStrategy(node_id=self._here[0], soft=True)
         counts = self.ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(RayCounts)
-        return counts.options(scheduling_strategy=here).remote()
+        return counts.options(scheduling_strategy=here, runtime_env=ACTOR_RUNTIME_ENV).remote()
 
     def _kill_counter(self) -> None:
         counter, self._counter = getattr(self, "_counter", None), None
