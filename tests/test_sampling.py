@@ -195,9 +195,11 @@ def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
     with closed_after(sampler):
         assert sampler.progress() == ""
         for _ in range(2):  # the counts start again with each request
+            before = sampler.transport.counted()
             seen, sessions = progress_seen(
                 sampler, lambda: sampler.sample(actor, 400, np.random.default_rng(0), keep="returns")
             )
+            assert sampler._mark == (before or (0, 0))  # counted from where the request began
             counts = [m.groups() for m in map(line.fullmatch, seen) if m]
             assert counts and set(seen) <= {m.string for m in map(line.fullmatch, seen) if m} | {""}
             done = [int(c[0]) for c in counts]

@@ -215,6 +215,11 @@ class RayWorker:
                 pass
 
 
+def local_cpus() -> int:
+    """The CPUs of a run's own Ray instance: this machine's."""
+    return os.cpu_count() or 1
+
+
 def _refuse_cpus(workers: int, cpus: float, address: str | None) -> None:
     """Raise BackendError if ``workers`` actors of one CPU each do not fit in ``cpus``."""
     if workers > cpus:
@@ -255,8 +260,7 @@ class RayTransport(Transport):
         check_ray_options(address)
         ray = sys.modules.get("ray")
         if address is None and not (ray is not None and ray.is_initialized()):
-            # the run's own instance gets this machine's CPUs: refused before it is started
-            _refuse_cpus(workers, float(os.cpu_count() or 1), address)
+            _refuse_cpus(workers, float(local_cpus()), address)  # before the instance starts
         self.factory, self.size, self.address = factory, workers, address
         self._temp: str | None = None
         self._owned = False
@@ -357,7 +361,7 @@ class RayTransport(Transport):
             self._temp = tempfile.mkdtemp(prefix="ps-ray-", dir="/tmp")
             ray.init(
                 address="local",
-                num_cpus=os.cpu_count() or 1,
+                num_cpus=local_cpus(),
                 include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE,
                 _temp_dir=self._temp,
