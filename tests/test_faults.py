@@ -515,47 +515,61 @@ def run_seconds(pid: int) -> float | None:
 
 class Starver:
     """Holds the processes ``pids()`` names to ``duty`` of a CPU each: a machine so busy that each
-    gets that fraction. Each main thread is stopped (SIGSTOP) whenever it has run more than
-    ``duty`` of the seconds since it was first seen, and continued when it has run less, checked
-    every millisecond. Replacements are starved too.
+    gets that fraction. Each main thread is stopped (SIGSTOP) while it has used more than its
+    allowance, and continued when it has used less, checked every millisecond: the allowance
+    grows by ``duty`` of each second and is kept within ``duty`` of ``longest`` seconds either
+    way, so that no stop lasts much over ``longest`` seconds (nor any run at full speed).
+    Replacements are starved too. :attr:`longest_stop` says the longest stop there was.
 
     Stopping for a fixed part of every tenth of a second instead starved them far more on a
     machine busy with other work (a process continued for 5 ms is not always given a CPU in those
     5 ms): the workers got under a hundredth of a CPU, which the sampler rightly takes for hung.
+    An allowance without bounds, counted from when each was first seen, left a worker stopped
+    for a second or more whenever this thread came late to stop it (20 ms late at 2% of a CPU
+    is a second's debt): on a busy CI machine, a whole deadline with no CPU.
     """
 
-    def __init__(self, pids: Callable[[], list[int | None]], duty: float) -> None:
+    def __init__(self, pids: Callable[[], list[int | None]], duty: float, longest: float) -> None:
         import threading
 
-        self.pids, self.duty = pids, duty
+        self.pids, self.duty, self.longest = pids, duty, longest
+        self.longest_stop = 0.0
         self.stop = threading.Event()
         self.failed: BaseException | None = None
         self.thread = threading.Thread(target=self._cycle, daemon=True)
         self.thread.start()
 
     def _cycle(self) -> None:
-        first: dict[int, tuple[float, float]] = {}  # pid: (when first seen, its run seconds then)
-        stopped: set[int] = set()
+        bound = self.duty * self.longest
+        # pid: (its allowance left, in CPU seconds; when it was read; its run seconds then)
+        seen: dict[int, tuple[float, float, float]] = {}
+        stopped: dict[int, float] = {}  # pid: when it was stopped
         try:
             while not self.stop.wait(0.001):
                 now, pids = time.monotonic(), {pid for pid in self.pids() if pid is not None}
-                for pid in stopped - pids:  # a worker replaced: never left stopped
-                    self._send(pid, signal.SIGCONT)
-                stopped &= pids
+                for pid in set(stopped) - pids:  # a worker replaced: never left stopped
+                    self._continue(pid, now, stopped)
                 for pid in pids:
                     ran = run_seconds(pid)
                     if ran is None:
                         continue
-                    seen, ran_then = first.setdefault(pid, (now, ran))
-                    over = ran - ran_then > self.duty * (now - seen)
-                    if over != (pid in stopped):
-                        self._send(pid, signal.SIGSTOP if over else signal.SIGCONT)
-                        stopped.symmetric_difference_update({pid})
+                    left, then, ran_then = seen.get(pid, (0.0, now, ran))
+                    left = min(max(left + self.duty * (now - then) - (ran - ran_then), -bound), bound)
+                    seen[pid] = (left, now, ran)
+                    if left < 0 and pid not in stopped:
+                        self._send(pid, signal.SIGSTOP)
+                        stopped[pid] = now
+                    elif left >= 0 and pid in stopped:
+                        self._continue(pid, now, stopped)
         except BaseException as exc:  # said by end(), after every worker is continued
             self.failed = exc
         finally:
-            for pid in stopped:
-                self._send(pid, signal.SIGCONT)
+            for pid in list(stopped):
+                self._continue(pid, time.monotonic(), stopped)
+
+    def _continue(self, pid: int, now: float, stopped: dict[int, float]) -> None:
+        self._send(pid, signal.SIGCONT)
+        self.longest_stop = max(self.longest_stop, now - stopped.pop(pid))
 
     @staticmethod
     def _send(pid: int, sig: int) -> None:
@@ -580,8 +594,9 @@ def starved_request(
 ) -> tuple[float, float]:
     """Three requests of 16 sessions on ``transport``, then one with its workers (``pids``)
     given a twentieth of the CPU they had in the last request before (:class:`Starver`; at least
-    2% of a CPU, over the 1% that counts as hung), 8 to 20 times slower: asserts that it is
-    played without a stall, and gives the wall-clock deadline of a share before it and the
+    2% of a CPU, over the 1% that counts as hung; no stop longer than a quarter of a share's
+    deadline), 8 to 20 times slower: asserts that it is played without a stall (else says which
+    deadline was overrun), and gives the wall-clock deadline of a share before it and the
     seconds it took.
 
     The deadlines are five times the earlier shares' times (no slack, no growth), so that on the
@@ -610,7 +625,17 @@ def starved_request(
                 break
         else:
             pytest.skip(f"the machine is too busy: the workers had {had:.0%} of a CPU")
-        starver = Starver(pids, duty)
+        overran: list[str] = []  # the deadlines that replaced a worker, to say which
+        overran_at = sampler._overran
+
+        def saying(*args):
+            deadline = overran_at(*args)
+            if deadline is not None:
+                overran.append(deadline)
+            return deadline
+
+        monkeypatch.setattr(sampler, "_overran", saying)
+        starver = Starver(pids, duty, normal / 4)  # never a whole deadline without CPU
         try:
             tick = time.monotonic()
             slow = sampler.run(actor, np.arange(16))
@@ -619,7 +644,11 @@ def starved_request(
             starver.end()
     finally:
         sampler.close()
-    assert slow.n == 16 and sampler.stalls == 0
+    print(
+        f"had {had:.0%} of a CPU, held to {duty:.1%}; deadline {normal:.2f} s, took {took:.2f} s; "
+        f"longest stop {starver.longest_stop:.2f} s"
+    )
+    assert slow.n == 16 and sampler.stalls == 0, f"past {overran}; longest stop {starver.longest_stop:.2f} s"
     return normal, took
 
 
