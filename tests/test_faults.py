@@ -123,6 +123,10 @@ def test_a_hung_worker_is_named_on_the_progress_line(tmp_path: Path, monkeypatch
     assert code == 0, err
     assert not flag.exists(), "no worker hung"
     assert "1 worker past the share deadline, replaced, shares re-run" in err
+    # and which deadline, once, on one line: the env sleeps, so the worker used no CPU
+    said = [line for line in err.splitlines() if "was replaced" in line]
+    assert len(said) == 1 and said[0].startswith("warning: a sampling worker process was replaced")
+    assert "using no CPU) on it, and are played again elsewhere with the same seeds" in said[0]
 
 
 def test_the_deadline_follows_the_other_shares_times_or_is_given() -> None:

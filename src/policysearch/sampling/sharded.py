@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -593,10 +594,11 @@ class ShardedSampler:
         """Take back the shares of a worker whose current share overran its deadline, and replace it.
 
         Its shares go back to the front of the queue, to be played with the same seeds by the
-        next worker free; a replacement that overruns before finishing anything is given up. A
-        share that overruns on :data:`OVERRUNS` workers is the share's, not the workers' (an env
-        that hangs on those seeds): an :class:`~policysearch.errors.EnvError` naming them, before
-        it takes every worker with it.
+        next worker free, and a warning says which deadline was overrun; a replacement that
+        overruns before finishing anything is given up. A share that overruns on
+        :data:`OVERRUNS` workers is the share's, not the workers' (an env that hangs on those
+        seeds): an :class:`~policysearch.errors.EnvError` naming them, before it takes every
+        worker with it.
         """
         for worker, queue in list(busy.items()):
             if not queue or worker not in watch:
@@ -605,15 +607,23 @@ class ShardedSampler:
             if deadline is None:
                 continue
             share = shares[queue[0]]
+            last = share.first + len(share.reset_seeds) - 1
             overran[queue[0]] = overran.get(queue[0], 0) + 1
             if overran[queue[0]] >= OVERRUNS:
                 seeds = share.reset_seeds
                 raise EnvError(
-                    f"sessions {share.first}-{share.first + len(seeds) - 1} of the request (reset seeds "
+                    f"sessions {share.first}-{last} of the request (reset seeds "
                     f"{int(seeds[0])}...{int(seeds[-1])}) ran past their deadline ({deadline}) on "
                     f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
                     "they last far longer than the request's others"
                 )
+            warnings.warn(
+                f"a sampling {self.transport.kind} was replaced: sessions {share.first}-{last} of the "
+                f"request ran past their deadline ({deadline}) on it, and are played again elsewhere "
+                "with the same seeds",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             pending.extendleft(reversed(busy.pop(worker)))
             self.restarts += 1
             self.stalls += 1
