@@ -487,7 +487,9 @@ def test_a_stuck_worker_is_found_on_its_cpu_clock_within_a_deadline(how: str, sh
     # a deadline: the request's pace, 0.1 s a session on the wall clock (2.05 s for a hung
     # worker), 0.01 CPU seconds on the CPU clock (0.25 s for a spinning one)
     found = {"hung": sampler.deadline(4), "spinning": sampler.deadline(4, "cpu")}[how]
-    assert found is not None and transport.replaced_at - tick < found + 0.5
+    # within a second of it (a busy machine's driver may wait that long for a CPU), and for the
+    # spinning one well before its wall-clock deadline (2.05 s): found by its CPU clock
+    assert found is not None and transport.replaced_at - tick < found + 1.0
     assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
 
 
@@ -502,7 +504,7 @@ def test_a_stuck_worker_that_keeps_polling_is_found_at_ten_deadlines(short_slack
     transport.give_up = tick + 30
     assert sampler.run(Still(), np.arange(8)).n == 8
     cap = CPU_CLOCK_WALL_CAP * sampler.deadline(4)  # 2.5 s: worker 0's share took 0.04 s
-    assert cap <= transport.replaced_at - tick < cap + 0.5
+    assert cap <= transport.replaced_at - tick < cap + 1.5  # its CPU deadline: 20 wall deadlines
     assert (sampler.stalls, transport.log) == (1, [("replace", 1)])
 
 
