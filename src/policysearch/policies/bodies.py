@@ -220,7 +220,7 @@ def space_to_depth(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
     A ``kernel`` x ``kernel`` convolution of stride ``stride`` over ``x`` is then one of
     ``kernel // stride`` squared and stride 1 over the blocks (each block's channels ordered
     row, column, channel; the rows and columns that no window reaches are dropped). Its patches
-    are ``(kernel // stride)`` squared shifted copies of the block grid (:func:`_conv`): on 84x84x4
+    are the block grid's ``(kernel // stride)`` squared windows (:func:`_conv`): on 84x84x4
     frames 17 us a frame against 70 us for gathering every window of the frame itself. Kernels
     are multiples of their stride (:func:`conv_architecture`).
     """
@@ -264,7 +264,7 @@ def _conv(actor: NumpyActor, name: str, z: np.ndarray, kernel: int, stride: int,
     """A convolution of the blocks ``z`` (:func:`space_to_depth`) to ``(B, H', W', out)``.
 
     With the actor's ``name`` weights, channels last as every layer of the numpy pass. Its patches
-    are ``(kernel // stride)`` squared shifted copies of the block grid (:func:`patch_grid`).
+    are the block grid's ``(kernel // stride)`` squared windows (:func:`patch_grid`), copied at once.
 
     The patches of each frame are multiplied in one BLAS call of the same shape per frame, so a
     frame's features do not depend on the other frames of the batch (see ``_rows_matmul``). With
@@ -273,13 +273,13 @@ def _conv(actor: NumpyActor, name: str, z: np.ndarray, kernel: int, stride: int,
     filters, in the same layout as one candidate's.
     """
     w, b = _filters(actor, name, stride), actor.params[f"{name}.bias"]
-    n, _, _, c = z.shape
+    n = len(z)
     ho, wo, blocks = patch_grid(z.shape, kernel, stride)
-    grid = np.empty((n, ho, wo, blocks, blocks, c), dtype=np.float32)
-    for i in range(blocks):
-        for j in range(blocks):
-            grid[:, :, :, i, j] = z[:, i : i + ho, j : j + wo]
-    patches = grid.reshape(n, ho * wo, -1)
+    # every patch at once, (n, ho, wo, c, blocks, blocks), in one copy to (n, ho, wo, blocks,
+    # blocks, c): on a busy core 2.6 us a frame on MinAtar against 6.7 for a copy per shift
+    windows = np.lib.stride_tricks.sliding_window_view(z, (blocks, blocks), axis=(1, 2))
+    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3), dtype=np.float32)
+    patches = patches.reshape(n, ho * wo, -1)
     if cand is None:
         out = patches @ w[0].T
         out += b[0]
