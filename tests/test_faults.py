@@ -126,7 +126,7 @@ def test_a_hung_worker_is_named_on_the_progress_line(tmp_path: Path, monkeypatch
     # and which deadline, once, on one line: the env sleeps, so the worker used no CPU
     said = [line for line in err.splitlines() if "was replaced" in line]
     assert len(said) == 1 and said[0].startswith("warning: a sampling worker process was replaced")
-    assert "using no CPU) on it, and are played again elsewhere with the same seeds" in said[0]
+    assert "using no CPU), which are played again elsewhere with the same seeds" in said[0]
 
 
 def test_the_deadline_follows_the_other_shares_times_or_is_given() -> None:
@@ -454,6 +454,35 @@ class Clocked(Transport):
         pass
 
 
+def test_a_stalled_worker_is_named_replaced_or_given_up_with_its_deadline(monkeypatch) -> None:
+    """The warning says which deadline, and what became of the worker: replaced, or given up
+    when it was a replacement that had not finished a share yet."""
+    from collections import deque
+
+    from policysearch.errors import WorkerStallWarning
+    from policysearch.sampling.sharded import Share, Watch
+
+    transport = Timed(2)
+    sampler = ShardedSampler(transport)
+    monkeypatch.setattr(sampler, "_overran", lambda *args: "5.0 s, using no CPU")
+    shares = [Share(0, k, 4 * k, np.arange(4 * k, 4 * k + 4), None, None, "returns") for k in range(2)]
+    said = []
+    for fate in ("was replaced", "was given up"):  # the replacement of worker 1 stalls too
+        pending: deque[int] = deque()
+        with pytest.warns(WorkerStallWarning) as caught:
+            sampler._replace_overrun(shares, {1: [1]}, {1: Watch(0.0, None, deque())}, pending, {})
+        said.append(str(caught[0].message))
+        assert fate in said[-1] and list(pending) == [1]
+    assert said[0] == (
+        "a sampling worker process was replaced: it ran past the deadline of sessions 4-7 (5.0 s, "
+        "using no CPU), which are played again elsewhere with the same seeds"
+    )
+    assert said[1].startswith(
+        "a sampling worker process was given up (a replacement that had not finished a share yet)"
+    )
+    assert transport.log == [("replace", 1), ("retire", 1)] and sampler.stalls == 2
+
+
 def test_a_busy_machine_that_slows_every_worker_does_not_stop_the_run(short_slack) -> None:
     """Fifty times slower than the shares before (2% of a CPU each): their deadline on the wall
     clock, 20 times theirs, would take both workers for hung, then their replacements."""
@@ -581,7 +610,7 @@ class Starver:
     def _send(pid: int, sig: int) -> None:
         try:
             os.kill(pid, sig)
-        except ProcessLookupError:
+        except OSError:  # gone (or not ours): never keeps the others from being continued
             pass
 
     def end(self) -> None:

@@ -32,6 +32,7 @@ _PUBLIC = {
     "RunFolderError": "errors",
     "TrainOptions": "run.trainer",
     "Trainer": "run.trainer",
+    "WorkerStallWarning": "errors",
 }
 
 __all__ = [*sorted(_PUBLIC), "__version__"]

@@ -45,6 +45,14 @@ class OutOfMemory(PolicySearchError, MemoryError):
     """A training iteration ran out of memory; the message names it and what to ask for instead."""
 
 
+class WorkerStallWarning(RuntimeWarning):
+    """A sampling worker ran past its share's deadline and was replaced, or given up.
+
+    Given up: a replacement that had not finished a share yet. The message says which deadline.
+    The share is played again elsewhere with the same seeds, so the run's numbers do not change.
+    """
+
+
 class Interrupted(BaseException):
     """A signal stopped the command (raised by the CLI's handlers of SIGINT and SIGTERM).
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..envs.make import EnvOptions
-from ..errors import BackendError, EnvError
+from ..errors import BackendError, EnvError, WorkerStallWarning
 from ..policies.base import Actor
 from ..seeding import request_seeds
 from .runner import SeededRunner
@@ -617,23 +617,25 @@ class ShardedSampler:
                     f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
                     "they last far longer than the request's others"
                 )
-            warnings.warn(
-                f"a sampling {self.transport.kind} was replaced: sessions {share.first}-{last} of the "
-                f"request ran past their deadline ({deadline}) on it, and are played again elsewhere "
-                "with the same seeds",
-                RuntimeWarning,
-                stacklevel=2,
-            )
             pending.extendleft(reversed(busy.pop(worker)))
             self.restarts += 1
             self.stalls += 1
             if worker in self._fresh:
                 self._fresh.discard(worker)
                 self.transport.retire(worker)
+                fate = "was given up (a replacement that had not finished a share yet)"
             else:
                 self._fresh.add(worker)
                 self._unproven.add(worker)
                 self.transport.replace(worker)
+                fate = "was replaced"
+            warnings.warn(
+                f"a sampling {self.transport.kind} {fate}: it ran past the deadline of sessions "
+                f"{share.first}-{last} ({deadline}), which are played again elsewhere with the "
+                "same seeds",
+                WorkerStallWarning,
+                stacklevel=2,
+            )
 
     def _overran(self, worker: int, sessions: int, watched: Watch) -> str | None:
         """The deadline that the share ``watched`` on ``worker`` has overrun (``"49.5 s"``), or None.
