@@ -543,15 +543,7 @@ class ShardedSampler:
             for reply in transport.collect(timeout=COLLECT_WAIT):
                 worker = reply.worker
                 if reply.status == "lost":
-                    pending.extendleft(reversed(busy.pop(worker, [])))
-                    self.restarts += 1
-                    if worker in self._fresh:  # its replacement died before finishing anything
-                        self._fresh.discard(worker)
-                        transport.retire(worker)
-                    else:
-                        self._fresh.add(worker)
-                        self._unproven.add(worker)
-                        transport.replace(worker)
+                    self._take_back(worker, busy, pending)
                     continue
                 queue = busy.get(worker, [])
                 if reply.request != self._request or reply.index not in queue:
@@ -617,18 +609,11 @@ class ShardedSampler:
                     f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
                     "they last far longer than the request's others"
                 )
-            pending.extendleft(reversed(busy.pop(worker)))
-            self.restarts += 1
             self.stalls += 1
-            if worker in self._fresh:
-                self._fresh.discard(worker)
-                self.transport.retire(worker)
-                fate = "was given up (a replacement that had not finished a share yet)"
-            else:
-                self._fresh.add(worker)
-                self._unproven.add(worker)
-                self.transport.replace(worker)
+            if self._take_back(worker, busy, pending):
                 fate = "was replaced"
+            else:
+                fate = "was given up (a replacement that had not finished a share yet)"
             warnings.warn(
                 f"a sampling {self.transport.kind} {fate}: it ran past the deadline of sessions "
                 f"{share.first}-{last} ({deadline}), which are played again elsewhere with the "
@@ -636,6 +621,23 @@ class ShardedSampler:
                 WorkerStallWarning,
                 stacklevel=2,
             )
+
+    def _take_back(self, worker: int, busy: dict[int, list[int]], pending: deque[int]) -> bool:
+        """Replace ``worker`` (lost, or past a deadline); its shares go back to the front of the queue.
+
+        They are played with the same seeds by the next worker free. True if it was replaced;
+        False if it was given up instead, a replacement that had not finished a share yet.
+        """
+        pending.extendleft(reversed(busy.pop(worker, [])))
+        self.restarts += 1
+        if worker in self._fresh:
+            self._fresh.discard(worker)
+            self.transport.retire(worker)
+            return False
+        self._fresh.add(worker)
+        self._unproven.add(worker)
+        self.transport.replace(worker)
+        return True
 
     def _overran(self, worker: int, sessions: int, watched: Watch) -> str | None:
         """The deadline that the share ``watched`` on ``worker`` has overrun (``"49.5 s"``), or None.
