@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import metrics_without_timings, run_cli
 from policysearch import Trainer, TrainOptions
-from policysearch.errors import BackendError, EnvError
+from policysearch.errors import BackendError, EnvError, WorkerStallWarning
 from policysearch.run.runfolder import load_checkpoint
 from policysearch.sampling import (
     InProcess,
@@ -459,7 +460,6 @@ def test_a_stalled_worker_is_named_replaced_or_given_up_with_its_deadline(monkey
     when it was a replacement that had not finished a share yet."""
     from collections import deque
 
-    from policysearch.errors import WorkerStallWarning
     from policysearch.sampling.sharded import Share, Watch
 
     transport = Timed(2)
@@ -660,25 +660,18 @@ def starved_request(
                 break
         else:
             pytest.skip(f"the machine is too busy: the workers had {had:.0%} of a CPU")
-        overran: list[str] = []  # the deadlines that replaced a worker, to say which
-        overran_at = sampler._overran
-
-        def saying(*args):
-            deadline = overran_at(*args)
-            if deadline is not None:
-                overran.append(deadline)
-            return deadline
-
-        monkeypatch.setattr(sampler, "_overran", saying)
         starver = Starver(pids, duty, normal / 4)  # never a whole deadline without CPU
         try:
-            tick = time.monotonic()
-            slow = sampler.run(actor, np.arange(16))
-            took = time.monotonic() - tick
+            with warnings.catch_warnings(record=True) as stalled:  # which deadline, if any
+                warnings.simplefilter("always", WorkerStallWarning)
+                tick = time.monotonic()
+                slow = sampler.run(actor, np.arange(16))
+                took = time.monotonic() - tick
         finally:
             starver.end()
     finally:
         sampler.close()
+    overran = [str(w.message) for w in stalled if issubclass(w.category, WorkerStallWarning)]
     print(
         f"had {had:.0%} of a CPU, held to {duty:.1%}; deadline {normal:.2f} s, took {took:.2f} s; "
         f"longest stop {starver.longest_stop:.2f} s"
