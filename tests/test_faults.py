@@ -767,6 +767,20 @@ def test_a_share_that_hangs_on_every_worker_is_the_envs_fault_not_the_workers(sh
     assert sampler.stalls == 1 and transport.ready() == [0, 1, 2, 3]  # one replaced, none given up
 
 
+def test_a_share_of_one_session_is_named_in_the_singular(short_slack) -> None:
+    """ "session 1 (reset seed 101)", not "sessions 1-1 (reset seeds 101...101)"."""
+    transport = Poisoned(4)
+    sampler = ShardedSampler(transport)
+    sampler.run(Still(), np.arange(4))
+    transport.poisoned = (2, 1)  # the next request's second share: session 1 alone
+    with pytest.raises(EnvError) as caught:
+        sampler.run(Still(), np.arange(100, 104))
+    assert str(caught.value).startswith(
+        "session 1 of the request (reset seed 101) ran past its deadline ("
+    ), caught.value
+    assert "the env hangs in that episode, or it lasts far longer than" in str(caught.value)
+
+
 def test_a_policy_that_cannot_be_rebuilt_in_a_worker_is_an_error_not_a_lost_worker() -> None:
     sampler = ShardedSampler(ProcessTransport(RunnerFactory("CartPole-v1", 1), 1))
     try:

@@ -76,6 +76,16 @@ class Share:
     part: Any
     keep: Keep
 
+    def sessions(self) -> str:
+        """Its sessions as messages name them: ``sessions 4-7``, or ``session 5`` for one."""
+        last = self.first + len(self.reset_seeds) - 1
+        return f"session {self.first}" if last == self.first else f"sessions {self.first}-{last}"
+
+    def seeds(self) -> str:
+        """Its reset seeds as messages name them: ``reset seeds 104...107``, or ``reset seed 105``."""
+        first, last = int(self.reset_seeds[0]), int(self.reset_seeds[-1])
+        return f"reset seed {first}" if len(self.reset_seeds) == 1 else f"reset seeds {first}...{last}"
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -599,15 +609,15 @@ class ShardedSampler:
             if deadline is None:
                 continue
             share = shares[queue[0]]
-            last = share.first + len(share.reset_seeds) - 1
             overran[queue[0]] = overran.get(queue[0], 0) + 1
             if overran[queue[0]] >= OVERRUNS:
-                seeds = share.reset_seeds
+                one = len(share.reset_seeds) == 1
                 raise EnvError(
-                    f"sessions {share.first}-{last} of the request (reset seeds "
-                    f"{int(seeds[0])}...{int(seeds[-1])}) ran past their deadline ({deadline}) on "
-                    f"{OVERRUNS} {self.transport.kinds} in turn: the env hangs in those episodes, or "
-                    "they last far longer than the request's others"
+                    f"{share.sessions()} of the request ({share.seeds()}) ran past "
+                    f"{'its' if one else 'their'} deadline ({deadline}) on {OVERRUNS} "
+                    f"{self.transport.kinds} in turn: the env hangs in "
+                    f"{'that episode, or it lasts' if one else 'those episodes, or they last'} far "
+                    "longer than the request's others"
                 )
             self.stalls += 1
             if self._take_back(worker, busy, pending):
@@ -615,8 +625,8 @@ class ShardedSampler:
             else:
                 fate = "was given up (a replacement that had not finished a share yet)"
             warnings.warn(
-                f"a sampling {self.transport.kind} {fate}: it ran past the deadline of sessions "
-                f"{share.first}-{last} ({deadline}), which are played again elsewhere with the "
+                f"a sampling {self.transport.kind} {fate}: it ran past the deadline of "
+                f"{share.sessions()} ({deadline}), which are played again elsewhere with the "
                 "same seeds",
                 WorkerStallWarning,
                 stacklevel=2,
