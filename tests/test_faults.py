@@ -773,7 +773,10 @@ def test_a_share_of_one_session_is_named_in_the_singular(short_slack) -> None:
     sampler = ShardedSampler(transport)
     sampler.run(Still(), np.arange(4))
     transport.poisoned = (2, 1)  # the next request's second share: session 1 alone
-    with pytest.raises(EnvError) as caught:
+    with (
+        pytest.warns(WorkerStallWarning, match=r"deadline of session 1 \(.*\), which is played again"),
+        pytest.raises(EnvError) as caught,
+    ):
         sampler.run(Still(), np.arange(100, 104))
     assert str(caught.value).startswith(
         "session 1 of the request (reset seed 101) ran past its deadline ("

@@ -208,7 +208,7 @@ def train(
         str | None, typer.Option(help="Also write the metrics as TensorBoard scalars in this folder.")
     ] = None,
 ) -> None:
-    """Train a policy; writes summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
+    """Train a policy; writes run.json, summary.json, metrics.jsonl, checkpoint, learning_curve.png."""
     import time
 
     from ..run.runfolder import recover

@@ -626,7 +626,8 @@ class ShardedSampler:
                 fate = "was given up (a replacement that had not finished a share yet)"
             warnings.warn(
                 f"a sampling {self.transport.kind} {fate}: it ran past the deadline of "
-                f"{share.sessions()} ({deadline}), which are played again elsewhere with the "
+                f"{share.sessions()} ({deadline}), which "
+                f"{'is' if len(share.reset_seeds) == 1 else 'are'} played again elsewhere with the "
                 "same seeds",
                 WorkerStallWarning,
                 stacklevel=2,
