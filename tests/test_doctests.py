@@ -10,6 +10,7 @@ MODULES = [
     "policysearch.algorithms.elite",
     "policysearch.policies.weights",
     "policysearch.config",
+    "policysearch.errors",
 ]
 
 

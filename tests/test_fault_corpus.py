@@ -146,6 +146,13 @@ ENV_FAULTS = {
     "reset raises": ("testenvs:RaisingReset-v0", None, "raised in reset of session 0"),
     "reset of the old API": ("testenvs:OldApiReset-v0", None, "reset returned a ndarray"),
     "step of the old API": ("testenvs:OldApiStep-v0", None, "raised in step 1"),
+    "constructor calls sys.exit": ("testenvs:ExitingInit-v0", None, "ExitingInit-v0': SystemExit: 4"),
+    "step calls sys.exit": ("testenvs:ExitingStep-v0", None, "raised in step 1 of session 0: SystemExit: 3"),
+    "an error whose message raises": (
+        "testenvs:UnprintableError-v0",
+        None,
+        "raised in step 1 of session 0: Unprintable: (its message could not be read: RuntimeError)",
+    ),
     "reward not a number": ("testenvs:StringReward-v0", None, "numeric reward"),
     "observation of another shape at reset": ("testenvs:WrongShapeReset-v0", None, "shape (3,)"),
     "observation of another shape in a step": ("testenvs:WrongShapeStep-v0", None, "step 5 of session 0"),
@@ -171,12 +178,20 @@ def test_env_faults_are_one_line_exit_2(
     assert snapshot(existing) == before
 
 
-def test_env_fault_in_a_worker_process_is_one_line_exit_2(existing: Path) -> None:
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ("RaisingReset", "the simulator would not start"),
+        ("ExitingStep", ": SystemExit: 3"),  # not a lost worker
+        ("UnprintableError", "Unprintable: (its message could not be read: RuntimeError)"),
+    ],
+)
+def test_env_fault_in_a_worker_process_is_one_line_exit_2(env: str, needle: str, existing: Path) -> None:
     before = snapshot(existing)
-    args = ["train", "cem", "--env", "testenvs:RaisingReset-v0", "--policy", "mlp", "--workers", "2"]
+    args = ["train", "cem", "--env", f"testenvs:{env}-v0", "--policy", "mlp", "--workers", "2"]
     code, _, err = cli([*args, *QUICK, "--out", existing, "--force"])
     assert code == 2
-    one_line(err, "iteration 1", "the simulator would not start")
+    one_line(err, "iteration 1", needle)
     assert snapshot(existing) == before
 
 
@@ -185,6 +200,12 @@ AFTER_TRAINING = {
     "evaluate: step raises": (["evaluate"], "step", "raised in step"),
     "record: render raises": (["record", "--out", "{tmp}/new/folder/v.gif"], "render", "raised in render"),
     "record: step raises": (["record", "--out", "{tmp}/v.gif"], "step", "raised in step 1"),
+    "evaluate: step calls sys.exit": (["evaluate"], "step", "raised in step 1 of session 0: SystemExit"),
+    "record: step calls sys.exit": (
+        ["record", "--out", "{tmp}/v.gif"],
+        "step",
+        "SystemExit: step failed",
+    ),
 }
 
 
@@ -195,6 +216,8 @@ def test_env_faults_after_training_are_one_line_exit_2(
     command, method, needle = AFTER_TRAINING[case]
 
     def fail(self, *args, **kwargs):
+        if case.endswith("sys.exit"):
+            raise SystemExit(f"{method} failed")
         raise RuntimeError(f"{method} failed")
 
     monkeypatch.setattr(testenvs.Fine, method, fail)

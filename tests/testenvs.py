@@ -185,6 +185,30 @@ class RaisingClose(Fine):
         raise RuntimeError("the simulator would not shut down")
 
 
+class ExitingInit(Fine):
+    """An env whose constructor ends the process its own way (a script's ``sys.exit``)."""
+
+    def __init__(self, render_mode=None):
+        raise SystemExit(4)
+
+
+class ExitingStep(Fine):
+    def step(self, action):
+        raise SystemExit(3)
+
+
+class Unprintable(Exception):
+    """An error whose message cannot be read: its ``__str__`` raises."""
+
+    def __str__(self):
+        raise RuntimeError("str fails")
+
+
+class UnprintableError(Fine):
+    def step(self, action):
+        raise Unprintable()
+
+
 class OldApiReset(Fine):
     def reset(self, *, seed=None, options=None):
         return self.obs()
@@ -274,6 +298,9 @@ for _cls in (
     RaisingInit,
     RaisingReset,
     RaisingClose,
+    ExitingInit,
+    ExitingStep,
+    UnprintableError,
     OldApiReset,
     OldApiStep,
     StringReward,

@@ -80,6 +80,26 @@ class Interrupted(BaseException):
         return f"interrupted{name}; {self.hint}" if self.hint else f"interrupted{name}"
 
 
+#: What an env's own code raises when it fails: any :class:`Exception`, and :class:`SystemExit`
+#: (an env that calls ``sys.exit``), which would otherwise end the command with the env's exit
+#: status and no message. :class:`KeyboardInterrupt` and :class:`Interrupted`, the user's, are not.
+ENV_FAULTS: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
+
+def described(exc: BaseException) -> str:
+    """``Type: message`` of an exception raised by others' code (an env's), whatever its ``__str__`` does.
+
+    >>> described(ValueError("bad seed")), described(SystemExit(3)), described(KeyError())
+    ('ValueError: bad seed', 'SystemExit: 3', 'KeyError')
+
+    """
+    try:
+        text = str(exc)
+    except Exception as failure:  # an exception whose message itself raises
+        text = f"(its message could not be read: {type(failure).__name__})"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 #: ANSI colour and style sequences (``ESC [ ... m``).
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 #: The simulated time at the end of MuJoCo's warnings, left out when warnings are compared.

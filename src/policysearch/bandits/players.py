@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..config import check_int, check_range
+from ..envs.make import env_call
 from ..errors import ConfigError, EnvError
 
 ContextFn = Callable[[np.ndarray], int]
@@ -521,7 +522,7 @@ def play(
         raise ConfigError(f"unit={unit!r} is not one of 'step', 'episode'")
     env_id = env.spec.id if env.spec is not None else type(env).__name__
     n_actions = int(getattr(env.action_space, "n", 0))
-    observation, info = _env_call(env_id, "reset", env.reset, seed=seed)
+    observation, info = env_call(env_id, "reset", env.reset, seed=seed)
     episodes = 1
     played = 0
     while played < rounds:
@@ -535,7 +536,7 @@ def play(
         while i < size:
             values = _expected_rewards(env_id, info)
             action = int(player.act(observation, info))
-            next_observation, reward, terminated, truncated, next_info = _env_call(
+            next_observation, reward, terminated, truncated, next_info = env_call(
                 env_id, "step", env.step, action
             )
             player.update(observation, action, float(reward), info)
@@ -549,19 +550,11 @@ def play(
                 i += 1
             if done:
                 if played + i < rounds:
-                    next_observation, next_info = _env_call(env_id, "reset", env.reset)
+                    next_observation, next_info = env_call(env_id, "reset", env.reset)
                     episodes += 1
             observation, info = next_observation, next_info
         played += size
         yield RoundLog(rewards, expected, regrets, steps, counts, episodes)
-
-
-def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call an env's method, turning its failure into an :class:`EnvError` naming the call."""
-    try:
-        return method(*args, **kwargs)
-    except Exception as exc:
-        raise EnvError(f"environment {env_id!r} raised in {what}: {type(exc).__name__}: {exc}") from exc
 
 
 def _expected_rewards(env_id: str, info: Any) -> np.ndarray:

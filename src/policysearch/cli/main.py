@@ -14,7 +14,7 @@ import traceback
 import typer
 
 from .. import __version__
-from ..errors import Interrupted, PolicySearchError, warnings_on_one_line
+from ..errors import Interrupted, PolicySearchError, described, warnings_on_one_line
 from ..run import interrupts
 from . import supervisor
 from .app import app
@@ -120,7 +120,7 @@ def _internal_error(exc: BaseException) -> int:
     """A failure of ours: the traceback, then one line asking for a report; exit status 1."""
     traceback.print_exception(exc)
     print(
-        f"internal error: {type(exc).__name__}: {exc} -- this is a bug in policysearch "
+        f"internal error: {described(exc)} -- this is a bug in policysearch "
         f"{__version__}; please report it with the traceback above",
         file=sys.stderr,
     )

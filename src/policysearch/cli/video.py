@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..config import check_range
-from ..envs import EnvOptions, make_env
+from ..envs import EnvOptions, env_call, make_env
 from ..errors import ConfigError, EnvError, RunFolderError
 from ..policies.base import Actor
 from ..run.runfolder import make_parents, remove_empty
@@ -246,25 +246,25 @@ def _replay(
         raise EnvError(f"cannot render {env_id!r}: {exc}") from None
     try:
         _follow(env)
-        _env_call(env_id, "reset", env.reset, seed=reset_seed)
+        env_call(env_id, "reset", env.reset, seed=reset_seed)
         if start is not None:
             env.unwrapped.state = start.copy()  # type: ignore[attr-defined]
-        frames: list[Any] = [_env_call(env_id, "render", env.render)]
+        frames: list[Any] = [env_call(env_id, "render", env.render)]
         if frames[0] is None:
             raise EnvError(f"environment {env_id!r} does not render rgb_array frames")
         rewards = []
         for t, action in enumerate(actions, 1):
             step = action.item() if np.ndim(action) == 0 else action
-            _, reward, _, _, _ = _env_call(env_id, f"step {t}", env.step, step)
+            _, reward, _, _, _ = env_call(env_id, f"step {t}", env.step, step)
             rewards.append(float(reward))
-            frames.append(_env_call(env_id, "render", env.render))
+            frames.append(env_call(env_id, "render", env.render))
             if np.shape(frames[-1]) != np.shape(frames[0]):
                 raise EnvError(
                     f"environment {env_id!r} rendered a frame of shape {np.shape(frames[-1])} after "
                     f"frames of shape {np.shape(frames[0])}"
                 )
     finally:
-        _env_call(env_id, "close", env.close)
+        env_call(env_id, "close", env.close)
     if not np.array_equal(rewards, expected):
         raise EnvError(
             f"the rendered replay of {env_id!r} earned {sum(rewards)}, not the episode's "
@@ -290,11 +290,3 @@ def _follow(env: Any) -> None:
     camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
     if camera >= 0:
         renderer.camera_id = camera
-
-
-def _env_call(env_id: str, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call an env's method, turning its failure into an :class:`EnvError` naming the call."""
-    try:
-        return method(*args, **kwargs)
-    except Exception as exc:
-        raise EnvError(f"environment {env_id!r} raised in {what}: {type(exc).__name__}: {exc}") from exc

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ..errors import ConfigError, EnvError, PolicySearchError, closed_after, warn_user
+from ..errors import ENV_FAULTS, ConfigError, EnvError, PolicySearchError, closed_after, described, warn_user
 from ..seeding import train_reset_seeds
 from .atari import (
     MINATAR_MAX_EPISODE_STEPS,
@@ -197,8 +197,7 @@ def resolve_env_id(env_id: str) -> str:
         ) from None
     except Exception as exc:  # the module's own code failed while it was imported
         raise EnvError(
-            f"cannot import module {module!r} for environment {env_id!r}: "
-            f"it raised {type(exc).__name__}: {exc}"
+            f"cannot import module {module!r} for environment {env_id!r}: it raised {described(exc)}"
         ) from None
     except SystemExit as exc:  # the module ran a script's sys.exit as it was imported
         raise EnvError(
@@ -235,9 +234,17 @@ def close_env(env: gym.Env, env_id: str | None = None) -> None:
     """
     try:
         env.close()
-    except Exception as exc:
+    except ENV_FAULTS as exc:
         name = env_id or (env.spec.id if env.spec is not None else type(env).__name__)
-        raise EnvError(f"environment {name!r} raised in close: {type(exc).__name__}: {exc}") from exc
+        raise EnvError(f"environment {name!r} raised in close: {described(exc)}") from exc
+
+
+def env_call(env_id: str, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call an env's ``method``, turning its failure into an :class:`EnvError` naming the call (``what``)."""
+    try:
+        return method(*args, **kwargs)
+    except ENV_FAULTS as exc:
+        raise EnvError(f"environment {env_id!r} raised in {what}: {described(exc)}") from exc
 
 
 @contextmanager
@@ -612,7 +619,5 @@ def make_env(
         raise  # the env's own validation (policysearch envs) already names the option
     except (TypeError, ValueError, ImportError) as exc:
         raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {exc}") from None
-    except Exception as exc:  # the env's constructor failed
-        raise EnvError(
-            f"cannot make environment {env_id!r}{with_kwargs}: {type(exc).__name__}: {exc}"
-        ) from None
+    except ENV_FAULTS as exc:  # the env's constructor failed (or called sys.exit)
+        raise EnvError(f"cannot make environment {env_id!r}{with_kwargs}: {described(exc)}") from None

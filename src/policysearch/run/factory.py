@@ -20,7 +20,15 @@ from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
 from ..config import as_dict, canonical_names, from_mapping
 from ..envs import own_spaces, probe_env, random_frames, step_limit, survival_bonus
-from ..errors import CheckpointError, ConfigError, EnvError, PolicySearchError, warn_user
+from ..errors import (
+    ENV_FAULTS,
+    CheckpointError,
+    ConfigError,
+    EnvError,
+    PolicySearchError,
+    described,
+    warn_user,
+)
 from ..presets import Preset, eval_episodes_for, preset_for, preset_mismatch
 from ..registry import default_policy, entry, resolve
 from ..sampling import array_dynamics
@@ -182,10 +190,9 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     elif isinstance(algorithm, NeuralAlgorithm) and algorithm.reference_frames:
         try:
             frames = random_frames(env, algorithm.reference_frames, seeds.reference())
-        except Exception as exc:  # the env's own error, said in one line
+        except ENV_FAULTS as exc:  # the env's own error, said in one line
             raise EnvError(
-                f"environment {options.env_id} raised while gathering the reference batch: "
-                f"{type(exc).__name__}: {exc}"
+                f"environment {options.env_id} raised while gathering the reference batch: {described(exc)}"
             ) from None
         algorithm.set_reference(frames)
     eval_episodes = options.eval_episodes or eval_episodes_for(

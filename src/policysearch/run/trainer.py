@@ -314,6 +314,10 @@ class Trainer:
                 try:
                     return self._train(sampler)
                 except BackendError as exc:
+                    if self.iteration == 0:  # no iteration ended: there is no checkpoint to continue from
+                        raise BackendError(
+                            f"{exc}; no iteration had ended, so the run has no checkpoint"
+                        ) from None
                     raise BackendError(
                         f"{exc}; the last checkpoint is kept: continue with policysearch train --resume "
                         f"{self.folder}"

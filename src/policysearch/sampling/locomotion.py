@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..envs.make import only_passive_wrappers, wrappers
+from ..errors import ENV_FAULTS
 from ..policies.base import Actor, start_sessions
 from ..seeding import stream_keys
 from .runner import EnvRunner, env_raised, non_finite_reward, step_noise
@@ -336,7 +337,7 @@ class LocomotionRunner(EnvRunner):
             i, started = started, started + 1
             try:
                 first, _ = self.envs[slot].reset(seed=int(reset_seeds[i]))
-            except Exception as exc:
+            except ENV_FAULTS as exc:
                 raise env_raised(self.env_id, "reset", first_index + i, exc) from exc
             if obs is None:
                 obs = np.zeros((slots, self.obs_dim))
@@ -363,7 +364,7 @@ class LocomotionRunner(EnvRunner):
                 m2[old] += delta * (x[t > 0] - mean[old])
             try:
                 next_obs, reward, term = self.task.step(active, actions)
-            except Exception as exc:
+            except ENV_FAULTS as exc:
                 j = self.task.stepping
                 raise env_raised(
                     self.env_id, f"step {int(t[j]) + 1}", first_index + int(ids[j]), exc

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
-from ..errors import EnvError, warnings_on_one_line
+from ..errors import ENV_FAULTS, EnvError, described, warnings_on_one_line
 from ..run.interrupts import blocked_in_children
 from .runner import SeededRunner
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
@@ -68,8 +68,8 @@ def _build(
             return factory(), None
     except EnvError as exc:
         return None, ("env-error", str(exc))
-    except Exception as exc:
-        return None, ("error", f"{type(exc).__name__}: {exc}")
+    except ENV_FAULTS as exc:
+        return None, ("error", described(exc))
 
 
 #: Seconds between two copies of a worker's counts of sessions and steps for the driver.

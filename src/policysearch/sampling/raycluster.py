@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, ConfigError
+from ..errors import ENV_FAULTS, BackendError, ConfigError, described
 from ..run.interrupts import kept_handlers
 from .pool import boot_id, main_thread_cpu_seconds, publish_counts
 from .sharded import Reply, RunnerFactory, Share, Transport, load_common, serve
@@ -167,9 +167,9 @@ class RayWorker:
         if self.problem is None:
             try:
                 self.runner = factory()
-            except Exception as exc:
+            except ENV_FAULTS as exc:
                 self.problem = (
-                    f"cannot make {factory.env_id!r} there ({type(exc).__name__}: {exc}); a custom "
+                    f"cannot make {factory.env_id!r} there ({described(exc)}); a custom "
                     "env's module must be importable on every node (PYTHONPATH, or installed)"
                 )
         self._common: tuple[int, Any] = (-1, None)

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..envs.make import close_env
-from ..errors import EnvError
+from ..errors import ENV_FAULTS, EnvError, described
 from ..policies.base import Actor, start_sessions
 from ..seeding import request_seeds, stream_keys, stream_normal, stream_uniform
 from .session import Keep, Outcomes, Sessions
@@ -139,7 +139,7 @@ class EnvRunner(SeededRunner):
             current[slot] = i
             try:
                 result = self.envs[slot].reset(seed=int(reset_seeds[i]))
-            except Exception as exc:
+            except ENV_FAULTS as exc:
                 raise env_raised(self.env_id, "reset", first_index + i, exc) from exc
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise EnvError(
@@ -169,7 +169,7 @@ class EnvRunner(SeededRunner):
                 try:
                     env_action = action.item() if action.ndim == 0 else action
                     result = self.envs[slot].step(env_action)
-                except Exception as exc:
+                except ENV_FAULTS as exc:
                     raise env_raised(self.env_id, f"step {t}", first_index + i, exc) from exc
                 try:
                     next_obs, reward, term, trunc, _ = result
@@ -235,9 +235,7 @@ class EnvRunner(SeededRunner):
 
 def env_raised(env_id: str, call: str, session: int, exc: BaseException) -> EnvError:
     """The error of an env that raised in ``call`` (``reset``, ``step 5``) of a session."""
-    return EnvError(
-        f"environment {env_id!r} raised in {call} of session {session}: {type(exc).__name__}: {exc}"
-    )
+    return EnvError(f"environment {env_id!r} raised in {call} of session {session}: {described(exc)}")
 
 
 def non_finite_reward(env_id: str, reward: float, step: int, session: int) -> EnvError:

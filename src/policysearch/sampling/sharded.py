@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..envs.make import EnvOptions
-from ..errors import BackendError, EnvError, WorkerStallWarning
+from ..errors import BackendError, EnvError, WorkerStallWarning, described
 from ..policies.base import Actor
 from ..seeding import request_seeds
 from .runner import SeededRunner
@@ -146,7 +146,7 @@ def load_common(blob: bytes) -> Any:
     try:
         return pickle.loads(blob)
     except Exception as exc:
-        return Unloadable(f"cannot rebuild the request's policy here: {type(exc).__name__}: {exc}")
+        return Unloadable(f"cannot rebuild the request's policy here: {described(exc)}")
 
 
 def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> Reply:
@@ -160,7 +160,7 @@ def serve(runner: SeededRunner, common: Any, share: Share, worker: int = -1) -> 
     except MemoryError as exc:  # raised as itself by the driver: the command line's "out of memory"
         return Reply(worker, "memory-error", str(exc) or "MemoryError", share.request, share.index)
     except Exception as exc:  # reported to the driver, which raises it
-        return Reply(worker, "error", f"{type(exc).__name__}: {exc}", share.request, share.index)
+        return Reply(worker, "error", described(exc), share.request, share.index)
 
 
 class Transport(ABC):
