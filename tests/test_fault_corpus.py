@@ -315,6 +315,22 @@ def test_bad_paths_and_ranges_are_one_line_exit_2(case: str, existing: Path, tmp
     assert snapshot(existing) == before
 
 
+@pytest.mark.parametrize("command", [["evaluate", "{run}", "--episodes", "3"], ["presets", "Taxi-v3"]])
+def test_a_closed_standard_output_is_one_line_exit_2(command: list[str], existing: Path) -> None:
+    """Started with ``>&-``, a command whose result goes to standard output refuses to run, rather
+    than print nothing and exit 0."""
+    args = [a.format(run=existing) for a in command]
+    proc = subprocess.run(
+        [sys.executable, "-m", "policysearch", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 2, proc.stderr
+    one_line(proc.stderr, "standard output is closed")
+
+
 def unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
@@ -588,6 +604,12 @@ NON_FINITE = {
         "learning_rate=nan",
     ),
     "--set sigma=.inf (es)": (["es", "--env", "CartPole-v1", "--set", "sigma=.inf"], "sigma=inf"),
+    # finite, but beyond float32: a traceback at the first iteration (exit 1)
+    "--set sigma=1e300 (es)": (["es", "--env", "CartPole-v1", "--set", "sigma=1e300"], "the largest float32"),
+    "--set weight_std=1e39 (cem)": (
+        ["cem", "--env", "Pendulum-v1", "--set", "weight_std=1e39"],
+        "weight_std=1e+39 is out of range",
+    ),
     "--set reward_shift=.nan (es)": (
         ["es", "--env", "CartPole-v1", "--set", "reward_shift=.nan"],
         "reward_shift",
@@ -644,12 +666,36 @@ def test_non_finite_values_are_refused_before_anything_is_written(
     assert snapshot(existing) == before
 
 
-@pytest.mark.parametrize("key", ["learning_rate=1.0e+308", "sigma=1.0e+300"])
-def test_a_non_finite_result_of_our_own_is_exit_1_and_named(key: str, existing: Path) -> None:
+def our_non_finite_bug(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Make ES's policy weights (``where="weights"``) or a metric of its update non-finite, as a bug would."""
+    from policysearch.algorithms.es import ES
+
+    ask, tell = ES.ask, ES._tell
+
+    def nan_weights(self, rng):
+        request = ask(self, rng)
+        request.actor.mu[0] = np.nan
+        return request
+
+    def inf_metric(self, request, sessions, rng):
+        return {**tell(self, request, sessions, rng), "step_norm": float("inf")}
+
+    if where == "weights":
+        monkeypatch.setattr(ES, "ask", nan_weights)
+    else:
+        monkeypatch.setattr(ES, "_tell", inf_metric)
+
+
+@pytest.mark.parametrize("where", ["weights", "metric"])
+def test_a_non_finite_result_of_our_own_is_exit_1_and_named(
+    where: str, existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug of ours that makes a number non-finite (simulated here) is exit 1 and named.
+
+    (Huge hyperparameters, which did it before, are refused as bad input: ``sigma=1e300``.)"""
+    our_non_finite_bug(monkeypatch, where)
     before = snapshot(existing)
-    code, _, err = cli(
-        ["train", "es", "--env", "CartPole-v1", "--set", key, *QUICK, "--out", existing, "--force"]
-    )
+    code, _, err = cli(["train", "es", "--env", "CartPole-v1", *QUICK, "--out", existing, "--force"])
     assert code == 1
     last = err.strip().splitlines()[-1]
     assert "NumericalError: iteration 1:" in last and ("non-finite" in last or " is inf" in last), last
@@ -805,17 +851,18 @@ FORCE_FAILURES = {
     "NaN observation in the first batch": (["cem", "--env", "testenvs:NaNObs-v0"], 2),
     "a table that cannot fit": (["cem", "--env", "testenvs:HugeTable-v0"], 2),
     "a batch that cannot fit": (["cem", "--env", "Taxi-v4", "--set", "n_sessions=10000000000"], 2),
-    "a bug of ours at the first iteration": (
-        ["es", "--env", "CartPole-v1", "--set", "learning_rate=1.0e+308"],
-        1,
-    ),
+    "a bug of ours at the first iteration": (["es", "--env", "CartPole-v1"], 1),  # simulated
 }
 
 
 @pytest.mark.parametrize("case", sorted(FORCE_FAILURES))
-def test_force_keeps_the_old_run_until_the_new_one_has_a_checkpoint(case: str, existing: Path) -> None:
+def test_force_keeps_the_old_run_until_the_new_one_has_a_checkpoint(
+    case: str, existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = snapshot(existing)
     args, expected = FORCE_FAILURES[case]
+    if expected == 1:
+        our_non_finite_bug(monkeypatch, "metric")
     code, _, err = cli(["train", *args, *QUICK, "--out", existing, "--force"])
     assert code == expected, err
     if code == 2:
@@ -883,6 +930,15 @@ TOO_BIG = {
         "needs about",
     ),
     "tabular table": (["cem", "--env", "testenvs:HugeTable-v0"], "out of memory"),
+    # torch's allocation failed with a traceback as the network was built (40 GB of float32)
+    "ES network": (
+        ["es", "--env", "Pendulum-v1", "--set", "hidden=[100000,100000]"],
+        "the mlp policy has 10,000,600,002 parameters, which need at least 120 GB",
+    ),
+    "ARS noise table": (
+        ["ars", "--env", "Hopper-v5", "--set", "noise_table_size=100000000000"],
+        "noise_table_size=100,000,000,000 needs 400 GB of memory (float32 numbers), but",
+    ),
 }
 
 
@@ -893,6 +949,7 @@ def test_what_cannot_fit_in_memory_is_refused_up_front(case: str, existing: Path
     code, _, err = cli(["train", *args, *QUICK, "--out", existing, "--force"])
     assert code == 2
     one_line(err, needle)
+    assert "the preset for" not in err, err  # Hopper's preset sets `noise`, which this does not name
     assert snapshot(existing) == before
 
 

@@ -25,6 +25,11 @@ from .errors import ConfigError, warn_user
 
 T = TypeVar("T")
 
+#: The largest magnitude any option or hyperparameter may have: float32's largest number. The
+#: policies' weights are float32, and a noise, a step or a weight scale beyond it overflows them
+#: to infinity (``sigma=1e300`` became a traceback at the first iteration).
+LARGEST = float(np.finfo(np.float32).max)
+
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int if it is an integer (a numpy one too, not a bool) in ``[low, high]``.
@@ -50,8 +55,8 @@ def check_range(
     """Raise :class:`ConfigError` unless ``value`` is finite and lies in the interval, naming the field.
 
     Infinity and NaN are refused whatever the bounds: no option or hyperparameter means
-    anything with them (an unbounded side is written ``None``); so are ``True`` and ``False``,
-    which Python counts as 1 and 0.
+    anything with them (an unbounded side is written ``None``); so are magnitudes beyond
+    :data:`LARGEST`, and ``True`` and ``False``, which Python counts as 1 and 0.
 
     Args:
         name: the field's name, as the user writes it.
@@ -65,6 +70,11 @@ def check_range(
         raise ConfigError(f"{name} must be a number, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} is not a finite number")
+    if abs(value) > LARGEST:
+        raise ConfigError(
+            f"{name}={value!r} is out of range: no option may exceed {LARGEST:.4g} in magnitude, the "
+            "largest float32 (the policies' weights are float32)"
+        )
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:

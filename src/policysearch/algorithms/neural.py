@@ -16,11 +16,34 @@ from ..errors import ConfigError
 from ..policies.bodies import BODIES, default_body
 from ..policies.normalizer import RunningNormalizer
 from ..policies.numpy_policy import NumpyActor
-from ..policies.spec import NEURAL_KINDS, check_neural_spaces, make_spec
+from ..policies.spec import NEURAL_KINDS, PolicySpec, check_neural_spaces, make_spec
 from ..policies.torch_policy import TorchPolicy
 from ..policies.weights import Layout, layout_of, unflatten
 from ..sampling.session import Keep
 from .base import Algorithm
+
+#: Bytes a policy's parameter takes at least once built: the float32 network, and a float64
+#: vector of its weights, which every algorithm over weights keeps (ES's and CEM's means, say).
+BYTES_PER_PARAMETER = 12
+
+
+def refuse_beyond_memory(spec: PolicySpec, policy: str) -> None:
+    """Raise ConfigError, before the network is built, if the policy alone cannot fit in memory.
+
+    Its parameters are counted on a network of no storage (torch's ``meta`` device). A batch
+    that would not fit is refused later, once the network is made (the run's memory guard).
+    """
+    from ..run.guards import available_memory, format_bytes  # the guard's reading of the machine
+
+    with torch.device("meta"):
+        count = sum(p.numel() for p in TorchPolicy(spec).parameters())
+    need, have = count * BYTES_PER_PARAMETER, available_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"the {policy} policy has {count:,} parameters, which need at least {format_bytes(need)} "
+            f"of memory ({BYTES_PER_PARAMETER} bytes each), but {format_bytes(have)} is available; "
+            "ask for smaller hidden layers (--set hidden=[...])"
+        )
 
 
 class NeuralAlgorithm(Algorithm):
@@ -55,6 +78,7 @@ class NeuralAlgorithm(Algorithm):
             getattr(config, "std_head", "parameter"),
             getattr(config, "squash", "tanh"),
         )
+        refuse_beyond_memory(self.spec, policy)
         with torch.random.fork_rng():
             torch.manual_seed(int(rng.integers(2**31)))
             self.net = TorchPolicy(self.spec, getattr(config, "init_log_std", 0.0))

@@ -38,6 +38,15 @@ def noise_table_key(size: int, rng: np.random.Generator, dim: int) -> tuple[int,
             f"noise_table_size={size:,} is smaller than the policy's {dim:,} parameters (each candidate's "
             f"noise is a slice of the table): use at least {dim:,}, or the default 10,000,000"
         )
+    from ..run.guards import available_memory, format_bytes  # the guard's reading of the machine
+
+    have = available_memory()
+    if have is not None and 4 * size > have:
+        raise ConfigError(
+            f"noise_table_size={size:,} needs {format_bytes(4 * size)} of memory (float32 numbers), "
+            f"but {format_bytes(have)} is available: use a smaller table, at least the policy's "
+            f"{dim:,} parameters (the default: 10,000,000)"
+        )
     return int(rng.integers(2**31)), size
 
 

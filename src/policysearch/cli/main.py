@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
 def _run(argv: list[str] | None) -> int:
     """Run the command; returns its exit status, having printed the one line that explains it."""
     command = typer.main.get_command(app)
+    if sys.stdout is None:  # started with its standard output closed (`>&-`): print() would drop the result
+        print("error: standard output is closed: the command's output would be lost", file=sys.stderr)
+        return 2
     try:
         supervisor.child_ready()  # a signal the parent passed on while this process started: now
         result = command.main(args=argv, prog_name="policysearch", standalone_mode=False)

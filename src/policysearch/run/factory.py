@@ -9,6 +9,7 @@ resumed one (which then loads its checkpoint's arrays) are built by the same cod
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,12 @@ def _from_preset(exc: ConfigError, used: Preset | None, options: TrainOptions) -
     """``exc``, saying so when a value it names came from the env's preset, not from the user."""
     if used is None:
         return exc
-    named = [k for k in used.hyperparameters if k not in options.hyperparameters and k in str(exc)]
+    # whole names only: "noise" is not named by "noise_table_size"
+    named = [
+        k
+        for k in used.hyperparameters
+        if k not in options.hyperparameters and re.search(rf"(?<!\w){re.escape(k)}(?!\w)", str(exc))
+    ]
     if not named:
         return exc
     return ConfigError(
