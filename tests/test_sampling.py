@@ -210,3 +210,20 @@ def test_progress_counts_the_request_in_play(env_id: str, workers: int) -> None:
             if workers == 1:
                 assert len(set(done)) > 1 and len(set(steps)) > 1  # seen moving
             assert sampler.progress() == ""
+
+
+@pytest.mark.parametrize(("cpus", "warned"), [(1, True), (2, False)])
+def test_more_worker_processes_than_cpus_is_said_once(cpus: int, warned: bool, monkeypatch, recwarn) -> None:
+    """``--workers 200`` on 2 CPUs started 200 processes in silence, and looked hung."""
+    import os
+
+    from policysearch.sampling import closed_after
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    with closed_after(make_sampler("CartPole-v1", n_envs=1, workers=2)):
+        pass
+    said = [str(w.message) for w in recwarn if "--workers" in str(w.message)]
+    if warned:
+        assert len(said) == 1 and said[0].startswith("--workers 2 on 1 CPU: each worker is a process"), said
+    else:
+        assert said == [], said

@@ -9,13 +9,14 @@ Ray actors (:mod:`.raycluster`, with ``backend="ray"``); all three give the same
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
 from ..envs import EnvOptions, close_env, make_env
-from ..errors import closed_after
+from ..errors import closed_after, warn_user
 from ..policies.base import Actor
 from .locomotion import LocomotionRunner, locomotion_task
 from .pool import ProcessTransport
@@ -232,6 +233,14 @@ def make_sampler(
 
         transport = RayTransport(factory, workers, address)
     elif workers > 1:
+        cpus = os.cpu_count() or 1
+        if workers > cpus:
+            plural = "s" if cpus > 1 else ""
+            warn_user(
+                f"--workers {workers} on {cpus} CPU{plural}: each worker is a process that makes its "
+                f"own envs, so they take turns on the CPUs and take a while to start; more than {cpus} "
+                "helps only an env that waits rather than computes"
+            )
         transport = ProcessTransport(factory, workers)
     else:
         transport = InProcess(factory())
