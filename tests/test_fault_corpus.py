@@ -786,6 +786,43 @@ def test_resume_refuses_a_run_whose_metrics_are_gone(existing: Path, tmp_path: P
     assert code == 0, err
 
 
+def test_a_damaged_line_of_metrics_before_others_is_named_by_every_reader(
+    existing: Path, tmp_path: Path
+) -> None:
+    """Read as the end of the file (a torn last line), it dropped the records after it: a resume
+    blamed the checkpoint, and plot drew the records before it without a word."""
+    folder = tmp_path / "run"
+    shutil.copytree(existing, folder)
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) >= 2
+    (folder / "metrics.jsonl").write_text("\n".join(['{"iteration": 1, broken', *lines[1:]]) + "\n")
+    before = snapshot(folder)
+    for command in (
+        ["train", "--resume", folder, "--max-iterations", "30", "--quiet"],
+        ["evaluate", folder],
+        ["plot", folder, "--out", tmp_path / "curve.png"],
+    ):
+        code, _, err = cli(command)
+        assert code == 2, (command, err)
+        one_line(err, "metrics.jsonl': line 1 is not a record policysearch wrote, and records follow it")
+    assert snapshot(folder) == before and not (tmp_path / "curve.png").exists()
+
+
+def test_plot_refuses_a_summary_of_another_run(existing: Path, tmp_path: Path) -> None:
+    """As evaluate does: the curve was titled and labelled with the other run's env and algorithm."""
+    folder, other = tmp_path / "run", tmp_path / "other"
+    shutil.copytree(existing, folder)
+    code, _, err = cli(
+        ["train", "cem", "--env", "CartPole-v1", "--set", "n_sessions=20", *QUICK, "--out", other]
+    )
+    assert code == 0, err
+    shutil.copy(other / "summary.json", folder / "summary.json")
+    code, _, err = cli(["plot", folder, "--out", tmp_path / "curve.png"])
+    assert code == 2
+    one_line(err, "does not match the run that summary.json reports")
+    assert not (tmp_path / "curve.png").exists()
+
+
 @pytest.mark.parametrize("edit", ["metrics cut short", "metrics of another run"])
 def test_resume_refuses_a_checkpoint_that_metrics_do_not_have(
     edit: str, existing: Path, tmp_path: Path

@@ -168,7 +168,8 @@ def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
         "metrics": (edit, "is not a number"),
         "no mean_return": (without("mean_return"), "no record has mean_return"),
         "no env_steps": (without("env_steps"), "a record has no env_steps"),
-        "a first line not a record": (None, "does not start with a record"),  # said "missing or empty"
+        # said "missing or empty"; records follow it, so it is named as damage
+        "a first line not a record": (None, "line 1 is not a record policysearch wrote, and records follow"),
     }
     for name, change in {
         "seed": lambda s: {**s, "seed": "x"},
@@ -180,7 +181,8 @@ def test_plot_refuses_a_summary_or_metrics_policysearch_did_not_write(
         summary = json.loads((folder / "summary.json").read_text())
         if change is not None:
             (folder / "summary.json").write_text(json.dumps(change(summary)))
-            words = "does not name the run"
+            # a seed is checked against the checkpoint's first, as evaluate checks it
+            words = "is not a readable summary" if name == "seed" else "does not name the run"
         else:
             record_edit, words = metric_edits[name]
             lines = (folder / "metrics.jsonl").read_text().splitlines()

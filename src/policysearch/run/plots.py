@@ -20,13 +20,16 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 from .runfolder import (
+    CHECKPOINT,
     METRICS,
     SUMMARY,
     atomic_write,
     load_checkpoint,
     make_parents,
+    read_checkpoint_meta,
     read_metrics,
     remove_empty,
+    verify_checkpoint,
 )
 
 #: ``--x`` of ``policysearch plot``: the metrics.jsonl key and the axis label.
@@ -198,7 +201,8 @@ def read_run(folder: str | Path) -> RunCurve:
     """Read a run folder's metrics and what run it is (summary.json, else the checkpoint).
 
     Raises:
-        CheckpointError: if the folder has no metrics, or neither a readable summary nor checkpoint.
+        CheckpointError: if the folder has no metrics, or neither a readable summary nor checkpoint,
+            or files of different runs (:func:`~.runfolder.verify_checkpoint`).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -215,6 +219,8 @@ def read_run(folder: str | Path) -> RunCurve:
             f"{str(folder)!r} has no metrics (its metrics.jsonl is missing or empty): "
             "not a run folder, or a run before its first iteration"
         )
+    if (folder / CHECKPOINT).is_file():  # a summary or metrics of another run, as evaluate refuses
+        verify_checkpoint(folder, read_checkpoint_meta(folder))
     summary: dict[str, Any] | None = None
     if (folder / SUMMARY).is_file():
         try:

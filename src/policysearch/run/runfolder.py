@@ -173,18 +173,29 @@ def _strict_json(text: str) -> Any:
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
-    """The records of metrics.jsonl (a torn last line, from a killed run, is ignored)."""
+    """The records of metrics.jsonl (a torn last line, from a killed run, is ignored).
+
+    Raises:
+        CheckpointError: if a line other than the last is not a record policysearch wrote (the
+            file was damaged: reading on as if it ended there would drop the records after it).
+    """
     path = Path(folder) / METRICS
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             record = _strict_json(line)
         except ValueError:
-            break
-        if not isinstance(record, dict):
-            break  # not a record policysearch wrote: read as the end, like a torn line
+            record = None
+        if not isinstance(record, dict):  # not a record policysearch wrote
+            if any(rest.strip() for rest in lines[number:]):
+                raise CheckpointError(
+                    f"{str(path)!r}: line {number} is not a record policysearch wrote, and records "
+                    "follow it: the file was damaged"
+                )
+            break  # the last line, torn by a killed run
         records.append(record)
     return records
 
