@@ -819,7 +819,7 @@ def test_lost_workers_exit_2_on_the_command_line(tmp_path: Path, monkeypatch, ca
     code, _, err = run_cli([*args, "--quiet"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "gone" in err, err
     # no iteration ended: nothing to resume, and the line does not offer it
-    assert "no iteration had ended, so the run has no checkpoint" in err and "--resume" not in err, err
+    assert "the run had no checkpoint yet" in err and "--resume" not in err, err
 
 
 def test_a_worker_that_segfaults_is_restarted_by_the_command_line(tmp_path: Path) -> None:

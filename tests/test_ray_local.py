@@ -228,6 +228,43 @@ def test_a_hung_ray_actor_costs_one_deadline_and_not_the_result(tmp_path: Path, 
     assert took < 120, f"{took:.0f} s: the hung actor held the run"
 
 
+def test_a_ray_actor_stopped_by_sigterm_in_a_step_is_lost_not_an_env_error(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Ray's SIGTERM handler (a node drained or stopped) raises SystemExit in the env's ``step``,
+    which the runner takes for the env's own ``sys.exit``: the actor is lost and replaced, and
+    the run goes on with the same result, rather than end on an env error."""
+    import signal
+    import threading
+
+    from test_faults import TouchAt
+
+    flag = tmp_path / "hang-once"
+    monkeypatch.setenv("POLICYSEARCH_TEST_HANG_STEP_ONCE", str(flag))
+    env = "testenvs:DyingCartPole-v1"
+    Trainer(es(tmp_path / "local", env_id=env)).train()
+    signalled: list[int] = []
+
+    def stop_the_hung_actor() -> None:
+        pid_file, waited = Path(f"{flag}.pid"), time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < waited:
+            time.sleep(0.02)
+        if pid_file.exists():
+            signalled.append(int(pid_file.read_text()))
+            os.kill(signalled[0], signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_the_hung_actor, daemon=True)
+    stopper.start()
+    Trainer(es(tmp_path / "ray", env_id=env, backend="ray", workers=2), callbacks=[TouchAt(flag, 1)]).train()
+    stopper.join(timeout=5)
+    assert signalled, "no actor hung"
+    lines = [json.loads(line) for line in (tmp_path / "ray" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["worker_restarts"] for r in lines] == [0, 1, 0] and [r["worker_stalls"] for r in lines] == [
+        0
+    ] * 3
+    assert metrics_without_timings(tmp_path / "local") == metrics_without_timings(tmp_path / "ray")
+
+
 def test_ray_actors_on_a_busy_machine_are_not_taken_for_hung(monkeypatch) -> None:
     """Actors on the driver's node are watched on their CPU clocks, as worker processes are:
     given a twentieth of the CPU they had (at least 2% of a CPU), 8 to 20 times slower than

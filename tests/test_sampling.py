@@ -219,7 +219,7 @@ def test_more_worker_processes_than_cpus_is_said_once(cpus: int, warned: bool, m
 
     from policysearch.sampling import closed_after
 
-    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)))
     with closed_after(make_sampler("CartPole-v1", n_envs=1, workers=2)):
         pass
     said = [str(w.message) for w in recwarn if "--workers" in str(w.message)]

@@ -80,8 +80,8 @@ class Dying(gym.Wrapper):
     that steps while the file exists dies (every worker lost). ``$POLICYSEARCH_TEST_SEGFAULT_ONCE``:
     as KILL_ONCE, by a real segmentation fault (a read of address 0).
     ``$POLICYSEARCH_TEST_HANG_STEP_ONCE`` and ``$POLICYSEARCH_TEST_HANG_RESET_ONCE``: the first
-    process to step (or reset) after the file appears removes it and hangs there for an hour (a
-    simulator that stops answering).
+    process to step (or reset) after the file appears removes it, writes its process id to the
+    file's name with ``.pid`` added, and hangs there for an hour (a simulator that stops answering).
     """
 
     def __init__(self):
@@ -98,6 +98,9 @@ class Dying(gym.Wrapper):
                 os.unlink(flag)
             except FileNotFoundError:
                 return
+            with open(f"{flag}.pid.tmp", "w") as f:  # which process hangs, for a test to signal it
+                f.write(str(os.getpid()))
+            os.replace(f"{flag}.pid.tmp", f"{flag}.pid")
             time.sleep(3600)
 
     def reset(self, **kwargs):

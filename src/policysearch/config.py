@@ -25,9 +25,11 @@ from .errors import ConfigError, warn_user
 
 T = TypeVar("T")
 
-#: The largest magnitude any option or hyperparameter may have: float32's largest number. The
-#: policies' weights are float32, and a noise, a step or a weight scale beyond it overflows them
-#: to infinity (``sigma=1e300`` became a traceback at the first iteration).
+#: The largest magnitude a number that is not an integer may have as an option or hyperparameter:
+#: float32's largest. The policies' weights are float32, and a noise, a step or a weight scale
+#: beyond it is infinity there (``sigma=1e300`` became a traceback at the first iteration).
+#: Values below it can still overflow what they multiply (``sigma=1e38``); integers (seeds,
+#: counts) have their own bounds.
 LARGEST = float(np.finfo(np.float32).max)
 
 
@@ -55,8 +57,8 @@ def check_range(
     """Raise :class:`ConfigError` unless ``value`` is finite and lies in the interval, naming the field.
 
     Infinity and NaN are refused whatever the bounds: no option or hyperparameter means
-    anything with them (an unbounded side is written ``None``); so are magnitudes beyond
-    :data:`LARGEST`, and ``True`` and ``False``, which Python counts as 1 and 0.
+    anything with them (an unbounded side is written ``None``); so are non-integer magnitudes
+    beyond :data:`LARGEST`, and ``True`` and ``False``, which Python counts as 1 and 0.
 
     Args:
         name: the field's name, as the user writes it.
@@ -70,7 +72,7 @@ def check_range(
         raise ConfigError(f"{name} must be a number, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} is not a finite number")
-    if abs(value) > LARGEST:
+    if not isinstance(value, numbers.Integral) and abs(value) > LARGEST:  # a seed may be any integer
         raise ConfigError(
             f"{name}={value!r} is out of range: no option may exceed {LARGEST:.4g} in magnitude, the "
             "largest float32 (the policies' weights are float32)"

@@ -40,7 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..config import check_int, check_range
-from ..envs.make import env_call
+from ..envs.make import close_env, env_call
 from ..errors import ConfigError, EnvError
 
 ContextFn = Callable[[np.ndarray], int]
@@ -621,5 +621,5 @@ def compare(
                 player = make_player(name, env, player_seed, **dict((player_kwargs or {}).get(name, {})))
                 logs[name].append(run(env, player, rounds, seed=env_seed, unit=unit))
             finally:
-                env.close()
+                close_env(env, env_id)
     return logs

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 def _run(argv: list[str] | None) -> int:
     """Run the command; returns its exit status, having printed the one line that explains it."""
     command = typer.main.get_command(app)
-    if sys.stdout is None:  # started with its standard output closed (`>&-`): print() would drop the result
+    if _result_lost(sys.argv[1:] if argv is None else [str(a) for a in argv]):
         print("error: standard output is closed: the command's output would be lost", file=sys.stderr)
         return 2
     try:
@@ -94,6 +94,21 @@ def _run(argv: list[str] | None) -> int:
     if result == 130:
         print("interrupted", file=sys.stderr)
     return result if isinstance(result, int) else 0
+
+
+#: Commands whose result is printed on standard output; the others write files, and speak on stderr.
+_PRINTING = ("evaluate", "bandit", "presets")
+
+
+def _result_lost(args: list[str]) -> bool:
+    """Whether the command prints its result on a standard output closed at the start (``>&-``).
+
+    Python then has no ``sys.stdout``, and ``print`` drops what it is given without a word.
+    """
+    if sys.stdout is not None:
+        return False
+    command = next((a for a in args if not a.startswith("-")), None)  # None: --version, --help
+    return command is None or command in _PRINTING or "--dry-run" in args or "--help" in args
 
 
 def _hyperparameter_hint(option: str | None, argv: list[str] | None) -> str | None:

@@ -171,9 +171,14 @@ class Trainer:
 
     # -- the run folder -------------------------------------------------------------------------
 
+    @property
+    def _has_checkpoint(self) -> bool:
+        """Whether the folder holds a checkpoint of this run (resumed, or one written since)."""
+        return self.resumed or (self._held is not None and self._held.committed)
+
     def _open_run(self) -> RunFolder:
         """Hold the run folder: a new run's (written at its first checkpoint), or reopen this one's."""
-        if self.resumed or (self._held is not None and self._held.committed):
+        if self._has_checkpoint:
             return RunFolder.reopen(self.folder, self.iteration, self.episodes)
         opts = self.options
         return RunFolder.create(
@@ -314,10 +319,8 @@ class Trainer:
                 try:
                     return self._train(sampler)
                 except BackendError as exc:
-                    if self.iteration == 0:  # no iteration ended: there is no checkpoint to continue from
-                        raise BackendError(
-                            f"{exc}; no iteration had ended, so the run has no checkpoint"
-                        ) from None
+                    if not self._has_checkpoint:  # nothing to continue from
+                        raise BackendError(f"{exc}; the run had no checkpoint yet") from None
                     raise BackendError(
                         f"{exc}; the last checkpoint is kept: continue with policysearch train --resume "
                         f"{self.folder}"

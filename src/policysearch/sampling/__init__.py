@@ -233,7 +233,8 @@ def make_sampler(
 
         transport = RayTransport(factory, workers, address)
     elif workers > 1:
-        cpus = os.cpu_count() or 1
+        # the CPUs this process may run on (a container's or taskset's), where the OS says
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         if workers > cpus:
             plural = "s" if cpus > 1 else ""
             warn_user(

@@ -18,6 +18,7 @@ actor of no CPU (:class:`RayCounts`), from which the driver reads how far a requ
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
@@ -26,6 +27,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import sys
 import sysconfig
@@ -173,12 +175,33 @@ class RayWorker:
                     "env's module must be importable on every node (PYTHONPATH, or installed)"
                 )
         self._common: tuple[int, Any] = (-1, None)
+        self._stopping = False
+        self._note_sigterm()
         self._counts, self._key, self._lock = counts, uuid.uuid4().hex, threading.Lock()
         self._reported, self._sent = (0, 0), None  # the last counts sent, and the reference of the send
         if self.runner is not None and counts is not None:
             threading.Thread(
                 target=publish_counts, args=(self.report,), name="policysearch-counts", daemon=True
             ).start()
+
+    def _note_sigterm(self) -> None:
+        """Note Ray's SIGTERM (a node drained or stopped) before Ray's own handler runs.
+
+        That handler raises ``SystemExit`` wherever the main thread is, in an env's ``step`` too,
+        where the runner would take it for the env's own ``sys.exit`` (an env error that ends the
+        run): :meth:`run` exits instead, and the driver replaces a lost actor.
+        """
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def noted(signum: int, frame: Any) -> None:
+            self._stopping = True
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                raise SystemExit(128 + signum)
+
+        with contextlib.suppress(ValueError):  # not the main thread: Ray's handler stays alone
+            signal.signal(signal.SIGTERM, noted)
 
     def ready(self) -> tuple[str, int, str | None, str | None]:
         """This actor's node id, process id, why it cannot work (None if it can) and kernel boot id."""
@@ -192,6 +215,8 @@ class RayWorker:
         if self._common[0] != task.request:
             self._common = (task.request, load_common(common))
         reply = pickle.dumps(serve(self.runner, self._common[1], task), protocol=pickle.HIGHEST_PROTOCOL)
+        if self._stopping:  # Ray's SIGTERM came during the share: this actor is lost, not the env wrong
+            raise SystemExit(1)
         self.report(wait=True)
         return reply
 

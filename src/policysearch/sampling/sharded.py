@@ -76,15 +76,20 @@ class Share:
     part: Any
     keep: Keep
 
+    @property
+    def single(self) -> bool:
+        """Whether it holds one session (messages name it in the singular)."""
+        return len(self.reset_seeds) == 1
+
     def sessions(self) -> str:
         """Its sessions as messages name them: ``sessions 4-7``, or ``session 5`` for one."""
         last = self.first + len(self.reset_seeds) - 1
-        return f"session {self.first}" if last == self.first else f"sessions {self.first}-{last}"
+        return f"session {self.first}" if self.single else f"sessions {self.first}-{last}"
 
     def seeds(self) -> str:
         """Its reset seeds as messages name them: ``reset seeds 104...107``, or ``reset seed 105``."""
         first, last = int(self.reset_seeds[0]), int(self.reset_seeds[-1])
-        return f"reset seed {first}" if len(self.reset_seeds) == 1 else f"reset seeds {first}...{last}"
+        return f"reset seed {first}" if self.single else f"reset seeds {first}...{last}"
 
 
 @dataclass(frozen=True)
@@ -611,7 +616,7 @@ class ShardedSampler:
             share = shares[queue[0]]
             overran[queue[0]] = overran.get(queue[0], 0) + 1
             if overran[queue[0]] >= OVERRUNS:
-                one = len(share.reset_seeds) == 1
+                one = share.single
                 raise EnvError(
                     f"{share.sessions()} of the request ({share.seeds()}) ran past "
                     f"{'its' if one else 'their'} deadline ({deadline}) on {OVERRUNS} "
@@ -627,7 +632,7 @@ class ShardedSampler:
             warnings.warn(
                 f"a sampling {self.transport.kind} {fate}: it ran past the deadline of "
                 f"{share.sessions()} ({deadline}), which "
-                f"{'is' if len(share.reset_seeds) == 1 else 'are'} played again elsewhere with the "
+                f"{'is' if share.single else 'are'} played again elsewhere with the "
                 "same seeds",
                 WorkerStallWarning,
                 stacklevel=2,
