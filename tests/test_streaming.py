@@ -191,7 +191,6 @@ def test_the_memory_guard_plans_for_both_signs_of_every_ars_direction(
 ) -> None:
     from policysearch.algorithms.ars import ARS, ARSConfig
 
-    monkeypatch.setattr(guards, "available_memory", lambda: 100_000)
     env = make_env("Hopper-v5")
     ars = ARS(
         env.observation_space,
@@ -199,6 +198,8 @@ def test_the_memory_guard_plans_for_both_signs_of_every_ars_direction(
         ARSConfig(directions=1000, top_directions=10),
         np.random.default_rng(0),
     )
+    # the guard's reading of the machine, after ARS is built (its noise table is checked then)
+    monkeypatch.setattr(guards, "available_memory", lambda: 100_000)
     with pytest.raises(ConfigError, match="a batch of 2,000 sessions"):
         RunGuard(None, ars, 1000)
 
