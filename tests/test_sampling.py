@@ -151,6 +151,7 @@ def test_ray_is_imported_only_when_asked_for() -> None:
 
 def progress_seen(sampler, play) -> tuple[list[str], object]:
     """What another thread reads of ``sampler.progress()`` while ``play()`` runs, and its result."""
+    import sys
     import threading
 
     seen: list[str] = []
@@ -160,6 +161,10 @@ def progress_seen(sampler, play) -> tuple[list[str], object]:
         while not stop.wait(0.001):
             seen.append(sampler.progress())
 
+    # the watcher gets the GIL every 0.1 ms rather than 5 ms: a request of a few tens of ms
+    # (FrozenLake in this process) on a busy machine was played with no line read (CI, 1 run)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
@@ -167,6 +172,7 @@ def progress_seen(sampler, play) -> tuple[list[str], object]:
     finally:
         stop.set()
         watcher.join()
+        sys.setswitchinterval(interval)
     return seen, result
 
 
