@@ -33,12 +33,12 @@ def refuse_beyond_memory(spec: PolicySpec, policy: str) -> None:
     Its parameters are counted on a network of no storage (torch's ``meta`` device). A batch
     that would not fit is refused later, once the network is made (the run's memory guard).
     """
-    from ..run.guards import available_memory, format_bytes  # the guard's reading of the machine
+    from ..run.guards import format_bytes, short_of_memory  # the guard's reading of the machine
 
     with torch.device("meta"):
         count = sum(p.numel() for p in TorchPolicy(spec).parameters())
-    need, have = count * BYTES_PER_PARAMETER, available_memory()
-    if have is not None and need > have:
+    need = count * BYTES_PER_PARAMETER
+    if (have := short_of_memory(need)) is not None:
         raise ConfigError(
             f"the {policy} policy has {count:,} parameters, which need at least {format_bytes(need)} "
             f"of memory ({BYTES_PER_PARAMETER} bytes each), but {format_bytes(have)} is available; "

@@ -38,10 +38,9 @@ def noise_table_key(size: int, rng: np.random.Generator, dim: int) -> tuple[int,
             f"noise_table_size={size:,} is smaller than the policy's {dim:,} parameters (each candidate's "
             f"noise is a slice of the table): use at least {dim:,}, or the default 10,000,000"
         )
-    from ..run.guards import available_memory, format_bytes  # the guard's reading of the machine
+    from ..run.guards import format_bytes, short_of_memory  # the guard's reading of the machine
 
-    have = available_memory()
-    if have is not None and 4 * size > have:
+    if (have := short_of_memory(4 * size)) is not None:
         raise ConfigError(
             f"noise_table_size={size:,} needs {format_bytes(4 * size)} of memory (float32 numbers), "
             f"but {format_bytes(have)} is available: use a smaller table, at least the policy's "

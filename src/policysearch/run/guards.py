@@ -40,6 +40,12 @@ def available_memory() -> int | None:
     return None
 
 
+def short_of_memory(need: int) -> int | None:
+    """The bytes available if ``need`` bytes exceed them; None if they fit (or it is unknown)."""
+    have = available_memory()
+    return have if have is not None and need > have else None
+
+
 def _elements(space: gym.Space[Any]) -> int:
     """Numbers in one member of ``space`` (a Discrete index is one)."""
     return int(np.prod(space.shape or (), dtype=np.int64))
@@ -175,8 +181,8 @@ class RunGuard:
 
     def _refuse_beyond_memory(self, sessions: int, need: int) -> None:
         """Raise ConfigError if ``need`` bytes for a batch of ``sessions`` exceed the memory available."""
-        have = available_memory()
-        if have is not None and need > have:
+        have = short_of_memory(need)
+        if have is not None:
             lighter = self.keeps_less and sessions * self.lighter_bytes <= have
             raise ConfigError(
                 f"a batch of {sessions:,} sessions of up to {self.horizon:,} steps needs about "
