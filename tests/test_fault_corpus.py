@@ -988,6 +988,11 @@ TOO_BIG = {
         ["ars", "--env", "Hopper-v5", "--set", "noise_table_size=100000000000"],
         "noise_table_size=100,000,000,000 needs 400 GB of memory (float32 numbers), but",
     ),
+    # one copy (6 GB) fits the 8 GB the test sets; the driver's and two workers' do not
+    "ES noise table in every worker": (
+        ["es", "--env", "CartPole-v1", "--workers", "2", "--set", "noise_table_size=1500000000"],
+        "make their own copy of the noise table, 3 x 6 GB = 18 GB, but 8 GB is available",
+    ),
 }
 
 
@@ -996,7 +1001,7 @@ def test_what_cannot_fit_in_memory_is_refused_up_front(
     case: str, existing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args, needle = TOO_BIG[case]
-    if case in ("ES network", "ARS noise table"):  # the same on a host of any size
+    if case in ("ES network", "ARS noise table", "ES noise table in every worker"):  # on any host
         monkeypatch.setattr("policysearch.run.guards.available_memory", lambda: 8 * 10**9)
     before = snapshot(existing)
     code, _, err = cli(["train", *args, *QUICK, "--out", existing, "--force"])

@@ -174,6 +174,8 @@ class ARS(WeightSearch):
     """Augmented random search (V1 and V2, top-b) over the weights of a linear policy."""
 
     name = "ars"
+    #: The shared noise table's seed and size (every ask draws from it).
+    table: tuple[int, int]
     policies = ("linear",)
     config_class = ARSConfig
     config: ARSConfig

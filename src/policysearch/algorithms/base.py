@@ -107,6 +107,10 @@ class Algorithm(ABC):
         self.normalizer: RunningNormalizer | None = None
         #: The elite of past iterations, when the algorithm remembers it.
         self.memory: EliteMemory | None = None
+        #: The shared noise table's seed and size, when the candidates are drawn from one
+        #: (:func:`~policysearch.algorithms.population.noise_table_key`): every process that
+        #: samples them makes its own copy.
+        self.table: tuple[int, int] | None = None
 
     @classmethod
     @abstractmethod

@@ -266,6 +266,7 @@ class CEM(NeuralAlgorithm):
         cfg = self.config
         k, groups = self.episodes_per_candidate, self.start_groups
         if self.search == "weights":
+            assert self.table is not None  # made with the weights searched
             mean, std = self._norm()
             return population_request(
                 self.spec,
@@ -325,6 +326,7 @@ class CEM(NeuralAlgorithm):
         cfg = self.config
         scores = request.scores(sessions.returns)
         if self.search == "weights":
+            assert self.table is not None
             vectors = self.mu + self.sigma * candidate_noise(request, self.table, self.mu.size)
             current = {"scores": scores, "vectors": vectors}
         else:

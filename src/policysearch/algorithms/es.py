@@ -132,6 +132,8 @@ class ES(WeightSearch):
     """Evolution strategies over the weights of a linear, MLP, GRU or convolutional policy."""
 
     name = "es"
+    #: The shared noise table's seed and size (every ask draws from it).
+    table: tuple[int, int]
     config_class = ESPolicyConfig
     config: ESPolicyConfig
     smoke_hyperparameters: ClassVar[dict[str, Any]] = {

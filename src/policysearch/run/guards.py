@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..errors import ConfigError, EnvError, OutOfMemory
-from ..sampling import InProcess, ModelSampler, Sessions, ShardedSampler, VectorRunner
+from ..sampling import InProcess, ModelSampler, ProcessTransport, Sessions, ShardedSampler, VectorRunner
 
 #: Bytes a session step costs beyond its arrays when envs are stepped as Python objects (the
 #: runner keeps each step's observation, action and reward in lists before padding them).
@@ -131,6 +131,7 @@ class RunGuard:
         self.iteration = 0
         self._fits: set[int] = set()
         self._check_plan(algorithm)
+        self._check_tables(algorithm, transport)
 
     def _check_plan(self, algorithm: Any) -> None:
         """Refuse, before the first ``ask``, a batch that the hyperparameters make too large.
@@ -151,6 +152,27 @@ class RunGuard:
         self._refuse_beyond_memory(
             int(candidates) * int(per), int(candidates) * (int(per) * self.session_bytes + policy)
         )
+
+    @staticmethod
+    def _check_tables(algorithm: Any, transport: Any) -> None:
+        """Refuse a noise table whose copies on this machine cannot fit in its memory.
+
+        The driver and each local worker process make their own copy of the table
+        (:class:`~policysearch.optim.noise_table.NoiseTable`), 4 bytes a number; the algorithm
+        checked one copy when it was built. Ray actors make theirs where they run.
+        """
+        if algorithm.table is None:
+            return
+        size = algorithm.table[1]
+        workers = transport.size if isinstance(transport, ProcessTransport) else 0
+        need = (1 + workers) * 4 * size
+        if workers and (have := short_of_memory(need)) is not None:
+            raise ConfigError(
+                f"noise_table_size={size:,}: the driver and each of the {workers} worker processes "
+                f"make their own copy of the noise table, {1 + workers} x {format_bytes(4 * size)} = "
+                f"{format_bytes(need)}, but {format_bytes(have)} is available: use a smaller table "
+                f"(the default: 10,000,000) or fewer workers"
+            )
 
     def check_request(self, iteration: int, request: Any) -> None:
         """Refuse a batch that cannot fit in the memory available now, or a policy not finite.
