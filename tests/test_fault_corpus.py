@@ -622,6 +622,19 @@ NON_FINITE = {
         ["cem", "--env", "Pendulum-v1", "--set", "weight_std=1e39"],
         "weight_std=1e+39 is out of range",
     ),
+    # within float32, but not once multiplied by the noise: NaN weights played without a word
+    "--set sigma=1e38 (es)": (
+        ["es", "--env", "CartPole-v1", "--set", "sigma=1e38"],
+        "the noise's scale (1e+38) times the noise table's largest number",
+    ),
+    "--set noise=1e38 (ars)": (
+        ["ars", "--env", "Pendulum-v1", "--set", "noise=1e38"],
+        "puts candidates' weights beyond the float32 numbers",
+    ),
+    "--set weight_std=1e38 (cem)": (
+        ["cem", "--env", "Pendulum-v1", "--set", "weight_std=1e38"],
+        "puts candidates' weights beyond the float32 numbers",
+    ),
     "--set reward_shift=.nan (es)": (
         ["es", "--env", "CartPole-v1", "--set", "reward_shift=.nan"],
         "reward_shift",
@@ -669,7 +682,7 @@ def test_non_finite_values_are_refused_before_anything_is_written(
     (tmp_path / "inf.yaml").write_text("hyperparameters:\n  smoothing: .inf\n")
     before = snapshot(existing)
     args = [a.format(tmp=tmp_path) for a in args]
-    size = "population=8" if args[0] == "es" else "n_sessions=20"
+    size = {"es": "population=8", "ars": "directions=4"}.get(args[0], "n_sessions=20")
     code, _, err = cli(["train", *args, "--set", size, *QUICK, "--out", existing, "--force"])
     assert code == 2
     one_line(err, needle)
@@ -712,6 +725,26 @@ def test_a_non_finite_result_of_our_own_is_exit_1_and_named(
     last = err.strip().splitlines()[-1]
     assert "NumericalError: iteration 1:" in last and ("non-finite" in last or " is inf" in last), last
     assert snapshot(existing) == before
+
+
+def test_a_search_that_diverges_beyond_float32_stops_with_its_last_good_checkpoint(tmp_path: Path) -> None:
+    """A step size that takes the weights past float32 (3e38 a step) is bad input, not our bug.
+
+    The search keeps float64 numbers; the policy plays float32 ones. It was exit 1, "this is a
+    bug", at the iteration after, with the diverged weights already in the checkpoint.
+    """
+    folder = tmp_path / "run"
+    args = ["train", "es", "--env", "CartPole-v1", "--set", "learning_rate=3e38", "--set", "population=8"]
+    code, _, err = cli([*args, "--max-iterations", "4", "--quiet", "--out", folder])
+    assert code == 2
+    assert "Traceback" not in err, err
+    # numpy's overflow warnings of the weights' products come first
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: iteration 2: the search diverged: its update took the policy's"), err
+    assert "checkpoint keeps iteration 1" in last
+    assert read_checkpoint_meta(folder)["iteration"] == 1
+    records = (folder / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["iteration"] for r in records] == [1]
 
 
 def test_every_json_file_is_strict(existing: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..config import check_range
+from ..config import LARGEST, check_range
 from ..errors import ConfigError
 from ..optim.noise_table import NoiseTable
 from ..policies.numpy_policy import NumpyActor
@@ -206,6 +206,32 @@ class PopulationActor:
         return actions
 
 
+def check_float32(mu: np.ndarray, sigma: np.ndarray, largest: float) -> None:
+    """Refuse candidates mu + sigma * xi beyond float32's range, in which policies compute.
+
+    ``largest`` is the noise table's largest magnitude. The search keeps its numbers in float64:
+    beyond float32's largest (3.4e38) a candidate's weights would become infinite where the
+    actor builds them, and its actions NaN, without a word.
+
+    Raises:
+        ConfigError: naming what went beyond: the search's mean (it diverged: its steps were too
+            large) or the noise (its scale is too large).
+    """
+    mean = float(np.max(np.abs(mu), initial=0.0))
+    scale = float(np.max(np.abs(sigma), initial=0.0))
+    if mean > LARGEST:
+        raise ConfigError(
+            f"the search diverged: its weights reached {mean:.3g}, beyond the float32 numbers "
+            f"policies compute with (at most {LARGEST:.3g}); use a smaller step size"
+        )
+    if mean + scale * largest > LARGEST:
+        raise ConfigError(
+            f"the noise's scale ({scale:.3g}) times the noise table's largest number "
+            f"({largest:.3g}) puts candidates' weights beyond the float32 numbers policies "
+            f"compute with (at most {LARGEST:.3g}); use a smaller noise"
+        )
+
+
 def population_request(
     spec: PolicySpec,
     layout: Layout,
@@ -227,7 +253,9 @@ def population_request(
     gives ``tell`` the same xi. ``reference``: virtual batch normalisation's reference batch.
     """
     pairs = population // 2 if mirrored else population
-    offsets = NoiseTable.shared(*table).offsets(rng, pairs, mu.size)
+    noise_table = NoiseTable.shared(*table)
+    check_float32(mu, sigma, noise_table.largest)
+    offsets = noise_table.offsets(rng, pairs, mu.size)
     if mirrored:
         offsets = np.repeat(offsets, 2)
         signs = np.tile([1.0, -1.0], pairs).astype(np.float32)

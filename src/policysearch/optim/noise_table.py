@@ -7,6 +7,8 @@ machine boundary per candidate is an index (and, on the way back, a return), nev
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _TABLES: dict[tuple[int, int], NoiseTable] = {}
@@ -31,6 +33,11 @@ class NoiseTable:
         if key not in _TABLES:
             _TABLES[key] = cls(*key)
         return _TABLES[key]
+
+    @functools.cached_property
+    def largest(self) -> float:
+        """The largest magnitude of the table's numbers (about 5.5 in the default 10 M)."""
+        return float(np.abs(self.noise).max())
 
     def offsets(self, rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
         """``count`` random offsets of ``dim``-long slices."""

@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ..config import LARGEST
 from ..errors import ConfigError, EnvError, OutOfMemory
 from ..sampling import InProcess, ModelSampler, ProcessTransport, Sessions, ShardedSampler, VectorRunner
 
@@ -127,6 +128,7 @@ class RunGuard:
         self.keeps_less = algorithm.keeps_less
         policy = sum(a.nbytes for _, a in _arrays_of(algorithm.greedy_actor()))
         self.lighter_bytes = session_bytes(algorithm, horizon, objects, "stats") + policy + held
+        self.algorithm = algorithm
         #: The iteration being run (1-based), as the last :meth:`check_request` said.
         self.iteration = 0
         self._fits: set[int] = set()
@@ -261,8 +263,14 @@ class RunGuard:
             metrics: the iteration's metrics record.
             state: the algorithm's state arrays after the update (what the checkpoint stores).
 
+        The policy the update made is checked too: its weights are float32 where it is played,
+        evaluated or saved as the run's policy, and a search that kept its own numbers in float64
+        can go beyond them (a step size of 1e38).
+
         Raises:
             NumericalError: naming the metric or array.
+            ConfigError: if the policy's weights went beyond float32's range (the search diverged:
+                the checkpoint keeps the iteration before).
         """
         for key, value in metrics.items():
             if isinstance(value, float) and not np.isfinite(value):
@@ -274,6 +282,16 @@ class RunGuard:
                 raise NumericalError(
                     f"iteration {self.iteration}: the algorithm's state {key!r} holds {bad} "
                     f"non-finite value(s) after the update"
+                )
+        with np.errstate(over="ignore"):  # the cast to float32 overflowing is what is checked
+            weights = _arrays_of(self.algorithm.greedy_actor())
+        for name, array in weights:
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                raise ConfigError(
+                    f"iteration {self.iteration}: the search diverged: its update took the policy's "
+                    f"weights ({name!r}) beyond the float32 numbers policies compute with (at most "
+                    f"{LARGEST:.3g}); use a smaller step size (the run's checkpoint keeps iteration "
+                    f"{self.iteration - 1})"
                 )
 
 
