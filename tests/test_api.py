@@ -301,3 +301,81 @@ def test_a_loaded_agent_saved_elsewhere_evaluates_and_trains_there(tmp_path: Pat
         loaded.train(max_iterations=2)
     code, _, err = run_cli(["evaluate", tmp_path / "saved"], capsys)
     assert code == 0, err
+
+
+GUARDLESS = """
+from policysearch import CEM
+CEM("CartPole-v1", workers=2, out={out!r}).train(max_iterations=1)
+"""
+
+REGISTERED_UNDER_MAIN = """
+import gymnasium as gym
+import numpy as np
+from policysearch import CEM
+
+class Mine(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {{}}
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float(action), self.t >= 10, False, {{}}
+
+if __name__ == "__main__":
+    gym.register("Mine-v0", entry_point=Mine)
+    CEM("Mine-v0", workers=2, out={out!r}).train(max_iterations=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "needle"),
+    [
+        (GUARDLESS, 'put the code that trains under `if __name__ == "__main__":`'),
+        (REGISTERED_UNDER_MAIN, "worker processes start afresh and import your script without running"),
+    ],
+    ids=["no __main__ guard", "env registered under the guard"],
+)
+def test_a_script_whose_workers_cannot_start_as_its_driver_is_told_why(
+    script: str, needle: str, tmp_path: Path
+) -> None:
+    """``workers`` start with spawn, which imports the script again: what that breaks is named.
+
+    A script that trains at its top level had every worker fail as it started ("every sampling
+    worker process is gone"); one that registers its env under its ``__main__`` guard had its
+    workers not know the id the driver had made.
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path / "train.py"
+    path.write_text(script.format(out=str(tmp_path / "run")))
+    command = [sys.executable, str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1
+    assert needle in done.stderr.strip().splitlines()[-1], done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("bad", [b"runs/x", ["a"], 5, ""], ids=["bytes", "list", "int", "empty"])
+def test_a_run_folders_path_of_another_type_is_refused(bad, tmp_path: Path, monkeypatch) -> None:
+    """``out=b"runs/x"`` trained in a folder named ``b'runs/x'``; ``save("")`` into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="out must be a run folder's path"):
+        CEM("CartPole-v1", out=bad)
+    with CEM("CartPole-v1", n_sessions=20) as agent, pytest.raises(ConfigError, match="save's path must be"):
+        agent.save(bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_agents_folder_stays_when_the_working_directory_changes(tmp_path: Path, monkeypatch) -> None:
+    """A relative ``out`` is the folder it named when the agent was made (it was looked up again)."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    agent = CEM("CartPole-v1", out="run", n_sessions=20)
+    agent.train(max_iterations=1)
+    monkeypatch.chdir(tmp_path)
+    assert agent.train(max_iterations=2)["iterations"] == 2
+    assert agent.folder == tmp_path / "here" / "run"
+    assert not (tmp_path / "run").exists()

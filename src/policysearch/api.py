@@ -86,6 +86,8 @@ class Agent:
         **hyperparameters: Any,
     ) -> None:
         temporary = out is None
+        if not temporary:
+            out = _folder_path("out", out)
         if not temporary and (Path(str(out)) / CHECKPOINT).exists():
             raise ConfigError(
                 f"{str(out)!r} already holds a run: continue it with Agent.load({str(out)!r}), or choose "
@@ -134,7 +136,8 @@ class Agent:
     def close(self) -> None:
         """Remove the run folder if it is the temporary one (a folder given as ``out`` stays).
 
-        The agent then still acts and evaluates, but can no longer train or :meth:`save`.
+        An agent whose temporary folder is removed still acts and evaluates, but can no longer
+        train or :meth:`save`; an agent with a folder of its own (``out``, or loaded) goes on.
         """
         if self._cleanup is not None:
             self._cleanup()
@@ -290,7 +293,7 @@ class Agent:
             RunFolderError: if ``path`` cannot be written.
         """
         self._check_open("save")
-        target = Path(path)
+        target = _folder_path("save's path", path)
         source = self.folder
         elsewhere = target.resolve() != source.resolve()
         if elsewhere and (target / CHECKPOINT).exists():
@@ -345,6 +348,7 @@ class Agent:
         """
         if not isinstance(path, str | os.PathLike):
             raise ConfigError(f"Agent.load takes a run folder's path, not {path!r}")
+        path = _folder_path("Agent.load's path", path)
         recover_if_free(path)
         meta = read_checkpoint_meta(Path(path))  # its algorithm (Trainer.resume reads the arrays)
         algorithm = meta.get("algorithm", "")
@@ -368,6 +372,22 @@ class Agent:
             except (OSError, ValueError):
                 agent.summary = None  # a damaged summary: the checkpoint is what counts
         return agent
+
+
+def _folder_path(name: str, value: Any) -> Path:
+    """A run folder's path as given (a ``str`` or ``os.PathLike``, not empty), made absolute.
+
+    Absolute from the start, so that the agent's folder stays the same one if the caller's
+    working directory changes (``os.chdir``) between two calls.
+
+    Raises:
+        ConfigError: for another type (bytes, a list, a number) or an empty path.
+    """
+    if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
+        raise ConfigError(f"{name} must be a run folder's path (a str or a pathlib.Path), not {value!r}")
+    if not os.fspath(value):
+        raise ConfigError(f"{name} must be a run folder's path, not an empty string")
+    return Path(value).absolute()
 
 
 def _mapping(name: str, value: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -67,9 +68,19 @@ def _build(
             warnings.simplefilter("ignore")
             return factory(), None
     except EnvError as exc:
-        return None, ("env-error", str(exc))
+        hint = UNREGISTERED_HINT if "unknown environment" in str(exc) else ""
+        return None, ("env-error", str(exc) + hint)
     except ENV_FAULTS as exc:
         return None, ("error", described(exc))
+
+
+#: Why a worker process does not know an env id the driver made: it starts afresh (spawn) and
+#: imports the script as a module, without running what its ``__main__`` guard holds.
+UNREGISTERED_HINT = (
+    " (in a worker process: the driver made it, but worker processes start afresh and import your "
+    'script without running its `if __name__ == "__main__":` block; register a custom env where '
+    "the script is imported, or name it as module:EnvName-v0)"
+)
 
 
 #: Seconds between two copies of a worker's counts of sessions and steps for the driver.
@@ -166,6 +177,8 @@ class ProcessTransport(Transport):
         self._unanswered = [0] * workers  # shares sent to each worker and not answered yet
         self._counts: list[Any] = [None] * workers  # each worker's sessions and steps (shared)
         self._gone = (0, 0)  # the counts of the workers stopped so far
+        self._answered = False  # whether any worker has answered a share
+        self._exit_codes: list[int | None] = []  # of the workers that died
         for worker in range(workers):
             self._start(worker)
 
@@ -238,10 +251,12 @@ class ProcessTransport(Transport):
                 data = conn.recv_bytes()
             except (EOFError, ConnectionError, OSError):
                 code = self.procs[worker].exitcode if self.procs[worker] is not None else None
+                self._exit_codes.append(code)
                 replies.append(Reply(worker, "lost", f"{self.kind} {worker} died (exit code {code})"))
                 continue
             self.reply_bytes += len(data)
             self._unanswered[worker] -= 1
+            self._answered = True
             replies.append(pickle.loads(data))
         return replies
 
@@ -258,6 +273,24 @@ class ProcessTransport(Transport):
                 proc.kill()
             proc.join(timeout=5)
         self.conns[worker] = self.procs[worker] = None
+
+    def lost_hint(self) -> str:
+        """Why every worker may be lost, if none ever answered and none was killed by a signal.
+
+        Said when the driver runs a script. Worker processes start with ``spawn``, which
+        imports the script again in each of them: a script that trains at its top level, not
+        under ``if __name__ == "__main__":``, starts training again there, and multiprocessing
+        stops each such worker as it starts (status 1, where it is known when the worker is
+        found gone; a worker killed by a signal has a negative status).
+        """
+        main = sys.modules.get("__main__")
+        killed = any(code is not None and code < 0 for code in self._exit_codes)
+        if self._answered or killed or getattr(main, "__file__", None) is None:
+            return ""
+        return (
+            "; no worker process ever answered: if this runs from a script, put the code that "
+            'trains under `if __name__ == "__main__":` (worker processes import the script again)'
+        )
 
     def replace(self, worker: int) -> None:
         """Start a new process in the lost one's place."""

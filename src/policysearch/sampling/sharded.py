@@ -244,6 +244,10 @@ class Transport(ABC):
         """:attr:`kind` in the plural."""
         return f"{self.kind}{'es' if self.kind.endswith('s') else 's'}"
 
+    def lost_hint(self) -> str:
+        """What may explain that every worker was lost, to add to the error (or "")."""
+        return ""
+
     def describe(self) -> str:
         """Where the workers are, for the log."""
         return f"{self.size} {self.kinds}"
@@ -547,7 +551,9 @@ class ShardedSampler:
             if any(busy.values()):
                 idle_since = None
             elif not transport.starting():
-                raise BackendError(f"every sampling {transport.kind} is gone ({self.restarts} lost)")
+                raise BackendError(
+                    f"every sampling {transport.kind} is gone ({self.restarts} lost){transport.lost_hint()}"
+                )
             else:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > transport.patience:
