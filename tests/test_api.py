@@ -174,20 +174,40 @@ def test_api_inputs_are_refused_at_construction_in_one_line(tmp_path: Path) -> N
 
 
 def test_the_black_box_optimiser_checks_its_options() -> None:
-    from policysearch.optim import ESConfig, EvolutionStrategy, maximize
+    from policysearch.optim import ESConfig, EvolutionStrategy, maximize, minimize
 
     for bad, match in [
         ({"optimizer": "Adam"}, "optimizer='Adam' is not one of"),
         ({"sigma_schedule": "decays"}, "sigma_schedule"),
         ({"fitness_shaping": "rank"}, "fitness_shaping"),
-        ({"population": "20"}, "population must be a number"),
+        ({"population": "20"}, "population must be an integer"),
+        # a float population failed in ask, a string was taken as true
+        ({"population": 51.5}, "population must be an integer, not 51.5"),
+        ({"mirrored": "no"}, "mirrored must be true or false"),
     ]:
         with pytest.raises(ConfigError, match=match):
             ESConfig(**bad)
+    assert ESConfig(population=50.0).population == 50
     with pytest.raises(ConfigError, match="iterations"):
         maximize(lambda x: -float(x @ x), np.ones(2), iterations=-5)
     with pytest.raises(ConfigError, match="ask first"):
         EvolutionStrategy(np.zeros(2)).tell(np.zeros(4))
+    # numpy's errors, or the objective blamed for a bad start, before
+    sphere = lambda x: float(x @ x)  # noqa: E731
+    for kwargs, match in [
+        ({"seed": -1}, r"seed=-1 is out of range"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"iterations": 2.5}, "iterations must be an integer"),
+        ({"tolerance": "a"}, "tolerance must be a number"),
+        ({"config": {"population": 10}}, "config must be an ESConfig"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            minimize(sphere, np.ones(2), **kwargs)
+    for x0 in (None, np.array([]), np.array([np.nan, 1.0])):
+        with pytest.raises(ConfigError, match="x0 must be a non-empty array of finite numbers"):
+            minimize(sphere, x0)
+    with pytest.raises(ConfigError, match="rng must be a numpy Generator"):
+        EvolutionStrategy(np.zeros(2), rng=5)  # type: ignore[arg-type]
 
 
 def test_trainoptions_made_directly_are_typed_as_the_command_lines() -> None:
@@ -364,6 +384,10 @@ def test_a_run_folders_path_of_another_type_is_refused(bad, tmp_path: Path, monk
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="out must be a run folder's path"):
         CEM("CartPole-v1", out=bad)
+    (tmp_path / "a_file").write_text("")  # refused when the agent is made, not at train
+    with pytest.raises(ConfigError, match="is a file, not a folder for the run"):
+        CEM("CartPole-v1", out="a_file")
+    (tmp_path / "a_file").unlink()
     with CEM("CartPole-v1", n_sessions=20) as agent, pytest.raises(ConfigError, match="save's path must be"):
         agent.save(bad)
     assert list(tmp_path.iterdir()) == []
@@ -379,3 +403,46 @@ def test_an_agents_folder_stays_when_the_working_directory_changes(tmp_path: Pat
     assert agent.train(max_iterations=2)["iterations"] == 2
     assert agent.folder == tmp_path / "here" / "run"
     assert not (tmp_path / "run").exists()
+
+
+def test_numpy_values_are_taken_as_the_python_values_they_hold() -> None:
+    """``hidden=np.array([8, 8])`` failed deep in a comparison; ``mirrored=np.bool_(True)`` was refused."""
+    with ES("CartPole-v1", hidden=np.array([8, 8]), mirrored=np.bool_(True), population=np.int64(8)) as agent:
+        config = agent._trainer.algorithm.config
+    assert (config.hidden, config.mirrored, config.population) == ((8, 8), True, 8)
+    assert type(config.population) is int and type(config.mirrored) is bool
+
+
+def test_act_refuses_a_ragged_observation_in_one_line() -> None:
+    """``act([[1, 2], [3]])`` raised numpy's "setting an array element with a sequence"."""
+    with CEM("CartPole-v1", n_sessions=20) as agent, pytest.raises(ConfigError, match=r"act expects one"):
+        agent.act([[1, 2], [3]])
+
+
+def test_the_base_class_a_progress_that_is_not_a_bool_and_a_callback_that_edits_are_handled() -> None:
+    """``Agent(env)`` said "unknown algorithm ''"; ``progress="no"`` showed progress; a callback's
+    ``on_end`` that emptied its summary emptied what ``train`` returned."""
+    with pytest.raises(ConfigError, match="Agent trains no algorithm of its own: make one of CEM"):
+        Agent("CartPole-v1")
+
+    class Clears:
+        def on_iteration(self, iteration, metrics) -> None:
+            pass
+
+        def on_end(self, summary) -> None:
+            summary.clear()
+
+    with CEM("CartPole-v1", n_sessions=20, callbacks=[Clears()]) as agent:
+        with pytest.raises(ConfigError, match="progress must be True or False, not 'no'"):
+            agent.train(max_iterations=1, progress="no")
+        assert agent.train(max_iterations=1)["iterations"] == 1
+        assert agent.summary is not None and agent.summary["iterations"] == 1
+
+
+def test_check_algorithm_names_what_it_takes() -> None:
+    """The API's agent class said "CEM is not registered under its name None"; a name, AttributeError."""
+    from policysearch import check_algorithm
+
+    for wrong in (CEM, "cem"):
+        with pytest.raises(ConfigError, match="check_algorithm takes an algorithm's class"):
+            check_algorithm(wrong)  # type: ignore[arg-type]

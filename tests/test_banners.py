@@ -418,3 +418,29 @@ def test_former_player_names_still_import_with_a_warning() -> None:
         assert bandits.make_agent is make_player
     with pytest.warns(FutureWarning, match="MyopicPlayer"):
         assert bandits.MyopicAgent is MyopicPlayer
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seeds": (-1,)}, r"seed=-1 is out of range"),
+        ({"seeds": 3}, "seeds must be a list of seeds"),
+        ({"seeds": (1.5,)}, "seed must be an integer, not 1.5"),
+        ({"rounds": 2.5}, "rounds must be an integer"),
+        ({"player_kwargs": {"ucb1": 5}}, "player_kwargs\\['ucb1'\\] must be a mapping"),
+        ({"methods": "thompson"}, "methods must be a list of baseline names"),
+    ],
+)
+def test_compare_names_a_bad_argument(kwargs: dict, match: str) -> None:
+    """numpy's ValueError, a TypeError, a silent seed 1 for 1.5, 'unknown baseline 't'' before."""
+    args = {"methods": ["ucb1"], "rounds": 20, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        compare("policysearch/BannerAds-v0", **args)
+
+
+def test_a_negative_seed_is_the_callers_mistake_not_the_envs() -> None:
+    env = gym.make("policysearch/BannerAds-v0")
+    with pytest.raises(ConfigError, match=r"seed=-1 is out of range"):
+        make_player("ucb1", env, seed=-1)
+    with pytest.raises(ConfigError, match=r"seed=-1 is out of range"):  # was an EnvError of reset
+        run(env, make_player("ucb1", env, seed=0), 10, seed=-1)

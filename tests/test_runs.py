@@ -243,28 +243,74 @@ def test_each_metrics_record_is_on_disk_before_its_checkpoint(tmp_path: Path, mo
     assert len(records) == 2 and all(r < c for r, c in zip(records, checkpoints, strict=False))
 
 
+def test_a_checkpoint_missing_a_weight_names_it(tmp_path: Path, capsys) -> None:
+    """torch's first line alone ("Error(s) in loading state_dict for TorchPolicy:"), in a repr, before."""
+    algorithm, env_id, hyper = EDITED_RUNS["cem-actions"]
+    folder = tmp_path / "run"
+    Trainer(
+        options(folder, algorithm=algorithm, env_id=env_id, max_iterations=1, hyperparameters=hyper)
+    ).train()
+    meta, arrays = load_checkpoint(folder)
+    del arrays["policy.head.bias"]
+    save_checkpoint(folder, meta, arrays)
+    code, _, err = run_cli(["evaluate", folder, "--episodes", "2"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "do not fit this policy: missing ['head.bias'], not of this policy none" in err, err
+    assert "ConfigError(" not in err
+
+
+def rewrite_meta(folder: Path, changes: dict) -> None:
+    """Edit the checkpoint's metadata in place, as a hand or a damaged disk might (no checks)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(folder / "checkpoint") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta_name = next(n for n in members if n.startswith("__meta__"))
+    meta = json.loads(np.load(io.BytesIO(members[meta_name])).tobytes().decode())
+    meta.update(changes)
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    members[meta_name] = buffer.getvalue()
+    with zipfile.ZipFile(folder / "checkpoint", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("key", "changes"),
+    [
+        ("iteration", {"iteration": "two"}),
+        ("options", {"options": [1]}),
+        ("seed", {"options": {"seed": "x"}}),
+        ("env_steps", {"env_steps": -5}),
+        ("algorithm", {"algorithm": 3}),
+    ],
+)
+def test_checkpoint_metadata_of_another_type_is_named(key: str, changes: dict, tmp_path: Path, capsys):
+    """Fields of another type were a ValueError or AttributeError deep in the readers (a traceback)."""
+    from policysearch import Agent
+    from policysearch.errors import CheckpointError
+
+    folder = tmp_path / "run"
+    Trainer(options(folder, max_iterations=1)).train()
+    rewrite_meta(folder, changes)
+    with pytest.raises(CheckpointError, match=f"is damaged: its '{key}' is"):
+        Agent.load(folder)
+    code, _, err = run_cli(["evaluate", folder], capsys)
+    assert code == 2 and "is damaged" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_a_checkpoint_or_metrics_with_values_policysearch_never_writes_is_refused(
     tmp_path: Path, capsys
 ) -> None:
     """NaN in the metadata, a metrics line that is not a record: one line, exit 2 (they were tracebacks)."""
-    import io
-    import zipfile
 
     folder = tmp_path / "run"
     Trainer(options(folder, max_iterations=2)).train()
     broken = tmp_path / "nan"
     shutil.copytree(folder, broken)
-    with zipfile.ZipFile(broken / "checkpoint") as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    meta_name = next(n for n in members if n.startswith("__meta__"))
-    meta = json.loads(np.load(io.BytesIO(members[meta_name])).tobytes().decode())
-    meta["wall_time_s"] = float("nan")
-    buffer = io.BytesIO()
-    np.save(buffer, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))  # json writes NaN
-    members[meta_name] = buffer.getvalue()
-    with zipfile.ZipFile(broken / "checkpoint", "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    rewrite_meta(broken, {"wall_time_s": float("nan")})  # json writes NaN
     code, _, err = run_cli(["evaluate", broken], capsys)
     assert code == 2 and "not a readable policysearch checkpoint" in err and "Traceback" not in err, err
     odd = tmp_path / "odd"
@@ -272,3 +318,19 @@ def test_a_checkpoint_or_metrics_with_values_policysearch_never_writes_is_refuse
     (odd / "metrics.jsonl").write_text("5\n" + (odd / "metrics.jsonl").read_text())
     code, _, err = run_cli(["train", "--resume", odd, "--max-iterations", "3"], capsys)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_damaged_summary_says_how_to_keep_the_checkpoint(tmp_path: Path) -> None:
+    """The checkpoint cannot be checked against an unreadable summary.json: the refusal says what to do."""
+    from policysearch import Agent
+    from policysearch.errors import CheckpointError
+
+    folder = tmp_path / "run"
+    Trainer(options(folder, max_iterations=1)).train()
+    (folder / "summary.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"remove summary\.json"):
+        Agent.load(folder)
+    (folder / "summary.json").unlink()
+    with Agent.load(folder) as agent:
+        assert agent.train(max_iterations=2)["iterations"] == 2
+    assert json.loads((folder / "summary.json").read_text())["iterations"] == 2

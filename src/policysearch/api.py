@@ -85,9 +85,14 @@ class Agent:
         no_preset: bool = False,
         **hyperparameters: Any,
     ) -> None:
+        if not self.algorithm:  # the base class, which only loads
+            names = ", ".join(cls.__name__ for cls in AGENTS.values())
+            raise ConfigError(f"Agent trains no algorithm of its own: make one of {names} (or load a run)")
         temporary = out is None
         if not temporary:
             out = _folder_path("out", out)
+            if out.exists() and not out.is_dir():
+                raise ConfigError(f"out={str(out)!r} is a file, not a folder for the run")
         if not temporary and (Path(str(out)) / CHECKPOINT).exists():
             raise ConfigError(
                 f"{str(out)!r} already holds a run: continue it with Agent.load({str(out)!r}), or choose "
@@ -177,9 +182,12 @@ class Agent:
             The content of summary.json.
 
         Raises:
-            ConfigError: for a budget of the wrong type or out of range.
+            ConfigError: for a budget of the wrong type or out of range, or a ``progress`` that
+                is not a bool.
         """
         self._check_open("train")
+        if not isinstance(progress, bool | np.bool_):  # "no" would be true
+            raise ConfigError(f"progress must be True or False, not {progress!r}")
         trainer = self._trainer
         budgets = {"target": target, "max_seconds": max_seconds, "max_iterations": max_iterations}
         current = {k: v for k, v in dataclasses.asdict(trainer.options).items() if k not in budgets}
@@ -240,7 +248,12 @@ class Agent:
             and (np.shape(observation) != shape or np.shape(observation) == own_observations.shape)
         ):
             observation = self._adapt(observation)
-        batch = np.asarray(observation)
+        try:
+            batch = np.asarray(observation)
+        except (ValueError, TypeError):  # a ragged nesting of lists
+            raise ConfigError(
+                f"act expects one observation of shape {shape} from {space}, got {observation!r}"
+            ) from None
         real = batch.dtype.kind in "biuf"  # not complex, not strings or objects
         if batch.shape != shape or not real:
             raise ConfigError(

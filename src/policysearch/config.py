@@ -111,8 +111,14 @@ def _bound(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """Convert ``value`` to the annotated type ``hint`` or raise a :class:`ConfigError`."""
+def coerce(name: str, value: Any, hint: Any) -> Any:
+    """Convert ``value`` to the annotated type ``hint`` or raise a :class:`ConfigError` naming ``name``.
+
+    As a config field annotated ``hint`` takes it (:func:`from_mapping`); for a function's
+    argument of that type too.
+    """
+    if isinstance(value, np.ndarray | np.generic):  # numpy's arrays as lists, its scalars as Python's
+        value = value.tolist()
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
@@ -123,7 +129,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             if option is type(None):
                 continue
             try:
-                return _coerce(name, value, option)
+                return coerce(name, value, option)
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{name} has an invalid value {value!r}")
@@ -154,7 +160,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, list | tuple):
             value = [value]
         (item,) = typing.get_args(hint)[:1]
-        return tuple(_coerce(name, v, item) for v in value)
+        return tuple(coerce(name, v, item) for v in value)
     return value
 
 
@@ -168,7 +174,7 @@ def coerce_fields(obj: Any) -> None:
     """
     hints = typing.get_type_hints(type(obj))
     for item in dataclasses.fields(obj):
-        setattr(obj, item.name, _coerce(item.name, getattr(obj, item.name), hints[item.name]))
+        setattr(obj, item.name, coerce(item.name, getattr(obj, item.name), hints[item.name]))
 
 
 @dataclass(frozen=True)
@@ -258,7 +264,7 @@ def from_mapping(
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(f"unknown {what} {unknown[0]!r} ({hint}known: {', '.join(sorted(names))})")
     hints = typing.get_type_hints(cls)
-    kwargs = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
+    kwargs = {k: coerce(k, v, hints[k]) for k, v in values.items()}
     return cls(**kwargs)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from .algorithms.base import Algorithm
 from .config import check_int
 from .envs import probe_env
-from .errors import EnvError
+from .errors import ConfigError, EnvError
 from .registry import POLICY_KINDS, REGISTRY
 from .run.factory import make_run
 from .run.options import TrainOptions
@@ -77,10 +77,16 @@ def check_algorithm(cls: type[Algorithm], iterations: int = 3) -> None:
         iterations: iterations of each check run (at least 2: one is resumed from the first).
 
     Raises:
-        ConfigError: if ``iterations`` is below 2.
+        ConfigError: if ``iterations`` is below 2, or ``cls`` is not an algorithm's class (the
+            API's agents, ``policysearch.ES``, are not).
         ContractError: naming the first guarantee that does not hold.
     """
     check_int("iterations", iterations, 2)
+    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
+        raise ConfigError(
+            f"check_algorithm takes an algorithm's class (an Algorithm subclass, such as "
+            f"policysearch.algorithms.ES), not {cls!r}"
+        )
     check_declarations(cls)
     for policy in cls.policies:
         check_spaces_refused(cls, policy)

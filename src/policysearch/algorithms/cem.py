@@ -453,11 +453,18 @@ class CEM(NeuralAlgorithm):
         weights = {
             k[len("policy.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy.")
         }
+        expected = set(self.net.state_dict())
+        missing, unknown = sorted(expected - set(weights)), sorted(set(weights) - expected)
+        if missing or unknown:
+            raise ConfigError(
+                f"checkpoint weights do not fit this policy: missing {missing or 'none'}, "
+                f"not of this policy {unknown or 'none'}"
+            )
         try:
             self.net.load_state_dict(weights)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ConfigError(f"checkpoint weights do not fit this policy: {first}") from None
+        except RuntimeError as exc:  # torch's message names each shape that differs, a line each
+            detail = " ".join(str(exc).split())
+            raise ConfigError(f"checkpoint weights do not fit this policy: {detail}") from None
         self.updates = int(arrays["cem.updates"])
         if self.search == "weights":
             if "cem.mu" not in arrays:

@@ -370,6 +370,7 @@ def make_player(name: str, env: gym.Env[Any, Any], seed: int = 0, **kwargs: Any)
         ConfigError: for an unknown name, an option the baseline does not take, or one out of
             range.
     """
+    check_int("seed", seed, 0)
     space = env.action_space
     if not isinstance(space, gym.spaces.Discrete):
         raise ConfigError(f"the banner baselines need a Discrete action space, not {space}")
@@ -516,8 +517,10 @@ def play(
     Each yielded log covers its own rounds (``action_counts`` too); its ``episodes`` counts the
     episodes begun so far. The rounds played are the same whatever ``chunk`` is.
     """
-    check_range("rounds", rounds, 1)
+    check_int("rounds", rounds, 1)
     check_int("chunk", chunk, 1)
+    if seed is not None:
+        check_int("seed", seed, 0)
     if unit not in ("step", "episode"):
         raise ConfigError(f"unit={unit!r} is not one of 'step', 'episode'")
     env_id = env.spec.id if env.spec is not None else type(env).__name__
@@ -606,7 +609,16 @@ def compare(
     """
     from ..envs import EnvOptions, check_env_kwargs, make_env
 
+    if isinstance(methods, str) or not isinstance(methods, Sequence):
+        raise ConfigError(f"methods must be a list of baseline names, not {methods!r}")
+    if isinstance(seeds, str) or not isinstance(seeds, Sequence | np.ndarray):
+        raise ConfigError(f"seeds must be a list of seeds (one run per seed), not {seeds!r}")
+    seeds = [check_int("seed", seed, 0) for seed in seeds]
+    check_int("rounds", rounds, 1)
     options = EnvOptions(kwargs=check_env_kwargs(dict(env_kwargs or {})))
+    for name, kwargs in (player_kwargs or {}).items():
+        if not isinstance(kwargs, Mapping):
+            raise ConfigError(f"player_kwargs[{name!r}] must be a mapping of options, not {kwargs!r}")
     unknown = sorted(set(player_kwargs or {}) - set(methods))
     if unknown:
         raise ConfigError(

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 
-from ..config import check_choices, check_range
+from ..config import check_choices, check_range, coerce, coerce_fields
 from ..errors import ConfigError
 from .steps import SGD, TorchAdam
 
@@ -62,6 +62,7 @@ class ESConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # as from_mapping, for a config made directly: ESConfig(population=50.0)
         check_range("population", self.population, 2)
         check_choices(self)  # sigma_schedule, fitness_shaping, optimizer (and a subclass's choices)
         if self.mirrored and self.population % 2:
@@ -150,9 +151,13 @@ class EvolutionStrategy:
     def __init__(
         self, x0: np.ndarray, config: ESConfig | None = None, rng: np.random.Generator | None = None
     ):
+        if config is not None and not isinstance(config, ESConfig):
+            raise ConfigError(f"config must be an ESConfig, not {config!r}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ConfigError(f"rng must be a numpy Generator (np.random.default_rng(seed)), not {rng!r}")
         self.config = config or ESConfig()
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        x0 = np.asarray(x0, dtype=np.float64).ravel()
+        x0 = start_point(x0)
         self.mu = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         self.sigma = np.full(x0.size, self.config.sigma)
         cfg = self.config
@@ -261,6 +266,22 @@ class EvolutionStrategy:
         )
 
 
+def start_point(x0: Any) -> np.ndarray:
+    """``x0`` as the search's first mean: a non-empty array of finite numbers, flattened.
+
+    Raises:
+        ConfigError: for anything else (None, an empty array, NaN), which the objective would
+            otherwise be blamed for.
+    """
+    try:
+        x = np.asarray(x0, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ConfigError(f"x0 must be an array of numbers, not {x0!r}") from None
+    if x0 is None or x.size == 0 or not np.isfinite(x).all():
+        raise ConfigError(f"x0 must be a non-empty array of finite numbers, not {x0!r}")
+    return x
+
+
 def maximize(
     f: Callable[[np.ndarray], float],
     x0: np.ndarray,
@@ -280,9 +301,15 @@ def maximize(
         tolerance: stop early once ``f(mu)`` reaches this value.
 
     Raises:
-        ConfigError: if ``f`` returns NaN (naming the candidate) or a hyperparameter is invalid.
+        ConfigError: if ``f`` returns NaN (naming the candidate), or ``x0`` (not a non-empty
+            array of finite numbers), ``iterations``, ``seed``, ``tolerance`` or a hyperparameter
+            is invalid.
     """
+    iterations = coerce("iterations", iterations, int)
     check_range("iterations", iterations, 1)
+    check_range("seed", coerce("seed", seed, int), 0)
+    if tolerance is not None:
+        check_range("tolerance", coerce("tolerance", tolerance, float))
     es = EvolutionStrategy(x0, config, np.random.default_rng(seed))
     for _ in range(int(iterations)):
         candidates = es.ask()
@@ -304,6 +331,8 @@ def minimize(
 
     ``tolerance``: stop early once ``f(mu) <= tolerance``.
     """
+    if tolerance is not None:
+        tolerance = coerce("tolerance", tolerance, float)
     x, value = maximize(
         lambda x: -f(x), x0, iterations, config, seed, None if tolerance is None else -tolerance
     )

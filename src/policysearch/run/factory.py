@@ -271,7 +271,9 @@ def stored_run(folder: str | Path, changes: dict[str, Any]) -> tuple[TrainOption
 
 
 def _inconsistent(folder: Path, exc: Exception) -> CheckpointError:
-    return CheckpointError(f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({exc!r})")
+    return CheckpointError(
+        f"the checkpoint in {str(folder)!r} is incomplete or inconsistent ({described(exc)})"
+    )
 
 
 def _as_stored_then(algorithm: str, policy: str | None, hyperparameters: dict[str, Any]) -> dict[str, Any]:

@@ -153,8 +153,7 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
         meta = _strict_json(arrays.pop(_META_KEY).tobytes().decode())
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")
+    meta = _checked_meta(meta, path)
     if meta.get("version") != _VERSION:
         raise CheckpointError(
             f"{str(path)!r} has checkpoint version {meta.get('version')!r}; "
@@ -214,8 +213,47 @@ def read_checkpoint_meta(folder: Path) -> dict[str, Any]:
             meta = _strict_json(archive[_META_KEY].tobytes().decode())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError):
         raise CheckpointError(f"{str(path)!r} is not a readable policysearch checkpoint") from None
+    return _checked_meta(meta, path)
+
+
+#: The types of the metadata's fields that readers use (integers are never booleans).
+_META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "algorithm": str,
+    "env_id": str,
+    "policy": str,
+    "run_id": str,
+    "options": dict,
+    "hyperparameters": dict,
+    "iteration": int,
+    "episodes": int,
+    "env_steps": int,
+    "eval_env_steps": int,
+    "wall_time_s": (int, float),
+}
+
+
+def _checked_meta(meta: Any, path: Path) -> dict[str, Any]:
+    """A checkpoint's decoded metadata, if it is policysearch's and its fields have their types.
+
+    Raises:
+        CheckpointError: naming the first field of another type (an edited or damaged file),
+            which readers would otherwise fail on as a ``ValueError`` deep inside.
+    """
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")
+    for key, kind in _META_TYPES.items():
+        value = meta.get(key)
+        counts = key in ("iteration", "episodes", "env_steps", "eval_env_steps")
+        negative = counts and isinstance(value, int) and value < 0
+        wrong = value is not None and (not isinstance(value, kind) or isinstance(value, bool) or negative)
+        if wrong:
+            raise CheckpointError(
+                f"{str(path)!r} is damaged: its {key!r} is {value!r}, not "
+                f"{'a count' if counts else 'a ' + getattr(kind, '__name__', 'number')}"
+            )
+    seed = (meta.get("options") or {}).get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise CheckpointError(f"{str(path)!r} is damaged: its 'seed' is {seed!r}, not an integer")
     return meta
 
 
@@ -536,7 +574,10 @@ def _verify(path: Path, meta: dict[str, Any]) -> Identity:
             finished = Identity.of_checkpoint({**summary, "options": {"seed": summary["seed"]}})
             iterations = int(summary["iterations"])
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise CheckpointError(f"{str(summary_path)!r} is not a readable summary") from None
+            raise CheckpointError(
+                f"{str(summary_path)!r} is not a readable summary, so the checkpoint cannot be checked "
+                "against it; if the checkpoint is the run's, remove summary.json (the next train writes it)"
+            ) from None
         # a checkpoint of this run id may be an earlier one of the same run (put back by hand)
         later = not found.run_id and iterations > int(meta.get("iteration", 0))
         if not finished.same_run_as(found) or later:

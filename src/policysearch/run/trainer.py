@@ -10,6 +10,7 @@ The trainer computes the batch's ``mean_return`` and ``max_return`` itself from 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shlex
 import time
@@ -432,7 +433,7 @@ class Trainer:
             episodes_per_candidate=int(summary["hyperparameters"].get("episodes_per_candidate", 1)),
         )
         for watcher in watchers:
-            watcher.on_end(summary)
+            watcher.on_end(copy.deepcopy(summary))  # its own: what it changes is not the result
         return summary
 
     def _evaluation_failed(self, exc: EnvError) -> EnvError:
