@@ -4,6 +4,7 @@ import gc
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -446,3 +447,21 @@ def test_check_algorithm_names_what_it_takes() -> None:
     for wrong in (CEM, "cem"):
         with pytest.raises(ConfigError, match="check_algorithm takes an algorithm's class"):
             check_algorithm(wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("policy", "given", "reason"),
+    [
+        ("linear", {"hidden": [64]}, "it has no hidden layer"),
+        ("linear", {"activation": "relu"}, "it has no hidden layer"),
+        ("gru", {"activation": "relu"}, "a GRU's gates have their own"),
+    ],
+)
+def test_a_hyperparameter_the_policy_does_not_read_warns(policy: str, given: dict, reason: str) -> None:
+    """``ES(policy="linear", hidden=[64])`` was taken without a word, and changed nothing."""
+    algorithm = ES if policy == "linear" else CEM
+    with pytest.warns(UserWarning, match=f"does not apply to --policy {policy} \\({reason}\\)"):
+        algorithm("CartPole-v1", policy=policy, **given).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # what the policy reads does not warn
+        ES("CartPole-v1", policy="mlp", hidden=[8], activation="relu").close()

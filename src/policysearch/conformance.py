@@ -31,6 +31,7 @@ from .algorithms.base import Algorithm
 from .config import check_int
 from .envs import probe_env
 from .errors import ConfigError, EnvError
+from .policies.bodies import BODIES
 from .registry import POLICY_KINDS, REGISTRY
 from .run.factory import make_run
 from .run.options import TrainOptions
@@ -67,6 +68,12 @@ def _accepts(cls: type[Algorithm], policy: str, env_id: str) -> bool:
     except EnvError:
         return False
     return True
+
+
+def _smoke(cls: type[Algorithm], policy: str) -> dict[str, Any]:
+    """The class's ``smoke_hyperparameters`` that ``policy``'s body reads (the others would warn)."""
+    ignores = BODIES[policy].ignores if policy in BODIES else {}
+    return {k: v for k, v in cls.smoke_hyperparameters.items() if k not in ignores}
 
 
 def check_algorithm(cls: type[Algorithm], iterations: int = 3) -> None:
@@ -158,7 +165,7 @@ def _options(
         seed=7,
         max_iterations=iterations,
         out=str(out),
-        hyperparameters={**cls.smoke_hyperparameters, **(hyperparameters or {})},
+        hyperparameters={**_smoke(cls, policy), **(hyperparameters or {})},
         **kw,
     )
 

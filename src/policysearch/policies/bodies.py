@@ -54,6 +54,9 @@ class Body(ABC):
 
     #: Observations are normalised by running statistics when the config asks (not for pixels).
     normalizes: ClassVar[bool] = True
+    #: Hyperparameters of the neural policies this body does not read, each with why: one the
+    #: user gives warns that it is ignored.
+    ignores: ClassVar[dict[str, str]] = {}
 
     @staticmethod
     def hidden(hidden: tuple[int, ...], obs_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -136,6 +139,10 @@ class Linear(MLP):
     """No hidden layer: the head acts on the (normalised) observation itself, as in ARS."""
 
     name = "linear"
+    ignores: ClassVar[dict[str, str]] = {
+        "hidden": "it has no hidden layer",
+        "activation": "it has no hidden layer",
+    }
     #: Its weights map the observations straight to the actions: a smaller noise.
     es_auto: ClassVar[dict[str, float]] = {**Body.es_auto, "sigma": 0.05}
 
@@ -161,6 +168,7 @@ class GRU(Body):
     """One GRU layer (``hidden[0]`` units) for partially observed tasks: the lecture's recurrent policy."""
 
     name = "gru"
+    ignores: ClassVar[dict[str, str]] = {"activation": "a GRU's gates have their own"}
     recurrent = True
 
     @staticmethod
@@ -304,6 +312,10 @@ class CNN(Body):
     """
 
     name = "cnn"
+    ignores: ClassVar[dict[str, str]] = {
+        "hidden": "its layers follow the frame size",
+        "activation": "its layers use ReLU",
+    }
     normalizes = False
     #: ES on Atari as Salimans et al. (2017): noise 0.02 (as Uber's deep-neuroevolution too),
     #: Adam's step 0.01 with L2 0.005, virtual batch normalisation. At ``learning_rate`` 0.05 the

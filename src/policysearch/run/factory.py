@@ -30,6 +30,7 @@ from ..errors import (
     described,
     warn_user,
 )
+from ..policies.bodies import BODIES
 from ..presets import Preset, eval_episodes_for, preset_for, preset_mismatch
 from ..registry import default_policy, entry, resolve
 from ..sampling import array_dynamics
@@ -126,6 +127,17 @@ def resolve_hyperparameters(
     return {**tuned, **given}, preset if applies else None
 
 
+def _warn_ignored(options: TrainOptions, policy: str, cls: type[Algorithm]) -> None:
+    """Warn of each hyperparameter the user gave that the policy's body does not read."""
+    body = BODIES.get(policy)
+    if body is None:
+        return
+    given = canonical_names(cls.config_class, options.hyperparameters, warn=False)
+    for key in given:
+        if key in body.ignores:
+            warn_user(f"{key} does not apply to --policy {policy} ({body.ignores[key]}): it is ignored")
+
+
 def _naming_own_spaces(exc: EnvError, env: Any) -> EnvError:
     """``exc`` about the spaces the policy sees, naming the env's own where make_env adapted them."""
     own = own_spaces(env)
@@ -174,6 +186,8 @@ def _build(options: TrainOptions, resumed: Resumed | None, env: Any, limit: int,
     except EnvError as exc:
         raise _naming_own_spaces(exc, env) from None
     hyper, used = resolve_hyperparameters(options, preset, policy, cls, warn=resumed is None)
+    if resumed is None:
+        _warn_ignored(options, policy, cls)
     seeds = SeedTree(options.seed)
     try:
         config: Any = from_mapping(cls.config_class, hyper, warn=False)
