@@ -209,6 +209,11 @@ def test_the_black_box_optimiser_checks_its_options() -> None:
             minimize(sphere, x0)
     with pytest.raises(ConfigError, match="rng must be a numpy Generator"):
         EvolutionStrategy(np.zeros(2), rng=5)  # type: ignore[arg-type]
+    # a whole float is a seed, as for the agents (the checked value is the one used)
+    small = ESConfig(population=4)
+    assert minimize(sphere, np.ones(2), iterations=2, seed=3.0, config=small)[1] == pytest.approx(
+        minimize(sphere, np.ones(2), iterations=2, seed=3, config=small)[1]
+    )
 
 
 def test_trainoptions_made_directly_are_typed_as_the_command_lines() -> None:
@@ -463,5 +468,15 @@ def test_a_hyperparameter_the_policy_does_not_read_warns(policy: str, given: dic
     with pytest.warns(UserWarning, match=f"does not apply to --policy {policy} \\({reason}\\)"):
         algorithm("CartPole-v1", policy=policy, **given).close()
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # what the policy reads does not warn
+        warnings.simplefilter("error")  # what the policy reads does not warn, nor a default
         ES("CartPole-v1", policy="mlp", hidden=[8], activation="relu").close()
+        algorithm("CartPole-v1", policy=policy, hidden=[32, 32], activation="tanh").close()
+
+
+def test_a_dry_runs_output_given_back_as_a_config_does_not_warn(tmp_path: Path, capsys) -> None:
+    """It lists every field, hidden and activation too, which a linear policy does not read."""
+    code, out, _ = run_cli(["train", "es", "--env", "Pendulum-v1", "--policy", "linear", "--dry-run"], capsys)
+    assert code == 0
+    (tmp_path / "run.yml").write_text(out)
+    code, _, err = run_cli(["train", "--config", tmp_path / "run.yml", "--dry-run"], capsys)
+    assert code == 0 and "warning" not in err, err

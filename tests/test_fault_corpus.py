@@ -747,6 +747,20 @@ def test_a_search_that_diverges_beyond_float32_stops_with_its_last_good_checkpoi
     assert [json.loads(r)["iteration"] for r in records] == [1]
 
 
+def test_a_search_that_diverges_at_its_first_iteration_says_no_checkpoint_was_written(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    args = ["es", "--env", "CartPole-v1", "--set", "optimizer=sgd", "--set", "learning_rate=3e38"]
+    code, _, err = cli(
+        ["train", *args, "--set", "population=8", "--max-iterations", "2", "--quiet", "--out", folder]
+    )
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: iteration 1: the search diverged") and "(no checkpoint was written)" in last
+    ), err
+    assert not (folder / "checkpoint").exists()
+
+
 def test_every_json_file_is_strict(existing: Path) -> None:
     def refuse(token: str):
         raise ValueError(f"not JSON: {token}")

@@ -307,9 +307,11 @@ def maximize(
     """
     iterations = coerce("iterations", iterations, int)
     check_range("iterations", iterations, 1)
-    check_range("seed", coerce("seed", seed, int), 0)
+    seed = coerce("seed", seed, int)
+    check_range("seed", seed, 0)
     if tolerance is not None:
-        check_range("tolerance", coerce("tolerance", tolerance, float))
+        tolerance = coerce("tolerance", tolerance, float)
+        check_range("tolerance", tolerance)
     es = EvolutionStrategy(x0, config, np.random.default_rng(seed))
     for _ in range(int(iterations)):
         candidates = es.ask()

@@ -26,6 +26,11 @@ class NoiseTable:
         self.seed, self.size = int(seed), int(size)
         self.noise = np.random.default_rng(self.seed).standard_normal(self.size, dtype=np.float32)
 
+    @staticmethod
+    def held(seed: int, size: int) -> bool:
+        """Whether this process has made the table for (seed, size) already."""
+        return (int(seed), int(size)) in _TABLES
+
     @classmethod
     def shared(cls, seed: int, size: int) -> NoiseTable:
         """The process's table for (seed, size), made on first use."""
@@ -37,7 +42,7 @@ class NoiseTable:
     @functools.cached_property
     def largest(self) -> float:
         """The largest magnitude of the table's numbers (about 5.5 in the default 10 M)."""
-        return float(np.abs(self.noise).max())
+        return max(float(self.noise.max()), -float(self.noise.min()))  # no copy of the table
 
     def offsets(self, rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
         """``count`` random offsets of ``dim``-long slices."""

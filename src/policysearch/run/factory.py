@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from ..algorithms.base import Algorithm
 from ..algorithms.neural import NeuralAlgorithm
 from ..algorithms.population import resolve_reward_shift
-from ..config import as_dict, canonical_names, from_mapping
+from ..config import as_dict, canonical_names, coerce, from_mapping
 from ..envs import own_spaces, probe_env, random_frames, step_limit, survival_bonus
 from ..errors import (
     ENV_FAULTS,
@@ -128,13 +129,24 @@ def resolve_hyperparameters(
 
 
 def _warn_ignored(options: TrainOptions, policy: str, cls: type[Algorithm]) -> None:
-    """Warn of each hyperparameter the user gave that the policy's body does not read."""
+    """Warn of each hyperparameter the user gave that the policy's body does not read.
+
+    A value equal to the default says nothing: ``--dry-run`` lists every field, and its output
+    given back as a ``--config`` file holds them all.
+    """
     body = BODIES.get(policy)
     if body is None:
         return
     given = canonical_names(cls.config_class, options.hyperparameters, warn=False)
-    for key in given:
-        if key in body.ignores:
+    defaults, hints = cls.config_class(), typing.get_type_hints(cls.config_class)
+    for key, value in given.items():
+        if key not in body.ignores:
+            continue
+        try:
+            default = coerce(key, value, hints[key]) == getattr(defaults, key)
+        except ConfigError:
+            default = False  # refused as the config is built, in its own words
+        if not default:
             warn_user(f"{key} does not apply to --policy {policy} ({body.ignores[key]}): it is ignored")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import LARGEST
 from ..errors import ConfigError, EnvError, OutOfMemory
+from ..optim.noise_table import NoiseTable
 from ..sampling import InProcess, ModelSampler, ProcessTransport, Sessions, ShardedSampler, VectorRunner
 
 #: Bytes a session step costs beyond its arrays when envs are stepped as Python objects (the
@@ -161,13 +162,15 @@ class RunGuard:
 
         The driver and each local worker process make their own copy of the table
         (:class:`~policysearch.optim.noise_table.NoiseTable`), 4 bytes a number; the algorithm
-        checked one copy when it was built. Ray actors make theirs where they run.
+        checked one copy when it was built. Ray actors make theirs where they run. A driver that
+        holds its copy already (a second ``train`` of an agent) counts only the workers'.
         """
         if algorithm.table is None:
             return
         size = algorithm.table[1]
         workers = transport.size if isinstance(transport, ProcessTransport) else 0
-        need = (1 + workers) * 4 * size
+        here = 0 if NoiseTable.held(*algorithm.table) else 1
+        need = (here + workers) * 4 * size
         if workers and (have := short_of_memory(need)) is not None:
             raise ConfigError(
                 f"noise_table_size={size:,}: the driver and each of the {workers} worker processes "
@@ -263,14 +266,8 @@ class RunGuard:
             metrics: the iteration's metrics record.
             state: the algorithm's state arrays after the update (what the checkpoint stores).
 
-        The policy the update made is checked too: its weights are float32 where it is played,
-        evaluated or saved as the run's policy, and a search that kept its own numbers in float64
-        can go beyond them (a step size of 1e38).
-
         Raises:
             NumericalError: naming the metric or array.
-            ConfigError: if the policy's weights went beyond float32's range (the search diverged:
-                the checkpoint keeps the iteration before).
         """
         for key, value in metrics.items():
             if isinstance(value, float) and not np.isfinite(value):
@@ -283,15 +280,32 @@ class RunGuard:
                     f"iteration {self.iteration}: the algorithm's state {key!r} holds {bad} "
                     f"non-finite value(s) after the update"
                 )
+
+    def check_update(self) -> None:
+        """Stop the run if the update took the policy's weights beyond float32's range.
+
+        Called right after the update, before the policy is played for the target or saved:
+        its weights are float32 where it is played, evaluated or saved as the run's policy, and
+        a search that keeps its own numbers in float64 can go beyond them (a step size of 1e38).
+
+        Raises:
+            ConfigError: naming the weights (the search diverged: the checkpoint, if any, keeps
+                the iteration before).
+        """
         with np.errstate(over="ignore"):  # the cast to float32 overflowing is what is checked
-            weights = _arrays_of(self.algorithm.greedy_actor())
-        for name, array in weights:
-            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            arrays = _arrays_of(self.algorithm.greedy_actor())
+        for name, array in arrays:
+            weight = name.startswith("params")  # not the normaliser's statistics
+            if weight and array.dtype.kind in "fc" and not np.isfinite(array).all():
+                kept = (
+                    f"the run's checkpoint keeps iteration {self.iteration - 1}"
+                    if self.iteration > 1
+                    else "no checkpoint was written"
+                )
                 raise ConfigError(
                     f"iteration {self.iteration}: the search diverged: its update took the policy's "
                     f"weights ({name!r}) beyond the float32 numbers policies compute with (at most "
-                    f"{LARGEST:.3g}); use a smaller step size (the run's checkpoint keeps iteration "
-                    f"{self.iteration - 1})"
+                    f"{LARGEST:.3g}); use a smaller step size ({kept})"
                 )
 
 

@@ -241,6 +241,8 @@ def _checked_meta(meta: Any, path: Path) -> dict[str, Any]:
     """
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a policysearch checkpoint")
+    if meta.get("version") != _VERSION:  # another version's fields: its readers say so
+        return meta
     for key, kind in _META_TYPES.items():
         value = meta.get(key)
         counts = key in ("iteration", "episodes", "env_steps", "eval_env_steps")

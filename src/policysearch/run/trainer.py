@@ -380,6 +380,7 @@ class Trainer:
                 )
                 guard.check_sessions(sessions)
                 status = self.algorithm.tell(request, sessions, rng)
+                guard.check_update()
                 self.iteration += 1
                 self.env_steps += sessions.env_steps
                 self.episodes += sessions.n

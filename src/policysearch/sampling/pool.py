@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ENV_FAULTS, EnvError, described, warnings_on_one_line
@@ -250,7 +251,10 @@ class ProcessTransport(Transport):
             try:
                 data = conn.recv_bytes()
             except (EOFError, ConnectionError, OSError):
-                code = self.procs[worker].exitcode if self.procs[worker] is not None else None
+                proc = self.procs[worker]
+                if proc is not None:
+                    proc.join(timeout=0.1)  # reaped, so that its exit code is known
+                code = proc.exitcode if proc is not None else None
                 self._exit_codes.append(code)
                 replies.append(Reply(worker, "lost", f"{self.kind} {worker} died (exit code {code})"))
                 continue
@@ -285,7 +289,12 @@ class ProcessTransport(Transport):
         """
         main = sys.modules.get("__main__")
         killed = any(code is not None and code < 0 for code in self._exit_codes)
-        if self._answered or killed or getattr(main, "__file__", None) is None:
+        script, spec = getattr(main, "__file__", None), getattr(main, "__spec__", None)
+        # the command line (the console script, or python -m policysearch) is no script of theirs
+        ours = Path(script or "").name == "policysearch" or (
+            spec is not None and spec.name.startswith("policysearch")
+        )
+        if self._answered or killed or script is None or ours:
             return ""
         return (
             "; no worker process ever answered: if this runs from a script, put the code that "
