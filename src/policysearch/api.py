@@ -93,11 +93,11 @@ class Agent:
             out = _folder_path("out", out)
             if out.exists() and not out.is_dir():
                 raise ConfigError(f"out={str(out)!r} is a file, not a folder for the run")
-        if not temporary and (Path(str(out)) / CHECKPOINT).exists():
-            raise ConfigError(
-                f"{str(out)!r} already holds a run: continue it with Agent.load({str(out)!r}), or choose "
-                "another out"
-            )
+            if (out / CHECKPOINT).exists():
+                raise ConfigError(
+                    f"{str(out)!r} already holds a run: continue it with Agent.load({str(out)!r}), or "
+                    "choose another out"
+                )
         folder = tempfile.mkdtemp(prefix="policysearch-") if temporary else str(out)
         try:
             options = from_mapping(
@@ -359,11 +359,9 @@ class Agent:
             CheckpointError: if the folder holds no readable run.
             ConfigError: if the run is another algorithm's than ``cls``'s.
         """
-        if not isinstance(path, str | os.PathLike):
-            raise ConfigError(f"Agent.load takes a run folder's path, not {path!r}")
         path = _folder_path("Agent.load's path", path)
         recover_if_free(path)
-        meta = read_checkpoint_meta(Path(path))  # its algorithm (Trainer.resume reads the arrays)
+        meta = read_checkpoint_meta(path)  # its algorithm (Trainer.resume reads the arrays)
         algorithm = meta.get("algorithm", "")
         if cls.algorithm and algorithm != cls.algorithm:
             raise ConfigError(
@@ -378,7 +376,7 @@ class Agent:
             path, callbacks=watchers, workers=workers, n_envs=n_envs, backend=backend, address=address
         )
         agent._attach(trainer, None)
-        summary = Path(path) / SUMMARY
+        summary = path / SUMMARY
         if summary.is_file():
             try:
                 agent.summary = json.loads(summary.read_text())

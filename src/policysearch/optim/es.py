@@ -313,7 +313,7 @@ def maximize(
         tolerance = coerce("tolerance", tolerance, float)
         check_range("tolerance", tolerance)
     es = EvolutionStrategy(x0, config, np.random.default_rng(seed))
-    for _ in range(int(iterations)):
+    for _ in range(iterations):
         candidates = es.ask()
         es.tell(np.array([f(c) for c in candidates]))
         if tolerance is not None and f(es.mean) >= tolerance:

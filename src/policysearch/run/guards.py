@@ -169,12 +169,12 @@ class RunGuard:
             return
         size = algorithm.table[1]
         workers = transport.size if isinstance(transport, ProcessTransport) else 0
-        here = 0 if NoiseTable.held(*algorithm.table) else 1
-        need = (here + workers) * 4 * size
+        copies = workers + (0 if NoiseTable.held(*algorithm.table) else 1)
+        need = copies * 4 * size
         if workers and (have := short_of_memory(need)) is not None:
             raise ConfigError(
                 f"noise_table_size={size:,}: the driver and each of the {workers} worker processes "
-                f"make their own copy of the noise table, {1 + workers} x {format_bytes(4 * size)} = "
+                f"make their own copy of the noise table, {copies} x {format_bytes(4 * size)} = "
                 f"{format_bytes(need)}, but {format_bytes(have)} is available: use a smaller table "
                 f"(the default: 10,000,000) or fewer workers"
             )
